@@ -1,0 +1,232 @@
+"""The QuantConnect API v2 client: signing, retries, and the per-resource operations.
+
+Example:
+    >>> from quantconnect_client import QuantConnectClient
+    >>> with QuantConnectClient(user_id=123, api_token="...") as client:  # doctest: +SKIP
+    ...     client.authenticate()
+    ...     project = client.projects.create("Scratch/demo", "Py")
+    ...     client.projects.delete(project.project_id)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
+
+from ._version import __version__
+from .auth import Clock, RequestSigner
+from .errors import ConfigurationError, TransientError
+from .files import FilesAPI
+from .projects import ProjectsAPI
+from .retry import RetryPolicy
+from .settings import DEFAULT_BASE_URL, QuantConnectSettings
+from .transport import Timeouts, Transport
+
+logger = logging.getLogger("quantconnect_client")
+
+T = TypeVar("T")
+
+USER_AGENT = f"prefect-quantconnect/{__version__} (+quantconnect_client)"
+
+
+@dataclass
+class ClientMetrics:
+    """Counters of what one client did; read them after a run (thread-safe increments)."""
+
+    requests: int = 0
+    retries: int = 0
+    reconciled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+
+class QuantConnectClient:
+    """A session-based QuantConnect API v2 client.
+
+    Every request carries a fresh signature (so every retry too). Transient failures are retried
+    with exponential backoff and jitter, honouring ``Retry-After``; writes that may have been
+    applied before their answer was lost are reconciled before being sent again.
+
+    Args:
+        user_id: QuantConnect user id.
+        api_token: API token; kept as a ``SecretStr`` and only ever hashed.
+        organization_id: Default organization for new projects.
+        base_url: API root; the real service unless you point it at the emulator.
+        timeouts: Connect/read timeouts (default 5 s / 30 s).
+        retry: Retry policy for transient failures (default 3 attempts).
+        clock: Local time source (tests pass a skewed one).
+        pool_size: Pooled connections; keep it at or above your concurrency.
+
+    Raises:
+        ConfigurationError: A missing user id or token, or a malformed base URL.
+    """
+
+    def __init__(
+        self,
+        user_id: int,
+        api_token: str | SecretStr,
+        *,
+        organization_id: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock = time.time,
+        pool_size: int = 16,
+    ) -> None:
+        if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id <= 0:
+            raise ConfigurationError("A QuantConnect user id (a positive integer) is required.")
+        token = api_token if isinstance(api_token, SecretStr) else SecretStr(api_token or "")
+        if not token.get_secret_value():
+            raise ConfigurationError("A QuantConnect API token is required.")
+        self.organization_id = organization_id
+        self.retry = retry or RetryPolicy()
+        self.metrics = ClientMetrics()
+        self._signer = RequestSigner(user_id, token, clock=clock)
+        self._transport = Transport(
+            base_url,
+            self._signer,
+            timeouts=timeouts or Timeouts(),
+            user_agent=USER_AGENT,
+            pool_size=pool_size,
+        )
+        self.projects = ProjectsAPI(self)
+        self.files = FilesAPI(self)
+
+    @classmethod
+    def from_settings(cls, settings: QuantConnectSettings | None = None) -> QuantConnectClient:
+        """Build a client from ``QC_*`` settings (environment or ``.env``).
+
+        Raises:
+            ConfigurationError: ``QC_USER_ID`` or ``QC_API_TOKEN`` is not set.
+        """
+        settings = settings or QuantConnectSettings()
+        if settings.user_id is None or settings.api_token is None:
+            raise ConfigurationError(
+                "QuantConnect credentials are not configured: set QC_USER_ID and QC_API_TOKEN."
+            )
+        return cls(
+            settings.user_id,
+            settings.api_token,
+            organization_id=settings.organization_id,
+            base_url=settings.base_url,
+            timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
+            retry=RetryPolicy(max_attempts=settings.max_attempts),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"QuantConnectClient(user_id={self.user_id}, base_url={self.base_url!r}, "
+            "api_token=SecretStr('**********'))"
+        )
+
+    def __enter__(self) -> QuantConnectClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._transport.close()
+
+    @property
+    def user_id(self) -> int:
+        """The user id requests are signed for."""
+        return self._signer.user_id
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._transport.base_url
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds the client adds to the local clock, learned from the service."""
+        return self._signer.clock_offset
+
+    def service_now(self) -> datetime:
+        """Our best estimate of the service's current time (UTC)."""
+        return datetime.fromtimestamp(self._signer.now(), tz=timezone.utc)
+
+    def authenticate(self) -> bool:
+        """Check the credentials with ``/authenticate``.
+
+        Returns:
+            True (failures raise).
+
+        Raises:
+            AuthenticationError: The credentials were rejected.
+        """
+        self.call("/authenticate")
+        return True
+
+    def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One signed attempt at ``endpoint``, without retries; returns the envelope."""
+        self.metrics.add("requests")
+        return self._transport.post(endpoint, payload)
+
+    def call(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An idempotent call: ``post`` with retries on transient failures."""
+        return self.with_retries(endpoint, lambda: self.post(endpoint, payload))
+
+    def with_retries(
+        self,
+        endpoint: str,
+        attempt: Callable[[], T],
+        *,
+        reconcile: Callable[[], T | None] | None = None,
+    ) -> T:
+        """Run ``attempt`` until it succeeds, fails permanently, or attempts run out.
+
+        Args:
+            endpoint: For log lines and errors.
+            attempt: One try of the operation (it signs afresh each time).
+            reconcile: For writes that are not idempotent: after a failure that may have been
+                applied, it looks at the service's state and returns the result if the write
+                took effect (then nothing is sent again), or None to send it again.
+        """
+        number = 0
+        unsure = False  # did an earlier attempt perhaps take effect?
+        while True:
+            number += 1
+            try:
+                if unsure and reconcile is not None:
+                    found = reconcile()
+                    if found is not None:
+                        self.metrics.add("reconciled")
+                        logger.info(
+                            "%s took effect although its answer was lost; not sending it again.",
+                            endpoint,
+                        )
+                        return found
+                    unsure = False
+                return attempt()
+            except TransientError as error:
+                unsure = unsure or (error.request_sent and reconcile is not None)
+                if not self.retry.should_retry(number, error):
+                    raise
+                self.pause_before_retry(endpoint, number + 1, error)
+
+    def pause_before_retry(self, endpoint: str, next_attempt: int, error: TransientError) -> None:
+        """Log the failure and sleep the policy's delay before attempt ``next_attempt``."""
+        delay = self.retry.delay(next_attempt, error)
+        self.metrics.add("retries")
+        logger.warning(
+            "%s failed (%s); retrying in %.2f s (attempt %d of %d).",
+            endpoint,
+            error.message,
+            delay,
+            next_attempt,
+            self.retry.max_attempts,
+        )
+        time.sleep(delay)

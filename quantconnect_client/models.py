@@ -1,0 +1,186 @@
+"""Typed, lenient models of what the QuantConnect API returns.
+
+Wire keys are camelCase (``projectId``); Python attributes are snake_case (``project_id``).
+Unknown keys are ignored and every field but the ids is optional, because a strict model breaks
+the day the service adds a field. Datetimes are accepted as ``2021-11-26T15:18:27.693Z`` or
+``2020-09-30 10:30:00`` and always come out timezone-aware (UTC).
+
+Example:
+    >>> p = Project.model_validate({"projectId": 7, "name": "Recycle Bin/x", "unknown": 1})
+    >>> p.project_id, p.is_deleted
+    (7, True)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+#: Prefix the service gives to soft-deleted projects.
+RECYCLE_BIN_PREFIX = "Recycle Bin/"
+
+
+class WireModel(BaseModel):
+    """Base of all response models: camelCase aliases, unknown keys ignored."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _naive_datetimes_are_utc(cls, value: Any) -> Any:
+        # "2020-09-30 10:30:00" carries no zone; the service means UTC.
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Collaborator(WireModel):
+    """A user with access to a project."""
+
+    uid: int | None = None
+    live_control: bool | None = None
+    permission: str | None = None
+    public_id: str | None = None
+    profile_image: str | None = None
+    email: str | None = None
+    name: str | None = None
+    bio: str | None = None
+    owner: bool | None = None
+
+
+class LibraryReference(WireModel):
+    """A library project linked into a project."""
+
+    project_id: int | None = None
+    library_name: str | None = None
+    owner_name: str | None = None
+    access: bool | None = None
+
+
+class EncryptionKey(WireModel):
+    """The key a project's files are encrypted with."""
+
+    id: str | None = None
+    name: str | None = None
+
+
+class LeanVersion(WireModel):
+    """A LEAN engine version the service offers."""
+
+    id: int | None = None
+    created: datetime | None = None
+    description: str | None = None
+    lean_hash: str | None = None
+    lean_cloud_hash: str | None = None
+    name: str | None = None
+    ref: str | None = None
+    public: bool | None = None
+
+
+def _parameters_as_dict(value: Any) -> dict[str, Any]:
+    """Normalise the three shapes seen for ``parameters``: ``[]``, a list of objects, a dict."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        result: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, dict):
+                key = item.get("key", item.get("name"))
+                if key is not None:
+                    result[str(key)] = item.get("value")
+        return result
+    return {}
+
+
+class Project(WireModel):
+    """A QuantConnect project, as ``/projects/read`` and ``/projects/create`` return it."""
+
+    project_id: int
+    organization_id: str | None = None
+    name: str = ""
+    modified: datetime | None = None
+    created: datetime | None = None
+    owner_id: int | None = None
+    language: str | None = None
+    collaborators: list[Collaborator] = Field(default_factory=list)
+    lean_version_id: int | None = None
+    lean_pinned_to_master: bool | None = None
+    owner: bool | None = None
+    description: str | None = None
+    channel_id: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    libraries: list[LibraryReference] = Field(default_factory=list)
+    grid: Any = None
+    live_grid: Any = None
+    paper_equity: float | None = None
+    last_live_deployment: datetime | None = None
+    live_form: Any = None
+    encrypted: bool | None = None
+    code_running: bool | None = None
+    lean_environment: int | None = None
+    encryption_key: EncryptionKey | None = None
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _normalise_parameters(cls, value: Any) -> dict[str, Any]:
+        return _parameters_as_dict(value)
+
+    @field_validator("collaborators", "libraries", mode="before")
+    @classmethod
+    def _null_list_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def is_deleted(self) -> bool:
+        """True once the project has been moved to the recycle bin."""
+        return self.name.startswith(RECYCLE_BIN_PREFIX)
+
+
+class ProjectFile(WireModel):
+    """A file inside a project."""
+
+    id: int | None = None
+    project_id: int | None = None
+    name: str = ""
+    content: str = ""
+    modified: datetime | None = None
+    open: bool | None = None
+    is_library: bool | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _null_content_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class ProjectList(WireModel):
+    """The payload of ``/projects/read``: projects and the LEAN versions on offer."""
+
+    projects: list[Project] = Field(default_factory=list)
+    versions: list[LeanVersion] = Field(default_factory=list)
+
+    @field_validator("projects", "versions", mode="before")
+    @classmethod
+    def _null_list_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class FileList(WireModel):
+    """The payload of ``/files/read`` and ``/files/create``."""
+
+    files: list[ProjectFile] = Field(default_factory=list)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _null_list_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value

@@ -1,0 +1,234 @@
+"""``/projects/*``: create, read, list, update, delete and purge QuantConnect projects."""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .errors import NotFoundError, TransientError, UnexpectedResponseError
+from .models import Project, ProjectList
+from .validation import (
+    Language,
+    validate_id,
+    validate_language,
+    validate_page,
+    validate_project_name,
+)
+
+if TYPE_CHECKING:
+    from .client import QuantConnectClient
+
+logger = logging.getLogger("quantconnect_client")
+
+#: How far a project's ``created`` may precede our own clock and still count as ours when a
+#: create's answer was lost (the two clocks are never exactly in step).
+CLOCK_TOLERANCE = timedelta(minutes=2)
+
+
+class ProjectsAPI:
+    """Project operations; reached as ``client.projects``.
+
+    Example:
+        >>> project = client.projects.create("Scratch/demo", "Py")  # doctest: +SKIP
+        >>> client.projects.read(project.project_id).name  # doctest: +SKIP
+        'Scratch/demo'
+    """
+
+    def __init__(self, client: QuantConnectClient) -> None:
+        self._client = client
+
+    def create(
+        self,
+        name: str,
+        language: Language | str = "Py",
+        *,
+        organization_id: str | None = None,
+        existing_since: datetime | None = None,
+    ) -> Project:
+        """Create a project; safe to retry.
+
+        If an attempt's answer is lost (dropped connection, timeout, 5xx after the write), the
+        project may exist already: before sending again, the client looks for a project with
+        this exact name created since the call began, and returns it instead of making a second.
+
+        Args:
+            name: Project name (``/`` for folders), checked against QuantConnect's rules.
+            language: ``"Py"`` or ``"C#"``.
+            organization_id: Organization to create it in (default: the client's, else the
+                account's preferred one).
+            existing_since: If given, first return a project with this name created at or after
+                this time, if there is one (for callers retrying a create themselves).
+
+        Returns:
+            The new project.
+
+        Raises:
+            ValidationError: Bad name or language (nothing is sent).
+            RequestRejectedError: The service refused (its message verbatim).
+        """
+        validate_project_name(name)
+        payload: dict[str, Any] = {"name": name, "language": validate_language(language)}
+        organization = organization_id or self._client.organization_id
+        if organization:
+            payload["organizationId"] = organization
+        started = self._client.service_now() - CLOCK_TOLERANCE
+
+        if existing_since is not None:
+            found = self.find_created_since(name, existing_since - CLOCK_TOLERANCE)
+            if found is not None:
+                logger.info("Project %r already exists (id %s); not creating it again.",
+                            name, found.project_id)
+                return found
+
+        def attempt() -> Project:
+            body = self._client.post("/projects/create", payload)
+            projects = ProjectList.model_validate(body).projects
+            if not projects:
+                raise UnexpectedResponseError(
+                    "The create answer holds no project", endpoint="/projects/create"
+                )
+            project = projects[0]
+            if project.name != name:
+                logger.warning(
+                    "QuantConnect named the new project %r instead of %r.", project.name, name
+                )
+            return project
+
+        return self._client.with_retries(
+            "/projects/create", attempt, reconcile=lambda: self.find_created_since(name, started)
+        )
+
+    def read(self, project_id: int) -> Project:
+        """Read one project by id.
+
+        Raises:
+            NotFoundError: No such project (or it was deleted for good).
+            UnexpectedResponseError: The service answered with another project.
+        """
+        validate_id(project_id)
+        body = self._client.call("/projects/read", {"projectId": project_id})
+        projects = ProjectList.model_validate(body).projects
+        if not projects:
+            raise NotFoundError(f"Project {project_id} not found", endpoint="/projects/read")
+        match = [p for p in projects if p.project_id == project_id]
+        if len(projects) != 1 or not match:
+            raise UnexpectedResponseError(
+                f"Asked for project {project_id}, got {len(projects)} project(s) "
+                f"({', '.join(str(p.project_id) for p in projects[:5])})",
+                endpoint="/projects/read",
+            )
+        return match[0]
+
+    def list(
+        self,
+        *,
+        include_deleted: bool = False,
+        start: int | None = None,
+        end: int | None = None,
+    ) -> list[Project]:
+        """List projects: all of them, or a zero-based, end-exclusive page.
+
+        Args:
+            include_deleted: Also return projects in ``Recycle Bin/``.
+            start: First index of a page (with ``end``).
+            end: One past the last index of a page.
+        """
+        payload: dict[str, Any] = {}
+        if start is not None or end is not None:
+            payload["start"], payload["end"] = validate_page(start or 0, end or 0)
+        body = self._client.call("/projects/read", payload)
+        projects = ProjectList.model_validate(body).projects
+        return projects if include_deleted else [p for p in projects if not p.is_deleted]
+
+    def find_by_name(
+        self, name: str, *, include_deleted: bool = False
+    ) -> builtins.list[Project]:
+        """All projects with exactly this name (names need not be unique)."""
+        return [p for p in self.list(include_deleted=include_deleted) if p.name == name]
+
+    def find_created_since(self, name: str, since: datetime) -> Project | None:
+        """The newest live project named ``name`` created at or after ``since``, if any."""
+        candidates = [
+            p for p in self.find_by_name(name) if p.created is None or p.created >= since
+        ]
+        candidates.sort(key=lambda p: (p.created or since, p.project_id))
+        return candidates[-1] if candidates else None
+
+    def update(
+        self, project_id: int, *, name: str | None = None, description: str | None = None
+    ) -> None:
+        """Rename a project and/or change its description (idempotent, so retried freely).
+
+        Raises:
+            ValidationError: No change given, or a bad name.
+            RequestRejectedError: E.g. another live project already has the name.
+        """
+        validate_id(project_id)
+        if name is None and description is None:
+            raise ValueError("update() needs a name or a description")
+        payload: dict[str, Any] = {"projectId": project_id}
+        if name is not None:
+            payload["name"] = validate_project_name(name)
+        if description is not None:
+            payload["description"] = description
+        self._client.call("/projects/update", payload)
+
+    def delete(self, project_id: int) -> None:
+        """Delete a project: the service moves it to ``Recycle Bin/`` (see :meth:`purge`).
+
+        Safe to retry: when an attempt's answer was lost, the project is read before sending
+        again, and a project already in the recycle bin or gone counts as deleted.
+
+        Raises:
+            NotFoundError: No such project.
+        """
+        validate_id(project_id)
+        self._client.with_retries(
+            "/projects/delete",
+            lambda: self._send_delete(project_id),
+            reconcile=lambda: self._deleted_or_none(project_id),
+        )
+
+    def purge(self, project_id: int) -> None:
+        """Remove a project for good: delete until a read says it no longer exists.
+
+        Each round reads first, so a retried delete is never applied once too often (a second
+        delete of a live project would purge it when only a soft delete was meant). Succeeds
+        quietly if the project is already gone.
+
+        Raises:
+            TransientError: The service kept failing.
+        """
+        validate_id(project_id)
+        rounds = 2 + self._client.retry.max_attempts
+        for round_number in range(1, rounds + 1):
+            try:
+                try:
+                    self.read(project_id)
+                except NotFoundError:
+                    return
+                self._send_delete(project_id)
+            except NotFoundError:
+                return
+            except TransientError as error:
+                if round_number == rounds:
+                    raise
+                self._client.pause_before_retry("/projects/delete", round_number + 1, error)
+        raise UnexpectedResponseError(
+            f"Project {project_id} still exists after {rounds} deletes",
+            endpoint="/projects/delete",
+        )
+
+    def _send_delete(self, project_id: int) -> bool:
+        self._client.post("/projects/delete", {"projectId": project_id})
+        return True
+
+    def _deleted_or_none(self, project_id: int) -> bool | None:
+        try:
+            project = self.read(project_id)
+        except NotFoundError:
+            return True
+        return True if project.is_deleted else None
+

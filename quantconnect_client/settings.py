@@ -1,0 +1,46 @@
+"""Client settings from ``QC_*`` environment variables or a ``.env`` file (pydantic-settings).
+
+Example:
+    >>> import os
+    >>> os.environ["QC_USER_ID"] = "42"
+    >>> QuantConnectSettings().user_id
+    42
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The real service.
+DEFAULT_BASE_URL = "https://www.quantconnect.com/api/v2"
+
+
+class QuantConnectSettings(BaseSettings):
+    """Where and as whom to reach QuantConnect.
+
+    Every field reads ``QC_<FIELD>`` (``QC_USER_ID``, ``QC_API_TOKEN``, ``QC_ORGANIZATION_ID``,
+    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MAX_ATTEMPTS``) from the
+    environment or from ``.env`` in the working directory.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="QC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    user_id: int | None = Field(default=None, description="QuantConnect user id.")
+    api_token: SecretStr | None = Field(default=None, description="QuantConnect API token.")
+    organization_id: str | None = Field(
+        default=None, description="Organization for new projects (default: the preferred one)."
+    )
+    base_url: str = Field(default=DEFAULT_BASE_URL, description="API root URL.")
+    connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for an answer.")
+    max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Attempts per call for transient failures."
+    )
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when both a user id and an API token are set."""
+        return self.user_id is not None and self.api_token is not None

@@ -1,0 +1,137 @@
+"""Local checks that reject bad input before any HTTP call.
+
+They follow QuantConnect's project-name rules (letters, digits, ``-``, ``_``, spaces and ``/``
+for folders; no component starting or ending with a space; no Windows device names; no ``.``).
+
+Example:
+    >>> validate_project_name("Research/Momentum v2")
+    'Research/Momentum v2'
+    >>> validate_language("py")
+    'Py'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from .errors import ValidationError
+
+Language = Literal["Py", "C#"]
+
+#: The service's limit is undocumented; the emulator and this client use 200 characters.
+MAX_PROJECT_NAME_LENGTH = 200
+#: QuantConnect ids are 32-bit signed integers in its C# back end.
+MAX_ID = 2**31 - 1
+
+_NAME_CHARACTER = re.compile(r"[A-Za-z0-9_\- /]")
+_DEVICE_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"COM{i}" for i in range(1, 10)}
+    | {f"LPT{i}" for i in range(1, 10)}
+)
+_LANGUAGE_ALIASES: dict[str, Language] = {
+    "py": "Py",
+    "python": "Py",
+    "c#": "C#",
+    "csharp": "C#",
+    "cs": "C#",
+}
+
+
+def validate_project_name(name: object) -> str:
+    """Check a project name against QuantConnect's rules.
+
+    Args:
+        name: The proposed name; ``/`` separates folders.
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        ValidationError: With a message naming the rule the name breaks.
+    """
+    if not isinstance(name, str):
+        raise ValidationError(f"Project name must be a string, got {type(name).__name__}.")
+    if not name:
+        raise ValidationError("Project name must not be empty.")
+    if len(name) > MAX_PROJECT_NAME_LENGTH:
+        raise ValidationError(
+            f"Project name is {len(name)} characters long; the maximum is "
+            f"{MAX_PROJECT_NAME_LENGTH}."
+        )
+    for character in name:
+        if not _NAME_CHARACTER.fullmatch(character):
+            shown = character if character.isprintable() else repr(character)
+            raise ValidationError(
+                f"Project name contains unsupported special character ({shown}); allowed are "
+                "letters, digits, '-', '_', spaces and '/' for folders."
+            )
+    for component in name.split("/"):
+        if not component:
+            raise ValidationError(f"Project name {name!r} has an empty folder component.")
+        if component != component.strip(" "):
+            raise ValidationError(
+                f"Project name component {component!r} must not start or end with a space."
+            )
+        if component.upper() in _DEVICE_NAMES:
+            raise ValidationError(
+                f"Project name component {component!r} is a reserved device name."
+            )
+    return name
+
+
+def validate_language(language: object) -> Language:
+    """Normalise a project language to the service's spelling, ``"Py"`` or ``"C#"``.
+
+    Raises:
+        ValidationError: For anything that is not Python or C#.
+    """
+    if isinstance(language, str):
+        normalised = _LANGUAGE_ALIASES.get(language.strip().lower())
+        if normalised is not None:
+            return normalised
+    raise ValidationError(f"Unsupported project language {language!r}; use 'Py' or 'C#'.")
+
+
+def validate_id(value: object, what: str = "projectId") -> int:
+    """Check that an id is a positive 32-bit integer (``bool`` and numeric strings refused).
+
+    Raises:
+        ValidationError: For zero, negative, too large or non-integer ids.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{what} must be an integer, got {type(value).__name__}.")
+    if value <= 0:
+        raise ValidationError(f"{what} must be positive, got {value}.")
+    if value > MAX_ID:
+        raise ValidationError(f"{what} {value} is larger than any QuantConnect id ({MAX_ID}).")
+    return value
+
+
+def validate_file_name(name: object) -> str:
+    """Check a project file name (``/`` allowed for folders, no empty or ``..`` components).
+
+    Raises:
+        ValidationError: For empty names, absolute paths and ``..`` components.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("File name must be a non-empty string.")
+    parts = name.split("/")
+    if any(part in ("", "..", ".") for part in parts):
+        raise ValidationError(f"File name {name!r} has an empty, '.' or '..' component.")
+    return name
+
+
+def validate_page(start: int, end: int) -> tuple[int, int]:
+    """Check a zero-based, end-exclusive page of projects.
+
+    Raises:
+        ValidationError: Unless ``0 <= start < end``.
+    """
+    for value, what in ((start, "start"), (end, "end")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(f"{what} must be an integer, got {type(value).__name__}.")
+    if start < 0 or end <= start:
+        raise ValidationError(f"Page must satisfy 0 <= start < end, got start={start}, end={end}.")
+    return start, end

@@ -1,0 +1,239 @@
+"""Each error class and each injected fault kind, as the client sees them over HTTP."""
+
+from __future__ import annotations
+
+import logging
+import time
+from itertools import count
+
+import pytest
+
+from quantconnect_client import (
+    AuthenticationError,
+    ClockSkewError,
+    ConnectionFailedError,
+    NotFoundError,
+    QuantConnectClient,
+    RateLimitedError,
+    RequestTimeoutError,
+    RetryPolicy,
+    ServiceUnavailableError,
+    Timeouts,
+    TransientError,
+    UnexpectedResponseError,
+)
+from quantconnect_emulator import EmulatorServer
+from tests.canned_http import CannedResponse, canned_server
+from tests.client.conftest import make_client
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+def api_requests(emulator, path: str | None = None) -> list[dict]:
+    log = emulator.requests_log()
+    return [r for r in log if path is None or r["path"].endswith(path)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_class"),
+    [
+        ("http_500_empty", ServiceUnavailableError),
+        ("http_502_html", ServiceUnavailableError),
+        ("http_503_html", ServiceUnavailableError),
+        ("http_429", RateLimitedError),
+        ("connection_drop", ConnectionFailedError),
+    ],
+)
+def test_each_transient_fault_maps_to_a_retryable_error(qc_emulator, kind, error_class):
+    with make_client(qc_emulator, retry=NO_RETRY) as client:
+        qc_emulator.inject(kind, count=1)
+        with pytest.raises(error_class) as caught:
+            client.authenticate()
+    assert caught.value.retryable
+    assert caught.value.endpoint == "/authenticate"
+    if kind == "http_429":
+        assert caught.value.retry_after is not None
+    if kind == "http_502_html":
+        assert "HTML" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "kind", ["http_500_empty", "http_502_html", "http_429", "connection_drop"]
+)
+def test_transient_faults_are_retried_with_a_fresh_signature(qc_emulator, kind):
+    ticks = count(int(time.time()))
+    with make_client(qc_emulator, clock=lambda: float(next(ticks))) as client:
+        qc_emulator.set_faults(retry_after_seconds=0)
+        qc_emulator.inject(kind, count=2)
+        assert client.authenticate()
+        assert client.metrics.retries == 2
+    attempts = api_requests(qc_emulator, "/authenticate")
+    assert len(attempts) == 3
+    assert len({a["timestamp"] for a in attempts}) == 3  # a new timestamp on every attempt
+
+
+def test_slow_response_times_out_and_is_retried(qc_emulator):
+    qc_emulator.set_faults(slow_response_seconds=1.5)
+    qc_emulator.inject("slow_response", path="/projects/read", count=1)
+    with make_client(qc_emulator, timeouts=Timeouts(connect=1, read=0.4)) as client:
+        assert client.projects.list() == []
+        assert client.metrics.retries == 1
+    with make_client(qc_emulator, timeouts=Timeouts(connect=1, read=0.4), retry=NO_RETRY) as c:
+        qc_emulator.inject("slow_response", path="/projects/read", count=1)
+        with pytest.raises(RequestTimeoutError, match="within 0.4 s"):
+            c.projects.list()
+
+
+def test_retries_give_up_after_the_policy_allows(qc_emulator):
+    qc_emulator.inject("http_500_empty", count=5)
+    with make_client(qc_emulator) as client, pytest.raises(ServiceUnavailableError):
+        client.authenticate()
+    assert len(api_requests(qc_emulator, "/authenticate")) == 3
+
+
+def test_retry_after_is_honoured(qc_emulator):
+    qc_emulator.set_faults(retry_after_seconds=1)
+    qc_emulator.inject("http_429", count=1)
+    with make_client(qc_emulator) as client:
+        client.authenticate()
+    first, second = api_requests(qc_emulator, "/authenticate")
+    assert second["time"] - first["time"] >= 0.95
+
+
+def test_ambiguous_create_makes_exactly_one_project(qc_emulator):
+    qc_emulator.inject("ambiguous_write", path="/projects/create", count=1)
+    with make_client(qc_emulator) as client:
+        project = client.projects.create("Tests/Ambiguous", "Py")
+        assert client.metrics.reconciled == 1
+    live = [p for p in qc_emulator.projects() if p["name"] == "Tests/Ambiguous"]
+    assert [p["projectId"] for p in live] == [project.project_id]
+    assert len(api_requests(qc_emulator, "/projects/create")) == 1
+
+
+def test_ambiguous_delete_is_not_applied_twice(qc_emulator):
+    with make_client(qc_emulator) as client:
+        project = client.projects.create("Tests/Delete Once", "Py")
+        qc_emulator.inject("ambiguous_write", path="/projects/delete", count=1)
+        client.projects.delete(project.project_id)
+        after = client.projects.read(project.project_id)  # soft-deleted, not purged
+        assert after.is_deleted
+
+
+def test_ambiguous_file_create_and_rename_are_reconciled(qc_emulator):
+    with make_client(qc_emulator) as client:
+        pid = client.projects.create("Tests/Ambiguous Files", "Py").project_id
+        qc_emulator.inject("ambiguous_write", path="/files/create", count=1)
+        assert client.files.create(pid, "a.py", "A = 1\n").content == "A = 1\n"
+        qc_emulator.inject("ambiguous_write", path="/files/update", count=1)
+        client.files.rename(pid, "a.py", "b.py")
+        assert {f.name for f in client.files.list(pid)} >= {"b.py"}
+        assert client.metrics.reconciled == 2
+
+
+@pytest.mark.parametrize("status", [401, 200])
+def test_wrong_token_is_an_authentication_error_never_retried(status):
+    with (
+        EmulatorServer(auth_failure_status=status) as emulator,
+        make_client(emulator, api_token="wrong-token") as client,
+    ):
+        with pytest.raises(AuthenticationError) as caught:
+            client.projects.create("Tests/Never", "Py")
+        assert len(api_requests(emulator, "/projects/create")) == 1
+        assert emulator.projects() == []
+    assert not caught.value.retryable
+    assert caught.value.status_code == status
+    assert "Hash doesn't match" in str(caught.value)
+
+
+def test_wrong_user_id_is_an_authentication_error(qc_emulator):
+    with (
+        QuantConnectClient(
+            qc_emulator.user_id + 1, qc_emulator.api_token, base_url=qc_emulator.base_url
+        ) as client,
+        pytest.raises(AuthenticationError, match=str(qc_emulator.user_id + 1)),
+    ):
+        client.authenticate()
+
+
+def test_client_clock_hours_off_is_corrected_from_the_date_header(qc_emulator, caplog):
+    skewed = lambda: time.time() - 3 * 3600  # noqa: E731
+    with make_client(qc_emulator, clock=skewed) as client:
+        with caplog.at_level(logging.WARNING, logger="quantconnect_client"):
+            assert client.authenticate()
+        assert abs(client.clock_offset - 3 * 3600) < 60
+        assert client.projects.list() == []  # later calls sign with the corrected clock
+    assert "correcting the local clock offset" in caplog.text
+
+
+def test_clock_skew_without_a_date_header_is_reported(qc_emulator):
+    stale = str(int(time.time()) - 4 * 3600)
+    body = (
+        b'{"success": false, "errors": ["Timestamp is too old for hash. Timestamp: '
+        + stale.encode()
+        + b'"]}'
+    )
+    with canned_server(CannedResponse(401, body, {"Content-Type": "application/json"})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url, retry=NO_RETRY)
+        with pytest.raises(ClockSkewError, match="clock"):
+            client.authenticate()
+
+
+def test_unreachable_host_is_a_connection_error_that_never_reached_the_service():
+    with canned_server(CannedResponse()) as srv:
+        url = srv.url  # the port is closed once the server is gone
+    client = QuantConnectClient(
+        1, "t", base_url=url, retry=RetryPolicy(max_attempts=2, backoff_seconds=0.01)
+    )
+    with pytest.raises(ConnectionFailedError, match="could not connect") as caught:
+        client.authenticate()
+    assert caught.value.request_sent is False
+    assert client.metrics.requests == 2
+
+
+def test_a_base_url_serving_html_is_a_clear_permanent_error():
+    page = b"<html><head><title>Welcome to nginx!</title></head><body>hi</body></html>"
+    with canned_server(CannedResponse(200, page, {"Content-Type": "text/html"})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(UnexpectedResponseError, match="not JSON") as caught:
+            client.authenticate()
+        assert "Welcome to nginx!" in str(caught.value)
+        assert len(srv.requests) == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("body", "error_class", "fragment"),
+    [
+        (b'{"success": false, "errors": ["UserID not valid"]}', AuthenticationError, "UserID"),
+        (b'{"success": false, "messages": ["Project not found"]}', NotFoundError, "not found"),
+        (b'{"Message": "An error has occurred."}', Exception, "An error has occurred"),
+        (b"[1, 2]", UnexpectedResponseError, "JSON object"),
+        (b"", TransientError, "empty body"),
+    ],
+)
+def test_other_envelopes_seen_in_the_wild(body, error_class, fragment):
+    with canned_server(CannedResponse(200, body, {"Content-Type": "application/json"})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url, retry=NO_RETRY)
+        with pytest.raises(error_class, match=fragment):
+            client.authenticate()
+
+
+def test_a_read_by_id_that_returns_another_project_is_an_error():
+    body = (
+        b'{"success": true, "projects": [{"projectId": 5, "name": "a"}, '
+        b'{"projectId": 6, "name": "b"}], "versions": []}'
+    )
+    with canned_server(CannedResponse(200, body, {"Content-Type": "application/json"})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(UnexpectedResponseError, match="Asked for project 7"):
+            client.projects.read(7)
+        with pytest.raises(UnexpectedResponseError):
+            client.projects.read(5)  # two projects for one id is wrong too
+
+
+def test_requests_carry_user_agent_and_json(qc_emulator):
+    with canned_server(CannedResponse(200, b'{"success": true}')) as srv:
+        QuantConnectClient(1, "t", base_url=srv.url).authenticate()
+        sent = srv.requests[0]
+    assert sent["User-Agent"].startswith("prefect-quantconnect/")
+    assert sent["Content-Type"] == "application/json"
+    assert sent["Timestamp"].isdigit()
