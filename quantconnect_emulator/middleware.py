@@ -1,0 +1,337 @@
+"""ASGI middleware: path clean-up, latency, faults, rate limit, request log.
+
+Wraps the FastAPI routes. For a request under ``/api/v2`` it
+
+1. collapses repeated slashes (QuantConnect's own docs example requests
+   ``.../api/v2//authenticate``) and drops a trailing slash;
+2. reads the body (HTTP 413 over ``max_request_bytes``) and counts the request
+   as in flight;
+3. answers HTTP 429 + ``Retry-After`` if the rate limit is exceeded;
+4. picks a fault (forced queue first, then random), sleeps the latency, and
+   either answers with the fault or passes the request to the routes;
+5. appends an entry to the request log.
+
+How a connection is dropped (``connection_drop``, ``ambiguous_write``): the
+middleware sends the response head with a ``Content-Length`` larger than the
+body bytes it then sends, and returns without finishing the response. The
+server (uvicorn) then closes the connection, so the client sees a truncated
+body: ``requests`` raises ``ChunkedEncodingError`` ("IncompleteRead"), a
+connection-level error. uvicorn logs an error for an unfinished response; a
+log filter on ``uvicorn.error`` hides that one message for deliberate drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import json
+import logging
+import re
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from quantconnect_emulator.config import API_PREFIX, FaultKind, normalize_api_path
+from quantconnect_emulator.params import peek_params
+from quantconnect_emulator.store import format_datetime
+
+if TYPE_CHECKING:
+    from quantconnect_emulator.app import Emulator
+    from quantconnect_emulator.faults import Flight
+
+_SLASHES = re.compile(r"/{2,}")
+_POLL_SECONDS = 0.05
+
+_HTML_502 = b"""<html>
+<head><title>502 Bad Gateway</title></head>
+<body>
+<center><h1>502 Bad Gateway</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+"""
+_HTML_503 = b"""<!DOCTYPE html>
+<html>
+<head><title>503 Service Temporarily Unavailable</title></head>
+<body>
+<center><h1>503 Service Temporarily Unavailable</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+"""
+
+# ---------------------------------------------------------------- drop logging
+
+_EXPECTED_DROP: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "quantconnect_emulator_expected_drop", default=False
+)
+
+
+class _ExpectedDropFilter(logging.Filter):
+    """Hide uvicorn's "returned without completing response" for deliberate drops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_EXPECTED_DROP.get() and "without completing response" in str(record.msg))
+
+
+def install_drop_log_filter() -> None:
+    """Attach the filter to the ``uvicorn.error`` logger once per process."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ExpectedDropFilter) for f in logger.filters):
+        logger.addFilter(_ExpectedDropFilter())
+
+
+# ------------------------------------------------------------------- helpers
+
+
+def clean_path(path: str) -> str:
+    """Collapse repeated slashes and drop a trailing one.
+
+    Example:
+        >>> clean_path("/api/v2//projects/read/")
+        '/api/v2/projects/read'
+    """
+    path = _SLASHES.sub("/", path)
+    if len(path) > 1 and path.endswith("/"):
+        path = path[:-1]
+    return path
+
+
+async def _send_response(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> int:
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+    return status
+
+
+def _json_bytes(errors: list[str]) -> bytes:
+    return json.dumps({"success": False, "errors": errors}).encode()
+
+
+_JSON = (b"content-type", b"application/json; charset=utf-8")
+
+
+async def _drop(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """Promise more body than is sent, then leave the response unfinished."""
+    declared = len(body) + 512
+    headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(declared).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+    _EXPECTED_DROP.set(True)
+
+
+class _Captured:
+    """A response produced by the routes but not yet sent."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = bytearray()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            self.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            self.body.extend(message.get("body", b""))
+
+    async def replay(self, send: Send) -> int:
+        headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
+        return await _send_response(send, self.status, bytes(self.body), headers)
+
+
+def _replay_receive(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class EmulatorMiddleware:
+    """Pure ASGI middleware applying the emulator's transport behaviour.
+
+    Args:
+        app: The wrapped ASGI application (the routes).
+        emulator: Shared state: config, store, fault engine, request log.
+    """
+
+    def __init__(self, app: ASGIApp, emulator: Emulator) -> None:
+        self.app = app
+        self.emulator = emulator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = clean_path(scope["path"])
+        if path != scope["path"]:
+            scope = dict(scope)
+            scope["path"] = path
+            scope["raw_path"] = path.encode()
+        if path.lower() != API_PREFIX and not path.lower().startswith(API_PREFIX + "/"):
+            await self.app(scope, receive, send)
+            return
+        await self._serve_api(scope, receive, send)
+
+    async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        emulator = self.emulator
+        faults = emulator.faults
+        api_path = normalize_api_path(scope["path"])
+        headers = Headers(scope=scope)
+        started = time.monotonic()
+        entry: dict[str, Any] = {
+            "monotonic": started,
+            "wall_time": format_datetime(datetime.now(timezone.utc)),
+            "method": scope["method"],
+            "path": api_path,
+            "timestamp": headers.get("timestamp"),
+            "status": None,
+            "fault": None,
+            "project_id": None,
+            "name": None,
+        }
+        flight = faults.begin(api_path)
+        try:
+            body = await self._read_body(receive)
+            if body is None:  # client went away before sending its body
+                return
+            if len(body) > emulator.config.max_request_bytes:
+                entry["status"] = await _send_response(
+                    send, 413, _json_bytes(["Request body too large"]), [_JSON]
+                )
+                return
+            entry.update(
+                peek_params(
+                    content_type=headers.get("content-type", ""),
+                    query_string=scope.get("query_string", b""),
+                    body=body,
+                )
+            )
+            wait = faults.check_rate_limit()
+            if wait is not None:
+                entry["fault"] = "rate_limit"
+                entry["status"] = await self._send_rate_limited(send, wait)
+                return
+            kind = faults.choose_fault(api_path)
+            entry["fault"] = kind.value if kind is not None else None
+            delay = faults.latency_seconds()
+            if delay > 0:
+                await self._wait(delay, receive, flight)
+            entry["status"] = await self._respond(kind, scope, body, receive, send, flight)
+        finally:
+            faults.end(flight)
+            entry["duration_ms"] = round((time.monotonic() - started) * 1000.0, 3)
+            emulator.log.append(entry)
+
+    async def _respond(
+        self,
+        kind: FaultKind | None,
+        scope: Scope,
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        flight: Flight,
+    ) -> int | None:
+        """Answer the request according to its fault; the status sent or None."""
+        replay = _replay_receive(body, receive)
+        if kind is None:
+            status: list[int] = []
+
+            async def send_and_note(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    status.append(int(message["status"]))
+                await send(message)
+
+            await self.app(scope, replay, send_and_note)
+            return status[0] if status else None
+        if kind is FaultKind.HTTP_500_EMPTY:
+            return await _send_response(send, 500, b"", [])
+        if kind is FaultKind.HTTP_502_HTML:
+            return await _send_response(send, 502, _HTML_502, [(b"content-type", b"text/html")])
+        if kind is FaultKind.HTTP_503_HTML:
+            return await _send_response(send, 503, _HTML_503, [(b"content-type", b"text/html")])
+        if kind is FaultKind.HTTP_429:
+            retry_after = str(self.emulator.faults.config.retry_after_seconds).encode()
+            return await _send_response(
+                send,
+                429,
+                b"429 Too Many Requests",
+                [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", retry_after)],
+            )
+        if kind is FaultKind.CONNECTION_DROP:
+            await _drop(send, 200, [_JSON], b'{"success": true, "errors": []}')
+            return None
+        captured = _Captured()
+        await self.app(scope, replay, captured.send)
+        if kind is FaultKind.AMBIGUOUS_WRITE:
+            await _drop(send, captured.status, captured.headers, bytes(captured.body))
+            return None
+        # SLOW_RESPONSE: processed now, answered later (unless the client gives up).
+        seconds = self.emulator.faults.config.slow_response_seconds
+        if await self._wait(seconds, receive, flight):
+            return None
+        return await captured.replay(send)
+
+    async def _send_rate_limited(self, send: Send, wait: float) -> int:
+        faults = self.emulator.faults
+        retry_after = faults.retry_after_header(wait)
+        rate = faults.config.rate_limit_per_second
+        message = (
+            f"Too many requests: the limit is {rate:g} requests per second. "
+            f"Retry after {retry_after} second(s)."
+        )
+        return await _send_response(
+            send,
+            429,
+            _json_bytes([message]),
+            [_JSON, (b"retry-after", str(retry_after).encode())],
+        )
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        limit = self.emulator.config.max_request_bytes
+        chunks = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.extend(message.get("body", b""))
+            if len(chunks) > limit or not message.get("more_body", False):
+                return bytes(chunks)
+
+    async def _wait(self, seconds: float, receive: Receive, flight: Flight) -> bool:
+        """Sleep without blocking the loop; True if the client disconnected.
+
+        A client that hangs up stops counting as in flight at once. The wait
+        ends early when the server shuts down.
+        """
+        deadline = time.monotonic() + seconds
+        listener: asyncio.Future[Message] = asyncio.ensure_future(receive())
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.emulator.closing:
+                    return False
+                done, _ = await asyncio.wait({listener}, timeout=min(remaining, _POLL_SECONDS))
+                if done:
+                    if listener.result()["type"] == "http.disconnect":
+                        self.emulator.faults.end(flight)
+                        return True
+                    listener = asyncio.ensure_future(receive())
+        finally:
+            if not listener.done():
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await listener

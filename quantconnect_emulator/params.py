@@ -1,0 +1,151 @@
+"""Request parameters: decode a JSON, form-encoded or query-string request.
+
+The real service takes a JSON body, a form-encoded body, or (for reads) query
+parameters; the emulator accepts all three on every endpoint. Query parameters
+and body fields are merged (the body wins). Unknown keys are ignored, as the
+real service does: ``{"id": 5}`` on ``/projects/read`` means "no filter".
+
+Example:
+    >>> params = parse_request_params(
+    ...     content_type="application/x-www-form-urlencoded",
+    ...     query_string=b"",
+    ...     body=b"projectId=123&name=main.py",
+    ... )
+    >>> params.get_int("projectId"), params.get_str("name")
+    (123, 'main.py')
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs
+
+_INT_RE = re.compile(r"^\s*-?\d+\s*$")
+
+
+class ParamError(Exception):
+    """A bad request parameter or body; answered as a business error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Params:
+    """Typed access to the merged request parameters.
+
+    ``None`` values (JSON ``null``) count as absent.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def has(self, key: str) -> bool:
+        """True if ``key`` was sent with a non-null value."""
+        return self.values.get(key) is not None
+
+    def get_int(self, key: str, *, required: bool = False) -> int | None:
+        """An integer parameter (numeric strings accepted)."""
+        value = self.values.get(key)
+        if value is None:
+            if required:
+                raise ParamError(f"Missing required parameter '{key}'")
+            return None
+        if isinstance(value, bool):
+            raise ParamError(f"Invalid value for parameter '{key}': expected an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and _INT_RE.match(value):
+            return int(value)
+        raise ParamError(f"Invalid value for parameter '{key}': expected an integer")
+
+    def require_int(self, key: str) -> int:
+        """A required integer parameter."""
+        value = self.get_int(key, required=True)
+        assert value is not None
+        return value
+
+    def get_str(self, key: str, *, required: bool = False) -> str | None:
+        """A string parameter (numbers are accepted and converted)."""
+        value = self.values.get(key)
+        if value is None:
+            if required:
+                raise ParamError(f"Missing required parameter '{key}'")
+            return None
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ParamError(f"Invalid value for parameter '{key}': expected a string")
+
+    def require_str(self, key: str) -> str:
+        """A required string parameter."""
+        value = self.get_str(key, required=True)
+        assert value is not None
+        return value
+
+
+def _form(text: str) -> dict[str, Any]:
+    return {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
+
+
+def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    stripped = body.strip()
+    if not stripped:
+        return {}
+    looks_json = stripped[:1] in (b"{", b"[")
+    if media_type == "application/x-www-form-urlencoded":
+        try:
+            return _form(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ParamError("Request body is not valid UTF-8") from exc
+    if media_type.endswith("json") or media_type.endswith("+json") or looks_json:
+        try:
+            decoded = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ParamError(f"Request body is not valid JSON: {exc}") from exc
+        if not isinstance(decoded, dict):
+            raise ParamError("Request body must be a JSON object")
+        return decoded
+    if media_type.startswith("multipart/"):
+        raise ParamError("multipart/form-data bodies are not supported; send JSON")
+    if b"=" in stripped:
+        try:
+            return _form(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ParamError("Request body is not valid UTF-8") from exc
+    raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
+
+
+def parse_request_params(*, content_type: str, query_string: bytes, body: bytes) -> Params:
+    """Merge query parameters and the decoded body into :class:`Params`.
+
+    Raises:
+        ParamError: The body is not a JSON object / form data.
+    """
+    values = _form(query_string.decode("latin-1")) if query_string else {}
+    values.update(_decode_body(content_type, body))
+    return Params(values)
+
+
+def peek_params(*, content_type: str, query_string: bytes, body: bytes) -> dict[str, Any]:
+    """Best-effort ``projectId`` and ``name`` of a request, for the request log."""
+    try:
+        params = parse_request_params(
+            content_type=content_type, query_string=query_string, body=body
+        )
+    except ParamError:
+        return {"project_id": None, "name": None}
+    project_id = params.values.get("projectId")
+    name = params.values.get("name")
+    if isinstance(project_id, str) and _INT_RE.match(project_id):
+        project_id = int(project_id)
+    return {
+        "project_id": project_id if isinstance(project_id, (int, str)) else None,
+        "name": name if isinstance(name, str) else None,
+    }

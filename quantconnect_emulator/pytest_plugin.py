@@ -1,0 +1,50 @@
+"""pytest fixtures that serve the QuantConnect emulator over loopback.
+
+Registered through the ``pytest11`` entry point, so any project that installs
+this package gets the fixtures without a ``conftest.py``:
+
+- ``qc_emulator_server`` (session scope): one running
+  :class:`~quantconnect_emulator.server.EmulatorServer` for the whole session.
+- ``qc_emulator`` (function scope): the same server, reset (no projects, empty
+  stats and request log, no queued faults) and with faults switched off before
+  each test.
+
+Example:
+    >>> def test_authenticate(qc_emulator):  # doctest: +SKIP
+    ...     url = f"{qc_emulator.base_url}/authenticate"
+    ...     ...  # sign with qc_emulator.user_id / qc_emulator.api_token
+
+The emulator itself is imported inside the fixtures: this module loads in every
+pytest session and must stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from quantconnect_emulator.server import EmulatorServer
+
+
+@pytest.fixture(scope="session")
+def qc_emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator on a free loopback port, shared by the whole session."""
+    from quantconnect_emulator.server import EmulatorServer
+
+    server = EmulatorServer(seed=20240101)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def qc_emulator(qc_emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
+    """The session emulator, reset and fault-free at the start of the test."""
+    qc_emulator_server.reset()
+    qc_emulator_server.set_faults(None)
+    yield qc_emulator_server
