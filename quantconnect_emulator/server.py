@@ -38,7 +38,10 @@ _START_TIMEOUT_SECONDS = 10.0
 def bind_socket(host: str, port: int) -> socket.socket:
     """A bound TCP socket (``port=0``: a free port chosen by the OS)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
+    # sockets whose proto is TCP; without it keep-alive requests see the
+    # 40 ms Nagle / delayed-ACK stall.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
