@@ -160,6 +160,40 @@ def _replay_receive(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+class _Exchange:
+    """Bookkeeping of one API request: status, log entry, in-flight count.
+
+    The request is finished (no longer in flight, entry appended to the log)
+    just *before* the last byte of a complete response is handed to the
+    server, so a client that has its answer always sees up-to-date counters
+    and log. Incomplete answers are finished when the middleware returns.
+    """
+
+    def __init__(self, emulator: Emulator, send: Send, flight: Flight, entry: dict[str, Any]):
+        self.emulator = emulator
+        self.flight = flight
+        self.entry = entry
+        self._send = send
+        self._status: int | None = None
+        self._done = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self._status = int(message["status"])
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.entry["status"] = self._status
+            self.finish()
+        await self._send(message)
+
+    def finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.emulator.faults.end(self.flight)
+        self.entry["duration_ms"] = round((time.monotonic() - self.entry["monotonic"]) * 1000, 3)
+        self.emulator.log.append(self.entry)
+
+
 class EmulatorMiddleware:
     """Pure ASGI middleware applying the emulator's transport behaviour.
 
@@ -191,27 +225,30 @@ class EmulatorMiddleware:
         faults = emulator.faults
         api_path = normalize_api_path(scope["path"])
         headers = Headers(scope=scope)
-        started = time.monotonic()
-        entry: dict[str, Any] = {
-            "monotonic": started,
-            "wall_time": format_datetime(datetime.now(timezone.utc)),
-            "method": scope["method"],
-            "path": api_path,
-            "timestamp": headers.get("timestamp"),
-            "status": None,
-            "fault": None,
-            "project_id": None,
-            "name": None,
-        }
-        flight = faults.begin(api_path)
+        exchange = _Exchange(
+            emulator,
+            send,
+            faults.begin(api_path),
+            {
+                "monotonic": time.monotonic(),
+                "wall_time": format_datetime(datetime.now(timezone.utc)),
+                "method": scope["method"],
+                "path": api_path,
+                "timestamp": headers.get("timestamp"),
+                "status": None,
+                "fault": None,
+                "project_id": None,
+                "name": None,
+            },
+        )
+        entry = exchange.entry
         try:
             body = await self._read_body(receive)
             if body is None:  # client went away before sending its body
                 return
             if len(body) > emulator.config.max_request_bytes:
-                entry["status"] = await _send_response(
-                    send, 413, _json_bytes(["Request body too large"]), [_JSON]
-                )
+                message = _json_bytes(["Request body too large"])
+                await _send_response(exchange.send, 413, message, [_JSON])
                 return
             entry.update(
                 peek_params(
@@ -223,18 +260,16 @@ class EmulatorMiddleware:
             wait = faults.check_rate_limit()
             if wait is not None:
                 entry["fault"] = "rate_limit"
-                entry["status"] = await self._send_rate_limited(send, wait)
+                await self._send_rate_limited(exchange.send, wait)
                 return
             kind = faults.choose_fault(api_path)
             entry["fault"] = kind.value if kind is not None else None
             delay = faults.latency_seconds()
             if delay > 0:
-                await self._wait(delay, receive, flight)
-            entry["status"] = await self._respond(kind, scope, body, receive, send, flight)
+                await self._wait(delay, receive, exchange.flight)
+            await self._respond(kind, scope, body, receive, exchange)
         finally:
-            faults.end(flight)
-            entry["duration_ms"] = round((time.monotonic() - started) * 1000.0, 3)
-            emulator.log.append(entry)
+            exchange.finish()
 
     async def _respond(
         self,
@@ -242,50 +277,41 @@ class EmulatorMiddleware:
         scope: Scope,
         body: bytes,
         receive: Receive,
-        send: Send,
-        flight: Flight,
-    ) -> int | None:
-        """Answer the request according to its fault; the status sent or None."""
+        exchange: _Exchange,
+    ) -> None:
+        """Answer the request according to its fault."""
         replay = _replay_receive(body, receive)
+        send = exchange.send
         if kind is None:
-            status: list[int] = []
-
-            async def send_and_note(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    status.append(int(message["status"]))
-                await send(message)
-
-            await self.app(scope, replay, send_and_note)
-            return status[0] if status else None
-        if kind is FaultKind.HTTP_500_EMPTY:
-            return await _send_response(send, 500, b"", [])
-        if kind is FaultKind.HTTP_502_HTML:
-            return await _send_response(send, 502, _HTML_502, [(b"content-type", b"text/html")])
-        if kind is FaultKind.HTTP_503_HTML:
-            return await _send_response(send, 503, _HTML_503, [(b"content-type", b"text/html")])
-        if kind is FaultKind.HTTP_429:
+            await self.app(scope, replay, send)
+        elif kind is FaultKind.HTTP_500_EMPTY:
+            await _send_response(send, 500, b"", [])
+        elif kind is FaultKind.HTTP_502_HTML:
+            await _send_response(send, 502, _HTML_502, [(b"content-type", b"text/html")])
+        elif kind is FaultKind.HTTP_503_HTML:
+            await _send_response(send, 503, _HTML_503, [(b"content-type", b"text/html")])
+        elif kind is FaultKind.HTTP_429:
             retry_after = str(self.emulator.faults.config.retry_after_seconds).encode()
-            return await _send_response(
+            await _send_response(
                 send,
                 429,
                 b"429 Too Many Requests",
                 [(b"content-type", b"text/plain; charset=utf-8"), (b"retry-after", retry_after)],
             )
-        if kind is FaultKind.CONNECTION_DROP:
+        elif kind is FaultKind.CONNECTION_DROP:
             await _drop(send, 200, [_JSON], b'{"success": true, "errors": []}')
-            return None
-        captured = _Captured()
-        await self.app(scope, replay, captured.send)
-        if kind is FaultKind.AMBIGUOUS_WRITE:
-            await _drop(send, captured.status, captured.headers, bytes(captured.body))
-            return None
-        # SLOW_RESPONSE: processed now, answered later (unless the client gives up).
-        seconds = self.emulator.faults.config.slow_response_seconds
-        if await self._wait(seconds, receive, flight):
-            return None
-        return await captured.replay(send)
+        else:
+            captured = _Captured()
+            await self.app(scope, replay, captured.send)
+            if kind is FaultKind.AMBIGUOUS_WRITE:
+                await _drop(send, captured.status, captured.headers, bytes(captured.body))
+                return
+            # SLOW_RESPONSE: processed now, answered later (unless the client gives up).
+            seconds = self.emulator.faults.config.slow_response_seconds
+            if not await self._wait(seconds, receive, exchange.flight):
+                await captured.replay(send)
 
-    async def _send_rate_limited(self, send: Send, wait: float) -> int:
+    async def _send_rate_limited(self, send: Send, wait: float) -> None:
         faults = self.emulator.faults
         retry_after = faults.retry_after_header(wait)
         rate = faults.config.rate_limit_per_second
@@ -293,7 +319,7 @@ class EmulatorMiddleware:
             f"Too many requests: the limit is {rate:g} requests per second. "
             f"Retry after {retry_after} second(s)."
         )
-        return await _send_response(
+        await _send_response(
             send,
             429,
             _json_bytes([message]),

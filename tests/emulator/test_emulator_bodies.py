@@ -1,0 +1,113 @@
+"""Request shapes: JSON, form-encoded, query string, garbled bodies, paths, methods."""
+
+from __future__ import annotations
+
+import requests
+
+from quantconnect_emulator import EmulatorServer
+
+
+def test_form_encoded_body(api):
+    response = api.call("/projects/create", data={"name": "Form Made", "language": "Py"})
+    assert response.status_code == 200 and response.json()["success"], response.text
+    pid = response.json()["projects"][0]["projectId"]
+    response = api.call("/files/read", data={"projectId": str(pid), "name": "main.py"})
+    body = response.json()
+    assert body["success"] and body["files"][0]["name"] == "main.py"
+    response = api.call(
+        "/files/create", data={"projectId": str(pid), "name": "f.py", "content": ""}
+    )
+    assert response.json()["success"] is False  # explicit empty content, form-encoded
+
+
+def test_get_with_query_parameters(api):
+    response = api.call("/projects/create", method="GET", params={"name": "Q", "language": "C#"})
+    pid = response.json()["projects"][0]["projectId"]
+    response = api.call("/projects/read", method="GET", params={"projectId": pid})
+    assert [p["projectId"] for p in response.json()["projects"]] == [pid]
+    response = api.call("/projects/read", method="GET", params={"start": 0, "end": 1})
+    assert len(response.json()["projects"]) == 1
+
+
+def test_query_and_body_are_merged(api):
+    pid = api.create_project()["projectId"]
+    response = api.call("/files/read", {"name": "main.py"}, params={"projectId": pid})
+    assert response.json()["files"][0]["name"] == "main.py"
+
+
+def test_numeric_strings_in_json(api):
+    pid = api.create_project()["projectId"]
+    assert api.ok("/projects/read", {"projectId": str(pid)})["projects"][0]["projectId"] == pid
+    assert len(api.ok("/projects/read", {"start": "0", "end": "1"})["projects"]) == 1
+
+
+def test_non_integer_project_id(api):
+    for value in ("abc", 1.5, True, [1]):
+        message = api.fail("/projects/read", {"projectId": value})
+        assert message == "Invalid value for parameter 'projectId': expected an integer"
+
+
+def test_null_counts_as_absent(api):
+    api.create_project()
+    assert len(api.ok("/projects/read", {"projectId": None})["projects"]) == 1
+    assert "'name'" in api.fail("/projects/create", {"name": None, "language": "Py"})
+
+
+def test_garbled_json_body_is_a_business_error(api):
+    headers = {**api.headers(), "Content-Type": "application/json"}
+    response = api.call("/projects/create", headers=headers, data=b'{"name": "x", "lang')
+    assert response.status_code == 200
+    body = response.json()
+    assert body["success"] is False
+    assert body["errors"][0].startswith("Request body is not valid JSON")
+
+
+def test_json_array_body(api):
+    assert api.fail("/projects/read", [1, 2]) == "Request body must be a JSON object"
+
+
+def test_plain_text_body(api):
+    headers = {**api.headers(), "Content-Type": "text/plain"}
+    response = api.call("/projects/read", headers=headers, data=b"hello")
+    assert response.status_code == 200 and response.json()["success"] is False
+
+
+def test_unknown_api_path_is_404_json(api):
+    for path in ("/projects/frobnicate", "/backtests/create", ""):
+        response = api.call(path)
+        assert response.status_code == 404
+        body = response.json()
+        assert body["success"] is False and body["errors"][0].startswith("Unknown API endpoint")
+
+
+def test_method_not_allowed(api):
+    response = api.call("/projects/read", method="PUT")
+    assert response.status_code == 405
+    assert response.json()["success"] is False
+
+
+def test_repeated_and_trailing_slashes(api, qc_emulator):
+    root = qc_emulator.root_url
+    for url in (
+        f"{root}/api/v2//authenticate",
+        f"{root}//api/v2/authenticate",
+        f"{root}/api/v2/authenticate/",
+    ):
+        response = requests.post(url, headers=api.headers(), timeout=5)
+        assert response.json() == {"success": True, "errors": []}, url
+    assert [e["path"] for e in qc_emulator.requests_log()] == ["/authenticate"] * 3
+
+
+def test_case_insensitive_paths(api):
+    api.ok("/Projects/Read")
+
+
+def test_request_too_large_is_413(make_api):
+    with EmulatorServer(max_request_bytes=1000) as server:
+        caller = make_api(server)
+        try:
+            response = caller.call("/projects/create", {"name": "x" * 2000, "language": "Py"})
+            assert response.status_code == 413
+            assert response.json()["success"] is False
+        finally:
+            caller.close()
