@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from quantconnect_emulator.config import (
     API_PREFIX,
@@ -27,7 +29,12 @@ from quantconnect_emulator.config import (
 )
 
 TOKEN_ENV = "QC_EMULATOR_API_TOKEN"
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 USER_ID_ENV = "QC_EMULATOR_USER_ID"
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _fault_kinds(value: str) -> list[FaultKind]:
@@ -139,10 +146,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  control:   {root}{CONTROL_PREFIX}/health, /state, /stats, /requests, /faults")
     print("Press Ctrl+C to stop.", flush=True)
     server = uvicorn.Server(uvicorn_config(create_app(config)))
+    # uvicorn handles SIGINT/SIGTERM (graceful shutdown), then re-raises the
+    # signal to the previous handler: make that a clean exit, not a traceback.
+    previous = {sig: signal.signal(sig, _exit_quietly) for sig in _STOP_SIGNALS}
     try:
         server.run(sockets=[sock])
+    except SystemExit:
+        pass
     finally:
         sock.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -36,7 +36,7 @@ _START_TIMEOUT_SECONDS = 10.0
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket (``port=0``: a free port chosen by the OS)."""
+    """A bound, listening TCP socket (``port=0``: a free port chosen by the OS)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
     # sockets whose proto is TCP; without it keep-alive requests see the
@@ -45,6 +45,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listen at once: connections made before uvicorn's loop runs wait
+        # in the backlog instead of being refused.
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise

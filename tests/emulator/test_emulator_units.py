@@ -1,0 +1,132 @@
+"""Pure units of the emulator (no server): names, auth, params, token bucket, config."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from quantconnect_emulator.auth import check_request_auth, expected_hash
+from quantconnect_emulator.config import EmulatorConfig, FaultConfig, FaultKind, normalize_api_path
+from quantconnect_emulator.faults import FaultEngine, TokenBucket
+from quantconnect_emulator.naming import project_name_error
+from quantconnect_emulator.params import ParamError, parse_request_params
+from quantconnect_emulator.store import Store, StoreError
+from quantconnect_emulator.templates import algorithm_class_name
+
+
+def test_expected_hash_is_lowercase_hex_sha256_of_token_colon_timestamp():
+    assert expected_hash("token", "1700000000") == (
+        "c252f2e416aba35415549badd29726e9f9c0627a5e203639098e51f7caa5bba8"
+    )
+
+
+def test_auth_window_is_configurable():
+    ts = "1000"
+    digest = expected_hash("t", ts)
+    headers = {
+        "authorization": "Basic " + base64.b64encode(f"1:{digest}".encode()).decode(),
+        "timestamp": ts,
+    }
+    common = {"user_id": 1, "api_token": "t", "max_future_seconds": 5}
+    assert check_request_auth(headers, now=1060, max_age_seconds=60, **common) is None
+    assert check_request_auth(headers, now=1061, max_age_seconds=60, **common) is not None
+    assert check_request_auth(headers, now=995, max_age_seconds=60, **common) is None
+    assert check_request_auth(headers, now=994, max_age_seconds=60, **common) is not None
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("ok name/Sub_1-2", None),
+        ("a.b", "Project name contains unsupported special character (.)"),
+        ("a#b", "Project name contains unsupported special character (#)"),
+        ("LPT9", "Project name contains a reserved name (LPT9)"),
+        ("x/aux", "Project name contains a reserved name (aux)"),
+        ("COM10", None),
+        ("COM0", None),
+    ],
+)
+def test_project_name_rules(name, error):
+    assert project_name_error(name, max_length=200) == error
+
+
+def test_normalize_api_path():
+    assert normalize_api_path("projects/read") == "/projects/read"
+    assert normalize_api_path("/api/v2//files/Update/") == "/files/update"
+    assert FaultConfig(paths=["/api/v2/authenticate"]).paths == ["/authenticate"]
+
+
+def test_form_values_are_strings_until_typed():
+    params = parse_request_params(
+        content_type="application/x-www-form-urlencoded; charset=utf-8",
+        query_string=b"start=1",
+        body=b"end=3&name=a+b&content=",
+    )
+    assert (params.get_int("start"), params.get_int("end")) == (1, 3)
+    assert params.get_str("name") == "a b"
+    assert params.get_str("content") == ""
+    with pytest.raises(ParamError):
+        params.require_int("projectId")
+
+
+def test_token_bucket_refills():
+    bucket = TokenBucket(10.0, now=0.0)
+    assert all(bucket.take(now=0.0) is None for _ in range(10))
+    assert bucket.take(now=0.0) == pytest.approx(0.1)
+    assert bucket.take(now=0.1) is None
+    assert FaultEngine.retry_after_header(0.1) == 1
+    assert FaultEngine.retry_after_header(2.2) == 3
+
+
+def test_fault_engine_paths_and_queue():
+    engine = FaultEngine(FaultConfig(), seed=5)
+    engine.inject("http_429", count=2)
+    assert engine.choose_fault("/authenticate") is FaultKind.HTTP_429
+    assert engine.pending_injections() == [{"kind": "http_429", "path": None, "count": 1}]
+    with pytest.raises(ValueError):
+        engine.inject("no_such_fault")
+    with pytest.raises(ValueError):
+        engine.inject(FaultKind.HTTP_429, count=0)
+
+
+def test_config_validation_and_secret():
+    config = EmulatorConfig(api_token="hush")
+    assert "hush" not in repr(config) and "hush" not in str(config.model_dump())
+    assert config.with_overrides(port=1).port == 1
+    with pytest.raises(ValidationError):
+        EmulatorConfig(organization_id="ABC")
+    with pytest.raises(ValidationError):
+        EmulatorConfig(auth_failure_status=403)
+    with pytest.raises(ValidationError):
+        FaultConfig(fault_rate=-0.1)
+
+
+def test_store_without_http():
+    store = Store(user_id=9, organization_id="0" * 32, seed=1)
+    project = store.create_project("Unit", "Py")
+    with pytest.raises(StoreError, match="already exists"):
+        store.create_file(project["projectId"], "main.py", "x")
+    store.delete_project(project["projectId"])
+    store.delete_project(project["projectId"])
+    with pytest.raises(StoreError, match="Project not found"):
+        store.get_project(project["projectId"])
+
+
+def test_class_names():
+    assert algorithm_class_name("Folder/my project-2") == "MyProject2"
+    assert algorithm_class_name("123") == "Algorithm123"
+
+
+def test_importing_the_package_is_light():
+    code = (
+        "import sys, quantconnect_emulator, quantconnect_emulator.pytest_plugin;"
+        "print(any(m in sys.modules for m in ('fastapi', 'uvicorn', 'starlette')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
