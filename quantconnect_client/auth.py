@@ -77,9 +77,13 @@ class RequestSigner:
         """Seconds added to the local clock when signing (service time minus local time)."""
         return self._offset
 
+    def current_time(self) -> float:
+        """The service's time as we best know it: the local clock plus the learned offset."""
+        return self._clock() + self._offset
+
     def now(self) -> int:
         """The timestamp the next signature will carry."""
-        return int(self._clock() + self._offset)
+        return int(self.current_time())
 
     def headers(self) -> dict[str, str]:
         """Fresh authentication headers for one request (call once per attempt)."""

@@ -156,7 +156,7 @@ class QuantConnectClient:
 
     def service_now(self) -> datetime:
         """Our best estimate of the service's current time (UTC)."""
-        return datetime.fromtimestamp(self._signer.now(), tz=timezone.utc)
+        return datetime.fromtimestamp(self._signer.current_time(), tz=timezone.utc)
 
     def authenticate(self) -> bool:
         """Check the credentials with ``/authenticate``.

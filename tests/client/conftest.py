@@ -12,12 +12,14 @@ FAST_RETRY = RetryPolicy(max_attempts=3, backoff_seconds=0.01, max_backoff_secon
 
 def make_client(emulator, **overrides) -> QuantConnectClient:
     options = {
+        "user_id": emulator.user_id,
+        "api_token": emulator.api_token,
         "base_url": emulator.base_url,
         "timeouts": Timeouts(connect=2.0, read=2.0),
         "retry": FAST_RETRY,
     }
     options.update(overrides)
-    return QuantConnectClient(emulator.user_id, emulator.api_token, **options)
+    return QuantConnectClient(**options)
 
 
 @pytest.fixture

@@ -80,7 +80,7 @@ def test_slow_response_times_out_and_is_retried(qc_emulator):
         assert client.metrics.retries == 1
     with make_client(qc_emulator, timeouts=Timeouts(connect=1, read=0.4), retry=NO_RETRY) as c:
         qc_emulator.inject("slow_response", path="/projects/read", count=1)
-        with pytest.raises(RequestTimeoutError, match="within 0.4 s"):
+        with pytest.raises(RequestTimeoutError, match=r"within 0\.4 s"):
             c.projects.list()
 
 
@@ -97,7 +97,7 @@ def test_retry_after_is_honoured(qc_emulator):
     with make_client(qc_emulator) as client:
         client.authenticate()
     first, second = api_requests(qc_emulator, "/authenticate")
-    assert second["time"] - first["time"] >= 0.95
+    assert second["monotonic"] - first["monotonic"] >= 0.95
 
 
 def test_ambiguous_create_makes_exactly_one_project(qc_emulator):

@@ -1,0 +1,59 @@
+"""A project inventory: which projects exist, as a table artifact in the Prefect UI.
+
+Example:
+    >>> import asyncio
+    >>> from flows.inventory import project_inventory
+    >>> rows = asyncio.run(project_inventory())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+
+from quantconnect_client import Project
+from tasks import api_task_options, list_projects
+from tasks.credentials import QuantConnectCredentials
+
+from .credentials import resolve_credentials
+from .parameters import InventoryOptions
+from .reports import project_row
+
+
+def matches(project: Project, options: InventoryOptions) -> bool:
+    """Whether a project belongs in the inventory."""
+    if options.folder:
+        folder = options.folder.strip("/") + "/"
+        if not project.name.startswith(folder):
+            return False
+    return fnmatchcase(project.name, options.name_pattern)
+
+
+@flow(name="project-inventory")
+async def project_inventory(
+    options: InventoryOptions = InventoryOptions(),  # noqa: B008 - an immutable-by-use default
+    credentials: QuantConnectCredentials | None = None,
+    credentials_block: str | None = None,
+) -> list[dict[str, object]]:
+    """List projects (filtered by name pattern and folder) into a table artifact.
+
+    Returns:
+        One row per project: id, name, language, created, modified, deleted, description.
+    """
+    creds = await resolve_credentials(credentials, credentials_block)
+    task_options = api_task_options(
+        options.retries.task_retries, options.retries.retry_delay_seconds
+    )
+    projects = await list_projects.with_options(**task_options)(
+        creds, include_deleted=options.include_deleted
+    )
+    rows = [project_row(p) for p in sorted(projects, key=lambda p: p.name) if matches(p, options)]
+    await acreate_table_artifact(
+        table=rows,
+        key="quantconnect-inventory",
+        description=f"{len(rows)} QuantConnect project(s)",
+    )
+    get_run_logger().info("Inventory: %d of %d project(s)", len(rows), len(projects))
+    return rows

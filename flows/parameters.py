@@ -1,0 +1,124 @@
+"""Flow parameters as pydantic models: the Prefect UI renders them as forms with help text and
+rejects invalid values before a run is created."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from quantconnect_client.validation import validate_project_name
+
+#: Temporary projects are named ``<prefix><flow run id>``; the sweeper finds them by prefix.
+DEFAULT_TEMPORARY_PREFIX = "prefect-tmp-"
+_PREFIX_PATTERN = r"^[A-Za-z0-9_\-/ ]*[A-Za-z0-9_\-]$"
+
+
+def _check_prefix(prefix: str) -> str:
+    # The prefix plus a run id must make a valid project name.
+    validate_project_name(prefix + "0")
+    return prefix
+
+
+class RetryOptions(BaseModel):
+    """How Prefect retries a task after the client's own quick retries gave up."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_retries: int = Field(
+        default=2, ge=0, le=5, description="Task-level retries for transient API failures."
+    )
+    retry_delay_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=300,
+        description="Base of the exponential backoff between task retries (jittered).",
+    )
+
+
+class LifecycleOptions(BaseModel):
+    """What the temporary-project lifecycle check does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_prefix: str = Field(
+        default=DEFAULT_TEMPORARY_PREFIX,
+        min_length=1,
+        max_length=60,
+        pattern=_PREFIX_PATTERN,
+        description="Prefix of the temporary project's name; the flow run id follows it.",
+    )
+    language: Literal["Py", "C#"] = Field(default="Py", description="Project language.")
+    description: str = Field(
+        default="Temporary project made by the Prefect lifecycle check; safe to delete.",
+        max_length=500,
+        description="Description set by the update step.",
+    )
+    expected_files: list[str] | None = Field(
+        default=None,
+        description="Files the new project must hold (default: the language's default files).",
+    )
+    verify_files: bool = Field(default=True, description="Check the project's default files.")
+    authenticate_first: bool = Field(
+        default=True, description="Check the credentials before creating anything."
+    )
+    purge: bool = Field(
+        default=True, description="After the delete, also empty it from the recycle bin."
+    )
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        return _check_prefix(value)
+
+
+class SweepOptions(BaseModel):
+    """Which orphaned temporary projects the sweeper removes, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_prefix: str = Field(
+        default=DEFAULT_TEMPORARY_PREFIX,
+        min_length=1,
+        max_length=60,
+        pattern=_PREFIX_PATTERN,
+        description="Only projects whose name starts with this prefix are touched.",
+    )
+    ttl_minutes: float = Field(
+        default=60, ge=0, le=60 * 24 * 365, description="Only projects older than this go."
+    )
+    include_recycle_bin: bool = Field(
+        default=False,
+        description="Also remove matching leftovers already in the recycle bin, for good.",
+    )
+    purge: bool = Field(
+        default=False, description="Remove live orphans for good instead of into the bin."
+    )
+    dry_run: bool = Field(default=False, description="Only report what would be removed.")
+    max_concurrency: int = Field(
+        default=4, ge=1, le=32, description="Deletes in flight at once (the account's quota)."
+    )
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        return _check_prefix(value)
+
+
+class InventoryOptions(BaseModel):
+    """Which projects the inventory lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_pattern: str = Field(
+        default="*", max_length=200, description="Shell-style pattern on the full name."
+    )
+    folder: str | None = Field(
+        default=None, max_length=200, description="Only projects in this folder (and below)."
+    )
+    include_deleted: bool = Field(
+        default=False, description="Include projects in the recycle bin."
+    )
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")

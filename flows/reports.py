@@ -1,0 +1,117 @@
+"""Typed run reports and their rendering as Prefect artifacts (markdown and tables)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from quantconnect_client import Project
+
+
+class StepRecord(BaseModel):
+    """One step of a lifecycle run."""
+
+    name: str
+    seconds: float
+    ok: bool
+    detail: str = ""
+
+
+class LifecycleReport(BaseModel):
+    """What a temporary-project lifecycle run did, step by step."""
+
+    flow_run_id: str | None = None
+    project_name: str
+    renamed_to: str | None = None
+    project_id: int | None = None
+    language: str
+    outcome: Literal["running", "completed", "failed"] = "running"
+    error: str | None = None
+    cleanup: str | None = Field(
+        default=None, description="What the safety net removed when the run did not finish."
+    )
+    steps: list[StepRecord] = Field(default_factory=list)
+    total_seconds: float = 0.0
+
+    @asynccontextmanager
+    async def step(self, name: str) -> AsyncIterator[StepRecord]:
+        """Time a step and record whether it raised."""
+        record = StepRecord(name=name, seconds=0.0, ok=False)
+        started = time.perf_counter()
+        try:
+            yield record
+            record.ok = True
+        except BaseException as error:
+            record.detail = record.detail or f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            record.seconds = round(time.perf_counter() - started, 4)
+            self.steps.append(record)
+
+    def to_markdown(self) -> str:
+        """The report as the markdown artifact shown in the Prefect UI."""
+        icon = {"completed": "✅", "failed": "❌", "running": "⏳"}[self.outcome]
+        lines = [
+            f"# {icon} QuantConnect lifecycle check: {self.outcome}",
+            "",
+            f"- Project: `{self.project_name}` (id {self.project_id or 'never created'})",
+            f"- Renamed to: `{self.renamed_to or '-'}`",
+            f"- Language: {self.language}",
+            f"- Total: {self.total_seconds:.2f} s",
+        ]
+        if self.error:
+            lines.append(f"- Error: {self.error}")
+        if self.cleanup:
+            lines.append(f"- Cleanup: {self.cleanup}")
+        lines += ["", "| step | result | seconds | detail |", "| --- | --- | ---: | --- |"]
+        for step in self.steps:
+            detail = step.detail.replace("|", "\\|")
+            lines.append(
+                f"| {step.name} | {'ok' if step.ok else 'FAILED'} | {step.seconds:.3f} | "
+                f"{detail} |"
+            )
+        return "\n".join(lines)
+
+
+class SweepItem(BaseModel):
+    """One project the sweeper looked at."""
+
+    project_id: int
+    name: str
+    created: str
+    age_minutes: float
+    action: Literal["would delete", "deleted", "purged", "failed"]
+    error: str | None = None
+
+
+class SweepReport(BaseModel):
+    """What a sweep found and did."""
+
+    examined: int
+    matched: int
+    dry_run: bool
+    deleted: int = 0
+    failed: int = 0
+    items: list[SweepItem] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    def table(self) -> list[dict[str, object]]:
+        """Rows for the table artifact."""
+        return [item.model_dump() for item in self.items]
+
+
+def project_row(project: Project) -> dict[str, object]:
+    """One inventory row."""
+    return {
+        "id": project.project_id,
+        "name": project.name,
+        "language": project.language or "",
+        "created": project.created.isoformat() if project.created else "",
+        "modified": project.modified.isoformat() if project.modified else "",
+        "deleted": project.is_deleted,
+        "description": (project.description or "")[:80],
+    }

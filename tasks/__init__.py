@@ -1,0 +1,34 @@
+"""Prefect tasks and the credentials block for QuantConnect (the ``prefect.collections`` entry).
+
+Example:
+    >>> from tasks import QuantConnectCredentials, create_project, delete_project
+"""
+
+from .credentials import QuantConnectCredentials
+from .files import list_files, read_file, update_file
+from .projects import (
+    authenticate,
+    create_project,
+    delete_project,
+    list_projects,
+    project_status,
+    read_project,
+    update_project,
+)
+from .retries import api_task_options, retry_only_transient_errors
+
+__all__ = [
+    "QuantConnectCredentials",
+    "api_task_options",
+    "authenticate",
+    "create_project",
+    "delete_project",
+    "list_files",
+    "list_projects",
+    "project_status",
+    "read_file",
+    "read_project",
+    "retry_only_transient_errors",
+    "update_file",
+    "update_project",
+]

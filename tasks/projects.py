@@ -1,0 +1,111 @@
+"""Thin Prefect tasks over the client's project operations.
+
+Every task takes a :class:`~tasks.credentials.QuantConnectCredentials` block (never a token
+string), retries only transient failures, and is safe to retry: a retried create does not make
+a second project, and a retried delete that already took effect succeeds.
+
+Example:
+    >>> from prefect import flow
+    >>> @flow
+    ... async def make_and_remove(credentials):
+    ...     project = await create_project(credentials, "Scratch/demo", "Py")
+    ...     await delete_project(credentials, project.project_id, purge=True)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import get_run_logger, task
+
+from quantconnect_client import NotFoundError, Project
+
+from ._run import in_thread, retry_context
+from .credentials import QuantConnectCredentials
+from .retries import api_task_options
+
+
+@task(name="authenticate", task_run_name="authenticate", **api_task_options())
+async def authenticate(credentials: QuantConnectCredentials) -> bool:
+    """Check the credentials against ``/authenticate``; an auth failure fails at once."""
+    client = credentials.get_client()
+    return await in_thread(client.authenticate)
+
+
+@task(name="create-project", task_run_name="create-project {name}", **api_task_options())
+async def create_project(
+    credentials: QuantConnectCredentials, name: str, language: str = "Py"
+) -> Project:
+    """Create a project; on a task retry, first adopt the one an earlier attempt made."""
+    client = credentials.get_client()
+    retrying, first_attempt = retry_context()
+    if retrying:
+        get_run_logger().info(
+            "Retrying create of %r: looking for an earlier attempt's project", name
+        )
+    project = await in_thread(client.projects.create, name, language, existing_since=first_attempt)
+    get_run_logger().info("Project %r has id %s", project.name, project.project_id)
+    return project
+
+
+@task(name="read-project", task_run_name="read-project {project_id}", **api_task_options())
+async def read_project(credentials: QuantConnectCredentials, project_id: int) -> Project:
+    """Read one project by id (an answer about another project is an error)."""
+    return await in_thread(credentials.get_client().projects.read, project_id)
+
+
+@task(name="list-projects", task_run_name="list-projects", **api_task_options())
+async def list_projects(
+    credentials: QuantConnectCredentials, include_deleted: bool = False
+) -> list[Project]:
+    """All projects; those in ``Recycle Bin/`` only if asked."""
+    client = credentials.get_client()
+    return await in_thread(client.projects.list, include_deleted=include_deleted)
+
+
+@task(name="update-project", task_run_name="update-project {project_id}", **api_task_options())
+async def update_project(
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    name: str | None = None,
+    description: str | None = None,
+) -> None:
+    """Rename a project and/or set its description (idempotent)."""
+    client = credentials.get_client()
+    await in_thread(client.projects.update, project_id, name=name, description=description)
+
+
+@task(name="delete-project", task_run_name="delete-project {project_id}", **api_task_options())
+async def delete_project(
+    credentials: QuantConnectCredentials, project_id: int, purge: bool = False
+) -> None:
+    """Delete a project (into the recycle bin), or with ``purge`` remove it for good.
+
+    A retry after a delete that took effect succeeds: a project already in the recycle bin (or
+    gone) counts as deleted.
+    """
+    client = credentials.get_client()
+    if purge:
+        await in_thread(client.projects.purge, project_id)
+        return
+    retrying, _ = retry_context()
+    if retrying:
+        try:
+            if (await in_thread(client.projects.read, project_id)).is_deleted:
+                return
+        except NotFoundError:
+            return
+    await in_thread(client.projects.delete, project_id)
+
+
+ProjectStatus = Literal["live", "in recycle bin", "gone"]
+
+
+@task(name="project-status", task_run_name="project-status {project_id}", **api_task_options())
+async def project_status(credentials: QuantConnectCredentials, project_id: int) -> ProjectStatus:
+    """Whether a project is live, in the recycle bin, or gone (a read that fails: not found)."""
+    try:
+        project = await in_thread(credentials.get_client().projects.read, project_id)
+    except NotFoundError:
+        return "gone"
+    return "in recycle bin" if project.is_deleted else "live"

@@ -1,0 +1,56 @@
+"""When a task is retried: only for failures a retry can cure.
+
+Example:
+    >>> from prefect import task
+    >>> @task(**api_task_options())
+    ... def read_something(): ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
+from prefect.tasks import Task, exponential_backoff
+
+from quantconnect_client import is_retryable
+
+#: Task-level retries, on top of the client's own quick retries inside one task attempt.
+DEFAULT_TASK_RETRIES = 2
+#: Base of the exponential backoff between task attempts (2 s, 4 s, ...), jittered by half.
+DEFAULT_RETRY_DELAY_SECONDS = 2.0
+RETRY_JITTER_FACTOR = 0.5
+#: A task attempt may not take longer than this (HTTP timeouts end blocked I/O well before).
+TASK_TIMEOUT_SECONDS = 300.0
+
+
+def retry_only_transient_errors(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
+    """``retry_condition_fn``: retry transient API errors; never auth, rejected, not found or
+    validation errors, which would fail again the same way."""
+    error = state.data
+    if not isinstance(error, BaseException):
+        # A persisted failure: load it synchronously, whichever engine (sync or async) asks.
+        error = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
+    return isinstance(error, BaseException) and is_retryable(error)
+
+
+def api_task_options(
+    retries: int = DEFAULT_TASK_RETRIES,
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS,
+) -> dict[str, Any]:
+    """Options shared by every task that calls the API.
+
+    Caching is off: a block's secret is masked before hashing, so a cache would confuse two
+    tokens, and API calls must run each time anyway.
+    """
+    return {
+        "retries": retries,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=retry_delay_seconds)(retries)
+        if retries
+        else 0,
+        "retry_jitter_factor": RETRY_JITTER_FACTOR,
+        "retry_condition_fn": retry_only_transient_errors,
+        "cache_policy": NO_CACHE,
+        "timeout_seconds": TASK_TIMEOUT_SECONDS,
+    }

@@ -1,0 +1,13 @@
+"""Test-wide set-up: Prefect never touches the user's own Prefect home."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Before anything imports Prefect: its settings are read at import time.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="qc-tests-prefect-home-")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "quantconnect_client")
+for _key in ("QC_USER_ID", "QC_API_TOKEN", "QC_BASE_URL", "QC_ORGANIZATION_ID"):
+    os.environ.pop(_key, None)
