@@ -40,7 +40,8 @@ def _configure(script: str, base_url: str, user_id: int, api_token: str) -> str:
         r"^API_TOKEN = .*$": f"API_TOKEN = {api_token!r}",
     }
     for pattern, line in replacements.items():
-        script, count = re.subn(pattern, lambda _m, line=line: line, script, flags=re.MULTILINE)
+        # Escape so that backslashes in the URL/token are taken literally.
+        script, count = re.subn(pattern, line.replace("\\", "\\\\"), script, flags=re.MULTILINE)
         assert count == 1, f"expected exactly one line matching {pattern!r} in the docs example"
     return script
 

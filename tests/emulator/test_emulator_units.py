@@ -31,11 +31,16 @@ def test_auth_window_is_configurable():
         "authorization": "Basic " + base64.b64encode(f"1:{digest}".encode()).decode(),
         "timestamp": ts,
     }
-    common = {"user_id": 1, "api_token": "t", "max_future_seconds": 5}
-    assert check_request_auth(headers, now=1060, max_age_seconds=60, **common) is None
-    assert check_request_auth(headers, now=1061, max_age_seconds=60, **common) is not None
-    assert check_request_auth(headers, now=995, max_age_seconds=60, **common) is None
-    assert check_request_auth(headers, now=994, max_age_seconds=60, **common) is not None
+
+    def check(now: float) -> str | None:
+        return check_request_auth(
+            headers, user_id=1, api_token="t", now=now, max_age_seconds=60, max_future_seconds=5
+        )
+
+    assert check(1060) is None
+    assert check(1061) is not None
+    assert check(995) is None
+    assert check(994) is not None
 
 
 @pytest.mark.parametrize(
