@@ -285,3 +285,17 @@ def test_cli_rejects_unknown_fault_kind():
     )
     assert result.returncode == 2
     assert "nope" in result.stderr
+
+
+def test_server_can_be_restarted_and_keeps_its_state(make_api):
+    server = EmulatorServer(seed=9)
+    with server:
+        caller = make_api(server)
+        caller.create_project("Survivor")
+        caller.close()
+    with server:
+        caller = make_api(server)
+        try:
+            assert [p["name"] for p in caller.ok("/projects/read")["projects"]] == ["Survivor"]
+        finally:
+            caller.close()

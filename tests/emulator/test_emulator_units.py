@@ -135,3 +135,16 @@ def test_importing_the_package_is_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_fault_kind_names_are_exact():
+    assert [kind.value for kind in FaultKind] == [
+        "http_500_empty",
+        "http_502_html",
+        "http_503_html",
+        "http_429",
+        "connection_drop",
+        "slow_response",
+        "ambiguous_write",
+    ]
+    assert FaultConfig().fault_kinds == list(FaultKind)
