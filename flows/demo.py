@@ -20,6 +20,7 @@ def _isolate_prefect() -> None:
         os.environ.setdefault("PREFECT_HOME", str(Path.cwd() / ".prefect-home"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "quantconnect_client")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
 def main() -> int:

@@ -36,6 +36,8 @@ from .errors import (
 logger = logging.getLogger("quantconnect_client")
 
 _AUTH_FAILURE_PREFIXES = ("hash doesn't match", "userid not valid")
+#: A timestamp refused as too old or too far ahead: an auth failure whatever the status code.
+_STALE_TIMESTAMP = re.compile(r"timestamp is too (?:old|far)", re.IGNORECASE)
 _CLOCK_PATTERN = re.compile(r"too old|in the future|expired|clock", re.IGNORECASE)
 _NOT_FOUND_PATTERN = re.compile(
     r"not (?:be )?found|does ?n[o']t exist|not exist|no such|unable to find|"
@@ -244,7 +246,9 @@ class Transport:
                 status_code=status,
             )
         first = errors[0] if errors else "request failed without a reason"
-        if first.strip().lower().startswith(_AUTH_FAILURE_PREFIXES):
+        if first.strip().lower().startswith(_AUTH_FAILURE_PREFIXES) or _STALE_TIMESTAMP.search(
+            first
+        ):
             raise self._auth_error(endpoint, status, errors)
         error_class: type[RequestRejectedError] = (
             NotFoundError if _NOT_FOUND_PATTERN.search(first) else RequestRejectedError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from itertools import count
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ from tests.client.conftest import make_client
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 
-def api_requests(emulator, path: str | None = None) -> list[dict]:
+def api_requests(emulator, path: str | None = None) -> list[dict[str, Any]]:
     log = emulator.requests_log()
     return [r for r in log if path is None or r["path"].endswith(path)]
 
@@ -237,3 +238,16 @@ def test_requests_carry_user_agent_and_json(qc_emulator):
     assert sent["User-Agent"].startswith("prefect-quantconnect/")
     assert sent["Content-Type"] == "application/json"
     assert sent["Timestamp"].isdigit()
+
+
+def test_clock_skew_is_corrected_when_auth_failures_answer_200(caplog):
+    skewed = lambda: time.time() + 2 * 3600  # noqa: E731 - a clock running two hours ahead
+    with EmulatorServer(auth_failure_status=200) as emulator:
+        with make_client(emulator, clock=skewed) as client:
+            with caplog.at_level(logging.WARNING, logger="quantconnect_client"):
+                assert client.authenticate()
+            assert abs(client.clock_offset + 2 * 3600) < 60
+        without_date = make_client(emulator, clock=skewed, retry=NO_RETRY)
+        without_date._signer.MIN_SKEW_SECONDS = 10**9  # refuse to learn: the error must show
+        with pytest.raises(ClockSkewError, match="too far in the future"):
+            without_date.authenticate()

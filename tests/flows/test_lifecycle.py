@@ -46,6 +46,7 @@ async def test_happy_path_leaves_nothing_behind(qc_emulator, credentials):
     assert report.renamed_to == f"{report.project_name}-renamed"
     assert qc_emulator.projects() == []  # purged, not even in the recycle bin
     assert len(api_calls(qc_emulator, "/projects/create")) == 1
+    assert report.flow_run_id is not None
     markdown = await report_artifact(report.flow_run_id)
     assert "completed" in markdown and str(report.project_id) in markdown
 
@@ -109,7 +110,7 @@ async def test_failed_verification_still_deletes_the_project(qc_emulator, creden
     )
     assert state.is_failed()
     with pytest.raises(VerificationError, match=r"missing files: strategy\.py"):
-        await state.result()
+        await state.aresult()
     assert len(api_calls(qc_emulator, "/projects/create")) == 1
     assert qc_emulator.projects() == []
     markdown = await report_artifact(str(state.state_details.flow_run_id))

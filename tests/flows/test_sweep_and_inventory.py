@@ -7,6 +7,7 @@ import time
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.inventory import project_inventory
 from flows.parameters import InventoryOptions, SweepOptions
@@ -15,7 +16,7 @@ from flows.sweep import sweep_temporary_projects
 pytestmark = pytest.mark.anyio
 
 
-TTL_MINUTES = 2.5 / 60  # seconds, not minutes, to keep the test short
+TTL_MINUTES = 3 / 60  # seconds, not minutes, to keep the test short
 
 
 def seed(credentials, names):
@@ -25,18 +26,20 @@ def seed(credentials, names):
 
 async def latest_artifact(key: str):
     async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        [artifact] = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
         )
-    return max(artifacts, key=lambda a: a.created)
+    return artifact
 
 
 async def test_sweeper_removes_old_orphans_and_spares_the_rest(qc_emulator, credentials):
     old = seed(credentials, [f"prefect-tmp-old-{i}" for i in range(5)])
     keeper = seed(credentials, ["Strategies/Momentum"])
-    binned = seed(credentials, ["prefect-tmp-binned"])
-    credentials.get_client().projects.delete(binned["prefect-tmp-binned"])
-    time.sleep(3.2)  # past the TTL for the projects made so far
+    binned = seed(credentials, ["prefect-tmp-old-binned"])
+    credentials.get_client().projects.delete(binned["prefect-tmp-old-binned"])
+    time.sleep(4.2)  # past the TTL for the projects made so far
     young = seed(credentials, ["prefect-tmp-young"])
 
     report = await sweep_temporary_projects(
@@ -49,9 +52,13 @@ async def test_sweeper_removes_old_orphans_and_spares_the_rest(qc_emulator, cred
     assert keeper and young
     assert qc_emulator.stats()["peak_in_flight"] <= 3
 
-    # With the recycle bin included, leftovers there go for good.
+    # With the recycle bin included, leftovers there go for good. (The narrower prefix keeps
+    # the young project out of it however long the first sweep took.)
     report = await sweep_temporary_projects(
-        SweepOptions(ttl_minutes=TTL_MINUTES, include_recycle_bin=True), credentials=credentials
+        SweepOptions(
+            name_prefix="prefect-tmp-old-", ttl_minutes=TTL_MINUTES, include_recycle_bin=True
+        ),
+        credentials=credentials,
     )
     assert report.deleted == 6  # five just deleted + the one binned before
     names = {p["name"] for p in qc_emulator.projects()}
