@@ -3,9 +3,9 @@ rejects invalid values before a run is created."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from quantconnect_client.validation import validate_project_name
 
@@ -18,6 +18,15 @@ def _check_prefix(prefix: str) -> str:
     # The prefix plus a run id must make a valid project name.
     validate_project_name(prefix + "0")
     return prefix
+
+
+#: A temporary-project name prefix, checked like a project name (``ValidationError`` is a
+#: ``ValueError``, so pydantic reports it as a field error).
+TemporaryPrefix = Annotated[
+    str,
+    Field(min_length=1, max_length=60, pattern=_PREFIX_PATTERN),
+    AfterValidator(_check_prefix),
+]
 
 
 class RetryOptions(BaseModel):
@@ -41,11 +50,8 @@ class LifecycleOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name_prefix: str = Field(
+    name_prefix: TemporaryPrefix = Field(
         default=DEFAULT_TEMPORARY_PREFIX,
-        min_length=1,
-        max_length=60,
-        pattern=_PREFIX_PATTERN,
         description="Prefix of the temporary project's name; the flow run id follows it.",
     )
     language: Literal["Py", "C#"] = Field(default="Py", description="Project language.")
@@ -67,22 +73,14 @@ class LifecycleOptions(BaseModel):
     )
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
 
-    @field_validator("name_prefix")
-    @classmethod
-    def _valid_prefix(cls, value: str) -> str:
-        return _check_prefix(value)
-
 
 class SweepOptions(BaseModel):
     """Which orphaned temporary projects the sweeper removes, and how."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name_prefix: str = Field(
+    name_prefix: TemporaryPrefix = Field(
         default=DEFAULT_TEMPORARY_PREFIX,
-        min_length=1,
-        max_length=60,
-        pattern=_PREFIX_PATTERN,
         description="Only projects whose name starts with this prefix are touched.",
     )
     ttl_minutes: float = Field(
@@ -100,11 +98,6 @@ class SweepOptions(BaseModel):
         default=4, ge=1, le=32, description="Deletes in flight at once (the account's quota)."
     )
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
-
-    @field_validator("name_prefix")
-    @classmethod
-    def _valid_prefix(cls, value: str) -> str:
-        return _check_prefix(value)
 
 
 class InventoryOptions(BaseModel):
