@@ -18,11 +18,11 @@ from tasks import api_task_options, list_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
-from .parameters import InventoryOptions
+from .parameters import BulkUpdateOptions, InventoryOptions
 from .reports import project_row
 
 
-def matches(project: Project, options: InventoryOptions) -> bool:
+def matches(project: Project, options: InventoryOptions | BulkUpdateOptions) -> bool:
     """Whether a project belongs in the inventory."""
     if options.folder:
         folder = options.folder.strip("/") + "/"

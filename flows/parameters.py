@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from quantconnect_client.validation import validate_project_name
 
@@ -115,3 +115,47 @@ class InventoryOptions(BaseModel):
         default=False, description="Include projects in the recycle bin."
     )
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+
+class BulkUpdateOptions(BaseModel):
+    """Which projects a bulk update touches and what it changes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    folder: str | None = Field(
+        default=None, max_length=200, description="Only projects in this folder (and below)."
+    )
+    name_pattern: str = Field(
+        default="*", max_length=200, description="Shell-style pattern on the full name."
+    )
+    description: str | None = Field(
+        default=None, max_length=2000, description="New description for every match."
+    )
+    file_name: str | None = Field(
+        default=None, max_length=200, description="A file to overwrite in every match."
+    )
+    file_content: str | None = Field(
+        default=None, max_length=1_000_000, description="The new contents of that file."
+    )
+    dry_run: bool = Field(default=True, description="Only report what would change.")
+    max_concurrency: int = Field(
+        default=4, ge=1, le=32, description="Projects updated at once (the account's quota)."
+    )
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+    @model_validator(mode="after")
+    def _some_change(self) -> BulkUpdateOptions:
+        if (self.file_name is None) != (self.file_content is None):
+            raise ValueError("file_name and file_content go together")
+        if self.description is None and self.file_name is None:
+            raise ValueError("nothing to change: give a description and/or a file")
+        return self
+
+    def changes(self) -> list[str]:
+        """Human-readable list of the changes, for logs and the artifact."""
+        planned = []
+        if self.description is not None:
+            planned.append("description")
+        if self.file_name is not None:
+            planned.append(f"file {self.file_name}")
+        return planned

@@ -1,0 +1,99 @@
+"""Bulk changes: set the description and/or replace a file in every matching project.
+
+Dry run by default, since it is meant to be started from the Prefect UI.
+
+Example:
+    >>> import asyncio
+    >>> from flows.bulk_update import bulk_update_projects
+    >>> from flows.parameters import BulkUpdateOptions
+    >>> options = BulkUpdateOptions(folder="Strategies", description="Reviewed", dry_run=False)
+    >>> asyncio.run(bulk_update_projects(options))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+from pydantic import BaseModel
+
+from quantconnect_client import Project
+from tasks import api_task_options, list_projects, update_file, update_project
+from tasks.credentials import QuantConnectCredentials
+
+from .credentials import resolve_credentials
+from .fanout import run_bounded
+from .inventory import matches
+from .parameters import BulkUpdateOptions
+
+
+class BulkUpdateItem(BaseModel):
+    """What happened to one project."""
+
+    project_id: int
+    name: str
+    action: str
+    error: str | None = None
+
+
+@flow(name="bulk-update-projects")
+async def bulk_update_projects(
+    options: BulkUpdateOptions,
+    credentials: QuantConnectCredentials | None = None,
+    credentials_block: str | None = None,
+) -> list[BulkUpdateItem]:
+    """Apply the same change to every live project matching a folder and name pattern.
+
+    Args:
+        options: Which projects, what change, dry run and concurrency.
+        credentials: A credentials block; if None, ``credentials_block`` or ``QC_*`` is used.
+        credentials_block: Name of a saved ``QuantConnectCredentials`` block.
+
+    Returns:
+        One item per matching project (also published as a table artifact).
+
+    Raises:
+        RuntimeError: Some updates failed (after the table is published).
+    """
+    logger = get_run_logger()
+    creds = await resolve_credentials(credentials, credentials_block)
+    task_options = api_task_options(
+        options.retries.task_retries, options.retries.retry_delay_seconds
+    )
+    projects = await list_projects.with_options(**task_options)(creds)
+    targets = [p for p in sorted(projects, key=lambda p: p.name) if matches(p, options)]
+    planned = ", ".join(options.changes())
+    logger.info("%d of %d project(s) match; change: %s", len(targets), len(projects), planned)
+
+    async def change(project: Project) -> BulkUpdateItem:
+        item = BulkUpdateItem(
+            project_id=project.project_id, name=project.name, action=f"would set {planned}"
+        )
+        if options.dry_run:
+            return item
+        try:
+            if options.description is not None:
+                await update_project.with_options(**task_options)(
+                    creds, project.project_id, description=options.description
+                )
+            if options.file_name is not None and options.file_content is not None:
+                await update_file.with_options(**task_options)(
+                    creds, project.project_id, options.file_name, options.file_content
+                )
+            item.action = f"set {planned}"
+        except Exception as error:
+            item.action, item.error = "failed", f"{type(error).__name__}: {error}"
+        return item
+
+    items = await run_bounded(
+        targets, change, limit=options.max_concurrency, logger=logger, label="Updated"
+    )
+    failed = sum(item.action == "failed" for item in items)
+    await acreate_table_artifact(
+        table=[item.model_dump() for item in items],
+        key="quantconnect-bulk-update",
+        description=f"Bulk update ({planned}): {len(items)} project(s), {failed} failed"
+        + (" (dry run)" if options.dry_run else ""),
+    )
+    if failed:
+        raise RuntimeError(f"{failed} of {len(items)} updates failed; see the table")
+    return items
