@@ -1,0 +1,124 @@
+"""One real Prefect stack per server database, shared by the end-to-end tests of this folder.
+
+The stack: a ``prefect server`` with its own home (SQLite, or a private PostgreSQL cluster), the
+QuantConnect emulator, the work pool and credentials block made by ``deployments.setup``, a
+``prefect worker`` subprocess, and the deployments of ``prefect.yaml`` made by
+``prefect --no-prompt deploy --all`` from the repository root. Teardown stops the worker before
+the server and the server before its database, whatever the tests did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployments import REPO_ROOT, WORK_POOL_NAME
+from tests.deployments.stack import (
+    PREFECT,
+    PostgresCluster,
+    PrefectServer,
+    postgres_unavailable_reason,
+    run_cli,
+    tail,
+    worker,
+)
+
+FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass
+class Stack:
+    """A running server + worker with the ``prefect.yaml`` deployments applied."""
+
+    database: str
+    server: PrefectServer
+    emulator: Any
+    workdir: Path
+
+    @property
+    def worker_log(self) -> Path:
+        return self.workdir / "worker.log"
+
+    def cli(self, *args: str, timeout: float = 180) -> str:
+        """Run ``prefect <args>`` against this server from the repository root."""
+        return run_cli([PREFECT, "--no-prompt", *args], self.server.env(), REPO_ROOT, timeout).stdout
+
+    def client(self) -> Any:
+        from prefect.client.orchestration import get_client
+
+        return get_client(sync_client=True)
+
+    def logs(self) -> str:
+        return f"--- worker log\n{tail(self.worker_log, 60)}\n--- server log\n{tail(self.server.log)}"
+
+    def wait_for_runs(self, run_ids: list[Any], timeout: float = 150) -> list[Any]:
+        """Wait until every run is in a final state; return the runs."""
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                runs = [client.read_flow_run(run_id) for run_id in run_ids]
+                if all(run.state is not None and run.state.type.value in FINAL_STATES
+                       for run in runs):
+                    return runs
+                if time.monotonic() > deadline:
+                    states = {str(r.id): r.state.name if r.state else None for r in runs}
+                    raise AssertionError(f"runs not finished in {timeout} s: {states}\n{self.logs()}")
+                time.sleep(0.5)
+
+
+def _database_params() -> list[Any]:
+    reason = postgres_unavailable_reason()
+    return [
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.skipif(reason is not None, reason=reason or "")),
+    ]
+
+
+@pytest.fixture(scope="module", params=_database_params())
+def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[Stack]:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments.setup import main as setup_main
+
+    database: str = request.param
+    workdir = Path(tempfile.mkdtemp(prefix=f"qc-e2e-{database}-"))
+    postgres = PostgresCluster(workdir / "pg") if database == "postgresql" else None
+    server: PrefectServer | None = None
+    try:
+        if postgres is not None:
+            postgres.start()
+        server = PrefectServer(
+            home=workdir / "prefect-home",
+            log_dir=workdir,
+            database_url=postgres.url if postgres else None,
+        )
+        server.start()
+        qc_emulator_server.reset()
+        qc_emulator_server.set_faults(None)
+        with contextlib.ExitStack() as running:
+            running.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
+            # deployments.setup, as a user runs it: pool, block type, block from QC_*.
+            env = running.enter_context(pytest.MonkeyPatch.context())
+            env.setenv("QC_USER_ID", str(qc_emulator_server.user_id))
+            env.setenv("QC_API_TOKEN", qc_emulator_server.api_token)
+            env.setenv("QC_BASE_URL", qc_emulator_server.base_url)
+            assert setup_main([]) == 0
+            env.undo()
+            # The worker starts away from the checkout: the pull step must take runs there.
+            running.enter_context(worker(server, WORK_POOL_NAME, workdir, cwd=workdir))
+            run_cli([PREFECT, "--no-prompt", "deploy", "--all"], server.env(), REPO_ROOT)
+            yield Stack(database, server, qc_emulator_server, workdir)
+    finally:
+        # Workers stopped with the ExitStack above; now the server, then its database.
+        if server is not None:
+            server.stop()
+        if postgres is not None:
+            postgres.stop()
+

@@ -1,0 +1,233 @@
+"""End to end: ``prefect.yaml`` deployed to a real server, runs picked up by a real process worker.
+
+Runs once per server database (SQLite; PostgreSQL when installed). The tests share one stack and
+run in file order: the last one checks what all the others left behind.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from deployments import CREDENTIALS_BLOCK_NAME, REPO_ROOT, WORK_POOL_NAME
+from deployments.spec import load_deployment_specs
+from quantconnect_client import RECYCLE_BIN_PREFIX, QuantConnectClient
+from tests.deployments.conftest import Stack
+from tests.deployments.stack import PREFECT
+
+pytestmark = pytest.mark.e2e
+
+LIFECYCLE = "temporary-project-lifecycle/lifecycle-check"
+SWEEPER = "sweep-temporary-projects/sweeper"
+INVENTORY = "project-inventory/inventory"
+ORPHAN_PREFIX = "e2e-orphan-"
+TEMPORARY_PREFIXES = ("prefect-tmp-", ORPHAN_PREFIX)
+
+
+def _emulator_client(stack: Stack) -> QuantConnectClient:
+    return QuantConnectClient(
+        stack.emulator.user_id, stack.emulator.api_token, base_url=stack.emulator.base_url
+    )
+
+
+def _temporary_projects(stack: Stack) -> list[str]:
+    names = [p["name"].removeprefix(RECYCLE_BIN_PREFIX) for p in stack.emulator.projects()]
+    return [n for n in names if n.startswith(TEMPORARY_PREFIXES)]
+
+
+def _created_names(stack: Stack) -> list[str]:
+    return [
+        str(entry.get("name"))
+        for entry in stack.emulator.requests_log()
+        if entry["path"].endswith("/projects/create") and entry.get("status") == 200
+    ]
+
+
+def test_deploy_all_registers_what_prefect_yaml_says(stack: Stack) -> None:
+    with stack.client() as client:
+        for spec in load_deployment_specs():
+            flow = spec.load_flow()
+            deployment = client.read_deployment_by_name(f"{flow.name}/{spec.name}")
+            assert deployment.work_pool_name == WORK_POOL_NAME
+            assert deployment.entrypoint == spec.entrypoint
+            assert deployment.enforce_parameter_schema is True
+            # Credentials by block name only: nothing secret in the deployment.
+            assert deployment.parameters == spec.parameters
+            assert deployment.parameters["credentials_block"] == CREDENTIALS_BLOCK_NAME
+            assert stack.emulator.api_token not in deployment.model_dump_json()
+            # The pull step points at the checkout `prefect deploy` ran in.
+            assert deployment.pull_steps == [
+                {
+                    "prefect.deployments.steps.set_working_directory": {
+                        "directory": str(REPO_ROOT)
+                    }
+                }
+            ]
+            assert deployment.job_variables == {"env": spec.env}
+            shipped = [
+                (s.active, getattr(s.schedule, "cron", None), getattr(s.schedule, "interval", None))
+                for s in deployment.schedules
+            ]
+            assert shipped == [(s.active, s.cron, s.interval) for s in spec.prefect_schedules()]
+            limit = spec.prefect_concurrency_limit()
+            gcl = deployment.global_concurrency_limit
+            if limit is None:
+                assert gcl is None
+            elif isinstance(limit, int):
+                assert gcl is not None and gcl.limit == limit
+            else:
+                assert gcl is not None and gcl.limit == limit.limit
+                assert deployment.concurrency_options is not None
+                assert (
+                    deployment.concurrency_options.collision_strategy == limit.collision_strategy
+                )
+
+        pool = client.read_work_pool(WORK_POOL_NAME)
+        assert pool.type == "process" and pool.concurrency_limit == 4
+
+
+def test_invalid_parameters_are_rejected_before_a_run_starts(stack: Stack) -> None:
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with stack.client() as client:
+        before = len(client.read_flow_runs())
+        with pytest.raises(PrefectHTTPStatusError) as rejected:
+            run_deployment(
+                LIFECYCLE,
+                parameters={"options": {"language": "Java"}},
+                timeout=0,
+            )
+        assert rejected.value.response.status_code == 409
+        assert "Java" in rejected.value.response.text or "language" in rejected.value.response.text
+        assert len(client.read_flow_runs()) == before
+
+
+def test_lifecycle_runs_from_the_cli_and_from_run_deployment(stack: Stack) -> None:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.deployments import run_deployment
+
+    # One transient failure: the client retries it, and its warning reaches the run's logs.
+    stack.emulator.inject("http_503_html", path="/projects/read", count=1)
+    cli = subprocess.Popen(
+        [PREFECT, "--no-prompt", "deployment", "run", LIFECYCLE,
+         "--params", '{"options": {"language": "C#"}}'],
+        env=stack.server.env(),
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        inventory = run_deployment(INVENTORY, timeout=0)
+        lifecycle = run_deployment(LIFECYCLE, timeout=150, poll_interval=1)
+        output, _ = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 0, output
+    found = re.search(r"UUID: ([0-9a-f-]{36})", output)
+    assert found, output
+    from_cli = UUID(found.group(1))
+
+    runs = stack.wait_for_runs([lifecycle.id, from_cli, inventory.id])
+    assert [r.state.type.value for r in runs] == ["COMPLETED"] * 3, stack.logs()
+    assert runs[1].parameters["options"]["language"] == "C#"
+    created = _created_names(stack)
+    for run in runs[:2]:
+        assert f"prefect-tmp-{run.id}" in created
+    assert _temporary_projects(stack) == []
+
+    # A run's last logs reach the API as its process exits, just after its final state.
+    retry_logged = False
+    deadline = time.monotonic() + 20
+    with stack.client() as client:
+        while not retry_logged and time.monotonic() < deadline:
+            logs = client.read_logs(
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[lifecycle.id, from_cli]))
+            )
+            retry_logged = any(
+                log.name == "quantconnect_client" and "retrying" in log.message for log in logs
+            )
+            time.sleep(0.5)
+    assert retry_logged, f"no client retry in the runs' logs\n{stack.logs()}"
+
+
+def test_a_schedule_fires_the_sweeper_on_its_own(stack: Stack) -> None:
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.schedules import IntervalSchedule
+
+    qc = _emulator_client(stack)
+    live = qc.projects.create(f"{ORPHAN_PREFIX}live", "Py")
+    binned = qc.projects.create(f"{ORPHAN_PREFIX}binned", "Py")
+    qc.projects.delete(binned.project_id)
+    keeper = qc.projects.create("keep-me", "Py")
+
+    with stack.client() as client:
+        deployment = client.read_deployment_by_name(SWEEPER)
+        # The shipped half-hourly schedule stays; a test schedule is added beside it. Its first
+        # run is due at once and the next only 30 s later, after the first has finished: with
+        # `collision_strategy: CANCEL_NEW`, runs of one deployment must not overlap.
+        [schedule] = client.create_deployment_schedules(
+            deployment.id,
+            [
+                DeploymentScheduleCreate(
+                    schedule=IntervalSchedule(
+                        interval=timedelta(seconds=30),
+                        anchor_date=datetime.now(timezone.utc) + timedelta(seconds=2),
+                    ),
+                    active=True,
+                    parameters={
+                        "options": {
+                            "name_prefix": ORPHAN_PREFIX,
+                            "ttl_minutes": 0,
+                            "include_recycle_bin": True,
+                            "purge": True,
+                        }
+                    },
+                )
+            ],
+        )
+        try:
+            deadline = time.monotonic() + 150
+            while True:
+                runs = [
+                    r
+                    for r in client.read_flow_runs(
+                        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+                    )
+                    if r.auto_scheduled
+                    and r.parameters.get("options", {}).get("name_prefix") == ORPHAN_PREFIX
+                    and r.state is not None
+                    and r.state.is_final()
+                ]
+                if runs:
+                    break
+                assert time.monotonic() < deadline, f"no scheduled sweep finished\n{stack.logs()}"
+                time.sleep(0.5)
+        finally:
+            client.delete_deployment_schedule(deployment.id, schedule.id)
+
+    assert runs[0].state is not None and runs[0].state.is_completed(), stack.logs()
+    names = [p["name"] for p in stack.emulator.projects()]
+    assert not [n for n in names if ORPHAN_PREFIX in n]
+    assert "keep-me" in names
+    qc.projects.purge(keeper.project_id)
+    assert live.project_id not in [p["projectId"] for p in stack.emulator.projects()]
+
+
+def test_every_run_completed_and_no_temporary_project_is_left(stack: Stack) -> None:
+    with stack.client() as client:
+        started = [r for r in client.read_flow_runs() if r.state and not r.state.is_scheduled()]
+    assert len(started) >= 4
+    runs = stack.wait_for_runs([r.id for r in started])
+    states: dict[str, Any] = {f"{r.name} ({r.id})": r.state.name for r in runs if r.state}
+    assert set(states.values()) == {"Completed"}, f"{states}\n{stack.logs()}"
+    assert _temporary_projects(stack) == []
