@@ -16,7 +16,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 #: Prefix the service gives to soft-deleted projects.
@@ -32,6 +40,28 @@ class WireModel(BaseModel):
         extra="ignore",
         frozen=True,
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_unusable_optional_fields(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Any]
+    ) -> Any:
+        # One odd value (a null name, an empty date, a number where text was expected) must not
+        # make a whole listing unreadable: drop the optional fields that fail, keep the rest.
+        try:
+            return handler(data)
+        except ValidationError as error:
+            if not isinstance(data, dict):
+                raise
+            required = {
+                field.alias or name
+                for name, field in cls.model_fields.items()
+                if field.is_required()
+            }
+            bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]} - required
+            if not bad:
+                raise
+            return handler({key: value for key, value in data.items() if key not in bad})
 
     @field_validator("*", mode="after")
     @classmethod

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("quantconnect_client")
 
-#: How far a project's ``created`` may precede our own clock and still count as ours when a
-#: create's answer was lost (the two clocks are never exactly in step).
-CLOCK_TOLERANCE = timedelta(minutes=2)
+#: How far a project's ``created`` may precede the call's start and still count as ours when
+#: a create's answer was lost. Our clock follows the service's (learned from ``Date``), but to
+#: whole seconds, and a first call may have no answer yet to learn from: the service accepts
+#: clocks up to 5 minutes ahead, so allow that much and a margin.
+CLOCK_TOLERANCE = timedelta(minutes=6)
 
 
 class ProjectsAPI:
@@ -50,8 +52,10 @@ class ProjectsAPI:
         """Create a project; safe to retry.
 
         If an attempt's answer is lost (dropped connection, timeout, 5xx after the write), the
-        project may exist already: before sending again, the client looks for a project with
-        this exact name created since the call began, and returns it instead of making a second.
+        project may exist already: before sending again, the client looks for a live project
+        with this exact name and language created since the call began, and returns it instead
+        of making a second. Names need not be unique on QuantConnect, so give projects that
+        you create concurrently distinct names (the flows use the flow run id).
 
         Args:
             name: Project name (``/`` for folders), checked against QuantConnect's rules.
@@ -75,8 +79,9 @@ class ProjectsAPI:
             payload["organizationId"] = organization
         started = self._client.service_now() - CLOCK_TOLERANCE
 
+        language_code = payload["language"]
         if existing_since is not None:
-            found = self.find_created_since(name, existing_since - CLOCK_TOLERANCE)
+            found = self.find_created_since(name, existing_since - CLOCK_TOLERANCE, language_code)
             if found is not None:
                 logger.info("Project %r already exists (id %s); not creating it again.",
                             name, found.project_id)
@@ -97,7 +102,9 @@ class ProjectsAPI:
             return project
 
         return self._client.with_retries(
-            "/projects/create", attempt, reconcile=lambda: self.find_created_since(name, started)
+            "/projects/create",
+            attempt,
+            reconcile=lambda: self.find_created_since(name, started, language_code),
         )
 
     def read(self, project_id: int) -> Project:
@@ -148,10 +155,16 @@ class ProjectsAPI:
         """All projects with exactly this name (names need not be unique)."""
         return [p for p in self.list(include_deleted=include_deleted) if p.name == name]
 
-    def find_created_since(self, name: str, since: datetime) -> Project | None:
-        """The newest live project named ``name`` created at or after ``since``, if any."""
+    def find_created_since(
+        self, name: str, since: datetime, language: str | None = None
+    ) -> Project | None:
+        """The newest live project named ``name`` (in ``language``, if given) created at or
+        after ``since``, if any."""
         candidates = [
-            p for p in self.find_by_name(name) if p.created is None or p.created >= since
+            p
+            for p in self.find_by_name(name)
+            if (p.created is None or p.created >= since)
+            and (language is None or p.language in (None, language))
         ]
         candidates.sort(key=lambda p: (p.created or since, p.project_id))
         return candidates[-1] if candidates else None

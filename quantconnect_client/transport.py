@@ -129,12 +129,17 @@ class Transport:
             QuantConnectError: A subclass saying what went wrong and whether to retry.
         """
         response = self._send(endpoint, payload)
+        # Every answer tells the service's time: keep our signatures (and our notion of "when
+        # did this call start", used to recognise a lost create) on the service's clock.
+        learned = self.signer.learn_offset_from_date(response.headers.get("Date"))
+        if learned is not None and response.status_code < 400:
+            logger.info("Local clock is %+.0f s off QuantConnect's; compensating.", learned)
         try:
             return self._decode(endpoint, response)
         except AuthenticationError:
-            # Our clock may be off: learn the service's time and, if it differs, sign again.
-            # The request was rejected at the door, so sending it again cannot apply it twice.
-            offset = self.signer.learn_offset_from_date(response.headers.get("Date"))
+            # Our clock may be off: if the answer's Date showed it, sign again with the service's
+            # time. The request was rejected at the door, so sending it again cannot apply twice.
+            offset = learned
             if offset is None:
                 raise
             logger.warning(

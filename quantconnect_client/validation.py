@@ -24,6 +24,8 @@ MAX_PROJECT_NAME_LENGTH = 200
 #: QuantConnect ids are 32-bit signed integers in its C# back end.
 MAX_ID = 2**31 - 1
 
+#: The folder the service moves deleted projects into.
+RECYCLE_BIN_FOLDER = "Recycle Bin"
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_\- /]")
 _DEVICE_NAMES = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
@@ -59,6 +61,11 @@ def validate_project_name(name: object) -> str:
         raise ValidationError(
             f"Project name is {len(name)} characters long; the maximum is "
             f"{MAX_PROJECT_NAME_LENGTH}."
+        )
+    if name.startswith(RECYCLE_BIN_FOLDER + "/") or name == RECYCLE_BIN_FOLDER:
+        raise ValidationError(
+            f"Project name {name!r} is inside {RECYCLE_BIN_FOLDER!r}, where QuantConnect keeps "
+            "deleted projects; such a project would be hidden and purged by one delete."
         )
     for character in name:
         if not _NAME_CHARACTER.fullmatch(character):

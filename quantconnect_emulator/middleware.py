@@ -180,6 +180,11 @@ class _Exchange:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self._status = int(message["status"])
+            # With an empty body the headers are the whole answer: a client may have it as
+            # soon as they are written, so finish the bookkeeping first.
+            if (b"content-length", b"0") in [(k.lower(), v) for k, v in message["headers"]]:
+                self.entry["status"] = self._status
+                self.finish()
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             self.entry["status"] = self._status
             self.finish()

@@ -251,3 +251,22 @@ def test_clock_skew_is_corrected_when_auth_failures_answer_200(caplog):
         without_date._signer.MIN_SKEW_SECONDS = 10**9  # refuse to learn: the error must show
         with pytest.raises(ClockSkewError, match="too far in the future"):
             without_date.authenticate()
+
+
+def test_a_lost_create_never_adopts_a_project_of_another_language(qc_emulator):
+    with make_client(qc_emulator) as client:
+        theirs = client.projects.create("Tests/Shared Name", "Py")
+        qc_emulator.inject("ambiguous_write", path="/projects/create", count=1)
+        mine = client.projects.create("Tests/Shared Name", "C#")
+    assert mine.project_id != theirs.project_id
+    assert mine.language == "C#"
+    assert qc_emulator.stats()["store"]["projects_created"] == 2
+
+
+def test_a_lost_create_is_recognised_with_a_client_clock_minutes_fast(qc_emulator):
+    fast = lambda: time.time() + 200  # noqa: E731 - within the service's window: no auth error
+    qc_emulator.inject("ambiguous_write", path="/projects/create", count=1)
+    with make_client(qc_emulator, clock=fast) as client:
+        project = client.projects.create("Tests/Fast Clock", "Py")
+        assert client.metrics.reconciled == 1
+    assert [p["projectId"] for p in qc_emulator.projects()] == [project.project_id]

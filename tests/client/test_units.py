@@ -7,12 +7,14 @@ import hashlib
 from datetime import timezone
 from email.utils import formatdate
 
+import pydantic
 import pytest
 from pydantic import SecretStr
 
 from quantconnect_client import Project, ProjectFile, RetryPolicy, ValidationError, sign
 from quantconnect_client.auth import RequestSigner
 from quantconnect_client.errors import RateLimitedError
+from quantconnect_client.models import ProjectList
 from quantconnect_client.validation import (
     validate_id,
     validate_language,
@@ -70,6 +72,7 @@ def test_valid_project_names(name):
         ("a//b", "empty folder component"),
         ("/abs", "empty folder component"),
         ("a" * 201, "maximum is 200"),
+        ("Recycle Bin/keep me", "deleted projects"),
         (None, "must be a string"),
     ],
 )
@@ -136,3 +139,22 @@ def test_retry_delay_has_jitter_and_honours_retry_after():
     assert policy.should_retry(1, limited)
     assert not policy.should_retry(4, limited)
     assert not policy.should_retry(1, RateLimitedError("429", retry_after=3600))
+
+
+def test_one_odd_value_does_not_make_a_listing_unreadable():
+    projects = ProjectList.model_validate(
+        {
+            "projects": [
+                {"projectId": 1, "name": None, "created": ""},
+                {"projectId": 2, "organizationId": 123, "encryptionKey": {"id": 5}},
+                {"projectId": 3, "name": "fine", "created": "garbage"},
+            ]
+        }
+    ).projects
+    assert [(p.project_id, p.name, p.created) for p in projects] == [
+        (1, "", None),
+        (2, "", None),
+        (3, "fine", None),
+    ]
+    with pytest.raises(pydantic.ValidationError):
+        Project.model_validate({"name": "no id"})  # the id is the one thing never guessed
