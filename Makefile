@@ -1,6 +1,7 @@
-# Two entry points for a fresh machine with only Python 3 and make:
+# Entry points for a fresh machine with only Python 3 and make:
 #   make demo   - set up, then run the temporary-project lifecycle (emulator unless QC_* is set)
 #   make test   - set up, then lint, type-check and run the test suite
+#   make bench  - set up, then run the benchmarks (benchmarks/README.md)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -32,6 +33,10 @@ test: lint typecheck pytest
 
 emulator: $(STAMP)
 	$(BIN)/qc-emulator
+
+# Orchestration cost next to a plain script (a few minutes); BENCH_ARGS="--quick" for a short run.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect-home

@@ -1,0 +1,183 @@
+"""Turn the figures into text tables, check the bounds, and compare with an earlier run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+    separator = "| " + " | ".join("-" * w for w in widths) + " |"
+    return "\n".join([line(headers), separator, *(line(r) for r in rows)])
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def lifecycle_table(section: dict[str, Any]) -> str:
+    """Section 1 as a markdown table, then the ratios."""
+    rows = []
+    for data in section["variants"].values():
+        rows.append([
+            data["label"], _ms(data["wall_s"]), str(data["requests"]), _ms(data["floor_s"]),
+            _ms(data["overhead_s"]), _ms(data["before_first_request_s"]),
+            _ms(data["between_requests_s"]), _ms(data["after_last_request_s"]),
+            f"{data['wall_s'] / (section['variants']['plain']['wall_s'] or 1e-9):.2f}",
+        ])
+    table = _table(
+        ["variant", "wall ms", "requests", "floor ms", "over floor ms", "before 1st ms",
+         "between ms", "after last ms", "÷ (a)"],
+        rows,
+    )
+    target = section["target_ratio_flow_to_plain"]
+    ratio = section["ratio_flow_to_plain"]
+    verdict = "met" if ratio <= target else "NOT met"
+    lines = [f"(c)/(a) = {ratio:.2f} (target <= {target}: {verdict})"
+             f"; (b)/(a) = {section['ratio_client_to_plain']:.2f}"]
+    extra = section["flow_extra_requests"]
+    if extra:
+        lines.append(f"for the same requests (without the flow's {extra} extra): (c)/(a) = "
+                     f"{section['ratio_flow_to_plain_same_requests']:.2f}")
+    if section["break_even_latency_ms"] is not None:
+        lines.append("the target would be met from ~"
+                     f"{section['break_even_latency_ms']:g} ms per request on")
+    lines.append(f"medians of {section['repetitions']} at {section['latency_ms']:g} ms per "
+                 f"request; flow requests: {', '.join(section['variants']['flow']['paths'])}")
+    return table + "\n\n" + "\n".join(lines)
+
+
+def bulk_table(section: dict[str, Any]) -> str:
+    """Section 2 as a markdown table, then the headline speed-up."""
+    rows = [[
+        v["label"], f"{v['wall_s']:.2f}", f"{v['floor_s']:.2f}", f"{v['wall_to_floor']:.2f}",
+        f"{v.get('before_first_request_s', 0.0):.2f}",
+        str(v["requests"]), f"{v['requests_per_second']:.1f}", f"{v['speedup_vs_plain']:.1f}x",
+        f"{v['peak_in_flight']} / {v['bound']}" + ("" if v["within_bound"] else " EXCEEDED"),
+        "yes" if v["completed"] else "NO",
+    ] for v in section["variants"]]
+    table = _table(
+        ["variant", "wall s", "floor s", "wall ÷ floor", "before 1st s", "requests", "req/s",
+         "speed-up", "peak in flight / bound", "all removed"],
+        rows,
+    )
+    at16 = [v for v in section["variants"] if v["label"].startswith("sweeper")
+            and v["concurrency"] == 16]
+    headline = ""
+    if at16:
+        target = section["target_speedup_at_16"]
+        speedup = at16[0]["speedup_vs_plain"]
+        headline = (f"\n\nsweeper at 16 vs plain loop: {speedup:.1f}x "
+                    f"(target >= {target:g}x: {'met' if speedup >= target else 'NOT met'})")
+    return (f"{table}{headline}\nN = {section['n']}, {section['latency_ms']:g} ms per request, "
+            f"medians of {section['repetitions']}; floor = (1 list + N deletes ÷ concurrency) x "
+            "latency")
+
+
+def overhead_table(section: dict[str, Any]) -> str:
+    """Section 3 as a markdown table."""
+    names = {
+        "bare_session": "bare requests session (keep-alive, signed)",
+        "docs_new_connection": "docs style: requests.post, new connection",
+        "client": "project client (projects.read)",
+        "task_in_flow": "Prefect task run (read_project) in one flow",
+        "flow_run_one_task": "whole async flow run around one task",
+    }
+    rows = [[label, f"{section['per_op_ms'][key]:.2f}", f"{section['over_bare_ms'][key]:+.2f}"]
+            for key, label in names.items()]
+    return (_table(["layer (latency 0)", "ms per op", "ms over bare"], rows)
+            + f"\nmedians of {section['batches']} batches of {section['reads_per_batch']} reads "
+            f"({section['flow_runs_per_batch']} flow runs)")
+
+
+def memory_table(section: dict[str, Any]) -> str:
+    """Section 4 as a markdown table."""
+    rows = [[label, f"{section[key]['rss_after_imports_mb']:.0f}",
+             f"{section[key]['peak_rss_mb']:.0f}", "yes" if section[key]["completed"] else "NO"]
+            for key, label in (("plain", "plain script process"), ("flow", "flow process"))]
+    return (_table(["process", "RSS after imports MiB", "peak RSS MiB", "completed"], rows)
+            + f"\neach: one lifecycle + a sweep of {section['sweep_n']} projects "
+            f"(flow side at concurrency {section['sweep_concurrency']}); the benchmark process "
+            f"itself peaked at {section['benchmark_process_peak_rss_mb']:.0f} MiB")
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole report as text (markdown tables)."""
+    meta = results["meta"]
+    parts = [
+        f"Benchmark {meta['date']} on {meta['machine']} - Python {meta['python']}, "
+        f"Prefect {meta['prefect']}{' (quick mode)' if meta['quick'] else ''}",
+    ]
+    titles = {
+        "lifecycle": ("1. Lifecycle: create → read → update → read → delete", lifecycle_table),
+        "bulk": ("2. Bulk: sweep N temporary projects", bulk_table),
+        "overhead": ("3. Overhead per operation", overhead_table),
+        "memory": ("4. Peak memory", memory_table),
+    }
+    for key, (title, make) in titles.items():
+        if key in results:
+            parts.append(f"### {title}\n\n{make(results[key])}")
+    if results.get("problems"):
+        parts.append("PROBLEMS:\n" + "\n".join(f"- {p}" for p in results["problems"]))
+    return "\n\n".join(parts)
+
+
+def problems(results: dict[str, Any]) -> list[str]:
+    """What makes a run invalid (never a timing): a bound exceeded, a run not completed."""
+    found = []
+    for variant in results.get("bulk", {}).get("variants", []):
+        if not variant["within_bound"]:
+            found.append(f"{variant['label']}: {variant['peak_in_flight']} requests in flight, "
+                         f"bound {variant['bound']}")
+        if not variant["completed"]:
+            found.append(f"{variant['label']}: not every project was removed")
+    for name, data in results.get("lifecycle", {}).get("variants", {}).items():
+        if not data["completed"]:
+            found.append(f"lifecycle {name}: not every repetition completed")
+    memory = results.get("memory", {})
+    for mode in ("plain", "flow"):
+        if mode in memory and not memory[mode]["completed"]:
+            found.append(f"memory probe {mode}: did not complete its work")
+    return found
+
+
+def headline(results: dict[str, Any]) -> dict[str, float]:
+    """The figures a comparison looks at, by name."""
+    figures: dict[str, float] = {}
+    for name, data in results.get("lifecycle", {}).get("variants", {}).items():
+        figures[f"lifecycle {name} wall s"] = data["wall_s"]
+    if "lifecycle" in results:
+        figures["lifecycle (c)/(a)"] = results["lifecycle"]["ratio_flow_to_plain"]
+    for variant in results.get("bulk", {}).get("variants", []):
+        figures[f"bulk {variant['label']} wall s"] = variant["wall_s"]
+    for key, value in results.get("overhead", {}).get("per_op_ms", {}).items():
+        figures[f"overhead {key} ms/op"] = value
+    for mode in ("plain", "flow"):
+        if mode in results.get("memory", {}):
+            figures[f"memory {mode} peak MiB"] = results["memory"][mode]["peak_rss_mb"]
+    return figures
+
+
+def _deltas(old: dict[str, Any], new: dict[str, Any]) -> Iterator[list[str]]:
+    before, after = headline(old), headline(new)
+    for name, value in after.items():
+        if name in before:
+            change = value - before[name]
+            percent = f"{change / before[name] * 100:+.0f}%" if before[name] else "n/a"
+            yield [name, f"{before[name]:g}", f"{value:g}", f"{change:+.4g}", percent]
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """A table of headline figures: the earlier run's, this run's, and the change."""
+    rows = list(_deltas(old, new))
+    if not rows:
+        return "Nothing to compare: the earlier run has none of these figures."
+    settings = [k for k in ("latency_ms", "bulk_n", "quick")
+                if old.get("meta", {}).get(k) != new["meta"].get(k)]
+    note = f"\n(settings differ: {', '.join(settings)})" if settings else ""
+    return (f"Compared with {old.get('meta', {}).get('date', '?')}:\n"
+            + _table(["figure", "before", "now", "change", "%"], rows) + note)

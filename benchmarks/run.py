@@ -1,0 +1,164 @@
+"""``python -m benchmarks``: the cost of orchestration, side by side with a plain script.
+
+Starts the emulator (default 100 ms per request) and a Prefect server with its own temporary
+``PREFECT_HOME``, runs the four sections, prints markdown tables and writes the figures as JSON.
+
+Example:
+    $ python -m benchmarks                       # full run (a few minutes)
+    $ python -m benchmarks --quick --json /tmp/b.json
+    $ python -m benchmarks --compare benchmarks/results/latest.json
+
+Exit status: 0 when every run completed and no concurrency bound was exceeded, 1 otherwise
+(timings never fail a run; the targets are reported as met or not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from . import timing
+from .report import compare, problems, render
+from .services import EmulatorProcess, PrefectServer
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (``--quick`` changes the defaults it is given with)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="small, fast run: 5 ms latency, N=20, 2 repetitions, concurrency 1,4")
+    parser.add_argument("--latency-ms", type=float, help="emulator latency per request (100)")
+    parser.add_argument("--repetitions", type=int, help="lifecycle repetitions per variant (5)")
+    parser.add_argument("--bulk-n", type=int, help="projects to sweep (200)")
+    parser.add_argument("--bulk-repetitions", type=int, help="repetitions per bulk variant (3)")
+    parser.add_argument("--concurrency", type=str, help="sweeper concurrencies (1,4,16)")
+    parser.add_argument("--overhead-n", type=int, help="reads per overhead batch (200)")
+    parser.add_argument("--json", type=Path, dest="json_path",
+                        help="write the figures here (default benchmarks/results/latest.json; "
+                        "quick.json with --quick)")
+    parser.add_argument("--compare", type=Path, help="print the changes since this JSON file")
+    parser.add_argument("--sections", default="lifecycle,bulk,overhead,memory",
+                        help="comma-separated subset of lifecycle,bulk,overhead,memory")
+    parser.add_argument("--verbose", action="store_true", help="show Prefect's console logs")
+    return parser
+
+
+def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """Fill the options not given from the full or the quick defaults."""
+    defaults: dict[str, Any] = (
+        {"latency_ms": 5.0, "repetitions": 2, "bulk_n": 20, "bulk_repetitions": 1,
+         "concurrency": "1,4", "overhead_n": 20}
+        if args.quick else
+        {"latency_ms": 100.0, "repetitions": 5, "bulk_n": 200, "bulk_repetitions": 3,
+         "concurrency": "1,4,16", "overhead_n": 200}
+    )
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.concurrencies = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
+    if not args.concurrencies or min(args.concurrencies) < 1 or max(args.concurrencies) > 32:
+        raise SystemExit("--concurrency takes values from 1 to 32, e.g. 1,4,16")
+    timing.SETTLE_SECONDS = 0.1 if args.quick else 0.5
+    if args.json_path is None:
+        args.json_path = RESULTS / ("quick.json" if args.quick else "latest.json")
+    args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    return args
+
+
+def _meta(args: argparse.Namespace, server: PrefectServer) -> dict[str, Any]:
+    import prefect
+
+    return {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "prefect": prefect.__version__,
+        "quick": args.quick,
+        "latency_ms": args.latency_ms,
+        "repetitions": args.repetitions,
+        "bulk_n": args.bulk_n,
+        "bulk_repetitions": args.bulk_repetitions,
+        "concurrencies": args.concurrencies,
+        "overhead_n": args.overhead_n,
+        "prefect_server_start_s": round(server.started_in_seconds, 2),
+    }
+
+
+async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict[str, Any]:
+    from .bulk import run_bulk
+    from .lifecycle import run_lifecycle
+    from .memory import run_memory
+    from .overhead import run_overhead
+
+    runners: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
+        "lifecycle": lambda: run_lifecycle(emulator, args.repetitions),
+        "bulk": lambda: run_bulk(emulator, args.bulk_n, args.concurrencies,
+                                 args.bulk_repetitions),
+        "overhead": lambda: run_overhead(emulator, args.overhead_n, max(3, args.overhead_n // 10)),
+        "memory": lambda: asyncio.to_thread(run_memory, emulator, args.bulk_n,
+                                            max(args.concurrencies)),
+    }
+    results: dict[str, Any] = {}
+    took: dict[str, float] = {}
+    for name, runner in runners.items():
+        if name in args.sections:
+            print(f"{name} ...", file=sys.stderr, flush=True)
+            started = time.monotonic()
+            results[name] = await runner()
+            took[name] = round(time.monotonic() - started, 1)
+    results["section_seconds"] = took
+    return results
+
+
+def _flush_prefect() -> None:
+    """Send the run logs and events still queued before the server goes away."""
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; see the module docstring."""
+    args = apply_defaults(build_parser().parse_args(argv))
+    home = Path(tempfile.mkdtemp(prefix="qc-bench-prefect-"))
+    try:
+        print("starting the Prefect server and the emulator ...", file=sys.stderr, flush=True)
+        with PrefectServer(home) as server, EmulatorProcess(args.latency_ms) as emulator:
+            # Before Prefect is imported here: its settings are read at import time.
+            os.environ.update({
+                "PREFECT_HOME": str(home),
+                "PREFECT_API_URL": server.api_url,
+                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            })
+            if not args.verbose:
+                # Run logs still go to the server (as in production); only the console is quiet.
+                os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
+            meta = _meta(args, server)
+            results = {"meta": meta, **asyncio.run(_sections(args, emulator))}
+            _flush_prefect()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    results["problems"] = problems(results)
+    print(render(results))
+    if args.compare:
+        print("\n" + compare(json.loads(args.compare.read_text()), results))
+    args.json_path.parent.mkdir(parents=True, exist_ok=True)
+    args.json_path.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nfigures written to {args.json_path}", file=sys.stderr)
+    return 1 if results["problems"] else 0
