@@ -19,6 +19,7 @@ import time
 import uuid
 from typing import Any
 
+import anyio
 from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.client.schemas.objects import FlowRun, State
@@ -52,6 +53,10 @@ RENAMED_SUFFIX = "-renamed"
 #: Credentials of runs in progress in this process, for the state hooks (a block passed as a
 #: parameter is stored masked, so a hook cannot rebuild it from the run's parameters).
 _active_runs: dict[str, QuantConnectCredentials] = {}
+#: Failed runs whose own safety net removed everything: their failure hook has nothing to do.
+_settled_runs: set[str] = set()
+#: The most the clean-up at the end of a run may take, even when the run was cancelled.
+CLEANUP_TIMEOUT_SECONDS = 120.0
 
 
 class VerificationError(AssertionError):
@@ -88,8 +93,12 @@ def _leftover_names(names: tuple[str, ...]) -> set[str]:
 
 async def _safety_net(
     creds: QuantConnectCredentials, project_id: int | None, names: tuple[str, ...]
-) -> str:
-    """Remove whatever this run made; never raises (the run's own error matters more)."""
+) -> tuple[bool, str]:
+    """Remove whatever this run made; never raises (the run's own error matters more).
+
+    Returns:
+        Whether the run is known to leave nothing behind, and what was done.
+    """
     try:
         ids = [project_id] if project_id is not None else []
         if not ids:
@@ -98,20 +107,25 @@ async def _safety_net(
             ids = [p.project_id for p in projects if p.name in _leftover_names(names)]
         for leftover in ids:
             await delete_project(creds, leftover, purge=True)
-        return f"removed {len(ids)} project(s) {ids}" if ids else "nothing to remove"
+        return True, f"removed {len(ids)} project(s) {ids}" if ids else "nothing to remove"
     except BaseException as error:
-        return f"could not remove the project ({type(error).__name__}: {error}); the sweeper will"
+        return False, f"could not remove the project ({type(error).__name__}: {error})"
 
 
 def remove_leftovers(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> None:
-    """``on_cancellation`` / ``on_crashed`` hook: purge the run's temporary project.
+    """``on_failure`` / ``on_cancellation`` / ``on_crashed`` hook: purge the run's project.
 
     It may run in a worker's process after the flow's own was killed, so it rebuilds everything
     from the run: the names from its id and ``options.name_prefix``, the credentials from this
-    process's record of the run, else the ``credentials_block`` parameter, else ``QC_*``.
+    process's record of the run, else the ``credentials_block`` parameter, else ``QC_*``. It does
+    nothing when the run's own safety net already removed the project.
     """
     logger = get_logger("flows.lifecycle")
     run_id = str(flow_run.id)
+    if run_id in _settled_runs:
+        _settled_runs.discard(run_id)
+        _active_runs.pop(run_id, None)
+        return
     parameters: dict[str, Any] = dict(flow_run.parameters or {})
     options = parameters.get("options")
     prefix = DEFAULT_TEMPORARY_PREFIX
@@ -146,6 +160,7 @@ def remove_leftovers(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> N
 
 @flow(
     name="temporary-project-lifecycle",
+    on_failure=[remove_leftovers],
     on_cancellation=[remove_leftovers],
     on_crashed=[remove_leftovers],
 )
@@ -179,13 +194,14 @@ async def temporary_project_lifecycle(
     creds = await resolve_credentials(credentials, credentials_block)
     _active_runs[run_id] = creds
     project_id: int | None = None
-    removed = False
+    create_attempted = removed = False
     try:
         if options.authenticate_first:
             async with report.step("authenticate"):
                 await authenticate.with_options(**task_options)(creds)
 
         async with report.step("create") as step:
+            create_attempted = True
             project = await create_project.with_options(**task_options)(
                 creds, name, options.language
             )
@@ -236,16 +252,24 @@ async def temporary_project_lifecycle(
         report.error = f"{type(error).__name__}: {error}"
         raise
     finally:
-        if not removed:
-            report.cleanup = await _safety_net(creds, project_id, (name, renamed))
-            logger.warning("Safety net: %s", report.cleanup)
-        _active_runs.pop(run_id, None)
-        report.total_seconds = round(time.perf_counter() - started, 4)
-        await acreate_markdown_artifact(
-            markdown=report.to_markdown(),
-            key="quantconnect-lifecycle-report",
-            description=f"QuantConnect lifecycle check ({report.outcome})",
-        )
+        # Shielded: a flow timeout or cancellation cancels every await in its scope, and the
+        # clean-up must still run (bounded, so a dead service cannot hold the run forever).
+        deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
+        with anyio.CancelScope(shield=True, deadline=deadline):
+            settled = removed or not create_attempted
+            if not settled:
+                settled, report.cleanup = await _safety_net(creds, project_id, (name, renamed))
+                logger.warning("Safety net: %s", report.cleanup)
+            report.total_seconds = round(time.perf_counter() - started, 4)
+            await acreate_markdown_artifact(
+                markdown=report.to_markdown(),
+                key="quantconnect-lifecycle-report",
+                description=f"QuantConnect lifecycle check ({report.outcome})",
+            )
+        if settled:
+            _active_runs.pop(run_id, None)
+            if report.outcome != "completed":
+                _settled_runs.add(run_id)  # the failure hook that follows has nothing to do
         logger.info(
             "Lifecycle %s in %.2f s (project %s)", report.outcome, report.total_seconds, project_id
         )

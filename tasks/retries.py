@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
+from prefect.logging import get_logger
 from prefect.tasks import Task, exponential_backoff
 
 from quantconnect_client import is_retryable
@@ -32,7 +33,26 @@ def retry_only_transient_errors(task: Task[..., Any], task_run: TaskRun, state: 
     if not isinstance(error, BaseException):
         # A persisted failure: load it synchronously, whichever engine (sync or async) asks.
         error = state.result(raise_on_failure=False, _sync=True)  # type: ignore[call-overload]
-    return isinstance(error, BaseException) and is_retryable(error)
+    if not (isinstance(error, BaseException) and is_retryable(error)):
+        return False
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None and retry_after > _longest_delay(task):
+        # Retrying sooner than the service asked would only be refused again.
+        get_logger("tasks.retries").warning(
+            "Not retrying %s: QuantConnect asked to wait %g s, longer than this task's "
+            "retry delays allow.",
+            task.name,
+            retry_after,
+        )
+        return False
+    return True
+
+
+def _longest_delay(task: Task[..., Any]) -> float:
+    delays = task.retry_delay_seconds
+    if isinstance(delays, (int, float)):
+        return float(delays)
+    return float(max(delays, default=0))
 
 
 def api_task_options(

@@ -128,3 +128,27 @@ async def test_safety_net_finds_a_project_whose_create_answer_never_came(qc_emul
     assert state.is_failed()
     assert qc_emulator.stats()["store"]["projects_created"] == 1
     assert qc_emulator.projects() == []
+
+
+async def test_a_flow_timeout_still_removes_the_project(qc_emulator):
+    # The update stalls past the flow's own timeout: Prefect cancels the run's scope, and the
+    # shielded clean-up must still purge the project.
+    credentials = credentials_for(qc_emulator, read_timeout=10.0)
+    qc_emulator.set_faults(slow_response_seconds=6)
+    qc_emulator.inject("slow_response", path="/projects/update", count=1)
+    timed = temporary_project_lifecycle.with_options(timeout_seconds=2)
+    state = await timed(credentials=credentials, return_state=True)
+    assert state.is_failed()
+    assert state.name == "TimedOut"
+    assert qc_emulator.projects() == []
+    markdown = await report_artifact(str(state.state_details.flow_run_id))
+    assert "removed 1 project" in markdown
+
+
+async def test_an_auth_failure_before_the_create_needs_no_clean_up(qc_emulator, caplog):
+    credentials = credentials_for(qc_emulator, api_token="wrong")
+    state = await temporary_project_lifecycle(credentials=credentials, return_state=True)
+    assert state.is_failed()
+    assert "Safety net" not in caplog.text
+    assert "could not remove" not in caplog.text
+    assert api_calls(qc_emulator, "/projects/read") == []
