@@ -7,7 +7,12 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import NotFoundError, TransientError, UnexpectedResponseError
+from .errors import (
+    NotFoundError,
+    RequestRejectedError,
+    TransientError,
+    UnexpectedResponseError,
+)
 from .models import Project, ProjectList
 from .validation import (
     Language,
@@ -115,7 +120,19 @@ class ProjectsAPI:
             UnexpectedResponseError: The service answered with another project.
         """
         validate_id(project_id)
-        body = self._client.call("/projects/read", {"projectId": project_id})
+        try:
+            body = self._client.call("/projects/read", {"projectId": project_id})
+        except RequestRejectedError as error:
+            # A refused read of a well-formed id means no such project (for us), whatever the
+            # service's wording: purge() and the deletion checks depend on telling that apart.
+            if isinstance(error, NotFoundError):
+                raise
+            raise NotFoundError(
+                str(error.message),
+                endpoint=error.endpoint,
+                status_code=error.status_code,
+                service_errors=error.service_errors,
+            ) from error
         projects = ProjectList.model_validate(body).projects
         if not projects:
             raise NotFoundError(f"Project {project_id} not found", endpoint="/projects/read")

@@ -203,6 +203,13 @@ class Transport:
                 endpoint=endpoint,
                 status_code=status,
                 retry_after=_retry_after(response),
+                request_sent=False,  # refused at the door: nothing to reconcile
+            )
+        if status == 408:
+            raise RequestTimeoutError(
+                "QuantConnect timed out reading the request (HTTP 408)",
+                endpoint=endpoint,
+                status_code=status,
             )
         if status == 413:
             raise PayloadTooLargeError(
