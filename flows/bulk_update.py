@@ -10,7 +10,9 @@ Example:
     >>> asyncio.run(bulk_update_projects(options))  # doctest: +SKIP
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact

@@ -6,7 +6,9 @@ Example:
     >>> rows = asyncio.run(project_inventory())  # doctest: +SKIP
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
 
 from fnmatch import fnmatchcase
 

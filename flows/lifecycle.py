@@ -13,7 +13,9 @@ Example:
     'completed'
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
 
 import time
 import uuid

@@ -7,7 +7,9 @@ Example:
     >>> asyncio.run(sweep_temporary_projects(SweepOptions(dry_run=True)))  # doctest: +SKIP
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
 
 import asyncio
 import time

@@ -1,0 +1,221 @@
+"""Runs that end abnormally: killed outright (the sweeper cleans up) or cancelled through the
+Prefect API (the cancellation hook cleans up, in the runner's process)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.deployments import run_deployment
+from prefect.states import Cancelling
+
+from flows.parameters import SweepOptions
+from flows.sweep import sweep_temporary_projects
+from tests.reliability.conftest import (
+    credentials_for,
+    report_figures,
+    start_python,
+    subprocess_env,
+    wait_for,
+)
+from tests.reliability.proxy import CuttableProxy
+
+pytestmark = pytest.mark.anyio
+
+KILL_PREFIX = "kill-tmp-"
+CANCEL_PREFIX = "cancel-tmp-"
+CANCEL_BLOCK = "reliability-cancel"
+DEPLOYMENT = "temporary-project-lifecycle/reliability-cancel"
+
+#: A lifecycle run in a process of its own, with ``QC_*`` credentials.
+RUN_ONE = f"""
+import asyncio
+from flows.lifecycle import temporary_project_lifecycle
+from flows.parameters import LifecycleOptions
+asyncio.run(temporary_project_lifecycle(LifecycleOptions(name_prefix="{KILL_PREFIX}")))
+"""
+
+#: ``flow.serve``: a runner that starts runs in child processes and watches for cancellation.
+SERVE = """
+from flows.lifecycle import temporary_project_lifecycle
+temporary_project_lifecycle.serve(name="reliability-cancel")
+"""
+
+
+def projects_named(emulator: Any, prefix: str) -> list[dict[str, Any]]:
+    return [
+        p for p in emulator.projects() if p["name"].removeprefix("Recycle Bin/").startswith(prefix)
+    ]
+
+
+def hold_the_first_read(emulator: Any, seconds: float) -> None:
+    """Keep the run busy right after its create: the verification read answers late."""
+    emulator.set_faults(slow_response_seconds=seconds)
+    emulator.inject("slow_response", path="/projects/read", count=1)
+
+
+def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
+    qc_emulator, prefect_server, tmp_path: Path
+) -> None:
+    hold_the_first_read(qc_emulator, 30)
+    env = subprocess_env(
+        prefect_server,
+        QC_USER_ID=str(qc_emulator.user_id),
+        QC_API_TOKEN=qc_emulator.api_token,
+        QC_BASE_URL=qc_emulator.base_url,
+        QC_READ_TIMEOUT="60",
+    )
+    started = time.monotonic()
+    process = start_python(RUN_ONE, env, tmp_path / "run.log")
+    try:
+        [project] = await asyncio.to_thread(
+            wait_for, lambda: projects_named(qc_emulator, KILL_PREFIX), 60, "the project"
+        )
+        created_after = time.monotonic() - started
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        stop(process, signal.SIGKILL)
+
+    # Nothing ran after the kill: the project is still live.
+    assert [p["name"] for p in projects_named(qc_emulator, KILL_PREFIX)] == [project["name"]]
+    assert not project["name"].startswith("Recycle Bin/")
+
+    report = await sweep_temporary_projects(
+        SweepOptions(name_prefix=KILL_PREFIX, ttl_minutes=0, purge=True, include_recycle_bin=True),
+        credentials=credentials_for(qc_emulator),
+    )
+    assert report.matched == report.deleted == 1
+    assert report.items[0].project_id == project["projectId"]
+    assert qc_emulator.projects() == []
+    report_figures(
+        "kill test (SIGKILL right after the create)",
+        [
+            f"project {project['name']} created {created_after:.1f} s after start; "
+            "process SIGKILLed; project still live afterwards: yes",
+            f"next sweep (ttl 0): matched {report.matched}, removed {report.deleted}; "
+            f"projects left: {len(qc_emulator.projects())}",
+        ],
+    )
+
+
+async def _wait_for_deployment(name: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            try:
+                await client.read_deployment_by_name(name)
+                return
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+
+async def _wait_for_final_state(flow_run_id: UUID, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while True:
+            state = (await client.read_flow_run(flow_run_id)).state
+            if state is not None and state.is_final():
+                return str(state.name)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"run still {state and state.name} after {timeout:g} s")
+            await asyncio.sleep(0.2)
+
+
+async def _run_log_messages(flow_run_id: UUID) -> list[str]:
+    async with get_client() as client:
+        logs = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return [log.message for log in logs]
+
+
+async def test_cancelled_run_is_cleaned_up_by_its_cancellation_hook(
+    qc_emulator, prefect_server, tmp_path: Path
+) -> None:
+    """The flow process loses its network, then the run is cancelled: its own clean-up cannot
+    reach the service, so the project is removed by ``remove_leftovers``, which the runner runs
+    in its own process with credentials rebuilt from the saved block."""
+    hold_the_first_read(qc_emulator, 20)
+    proxy = CuttableProxy(qc_emulator.port)
+    proxied = credentials_for(qc_emulator, base_url=proxy.url(), read_timeout=60, max_attempts=1)
+    await proxied.asave(CANCEL_BLOCK, overwrite=True)
+    log = tmp_path / "serve.log"
+    runner = start_python(
+        SERVE, subprocess_env(prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="1"), log
+    )
+    try:
+        await _wait_for_deployment(DEPLOYMENT, 60)
+        flow_run = await run_deployment(  # type: ignore[misc]
+            DEPLOYMENT,
+            parameters={
+                "options": {"name_prefix": CANCEL_PREFIX},
+                "credentials_block": CANCEL_BLOCK,
+            },
+            timeout=0,
+        )
+        [project] = await asyncio.to_thread(
+            wait_for, lambda: projects_named(qc_emulator, CANCEL_PREFIX), 60, "the project"
+        )
+        # The service moves (the saved block follows it); the flow process's connection is gone.
+        await credentials_for(qc_emulator, read_timeout=60).asave(CANCEL_BLOCK, overwrite=True)
+        proxy.cut()
+        async with get_client() as client:
+            result: Any = await client.set_flow_run_state(flow_run.id, Cancelling())
+        assert result.status.value == "ACCEPT"
+        final = await _wait_for_final_state(flow_run.id, 90)
+        await asyncio.to_thread(
+            wait_for, lambda: not projects_named(qc_emulator, CANCEL_PREFIX), 30, "the clean-up"
+        )
+        hook_line = await asyncio.to_thread(
+            wait_for,
+            lambda: [
+                line
+                for line in log.read_text().splitlines()
+                if "removed" in line and "temporary project" in line
+            ],
+            15,
+            "the hook's log line",
+        )
+    finally:
+        proxy.cut()
+        stop(runner)
+
+    assert final == "Cancelled"
+    assert "ended Cancelling; removed 1 temporary project(s)" in hook_line[-1]
+    messages = await _run_log_messages(flow_run.id)
+    assert any("Hook 'remove_leftovers' finished running successfully" in m for m in messages)
+    # The flow's own safety net could not reach the service: the hook did the work.
+    assert any(m.startswith("Safety net: could not remove") for m in messages), messages
+    assert qc_emulator.projects() == []
+    report_figures(
+        "cancellation through the Prefect API (flow.serve runner)",
+        [
+            f"run {flow_run.id} -> {final}; project {project['projectId']} created before the "
+            "cancel",
+            "flow process's own clean-up: could not reach the service (network cut)",
+            "runner's on_cancellation hook (credentials from the saved block): "
+            + hook_line[-1].split(" - ")[-1],
+            f"projects left: {len(qc_emulator.projects())}",
+        ],
+    )
