@@ -63,9 +63,7 @@ class DeploymentSpec:
             return limit
         return ConcurrencyLimitConfig(
             limit=int(limit["limit"]),
-            collision_strategy=ConcurrencyLimitStrategy(
-                limit.get("collision_strategy", "ENQUEUE")
-            ),
+            collision_strategy=ConcurrencyLimitStrategy(limit.get("collision_strategy", "ENQUEUE")),
         )
 
     @property

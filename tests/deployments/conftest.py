@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prefect.client.schemas.objects import FlowRun
 
 from deployments import REPO_ROOT, WORK_POOL_NAME
 from tests.deployments.stack import (
@@ -48,7 +49,16 @@ class Stack:
 
     def cli(self, *args: str, timeout: float = 180) -> str:
         """Run ``prefect <args>`` against this server from the repository root."""
-        return run_cli([PREFECT, "--no-prompt", *args], self.server.env(), REPO_ROOT, timeout).stdout
+        command = [PREFECT, "--no-prompt", *args]
+        return run_cli(command, self.server.env(), REPO_ROOT, timeout).stdout
+
+    def run_deployment(self, name: str, **options: Any) -> FlowRun:
+        """``prefect.deployments.run_deployment``, called from synchronous code."""
+        from prefect.deployments import run_deployment
+
+        run = run_deployment(name, **options)
+        assert isinstance(run, FlowRun)
+        return run
 
     def client(self) -> Any:
         from prefect.client.orchestration import get_client
@@ -56,7 +66,8 @@ class Stack:
         return get_client(sync_client=True)
 
     def logs(self) -> str:
-        return f"--- worker log\n{tail(self.worker_log, 60)}\n--- server log\n{tail(self.server.log)}"
+        worker_log, server_log = tail(self.worker_log, 60), tail(self.server.log)
+        return f"--- worker log\n{worker_log}\n--- server log\n{server_log}"
 
     def wait_for_runs(self, run_ids: list[Any], timeout: float = 150) -> list[Any]:
         """Wait until every run is in a final state; return the runs."""
@@ -64,12 +75,15 @@ class Stack:
         with self.client() as client:
             while True:
                 runs = [client.read_flow_run(run_id) for run_id in run_ids]
-                if all(run.state is not None and run.state.type.value in FINAL_STATES
-                       for run in runs):
+                if all(
+                    run.state is not None and run.state.type.value in FINAL_STATES for run in runs
+                ):
                     return runs
                 if time.monotonic() > deadline:
                     states = {str(r.id): r.state.name if r.state else None for r in runs}
-                    raise AssertionError(f"runs not finished in {timeout} s: {states}\n{self.logs()}")
+                    raise AssertionError(
+                        f"runs unfinished after {timeout} s: {states}\n{self.logs()}"
+                    )
                 time.sleep(0.5)
 
 
@@ -77,7 +91,9 @@ def _database_params() -> list[Any]:
     reason = postgres_unavailable_reason()
     return [
         "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.skipif(reason is not None, reason=reason or "")),
+        pytest.param(
+            "postgresql", marks=pytest.mark.skipif(reason is not None, reason=reason or "")
+        ),
     ]
 
 
@@ -89,7 +105,11 @@ def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[S
 
     database: str = request.param
     workdir = Path(tempfile.mkdtemp(prefix=f"qc-e2e-{database}-"))
-    postgres = PostgresCluster(workdir / "pg") if database == "postgresql" else None
+    postgres = (
+        PostgresCluster(Path(tempfile.mkdtemp(prefix="qc-e2e-pg-")))
+        if database == "postgresql"
+        else None
+    )
     server: PrefectServer | None = None
     try:
         if postgres is not None:
@@ -121,4 +141,3 @@ def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[S
             server.stop()
         if postgres is not None:
             postgres.stop()
-

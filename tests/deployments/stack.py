@@ -109,9 +109,19 @@ def postgres_unavailable_reason() -> str | None:
     return None
 
 
+def _run(args: Sequence[str]) -> None:
+    done = subprocess.run(list(args), capture_output=True, text=True, timeout=120, cwd="/")
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} exited {done.returncode}: {done.stderr}{done.stdout}")
+
+
 @dataclass
 class PostgresCluster:
-    """A throw-away PostgreSQL cluster in ``directory``, trusting loopback connections."""
+    """A throw-away PostgreSQL cluster in ``directory``, trusting loopback connections.
+
+    As root, ``directory`` must be reachable by the ``postgres`` user (e.g. a fresh
+    ``tempfile.mkdtemp()`` in ``/tmp``): the cluster runs as that user.
+    """
 
     directory: Path
     port: int = field(default_factory=free_port)
@@ -135,8 +145,7 @@ class PostgresCluster:
         data = self.directory / "data"
         if os.geteuid() == 0:
             shutil.chown(self.directory, "postgres", "postgres")
-        run = {"check": True, "capture_output": True, "timeout": 120, "cwd": "/"}
-        subprocess.run(
+        _run(
             self._as_owner(
                 [
                     str(bin_dir / "initdb"),
@@ -149,14 +158,13 @@ class PostgresCluster:
                     "--no-sync",
                 ]
             ),
-            **run,  # type: ignore[call-overload]
         )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             f"-c unix_socket_directories={self.directory} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        subprocess.run(
+        _run(
             self._as_owner(
                 [
                     str(bin_dir / "pg_ctl"),
@@ -172,11 +180,10 @@ class PostgresCluster:
                     "start",
                 ]
             ),
-            **run,  # type: ignore[call-overload]
         )
-        subprocess.run(
+        _run(
             [
-                str(bin_dir / "createdb") if (bin_dir / "createdb").exists() else "createdb",
+                str(bin_dir / "createdb"),
                 "-h",
                 "127.0.0.1",
                 "-p",
@@ -185,7 +192,6 @@ class PostgresCluster:
                 self.user,
                 self.database,
             ],
-            **run,  # type: ignore[call-overload]
         )
 
     def stop(self) -> None:
@@ -194,8 +200,15 @@ class PostgresCluster:
             return
         subprocess.run(
             self._as_owner(
-                [str(bin_dir / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast",
-                 "-w", "stop"]
+                [
+                    str(bin_dir / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ]
             ),
             capture_output=True,
             timeout=60,
@@ -245,8 +258,17 @@ class PrefectServer:
         if self.database_url:
             server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.database_url
         self.process = spawn(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-ui", "--analytics-off"],
+            [
+                PREFECT,
+                "server",
+                "start",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-ui",
+                "--analytics-off",
+            ],
             self.env(**server_env),
             self.log,
         )
@@ -285,9 +307,23 @@ def worker(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A ``prefect worker start`` process polling ``pool`` every second."""
     process = spawn(
-        [PREFECT, "--no-prompt", "worker", "start", "--pool", pool, "--type", "process",
-         "--limit", str(limit), "--prefetch-seconds", "5", "--install-policy", "never",
-         "--no-create-pool-if-not-found"],
+        [
+            PREFECT,
+            "--no-prompt",
+            "worker",
+            "start",
+            "--pool",
+            pool,
+            "--type",
+            "process",
+            "--limit",
+            str(limit),
+            "--prefetch-seconds",
+            "5",
+            "--install-policy",
+            "never",
+            "--no-create-pool-if-not-found",
+        ],
         server.env(PREFECT_WORKER_QUERY_SECONDS="1", PREFECT_WORKER_HEARTBEAT_SECONDS="5"),
         log_dir / "worker.log",
         cwd=cwd,

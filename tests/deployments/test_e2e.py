@@ -6,6 +6,7 @@ run in file order: the last one checks what all the others left behind.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import time
@@ -63,11 +64,7 @@ def test_deploy_all_registers_what_prefect_yaml_says(stack: Stack) -> None:
             assert stack.emulator.api_token not in deployment.model_dump_json()
             # The pull step points at the checkout `prefect deploy` ran in.
             assert deployment.pull_steps == [
-                {
-                    "prefect.deployments.steps.set_working_directory": {
-                        "directory": str(REPO_ROOT)
-                    }
-                }
+                {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO_ROOT)}}
             ]
             assert deployment.job_variables == {"env": spec.env}
             shipped = [
@@ -84,22 +81,19 @@ def test_deploy_all_registers_what_prefect_yaml_says(stack: Stack) -> None:
             else:
                 assert gcl is not None and gcl.limit == limit.limit
                 assert deployment.concurrency_options is not None
-                assert (
-                    deployment.concurrency_options.collision_strategy == limit.collision_strategy
-                )
+                assert deployment.concurrency_options.collision_strategy == limit.collision_strategy
 
         pool = client.read_work_pool(WORK_POOL_NAME)
         assert pool.type == "process" and pool.concurrency_limit == 4
 
 
 def test_invalid_parameters_are_rejected_before_a_run_starts(stack: Stack) -> None:
-    from prefect.deployments import run_deployment
     from prefect.exceptions import PrefectHTTPStatusError
 
     with stack.client() as client:
         before = len(client.read_flow_runs())
         with pytest.raises(PrefectHTTPStatusError) as rejected:
-            run_deployment(
+            stack.run_deployment(
                 LIFECYCLE,
                 parameters={"options": {"language": "Java"}},
                 timeout=0,
@@ -111,13 +105,20 @@ def test_invalid_parameters_are_rejected_before_a_run_starts(stack: Stack) -> No
 
 def test_lifecycle_runs_from_the_cli_and_from_run_deployment(stack: Stack) -> None:
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
-    from prefect.deployments import run_deployment
 
-    # One transient failure: the client retries it, and its warning reaches the run's logs.
+    # One transient failure (on whichever run reads first; the inventory lists with
+    # /projects/read too): the client retries it, and its warning reaches that run's logs.
     stack.emulator.inject("http_503_html", path="/projects/read", count=1)
     cli = subprocess.Popen(
-        [PREFECT, "--no-prompt", "deployment", "run", LIFECYCLE,
-         "--params", '{"options": {"language": "C#"}}'],
+        [
+            PREFECT,
+            "--no-prompt",
+            "deployment",
+            "run",
+            LIFECYCLE,
+            "--params",
+            '{"options": {"language": "C#"}}',
+        ],
         env=stack.server.env(),
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
@@ -125,8 +126,8 @@ def test_lifecycle_runs_from_the_cli_and_from_run_deployment(stack: Stack) -> No
         text=True,
     )
     try:
-        inventory = run_deployment(INVENTORY, timeout=0)
-        lifecycle = run_deployment(LIFECYCLE, timeout=150, poll_interval=1)
+        inventory = stack.run_deployment(INVENTORY, timeout=0)
+        lifecycle = stack.run_deployment(LIFECYCLE, timeout=150, poll_interval=1)
         output, _ = cli.communicate(timeout=120)
     finally:
         if cli.poll() is None:
@@ -150,7 +151,7 @@ def test_lifecycle_runs_from_the_cli_and_from_run_deployment(stack: Stack) -> No
     with stack.client() as client:
         while not retry_logged and time.monotonic() < deadline:
             logs = client.read_logs(
-                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[lifecycle.id, from_cli]))
+                LogFilter(flow_run_id=LogFilterFlowRunId(any_=[r.id for r in runs]))
             )
             retry_logged = any(
                 log.name == "quantconnect_client" and "retrying" in log.message for log in logs
@@ -181,7 +182,7 @@ def test_a_schedule_fires_the_sweeper_on_its_own(stack: Stack) -> None:
                 DeploymentScheduleCreate(
                     schedule=IntervalSchedule(
                         interval=timedelta(seconds=30),
-                        anchor_date=datetime.now(timezone.utc) + timedelta(seconds=2),
+                        anchor_date=datetime.now(timezone.utc) + timedelta(seconds=5),
                     ),
                     active=True,
                     parameters={
@@ -201,7 +202,9 @@ def test_a_schedule_fires_the_sweeper_on_its_own(stack: Stack) -> None:
                 runs = [
                     r
                     for r in client.read_flow_runs(
-                        deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id]))
+                        deployment_filter=DeploymentFilter(
+                            id=DeploymentFilterId(any_=[deployment.id])
+                        )
                     )
                     if r.auto_scheduled
                     and r.parameters.get("options", {}).get("name_prefix") == ORPHAN_PREFIX
@@ -231,3 +234,48 @@ def test_every_run_completed_and_no_temporary_project_is_left(stack: Stack) -> N
     states: dict[str, Any] = {f"{r.name} ({r.id})": r.state.name for r in runs if r.state}
     assert set(states.values()) == {"Completed"}, f"{states}\n{stack.logs()}"
     assert _temporary_projects(stack) == []
+
+
+def test_serve_runs_a_deployment_without_a_worker(stack: Stack) -> None:
+    """``python -m deployments.serve``: the same deployment, served from one process."""
+    if stack.database != "sqlite":
+        pytest.skip("the serve entry point does not depend on the server's database")
+    from prefect.exceptions import ObjectNotFound
+
+    from tests.deployments.stack import VENV_BIN, spawn, stop
+
+    # The served deployment takes the place of the worker's one of the same name.
+    with stack.client() as client:
+        client.delete_deployment(client.read_deployment_by_name(INVENTORY).id)
+    log = stack.workdir / "serve.log"
+    served = spawn(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "deployments.serve",
+            "--only",
+            "inventory",
+            "--limit",
+            "1",
+        ],
+        stack.server.env(PREFECT_RUNNER_POLL_FREQUENCY="1"),
+        log,
+        cwd=stack.workdir,
+    )
+    try:
+        with stack.client() as client:
+            deadline = time.monotonic() + 60
+            while True:
+                assert served.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                with contextlib.suppress(ObjectNotFound):
+                    deployment = client.read_deployment_by_name(INVENTORY)
+                    break
+                time.sleep(0.5)
+        assert deployment.work_pool_name is None
+        run = stack.run_deployment(INVENTORY, timeout=120, poll_interval=1)
+        assert run.state is not None and run.state.is_completed(), log.read_text()
+        assert run.work_pool_name is None
+        assert str(run.id) in log.read_text()
+    finally:
+        stop(served)

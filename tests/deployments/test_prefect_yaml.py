@@ -1,0 +1,88 @@
+"""``prefect.yaml`` and the ``deployments`` package, checked without a server (fast)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from deployments import CREDENTIALS_BLOCK_NAME, PREFECT_YAML, WORK_POOL_NAME
+from deployments.serve import runner_deployments
+from deployments.setup import main as setup_main
+from deployments.spec import load_deployment_specs
+from flows.parameters import LifecycleOptions
+
+SPECS = {spec.name: spec for spec in load_deployment_specs()}
+
+
+def test_the_file_defines_the_three_deployments_on_the_process_pool() -> None:
+    assert list(SPECS) == ["lifecycle-check", "sweeper", "inventory"]
+    for spec in SPECS.values():
+        assert spec.work_pool["name"] == WORK_POOL_NAME
+        assert spec.enforce_parameter_schema is True
+        assert spec.env == {"PREFECT_LOGGING_EXTRA_LOGGERS": "quantconnect_client"}
+
+
+@pytest.mark.parametrize("name", list(SPECS))
+def test_default_parameters_validate_against_the_flow(name: str) -> None:
+    spec = SPECS[name]
+    validated = spec.load_flow().validate_parameters(spec.parameters)
+    assert validated["credentials_block"] == CREDENTIALS_BLOCK_NAME
+    assert validated["credentials"] is None
+
+
+def test_credentials_are_referenced_by_block_name_only() -> None:
+    text = PREFECT_YAML.read_text()
+    assert "api_token" not in text and "QC_API_TOKEN" not in text
+    for spec in SPECS.values():
+        assert set(spec.parameters) == {"credentials_block", "options"}
+
+
+def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() -> None:
+    [sweep] = SPECS["sweeper"].prefect_schedules()
+    assert sweep.interval is not None and sweep.interval.total_seconds() == 1800 and sweep.active
+    [hourly] = SPECS["lifecycle-check"].prefect_schedules()
+    assert hourly.cron == "0 * * * *" and hourly.active is False
+    assert SPECS["inventory"].prefect_schedules() == []
+
+
+def test_an_invalid_parameter_does_not_validate() -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    flow = SPECS["lifecycle-check"].load_flow()
+    with pytest.raises(ParameterTypeError):
+        flow.validate_parameters({"options": {"language": "Java"}})
+    assert LifecycleOptions().language == "Py"
+
+
+def test_pull_step_uses_the_checkout_the_deploy_runs_in() -> None:
+    document = yaml.safe_load(PREFECT_YAML.read_text())
+    [build] = document["build"]
+    assert build["prefect.deployments.steps.run_shell_script"]["id"] == "checkout"
+    assert document["pull"] == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ checkout.stdout }}"}}
+    ]
+
+
+def test_serve_builds_every_deployment_for_the_async_flows() -> None:
+    deployments = runner_deployments()
+    assert [d.name for d in deployments] == list(SPECS)
+    for deployment, spec in zip(deployments, SPECS.values(), strict=True):
+        assert deployment.entrypoint == spec.module_path
+        assert deployment.parameters == spec.parameters
+        assert deployment.enforce_parameter_schema is True
+        assert [s.active for s in deployment.schedules or []] == [
+            s.get("active", True) for s in spec.schedules
+        ]
+    with pytest.raises(ValueError, match="no-such"):
+        runner_deployments(["no-such"])
+
+
+def test_setup_refuses_without_qc_credentials(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # tests/conftest.py removed QC_*, and no .env here: it stops before touching any server.
+    monkeypatch.chdir(tmp_path)
+    assert setup_main([]) == 2
+    assert "QC_API_TOKEN" in capsys.readouterr().out
