@@ -97,6 +97,12 @@ class SweepOptions(BaseModel):
     max_concurrency: int = Field(
         default=4, ge=1, le=32, description="Deletes in flight at once (the account's quota)."
     )
+    batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Projects deleted per task run (one table row each).",
+    )
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
 
 
@@ -111,9 +117,7 @@ class InventoryOptions(BaseModel):
     folder: str | None = Field(
         default=None, max_length=200, description="Only projects in this folder (and below)."
     )
-    include_deleted: bool = Field(
-        default=False, description="Include projects in the recycle bin."
-    )
+    include_deleted: bool = Field(default=False, description="Include projects in the recycle bin.")
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
 
 

@@ -1,8 +1,7 @@
 """Sweep orphaned temporary projects: what runs killed outright (SIGKILL, a lost machine) left.
 
 Example:
-    >>> import asyncio
-    >>> from flows.parameters import SweepOptions
+    >>>     >>> from flows.parameters import SweepOptions
     >>> from flows.sweep import sweep_temporary_projects
     >>> asyncio.run(sweep_temporary_projects(SweepOptions(dry_run=True)))  # doctest: +SKIP
 """
@@ -11,7 +10,6 @@ Example:
 # whose globals hold only names its body uses, so string annotations of parameters (the option
 # models) could not be resolved there.
 
-import asyncio
 import time
 from datetime import datetime, timedelta
 
@@ -19,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
 from quantconnect_client import RECYCLE_BIN_PREFIX, Project
-from tasks import api_task_options, delete_project, list_projects
+from tasks import api_task_options, delete_projects, list_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
@@ -27,9 +25,7 @@ from .parameters import SweepOptions
 from .reports import SweepItem, SweepReport
 
 
-def select_orphans(
-    projects: list[Project], options: SweepOptions, now: datetime
-) -> list[Project]:
+def select_orphans(projects: list[Project], options: SweepOptions, now: datetime) -> list[Project]:
     """The projects a sweep removes: the prefix, older than the TTL (bin leftovers if asked).
 
     A project whose creation time is unknown is spared: age is the only evidence that no run
@@ -45,6 +41,17 @@ def select_orphans(
         if project.created is not None and project.created <= cutoff:
             chosen.append(project)
     return chosen
+
+
+def _planned(project: Project, now: datetime) -> SweepItem:
+    created = project.created or now
+    return SweepItem(
+        project_id=project.project_id,
+        name=project.name,
+        created=created.isoformat(),
+        age_minutes=round((now - created).total_seconds() / 60, 1),
+        action="would delete",
+    )
 
 
 @flow(name="sweep-temporary-projects")
@@ -83,35 +90,23 @@ async def sweep_temporary_projects(
         " (dry run)" if options.dry_run else "",
     )
     report = SweepReport(examined=len(projects), matched=len(orphans), dry_run=options.dry_run)
-    deleter = delete_project.with_options(**task_options)
-    gate = asyncio.Semaphore(options.max_concurrency)
-    done = 0
-
-    async def remove(project: Project) -> SweepItem:
-        nonlocal done
-        purge = options.purge or project.is_deleted
-        created = project.created or now
-        item = SweepItem(
-            project_id=project.project_id,
-            name=project.name,
-            created=created.isoformat(),
-            age_minutes=round((now - created).total_seconds() / 60, 1),
-            action="would delete",
-        )
-        if options.dry_run:
-            return item
-        async with gate:
+    report.items = [_planned(project, now) for project in orphans]
+    if not options.dry_run:
+        deleter = delete_projects.with_options(**task_options)
+        # Batches, not a task per project: Prefect's per-task-run cost would otherwise cap the
+        # sweep well below the concurrency the account allows.
+        for start in range(0, len(orphans), options.batch_size):
+            batch = orphans[start : start + options.batch_size]
+            deletions = {p.project_id: options.purge or p.is_deleted for p in batch}
             try:
-                await deleter(creds, project.project_id, purge=purge)
-                item.action = "purged" if purge else "deleted"
+                errors = await deleter(creds, deletions, options.max_concurrency)
             except Exception as error:
-                item.action, item.error = "failed", f"{type(error).__name__}: {error}"
-        done += 1
-        if done % max(1, len(orphans) // 10) == 0 or done == len(orphans):
-            logger.info("Swept %d/%d", done, len(orphans))
-        return item
-
-    report.items = list(await asyncio.gather(*(remove(p) for p in orphans)))
+                errors = {pid: f"{type(error).__name__}: {error}" for pid in deletions}
+            for item in report.items[start : start + len(batch)]:
+                item.error = errors.get(item.project_id)
+                purged = deletions[item.project_id]
+                item.action = "failed" if item.error else ("purged" if purged else "deleted")
+            logger.info("Swept %d/%d", start + len(batch), len(orphans))
     report.deleted = sum(item.action in ("deleted", "purged") for item in report.items)
     report.failed = sum(item.action == "failed" for item in report.items)
     report.seconds = round(time.perf_counter() - started, 4)

@@ -14,11 +14,12 @@ Example:
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 from prefect import get_run_logger, task
 
-from quantconnect_client import NotFoundError, Project
+from quantconnect_client import NotFoundError, Project, QuantConnectClient, QuantConnectError
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
@@ -84,18 +85,66 @@ async def delete_project(
     A retry after a delete that took effect succeeds: a project already in the recycle bin (or
     gone) counts as deleted.
     """
-    client = credentials.get_client()
-    if purge:
-        await in_thread(client.projects.purge, project_id)
-        return
     retrying, _ = retry_context()
+    await in_thread(_delete_one, credentials.get_client(), project_id, purge, retrying)
+
+
+def _delete_one(client: QuantConnectClient, project_id: int, purge: bool, retrying: bool) -> None:
+    """Delete or purge one project; on a task retry, a project already deleted counts as done."""
+    if purge:
+        client.projects.purge(project_id)  # reads before each delete: retry-safe by itself
+        return
     if retrying:
         try:
-            if (await in_thread(client.projects.read, project_id)).is_deleted:
+            if client.projects.read(project_id).is_deleted:
                 return
         except NotFoundError:
             return
-    await in_thread(client.projects.delete, project_id)
+    client.projects.delete(project_id)
+
+
+@task(
+    name="delete-projects",
+    task_run_name="delete-projects ({max_concurrency} at once)",
+    **api_task_options(),
+)
+async def delete_projects(
+    credentials: QuantConnectCredentials,
+    deletions: dict[int, bool],
+    max_concurrency: int = 4,
+) -> dict[int, str | None]:
+    """Delete many projects in one task run, at most ``max_concurrency`` requests in flight.
+
+    One task run per batch instead of per project: Prefect spends ~13 ms of CPU on every task
+    run, which would otherwise cap a bulk delete far below what the account's quota allows.
+
+    Args:
+        credentials: The credentials block.
+        deletions: Project id -> whether to purge it (True) or move it to the recycle bin.
+        max_concurrency: Deletes in flight at once.
+
+    Returns:
+        Project id -> None when deleted, else the error that stopped it (one project's failure
+        does not stop the others; each was already retried by the client).
+    """
+    client = credentials.get_client()
+    retrying, _ = retry_context()
+
+    def delete_all() -> dict[int, str | None]:
+        def one(item: tuple[int, bool]) -> tuple[int, str | None]:
+            project_id, purge = item
+            try:
+                _delete_one(client, project_id, purge, retrying)
+            except QuantConnectError as error:
+                return project_id, f"{type(error).__name__}: {error}"
+            return project_id, None
+
+        with ThreadPoolExecutor(
+            max_workers=max_concurrency, thread_name_prefix="qc-delete"
+        ) as pool:
+            return dict(pool.map(one, deletions.items()))
+
+    return await in_thread(delete_all)
 
 
 ProjectStatus = Literal["live", "in recycle bin", "gone"]

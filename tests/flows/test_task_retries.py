@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect import flow
 
-from tasks import api_task_options, authenticate
+from tasks import api_task_options, authenticate, delete_projects
 from tests.flows.conftest import credentials_for
 
 pytestmark = pytest.mark.anyio
@@ -51,3 +51,20 @@ async def test_a_permanent_error_is_not_retried_by_prefect(qc_emulator):
     state = await check(return_state=True)
     assert state.is_failed()
     assert attempts(qc_emulator) == 1
+
+
+async def test_batch_delete_reports_each_project_and_bounds_concurrency(qc_emulator, credentials):
+    client = credentials.get_client()
+    ids = [client.projects.create(f"Batch/{i}", "Py").project_id for i in range(6)]
+    qc_emulator.set_faults(latency_ms=50)
+
+    @flow
+    async def sweep() -> dict[int, str | None]:
+        deletions = {pid: False for pid in ids} | {99_999_999: False}
+        return await delete_projects(credentials, deletions, max_concurrency=3)
+
+    outcome = await sweep()
+    assert {pid for pid, error in outcome.items() if error is None} == set(ids)
+    assert "NotFoundError" in str(outcome[99_999_999])
+    assert all(client.projects.read(pid).is_deleted for pid in ids)
+    assert qc_emulator.stats()["peak_in_flight"] == 3
