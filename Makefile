@@ -2,6 +2,7 @@
 #   make demo   - set up, then run the temporary-project lifecycle (emulator unless QC_* is set)
 #   make test   - set up, then lint, type-check and run the test suite
 #   make bench  - set up, then run the benchmarks (benchmarks/README.md)
+#   make soak   - set up, then the long fault soak (QC_SOAK_RUNS lifecycle runs, default 500)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -37,6 +38,10 @@ emulator: $(STAMP)
 # Orchestration cost next to a plain script (a few minutes); BENCH_ARGS="--quick" for a short run.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The long fault soak (tests/reliability/README.md): QC_SOAK_RUNS=2000 make soak for more.
+soak: $(STAMP)
+	$(BIN)/pytest tests/reliability/test_fault_soak.py -m slow -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect-home
