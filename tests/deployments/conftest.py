@@ -10,6 +10,7 @@ the server and the server before its database, whatever the tests did.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -141,3 +142,5 @@ def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[S
             server.stop()
         if postgres is not None:
             postgres.stop()
+            shutil.rmtree(postgres.directory, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -173,15 +173,16 @@ def test_a_schedule_fires_the_sweeper_on_its_own(stack: Stack) -> None:
 
     with stack.client() as client:
         deployment = client.read_deployment_by_name(SWEEPER)
-        # The shipped half-hourly schedule stays; a test schedule is added beside it. Its first
-        # run is due at once and the next only 30 s later, after the first has finished: with
-        # `collision_strategy: CANCEL_NEW`, runs of one deployment must not overlap.
+        # The shipped half-hourly schedule stays; a test schedule is added beside it, with its
+        # own parameters. Its first run comes due in 5 s (a slot the scheduler has time to see
+        # coming); the next a minute later, long after the first has finished and the schedule
+        # is gone: with `collision_strategy: CANCEL_NEW`, overlapping runs would be cancelled.
         [schedule] = client.create_deployment_schedules(
             deployment.id,
             [
                 DeploymentScheduleCreate(
                     schedule=IntervalSchedule(
-                        interval=timedelta(seconds=30),
+                        interval=timedelta(seconds=60),
                         anchor_date=datetime.now(timezone.utc) + timedelta(seconds=5),
                     ),
                     active=True,
