@@ -19,7 +19,7 @@ from prefect.artifacts import acreate_table_artifact
 from pydantic import BaseModel
 
 from quantconnect_client import Project
-from tasks import api_task_options, list_projects, update_file, update_project
+from tasks import list_projects, update_file, update_project
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
@@ -58,9 +58,7 @@ async def bulk_update_projects(
     """
     logger = get_run_logger()
     creds = await resolve_credentials(credentials, credentials_block)
-    task_options = api_task_options(
-        options.retries.task_retries, options.retries.retry_delay_seconds
-    )
+    task_options = options.retries.task_options()
     projects = await list_projects.with_options(**task_options)(creds)
     targets = [p for p in sorted(projects, key=lambda p: p.name) if matches(p, options)]
     planned = ", ".join(options.changes())

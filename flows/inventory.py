@@ -16,7 +16,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
 from quantconnect_client import Project
-from tasks import api_task_options, list_projects
+from tasks import list_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
@@ -45,9 +45,7 @@ async def project_inventory(
         One row per project: id, name, language, created, modified, deleted, description.
     """
     creds = await resolve_credentials(credentials, credentials_block)
-    task_options = api_task_options(
-        options.retries.task_retries, options.retries.retry_delay_seconds
-    )
+    task_options = options.retries.task_options()
     projects = await list_projects.with_options(**task_options)(
         creds, include_deleted=options.include_deleted
     )

@@ -30,7 +30,6 @@ from prefect.runtime import flow_run as current_flow_run
 
 from quantconnect_client import RECYCLE_BIN_PREFIX, Project
 from tasks import (
-    api_task_options,
     authenticate,
     create_project,
     delete_project,
@@ -190,9 +189,7 @@ async def temporary_project_lifecycle(
     run_id = str(current_flow_run.id or uuid.uuid4())
     name, renamed = temporary_names(options.name_prefix, run_id)
     report = LifecycleReport(flow_run_id=run_id, project_name=name, language=options.language)
-    task_options = api_task_options(
-        options.retries.task_retries, options.retries.retry_delay_seconds
-    )
+    task_options = options.retries.task_options()
     creds = await resolve_credentials(credentials, credentials_block)
     _active_runs[run_id] = creds
     project_id: int | None = None

@@ -3,11 +3,12 @@ rejects invalid values before a run is created."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from quantconnect_client.validation import validate_project_name
+from tasks.retries import api_task_options
 
 #: Temporary projects are named ``<prefix><flow run id>``; the sweeper finds them by prefix.
 DEFAULT_TEMPORARY_PREFIX = "prefect-tmp-"
@@ -43,6 +44,10 @@ class RetryOptions(BaseModel):
         le=300,
         description="Base of the exponential backoff between task retries (jittered).",
     )
+
+    def task_options(self) -> dict[str, Any]:
+        """Options for ``task.with_options(...)``: these retries on top of the API defaults."""
+        return api_task_options(self.task_retries, self.retry_delay_seconds)
 
 
 class LifecycleOptions(BaseModel):

@@ -17,7 +17,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
 from quantconnect_client import RECYCLE_BIN_PREFIX, Project
-from tasks import api_task_options, delete_projects, list_projects
+from tasks import delete_projects, list_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
@@ -76,9 +76,7 @@ async def sweep_temporary_projects(
     logger = get_run_logger()
     started = time.perf_counter()
     creds = await resolve_credentials(credentials, credentials_block)
-    task_options = api_task_options(
-        options.retries.task_retries, options.retries.retry_delay_seconds
-    )
+    task_options = options.retries.task_options()
     projects = await list_projects.with_options(**task_options)(creds, include_deleted=True)
     now = creds.get_client().service_now()
     orphans = select_orphans(projects, options, now)
