@@ -18,6 +18,7 @@ pytestmark = pytest.mark.anyio
 SHORT_RUNS = 50
 CONCURRENCY = 8
 LONG_RUNS = int(os.environ.get("QC_SOAK_RUNS", "500"))
+LONG_CONCURRENCY = int(os.environ.get("QC_SOAK_CONCURRENCY", "6"))
 
 
 def check(figures: SoakFigures, title: str) -> None:
@@ -31,10 +32,10 @@ def check(figures: SoakFigures, title: str) -> None:
     assert figures.completed >= figures.runs * 0.9, figures.failure_messages[:5]
 
 
-async def run(runs: int, seed: int) -> SoakFigures:
+async def run(runs: int, seed: int, concurrency: int = CONCURRENCY) -> SoakFigures:
     with soak_emulator(seed, runs) as server:
         faulty(server)
-        return await run_soak(server, runs, CONCURRENCY)
+        return await run_soak(server, runs, concurrency)
 
 
 async def test_short_fault_soak() -> None:
@@ -48,7 +49,7 @@ async def test_short_fault_soak() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(max(300, LONG_RUNS * 6))
 async def test_long_fault_soak() -> None:
-    figures = await run(LONG_RUNS, seed=int(os.environ.get("QC_SOAK_SEED", "66")))
-    check(
-        figures, f"fault soak (long): {LONG_RUNS} lifecycle runs, 20% faults, {CONCURRENCY} at once"
-    )
+    seed = int(os.environ.get("QC_SOAK_SEED", "66"))
+    figures = await run(LONG_RUNS, seed, LONG_CONCURRENCY)
+    title = f"fault soak (long): {LONG_RUNS} lifecycle runs, 20% faults, {LONG_CONCURRENCY} at once"
+    check(figures, title)
