@@ -217,8 +217,21 @@ class QuantConnectClient:
                     raise
                 self.pause_before_retry(endpoint, number + 1, error)
 
-    def pause_before_retry(self, endpoint: str, next_attempt: int, error: TransientError) -> None:
-        """Log the failure and sleep the policy's delay before attempt ``next_attempt``."""
+    def pause_before_retry(
+        self,
+        endpoint: str,
+        next_attempt: int,
+        error: TransientError,
+        attempts: int | None = None,
+    ) -> None:
+        """Log the failure and sleep the policy's delay before attempt ``next_attempt``.
+
+        Args:
+            endpoint: For the log line.
+            next_attempt: The number of the attempt about to be made (2 for the first retry).
+            error: The failure, whose ``retry_after`` is a floor on the delay.
+            attempts: Attempts in all, for the log line (default: the policy's).
+        """
         delay = self.retry.delay(next_attempt, error)
         self.metrics.add("retries")
         logger.warning(
@@ -227,6 +240,6 @@ class QuantConnectClient:
             error.message,
             delay,
             next_attempt,
-            self.retry.max_attempts,
+            attempts or self.retry.max_attempts,
         )
         time.sleep(delay)

@@ -245,7 +245,9 @@ class ProjectsAPI:
             except TransientError as error:
                 if round_number == rounds:
                     raise
-                self._client.pause_before_retry("/projects/delete", round_number + 1, error)
+                self._client.pause_before_retry(
+                    "/projects/delete", round_number + 1, error, attempts=rounds
+                )
         raise UnexpectedResponseError(
             f"Project {project_id} still exists after {rounds} deletes",
             endpoint="/projects/delete",
