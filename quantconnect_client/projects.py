@@ -224,34 +224,38 @@ class ProjectsAPI:
     def purge(self, project_id: int) -> None:
         """Remove a project for good: delete until a read says it no longer exists.
 
-        Each round reads first, so a retried delete is never applied once too often (a second
-        delete of a live project would purge it when only a soft delete was meant). Succeeds
-        quietly if the project is already gone.
+        Every delete is preceded by a read, so a retried delete is never applied once too often
+        (a second delete of a live project would purge it when only a soft delete was meant).
+        Succeeds quietly if the project is already gone.
 
         Raises:
-            TransientError: The service kept failing.
+            TransientError: The service failed ``max_attempts`` times in a row.
+            UnexpectedResponseError: The project survived more deletes than it can need.
         """
         validate_id(project_id)
-        rounds = 2 + self._client.retry.max_attempts
-        for round_number in range(1, rounds + 1):
+        max_deletes = 3  # a live project needs two (into the bin, then out); one to spare
+        deletes = failures = 0
+        while True:
             try:
                 try:
                     self.read(project_id)
                 except NotFoundError:
                     return
+                if deletes == max_deletes:
+                    raise UnexpectedResponseError(
+                        f"Project {project_id} still exists after {deletes} deletes",
+                        endpoint="/projects/delete",
+                    )
                 self._send_delete(project_id)
+                deletes += 1
+                failures = 0
             except NotFoundError:
                 return
             except TransientError as error:
-                if round_number == rounds:
+                failures += 1
+                if failures >= self._client.retry.max_attempts:
                     raise
-                self._client.pause_before_retry(
-                    "/projects/delete", round_number + 1, error, attempts=rounds
-                )
-        raise UnexpectedResponseError(
-            f"Project {project_id} still exists after {rounds} deletes",
-            endpoint="/projects/delete",
-        )
+                self._client.pause_before_retry("/projects/delete", failures + 1, error)
 
     def _send_delete(self, project_id: int) -> bool:
         self._client.post("/projects/delete", {"projectId": project_id})

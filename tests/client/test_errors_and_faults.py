@@ -286,3 +286,15 @@ def test_http_408_is_transient():
         client = QuantConnectClient(1, "t", base_url=srv.url, retry=NO_RETRY)
         with pytest.raises(RequestTimeoutError, match="408"):
             client.authenticate()
+
+
+def test_purge_survives_refused_deletes_under_a_rate_limit(qc_emulator):
+    with make_client(qc_emulator) as client:
+        ids = [client.projects.create(f"Tests/Purge {i}", "Py").project_id for i in range(3)]
+        qc_emulator.inject("http_429", path="/projects/delete", count=2)  # two refusals in a row
+        client.projects.purge(ids[0])
+        qc_emulator.set_faults(rate_limit_per_second=4, retry_after_seconds=0)
+        for project_id in ids[1:]:  # refusals now land in whichever round they happen to
+            client.projects.purge(project_id)
+    assert qc_emulator.projects() == []
+    assert qc_emulator.stats()["rate_limited"] > 0

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from tasks.credentials import QuantConnectCredentials
+from tests.helpers import credentials_for
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -15,18 +16,6 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60):
         yield
-
-
-def credentials_for(emulator, **overrides) -> QuantConnectCredentials:
-    fields = {
-        "user_id": emulator.user_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "read_timeout": 2.0,
-        "connect_timeout": 2.0,
-    }
-    fields.update(overrides)
-    return QuantConnectCredentials(**fields)
 
 
 @pytest.fixture

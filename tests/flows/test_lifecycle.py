@@ -9,7 +9,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from flows.lifecycle import VerificationError, temporary_project_lifecycle
 from flows.parameters import LifecycleOptions, RetryOptions
 from quantconnect_client import AuthenticationError
-from tests.flows.conftest import FAST_RETRIES, credentials_for
+from tests.flows.conftest import FAST_RETRIES
+from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
 

@@ -19,7 +19,7 @@ from prefect.logging.handlers import APILogHandler
 from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import LifecycleOptions
 from quantconnect_emulator import EmulatorServer
-from tests.flows.conftest import credentials_for
+from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ import pytest
 from prefect import flow
 
 from tasks import api_task_options, authenticate, delete_projects
-from tests.flows.conftest import credentials_for
+from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
 

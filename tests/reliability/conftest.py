@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from tasks.credentials import QuantConnectCredentials
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 #: (title, lines) in the order the tests reported them.
@@ -70,19 +68,6 @@ def prefect_server() -> Iterator[str]:
 def anyio_backend() -> str:
     """Async tests (``pytest.mark.anyio``) run on asyncio, as Prefect does."""
     return "asyncio"
-
-
-def credentials_for(emulator: Any, **overrides: Any) -> QuantConnectCredentials:
-    """A credentials block for the emulator, with short timeouts."""
-    fields: dict[str, Any] = {
-        "user_id": emulator.user_id,
-        "api_token": emulator.api_token,
-        "base_url": emulator.base_url,
-        "read_timeout": 2.0,
-        "connect_timeout": 2.0,
-    }
-    fields.update(overrides)
-    return QuantConnectCredentials(**fields)
 
 
 def subprocess_env(api_url: str, **extra: str) -> dict[str, str]:

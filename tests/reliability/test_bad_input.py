@@ -27,7 +27,8 @@ from quantconnect_client import (
 )
 from quantconnect_emulator import EmulatorServer
 from tests.canned_http import CannedResponse, canned_server
-from tests.reliability.conftest import credentials_for, report_figures, table
+from tests.helpers import credentials_for
+from tests.reliability.conftest import report_figures, table
 
 ROWS: list[tuple[str, str, str, int]] = []
 

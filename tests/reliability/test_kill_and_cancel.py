@@ -19,8 +19,8 @@ from prefect.states import Cancelling
 
 from flows.parameters import SweepOptions
 from flows.sweep import sweep_temporary_projects
+from tests.helpers import credentials_for
 from tests.reliability.conftest import (
-    credentials_for,
     report_figures,
     start_python,
     subprocess_env,

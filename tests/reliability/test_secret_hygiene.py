@@ -26,8 +26,8 @@ from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import InventoryOptions, LifecycleOptions, RetryOptions, SweepOptions
 from flows.sweep import sweep_temporary_projects
 from quantconnect_emulator import EmulatorServer
+from tests.helpers import credentials_for
 from tests.reliability.conftest import (
-    credentials_for,
     report_figures,
     start_python,
     subprocess_env,
