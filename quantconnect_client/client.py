@@ -103,8 +103,14 @@ class QuantConnectClient:
         self.files = FilesAPI(self)
 
     @classmethod
-    def from_settings(cls, settings: QuantConnectSettings | None = None) -> QuantConnectClient:
+    def from_settings(
+        cls, settings: QuantConnectSettings | None = None, *, pool_size: int = 16
+    ) -> QuantConnectClient:
         """Build a client from ``QC_*`` settings (environment or ``.env``).
+
+        Args:
+            settings: The settings (default: read from the environment now).
+            pool_size: Pooled connections; keep it at or above your concurrency.
 
         Raises:
             ConfigurationError: ``QC_USER_ID`` or ``QC_API_TOKEN`` is not set.
@@ -121,6 +127,7 @@ class QuantConnectClient:
             base_url=settings.base_url,
             timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
             retry=RetryPolicy(max_attempts=settings.max_attempts),
+            pool_size=pool_size,
         )
 
     def __repr__(self) -> str:

@@ -20,8 +20,6 @@ from quantconnect_client import (
     ConfigurationError,
     QuantConnectClient,
     QuantConnectSettings,
-    RetryPolicy,
-    Timeouts,
 )
 
 _clients: dict[str, QuantConnectClient] = {}
@@ -95,33 +93,19 @@ class QuantConnectCredentials(CredentialsBlock):
                 "No QuantConnect credentials: pass a QuantConnectCredentials block or a saved "
                 "block's name, or set QC_USER_ID and QC_API_TOKEN."
             )
-        return cls(
-            user_id=settings.user_id,
-            api_token=settings.api_token,
-            organization_id=settings.organization_id,
-            base_url=settings.base_url,
-            connect_timeout=settings.connect_timeout,
-            read_timeout=settings.read_timeout,
-            max_attempts=settings.max_attempts,
+        return cls(**settings.model_dump())
+
+    def to_settings(self) -> QuantConnectSettings:
+        """The same connection settings as the client package's settings object (no env read)."""
+        return QuantConnectSettings.model_construct(
+            **self.model_dump(include=set(QuantConnectSettings.model_fields))
         )
 
     def _client_key(self) -> str:
         # The cache key must tell tokens apart without holding one: use its digest.
+        fields = self.to_settings().model_dump(exclude={"api_token"})
         token_digest = hashlib.sha256(self.api_token.get_secret_value().encode()).hexdigest()
-        return "|".join(
-            map(
-                str,
-                (
-                    self.user_id,
-                    token_digest,
-                    self.organization_id,
-                    self.base_url,
-                    self.connect_timeout,
-                    self.read_timeout,
-                    self.max_attempts,
-                ),
-            )
-        )
+        return f"{token_digest}|{sorted(fields.items())}"
 
     def get_client(self) -> QuantConnectClient:
         """A client for these credentials, shared across the tasks of this process.
@@ -132,14 +116,6 @@ class QuantConnectCredentials(CredentialsBlock):
         with _clients_lock:
             client = _clients.get(key)
             if client is None:
-                client = QuantConnectClient(
-                    self.user_id,
-                    self.api_token,
-                    organization_id=self.organization_id,
-                    base_url=self.base_url,
-                    timeouts=Timeouts(self.connect_timeout, self.read_timeout),
-                    retry=RetryPolicy(max_attempts=self.max_attempts),
-                    pool_size=32,
-                )
+                client = QuantConnectClient.from_settings(self.to_settings(), pool_size=32)
                 _clients[key] = client
             return client
