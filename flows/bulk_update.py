@@ -58,8 +58,8 @@ async def bulk_update_projects(
     """
     logger = get_run_logger()
     creds = await resolve_credentials(credentials, credentials_block)
-    task_options = options.retries.task_options()
-    projects = await list_projects.with_options(**task_options)(creds)
+    api = options.retries.apply  # each task with the run's retries
+    projects = await api(list_projects)(creds)
     targets = [p for p in sorted(projects, key=lambda p: p.name) if matches(p, options)]
     planned = ", ".join(options.changes())
     logger.info("%d of %d project(s) match; change: %s", len(targets), len(projects), planned)
@@ -72,11 +72,11 @@ async def bulk_update_projects(
             return item
         try:
             if options.description is not None:
-                await update_project.with_options(**task_options)(
+                await api(update_project)(
                     creds, project.project_id, description=options.description
                 )
             if options.file_name is not None and options.file_content is not None:
-                await update_file.with_options(**task_options)(
+                await api(update_file)(
                     creds, project.project_id, options.file_name, options.file_content
                 )
             item.action = f"set {planned}"

@@ -45,10 +45,8 @@ async def project_inventory(
         One row per project: id, name, language, created, modified, deleted, description.
     """
     creds = await resolve_credentials(credentials, credentials_block)
-    task_options = options.retries.task_options()
-    projects = await list_projects.with_options(**task_options)(
-        creds, include_deleted=options.include_deleted
-    )
+    api = options.retries.apply  # each task with the run's retries
+    projects = await api(list_projects)(creds, include_deleted=options.include_deleted)
     rows = [project_row(p) for p in sorted(projects, key=lambda p: p.name) if matches(p, options)]
     await acreate_table_artifact(
         table=rows,

@@ -76,8 +76,8 @@ async def sweep_temporary_projects(
     logger = get_run_logger()
     started = time.perf_counter()
     creds = await resolve_credentials(credentials, credentials_block)
-    task_options = options.retries.task_options()
-    projects = await list_projects.with_options(**task_options)(creds, include_deleted=True)
+    api = options.retries.apply  # each task with the run's retries
+    projects = await api(list_projects)(creds, include_deleted=True)
     now = creds.get_client().service_now()
     orphans = select_orphans(projects, options, now)
     logger.info(
@@ -90,7 +90,7 @@ async def sweep_temporary_projects(
     report = SweepReport(examined=len(projects), matched=len(orphans), dry_run=options.dry_run)
     report.items = [_planned(project, now) for project in orphans]
     if not options.dry_run:
-        deleter = delete_projects.with_options(**task_options)
+        deleter = api(delete_projects)
         # Batches, not a task per project: Prefect's per-task-run cost would otherwise cap the
         # sweep well below the concurrency the account allows.
         for start in range(0, len(orphans), options.batch_size):

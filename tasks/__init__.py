@@ -16,7 +16,7 @@ from .projects import (
     read_project,
     update_project,
 )
-from .retries import api_task_options, retry_only_transient_errors
+from .retries import api_task_options, retry_only_transient_errors, with_api_retries
 
 __all__ = [
     "QuantConnectCredentials",
@@ -33,4 +33,5 @@ __all__ = [
     "retry_only_transient_errors",
     "update_file",
     "update_project",
+    "with_api_retries",
 ]

@@ -8,7 +8,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
@@ -16,6 +17,8 @@ from prefect.logging import get_logger
 from prefect.tasks import Task, exponential_backoff
 
 from quantconnect_client import is_retryable
+
+T = TypeVar("T", bound=Task[..., Any])
 
 #: Task-level retries, on top of the client's own quick retries inside one task attempt.
 DEFAULT_TASK_RETRIES = 2
@@ -74,3 +77,29 @@ def api_task_options(
         "cache_policy": NO_CACHE,
         "timeout_seconds": TASK_TIMEOUT_SECONDS,
     }
+
+
+@lru_cache(maxsize=256)
+def _with_api_retries(
+    task: Task[..., Any], retries: int, retry_delay_seconds: float
+) -> Task[..., Any]:
+    return task.with_options(**api_task_options(retries, retry_delay_seconds))
+
+
+def with_api_retries(
+    task: T,
+    retries: int = DEFAULT_TASK_RETRIES,
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS,
+) -> T:
+    """``task`` with these retries on top of the API defaults, built once per combination.
+
+    ``Task.with_options`` re-reads the task's source file (``inspect.getsource``) to derive the
+    task key: a few milliseconds per call, paid on every step of every run without this cache.
+
+    Example:
+        >>> from tasks import read_project
+        >>> with_api_retries(read_project, 3, 1.0) is with_api_retries(read_project, 3, 1.0)
+        True
+    """
+    variant: T = _with_api_retries(task, retries, float(retry_delay_seconds))  # type: ignore[assignment]
+    return variant
