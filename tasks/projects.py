@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Literal
 
 from prefect import get_run_logger, task
@@ -35,18 +36,41 @@ async def authenticate(credentials: QuantConnectCredentials) -> bool:
 
 @task(name="create-project", task_run_name="create-project {name}", **api_task_options())
 async def create_project(
-    credentials: QuantConnectCredentials, name: str, language: str = "Py"
+    credentials: QuantConnectCredentials, name: str, language: str = "Py", confirm: bool = False
 ) -> Project:
-    """Create a project; on a task retry, first adopt the one an earlier attempt made."""
+    """Create a project; on a task retry, first adopt the one an earlier attempt made.
+
+    Args:
+        credentials: Who to be.
+        name: The project's name (folders with ``/``).
+        language: ``Py`` or ``C#``.
+        confirm: Read the project back by id after creating it and return what the service
+            then holds: one more request in the same task run (a retry repeats both, and the
+            create adopts the first attempt's project), instead of another task run.
+    """
     client = credentials.get_client()
     retrying, first_attempt = retry_context()
     if retrying:
         get_run_logger().info(
             "Retrying create of %r: looking for an earlier attempt's project", name
         )
-    project = await in_thread(client.projects.create, name, language, existing_since=first_attempt)
-    get_run_logger().info("Project %r has id %s", project.name, project.project_id)
-    return project
+    created, read_back = await in_thread(
+        _create_one, client, name, language, first_attempt, confirm
+    )
+    get_run_logger().info("Project %r has id %s", created.name, created.project_id)
+    return read_back if read_back is not None else created
+
+
+def _create_one(
+    client: QuantConnectClient,
+    name: str,
+    language: str,
+    existing_since: datetime | None,
+    confirm: bool,
+) -> tuple[Project, Project | None]:
+    """Create (or adopt) a project and, with ``confirm``, read it back: one thread hop."""
+    project = client.projects.create(name, language, existing_since=existing_since)
+    return project, client.projects.read(project.project_id) if confirm else None
 
 
 @task(name="read-project", task_run_name="read-project {project_id}", **api_task_options())
@@ -70,10 +94,28 @@ async def update_project(
     project_id: int,
     name: str | None = None,
     description: str | None = None,
-) -> None:
-    """Rename a project and/or set its description (idempotent)."""
-    client = credentials.get_client()
-    await in_thread(client.projects.update, project_id, name=name, description=description)
+    confirm: bool = False,
+) -> Project | None:
+    """Rename a project and/or set its description (idempotent).
+
+    Returns:
+        With ``confirm``, the project read back by id after the update (one more request in
+        the same task run, so a check costs no extra task run); otherwise None.
+    """
+    return await in_thread(_update_one, credentials.get_client(), project_id, name, description,
+                           confirm)
+
+
+def _update_one(
+    client: QuantConnectClient,
+    project_id: int,
+    name: str | None,
+    description: str | None,
+    confirm: bool,
+) -> Project | None:
+    """Update a project and, with ``confirm``, read it back: one thread hop."""
+    client.projects.update(project_id, name=name, description=description)
+    return client.projects.read(project_id) if confirm else None
 
 
 @task(name="delete-project", task_run_name="delete-project {project_id}", **api_task_options())

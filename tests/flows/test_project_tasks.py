@@ -1,0 +1,110 @@
+"""Project tasks' read-back (``confirm``), cached retry variants and the shared API session."""
+
+from __future__ import annotations
+
+import pytest
+from prefect import flow
+from prefect.client.orchestration import PrefectClient, get_client
+
+from flows.lifecycle import temporary_project_lifecycle
+from flows.parameters import LifecycleOptions, RetryOptions
+from flows.session import prefect_api_session
+from quantconnect_client import Project
+from tasks import create_project, read_project, update_project, with_api_retries
+from tests.flows.conftest import FAST_RETRIES
+from tests.helpers import credentials_for
+
+pytestmark = pytest.mark.anyio
+
+
+def paths(emulator) -> list[str]:
+    return [r["path"] for r in emulator.requests_log()]
+
+
+async def test_create_with_confirm_reads_the_project_back_in_the_same_task_run(
+    qc_emulator, credentials
+):
+    @flow
+    async def make() -> Project:
+        return await create_project(credentials, "Confirm/create", "C#", confirm=True)
+
+    project = await make()
+    assert paths(qc_emulator) == ["/projects/create", "/projects/read"]
+    assert (project.name, project.language) == ("Confirm/create", "C#")
+
+
+async def test_a_failed_read_back_retries_the_task_without_a_second_project(qc_emulator):
+    # No client retries: the failed read must fail the task run, and Prefect retries it.
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    qc_emulator.inject("http_503_html", path="/projects/read", count=1)
+
+    @flow
+    async def make() -> Project:
+        task = with_api_retries(create_project, FAST_RETRIES["task_retries"], 0)
+        return await task(credentials, "Confirm/retried", "Py", confirm=True)
+
+    project = await make()
+    [only] = qc_emulator.projects()
+    assert only["projectId"] == project.project_id
+    # create, read back (503), then the retry: list (a read without id) finds and adopts the
+    # first attempt's project instead of creating again, and reads it back.
+    assert paths(qc_emulator) == [
+        "/projects/create", "/projects/read", "/projects/read", "/projects/read"
+    ]
+
+
+async def test_update_with_confirm_returns_the_project_read_back(qc_emulator, credentials):
+    project_id = credentials.get_client().projects.create("Confirm/old", "Py").project_id
+
+    @flow
+    async def rename() -> tuple[Project | None, Project | None]:
+        quiet = await update_project(credentials, project_id, description="first")
+        loud = await update_project(credentials, project_id, name="Confirm/new", confirm=True)
+        return quiet, loud
+
+    quiet, loud = await rename()
+    assert quiet is None
+    assert loud is not None and loud.name == "Confirm/new" and loud.description == "first"
+    assert paths(qc_emulator)[1:] == ["/projects/update", "/projects/update", "/projects/read"]
+
+
+async def test_lifecycle_without_delete_check_makes_the_plain_scripts_five_requests(
+    qc_emulator, credentials
+):
+    options = LifecycleOptions(
+        authenticate_first=False, verify_files=False, purge=False, verify_deleted=False
+    )
+    report = await temporary_project_lifecycle(options, credentials)
+    assert report.outcome == "completed"
+    assert paths(qc_emulator) == [
+        "/projects/create", "/projects/read", "/projects/update", "/projects/read",
+        "/projects/delete",
+    ]
+    assert [s.name for s in report.steps] == [
+        "create", "verify created", "update", "verify updated", "delete"
+    ]
+    [left] = qc_emulator.projects()
+    assert left["name"] == f"Recycle Bin/{report.renamed_to}"
+
+
+def test_retry_variants_are_built_once_per_combination():
+    assert with_api_retries(read_project, 3, 1.0) is with_api_retries(read_project, 3, 1)
+    assert with_api_retries(read_project, 3, 1.0) is not with_api_retries(read_project, 1, 1.0)
+    variant = RetryOptions(task_retries=4, retry_delay_seconds=0.5).apply(read_project)
+    assert variant.retries == 4 and variant.name == read_project.name
+    assert RetryOptions(task_retries=4, retry_delay_seconds=0.5).apply(read_project) is variant
+
+
+@flow
+async def client_of_the_run() -> PrefectClient:
+    return get_client()
+
+
+async def test_flow_runs_in_one_session_share_one_prefect_client():
+    async with prefect_api_session():
+        first, second = await client_of_the_run(), await client_of_the_run()
+        async with prefect_api_session():  # re-entrant: the same session
+            third = await client_of_the_run()
+    assert first is second is third
+    outside = [await client_of_the_run(), await client_of_the_run()]
+    assert outside[0] is not outside[1]  # without a session, every run builds its own
