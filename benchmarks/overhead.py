@@ -2,7 +2,8 @@
 
 The emulator's latency is switched off, so what remains is the cost of each layer: a bare
 keep-alive ``requests`` session (signing included), the docs' new connection per call, the
-project client, a Prefect task run inside one flow, and a whole flow run around one task.
+project client, a Prefect task run inside one flow, and a whole flow run around one task (with
+new Prefect API clients per run, and inside one :func:`flows.session.prefect_api_session`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ async def run_overhead(emulator: EmulatorProcess, count: int, flow_runs: int) ->
         count: Reads per batch for the request-level layers.
         flow_runs: Flow runs per batch for the whole-flow-run layer.
     """
+    from flows.session import prefect_api_session
     from tasks.credentials import QuantConnectCredentials
 
     from .probe_flows import many_task_reads, one_read
@@ -87,12 +89,17 @@ async def run_overhead(emulator: EmulatorProcess, count: int, flow_runs: int) ->
                 await one_read(credentials, project_id)
             return time.perf_counter() - started
 
+        async def flow_run_in_session(n: int) -> float:
+            async with prefect_api_session():
+                return await flow_run(n)
+
         per_op = {
             "bare_session": await _per_op(count, bare),
             "docs_new_connection": await _per_op(count, docs),
             "client": await _per_op(count, with_client),
             "task_in_flow": await _per_op(count, task_runs, prefect=True),
             "flow_run_one_task": await _per_op(flow_runs, flow_run, prefect=True),
+            "flow_run_in_session": await _per_op(flow_runs, flow_run_in_session, prefect=True),
         }
     finally:
         session.close()

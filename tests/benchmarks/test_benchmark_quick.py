@@ -35,11 +35,15 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
         assert f"### {number}. " in completed.stdout  # its table was printed
 
     lifecycle = results["lifecycle"]
-    assert set(lifecycle["variants"]) == {"plain", "client", "flow"}
-    assert lifecycle["variants"]["plain"]["requests"] == 5
-    assert lifecycle["variants"]["client"]["requests"] == 5
-    # The flow also verifies the delete with one more read.
-    assert lifecycle["variants"]["flow"]["paths"][:5] == lifecycle["variants"]["plain"]["paths"]
+    assert set(lifecycle["variants"]) == {"plain", "client", "flow", "flow_cold",
+                                          "flow_verified"}
+    plain_paths = lifecycle["variants"]["plain"]["paths"]
+    assert len(plain_paths) == 5
+    # (b), (c) and (c1) make exactly the plain script's requests; (c2) adds its delete check.
+    for name in ("client", "flow", "flow_cold"):
+        assert lifecycle["variants"][name]["paths"] == plain_paths, name
+    verified = lifecycle["variants"]["flow_verified"]["paths"]
+    assert verified[:5] == plain_paths and verified[5:] == [plain_paths[1]]  # one more read
     for variant in lifecycle["variants"].values():
         assert variant["completed"]
         assert len(variant["samples_s"]) == lifecycle["repetitions"]
@@ -55,7 +59,7 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
 
     overhead = results["overhead"]["per_op_ms"]
     assert set(overhead) == {"bare_session", "docs_new_connection", "client", "task_in_flow",
-                             "flow_run_one_task"}
+                             "flow_run_one_task", "flow_run_in_session"}
     assert all(value > 0 for value in overhead.values())
 
     memory = results["memory"]
