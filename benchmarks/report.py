@@ -92,8 +92,8 @@ def overhead_table(section: dict[str, Any]) -> str:
     rows = [[label, f"{section['per_op_ms'][key]:.2f}", f"{section['over_bare_ms'][key]:+.2f}"]
             for key, label in names.items()]
     return (_table(["layer (latency 0)", "ms per op", "ms over bare"], rows)
-            + f"\nmedians of {section['batches']} batches of {section['reads_per_batch']} reads "
-            f"({section['flow_runs_per_batch']} flow runs)")
+            + f"\nmedians of {section['batches']} batches of {section['reads_per_batch']} reads; "
+            f"flow runs: medians of {section['flow_runs_per_batch']} single runs")
 
 
 def memory_table(section: dict[str, Any]) -> str:

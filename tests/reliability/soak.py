@@ -19,6 +19,7 @@ from prefect.exceptions import PrefectHTTPStatusError
 
 from flows.lifecycle import VerificationError, temporary_project_lifecycle
 from flows.parameters import LifecycleOptions, RetryOptions
+from flows.session import prefect_api_session
 from quantconnect_client import QuantConnectError
 from quantconnect_emulator import EmulatorServer, FaultKind
 from tasks.credentials import QuantConnectCredentials
@@ -151,7 +152,10 @@ async def run_soak(server: EmulatorServer, runs: int, concurrency: int) -> SoakF
             )
 
     started = time.perf_counter()
-    states = await asyncio.gather(*(one() for _ in range(runs)))
+    # One Prefect API session for every run, as a long-lived process would hold it: this also
+    # checks that concurrent runs can share its clients.
+    async with prefect_api_session():
+        states = await asyncio.gather(*(one() for _ in range(runs)))
     figures.seconds = time.perf_counter() - started
 
     failed: Counter[str] = Counter()
