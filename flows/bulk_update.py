@@ -26,6 +26,7 @@ from .credentials import resolve_credentials
 from .fanout import run_bounded
 from .inventory import matches
 from .parameters import BulkUpdateOptions
+from .session import IN_MEMORY_RESULTS
 
 
 class BulkUpdateItem(BaseModel):
@@ -37,7 +38,7 @@ class BulkUpdateItem(BaseModel):
     error: str | None = None
 
 
-@flow(name="bulk-update-projects")
+@flow(**IN_MEMORY_RESULTS, name="bulk-update-projects")
 async def bulk_update_projects(
     options: BulkUpdateOptions,
     credentials: QuantConnectCredentials | None = None,

@@ -22,6 +22,7 @@ from tasks.credentials import QuantConnectCredentials
 from .credentials import resolve_credentials
 from .parameters import BulkUpdateOptions, InventoryOptions
 from .reports import project_row
+from .session import IN_MEMORY_RESULTS
 
 
 def matches(project: Project, options: InventoryOptions | BulkUpdateOptions) -> bool:
@@ -33,7 +34,7 @@ def matches(project: Project, options: InventoryOptions | BulkUpdateOptions) -> 
     return fnmatchcase(project.name, options.name_pattern)
 
 
-@flow(name="project-inventory")
+@flow(**IN_MEMORY_RESULTS, name="project-inventory")
 async def project_inventory(
     options: InventoryOptions = InventoryOptions(),  # noqa: B008 - an immutable-by-use default
     credentials: QuantConnectCredentials | None = None,

@@ -43,6 +43,7 @@ from tasks.credentials import QuantConnectCredentials
 from .credentials import resolve_credentials, resolve_credentials_sync
 from .parameters import DEFAULT_TEMPORARY_PREFIX, LifecycleOptions
 from .reports import LifecycleReport
+from .session import IN_MEMORY_RESULTS
 
 DEFAULT_FILES: dict[str, list[str]] = {
     "Py": ["main.py", "research.ipynb"],
@@ -159,6 +160,7 @@ def remove_leftovers(flow: Flow[Any, Any], flow_run: FlowRun, state: State) -> N
 
 
 @flow(
+    **IN_MEMORY_RESULTS,
     name="temporary-project-lifecycle",
     on_failure=[remove_leftovers],
     on_cancellation=[remove_leftovers],

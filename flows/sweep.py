@@ -23,6 +23,7 @@ from tasks.credentials import QuantConnectCredentials
 from .credentials import resolve_credentials
 from .parameters import SweepOptions
 from .reports import SweepItem, SweepReport
+from .session import IN_MEMORY_RESULTS
 
 
 def select_orphans(projects: list[Project], options: SweepOptions, now: datetime) -> list[Project]:
@@ -54,7 +55,7 @@ def _planned(project: Project, now: datetime) -> SweepItem:
     )
 
 
-@flow(name="sweep-temporary-projects")
+@flow(**IN_MEMORY_RESULTS, name="sweep-temporary-projects")
 async def sweep_temporary_projects(
     options: SweepOptions = SweepOptions(),  # noqa: B008 - an immutable-by-use default
     credentials: QuantConnectCredentials | None = None,

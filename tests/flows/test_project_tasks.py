@@ -1,14 +1,12 @@
-"""Project tasks' read-back (``confirm``), cached retry variants and the shared API session."""
+"""Project tasks' read-back (``confirm``) and cached retry variants."""
 
 from __future__ import annotations
 
 import pytest
 from prefect import flow
-from prefect.client.orchestration import PrefectClient, get_client
 
 from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import LifecycleOptions, RetryOptions
-from flows.session import prefect_api_session
 from quantconnect_client import Project
 from tasks import create_project, read_project, update_project, with_api_retries
 from tests.flows.conftest import FAST_RETRIES
@@ -93,18 +91,3 @@ def test_retry_variants_are_built_once_per_combination():
     variant = RetryOptions(task_retries=4, retry_delay_seconds=0.5).apply(read_project)
     assert variant.retries == 4 and variant.name == read_project.name
     assert RetryOptions(task_retries=4, retry_delay_seconds=0.5).apply(read_project) is variant
-
-
-@flow
-async def client_of_the_run() -> PrefectClient:
-    return get_client()
-
-
-async def test_flow_runs_in_one_session_share_one_prefect_client():
-    async with prefect_api_session():
-        first, second = await client_of_the_run(), await client_of_the_run()
-        async with prefect_api_session():  # re-entrant: the same session
-            third = await client_of_the_run()
-    assert first is second is third
-    outside = [await client_of_the_run(), await client_of_the_run()]
-    assert outside[0] is not outside[1]  # without a session, every run builds its own
