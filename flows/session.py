@@ -3,7 +3,7 @@
 Each flow run called outside such a session builds two new Prefect API clients (the engine's
 async one, and a sync one that looks up the server's default result storage), and each new
 client loads the whole CA bundle into an ``ssl.SSLContext`` even for an ``http://`` API: about
-60-90 ms per run on this project's 2-core machines, more than the rest of Prefect's client-side
+40-90 ms per run on this project's 2-core machines, more than the rest of Prefect's client-side
 bookkeeping around a five-request lifecycle. Inside a session, every run reuses the same two
 clients and their open connections. Prefect's engine looks these clients up itself
 (``AsyncClientContext`` / ``SyncClientContext``), so the flows need no change.
