@@ -100,6 +100,15 @@ def test_invalid_parameters_are_rejected_before_a_run_starts(stack: Stack) -> No
             )
         assert rejected.value.response.status_code == 409
         assert "Java" in rejected.value.response.text or "language" in rejected.value.response.text
+        # The same through the CLI: a non-zero exit that says why, and still no run.
+        cli = subprocess.run(
+            [PREFECT, "--no-prompt", "deployment", "run", LIFECYCLE,
+             "--params", '{"options": {"language": "Java"}}'],
+            env=stack.server.env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=180,
+        )
+        said = cli.stdout + cli.stderr
+        assert cli.returncode != 0, said
+        assert "language" in said or "Java" in said, said
         assert len(client.read_flow_runs()) == before
 
 
