@@ -30,6 +30,7 @@ from prefect.runtime import flow_run as current_flow_run
 
 from quantconnect_client import RECYCLE_BIN_PREFIX, Project
 from tasks import (
+    ReadBackError,
     authenticate,
     create_project,
     delete_project,
@@ -208,7 +209,11 @@ async def temporary_project_lifecycle(
         # bookkeeping and three events for its server, per step).
         async with report.step("create") as step:
             create_attempted = True
-            project = await api(create_project)(creds, name, options.language, confirm=True)
+            try:
+                project = await api(create_project)(creds, name, options.language, confirm=True)
+            except ReadBackError as error:  # made, then unreadable: remove it by id
+                project_id = report.project_id = error.project_id
+                raise
             project_id = report.project_id = project.project_id
             step.detail = f"id {project_id}, read back"
 

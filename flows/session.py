@@ -31,9 +31,10 @@ from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 #: ``@flow`` options for flows whose outputs are artifacts and a returned report, not persisted
 #: results. Prefect otherwise asks its server on every run whether a default result storage is
 #: configured, twice (once to pick the storage, once to decide whether to persist): two round
-#: trips, ~10-15 ms per run here. The storage named is never written to (nothing is persisted);
-#: it is Prefect's own fallback, so a run that does persist (``with_options``) writes where it
-#: would have anyway, unless the server names another default.
+#: trips, ~10-15 ms per run here. The storage named (Prefect's local fallback, read once at
+#: import) is never written to while nothing is persisted; it also means a server's default
+#: result storage is ignored: to persist, use ``with_options(persist_result=True,
+#: result_storage=...)`` with a storage every process can read.
 IN_MEMORY_RESULTS: dict[str, Any] = {
     "persist_result": False,
     "result_storage": PREFECT_LOCAL_STORAGE_PATH.value(),  # a Path: no block to look up

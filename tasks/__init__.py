@@ -7,6 +7,7 @@ Example:
 from .credentials import QuantConnectCredentials
 from .files import list_files, read_file, update_file
 from .projects import (
+    ReadBackError,
     authenticate,
     create_project,
     delete_project,
@@ -20,6 +21,7 @@ from .retries import api_task_options, retry_only_transient_errors, with_api_ret
 
 __all__ = [
     "QuantConnectCredentials",
+    "ReadBackError",
     "api_task_options",
     "authenticate",
     "create_project",

@@ -15,10 +15,11 @@ Example:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from prefect import get_run_logger, task
+from prefect.context import TaskRunContext
 
 from quantconnect_client import NotFoundError, Project, QuantConnectClient, QuantConnectError
 
@@ -34,6 +35,30 @@ async def authenticate(credentials: QuantConnectCredentials) -> bool:
     return await in_thread(client.authenticate)
 
 
+class ReadBackError(QuantConnectError):
+    """A project was created (``project_id``) but reading it back failed (the ``__cause__``).
+
+    As retryable as its cause. A retry of the same task run reads this project back instead
+    of creating another; a caller that gives up still knows which project to remove.
+    """
+
+    def __init__(self, project_id: int, cause: QuantConnectError) -> None:
+        super().__init__(
+            f"project {project_id} was created, but reading it back failed: {cause}",
+            endpoint=cause.endpoint,
+            status_code=cause.status_code,
+            service_errors=cause.service_errors,
+        )
+        self.project_id = project_id
+        self.retryable = cause.retryable
+        self.retry_after: float | None = getattr(cause, "retry_after", None)
+
+
+#: Projects created by a create task run whose read-back failed, by task run id: Prefect
+#: retries a task run in the same process, and the retry reads this project back by id.
+_created_by_task_run: dict[UUID, int] = {}
+
+
 @task(name="create-project", task_run_name="create-project {name}", **api_task_options())
 async def create_project(
     credentials: QuantConnectCredentials, name: str, language: str = "Py", confirm: bool = False
@@ -45,32 +70,35 @@ async def create_project(
         name: The project's name (folders with ``/``).
         language: ``Py`` or ``C#``.
         confirm: Read the project back by id after creating it and return what the service
-            then holds: one more request in the same task run (a retry repeats both, and the
-            create adopts the first attempt's project), instead of another task run.
+            then holds: one more request in the same task run instead of another task run.
+
+    Raises:
+        ReadBackError: The project was created but could not be read back (``confirm``); a
+            retry of the task run reads that project back rather than creating another.
     """
     client = credentials.get_client()
     retrying, first_attempt = retry_context()
-    if retrying:
-        get_run_logger().info(
-            "Retrying create of %r: looking for an earlier attempt's project", name
+    context = TaskRunContext.get()
+    run_id = context.task_run.id if context is not None else None
+    known_id = _created_by_task_run.pop(run_id, None) if run_id is not None else None
+    if known_id is None:
+        if retrying:
+            get_run_logger().info(
+                "Retrying create of %r: looking for an earlier attempt's project", name
+            )
+        project = await in_thread(
+            client.projects.create, name, language, existing_since=first_attempt
         )
-    created, read_back = await in_thread(
-        _create_one, client, name, language, first_attempt, confirm
-    )
-    get_run_logger().info("Project %r has id %s", created.name, created.project_id)
-    return read_back if read_back is not None else created
-
-
-def _create_one(
-    client: QuantConnectClient,
-    name: str,
-    language: str,
-    existing_since: datetime | None,
-    confirm: bool,
-) -> tuple[Project, Project | None]:
-    """Create (or adopt) a project and, with ``confirm``, read it back: one thread hop."""
-    project = client.projects.create(name, language, existing_since=existing_since)
-    return project, client.projects.read(project.project_id) if confirm else None
+        get_run_logger().info("Project %r has id %s", project.name, project.project_id)
+        known_id = project.project_id
+        if not confirm:
+            return project
+    try:
+        return await in_thread(client.projects.read, known_id)
+    except QuantConnectError as error:
+        if run_id is not None:
+            _created_by_task_run[run_id] = known_id
+        raise ReadBackError(known_id, error) from error
 
 
 @task(name="read-project", task_run_name="read-project {project_id}", **api_task_options())

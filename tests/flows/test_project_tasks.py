@@ -8,7 +8,7 @@ from prefect import flow
 from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import LifecycleOptions, RetryOptions
 from quantconnect_client import Project
-from tasks import create_project, read_project, update_project, with_api_retries
+from tasks import ReadBackError, create_project, read_project, update_project, with_api_retries
 from tests.flows.conftest import FAST_RETRIES
 from tests.helpers import credentials_for
 
@@ -44,11 +44,25 @@ async def test_a_failed_read_back_retries_the_task_without_a_second_project(qc_e
     project = await make()
     [only] = qc_emulator.projects()
     assert only["projectId"] == project.project_id
-    # create, read back (503), then the retry: list (a read without id) finds and adopts the
-    # first attempt's project instead of creating again, and reads it back.
-    assert paths(qc_emulator) == [
-        "/projects/create", "/projects/read", "/projects/read", "/projects/read"
-    ]
+    # create, read back (503), then the retry reads the same project back by id: no second
+    # create, and no search by name.
+    assert paths(qc_emulator) == ["/projects/create", "/projects/read", "/projects/read"]
+
+
+async def test_a_project_that_cannot_be_read_back_is_removed_by_id(qc_emulator):
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    qc_emulator.inject("http_503_html", path="/projects/read", count=1)
+    options = LifecycleOptions(
+        authenticate_first=False, verify_files=False, retries=RetryOptions(task_retries=0)
+    )
+    state = await temporary_project_lifecycle(options, credentials, return_state=True)
+    assert state.is_failed()
+    error = await state.result(raise_on_failure=False)  # type: ignore[misc]
+    assert isinstance(error, ReadBackError) and "reading it back failed" in str(error)
+    assert qc_emulator.projects() == []  # the safety net purged it by the id the error carried
+    listings = [r for r in qc_emulator.requests_log()
+                if r["path"] == "/projects/read" and r["project_id"] is None]
+    assert listings == []  # ...without searching by name
 
 
 async def test_update_with_confirm_returns_the_project_read_back(qc_emulator, credentials):
