@@ -9,7 +9,7 @@ from prefect import Task
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from quantconnect_client.validation import validate_project_name
-from tasks.retries import api_task_options, with_api_retries
+from tasks.retries import with_api_retries
 
 #: Temporary projects are named ``<prefix><flow run id>``; the sweeper finds them by prefix.
 DEFAULT_TEMPORARY_PREFIX = "prefect-tmp-"
@@ -46,10 +46,6 @@ class RetryOptions(BaseModel):
         le=300,
         description="Base of the exponential backoff between task retries (jittered).",
     )
-
-    def task_options(self) -> dict[str, Any]:
-        """Options for ``task.with_options(...)``: these retries on top of the API defaults."""
-        return api_task_options(self.task_retries, self.retry_delay_seconds)
 
     def apply(self, task: T) -> T:
         """``task`` with these retries (a cached variant: building one costs milliseconds).

@@ -5,10 +5,16 @@ from __future__ import annotations
 import pytest
 from prefect import flow
 
-from tasks import api_task_options, authenticate, delete_projects
+from tasks import authenticate, delete_projects, with_api_retries
 from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
+
+
+@flow
+async def check(credentials) -> bool:
+    """Authenticate once, with two task-level retries and no delay between them."""
+    return await with_api_retries(authenticate, 2, 0)(credentials)
 
 
 def attempts(emulator) -> int:
@@ -19,11 +25,7 @@ async def test_a_transient_error_is_retried_by_prefect(qc_emulator):
     credentials = credentials_for(qc_emulator, max_attempts=1)
     qc_emulator.inject("http_502_html", count=2)
 
-    @flow
-    async def check() -> bool:
-        return await authenticate.with_options(**api_task_options(2, 0))(credentials)
-
-    assert await check() is True
+    assert await check(credentials) is True
     assert attempts(qc_emulator) == 3
 
 
@@ -32,11 +34,7 @@ async def test_retry_after_longer_than_the_task_delays_is_not_retried_early(qc_e
     qc_emulator.set_faults(retry_after_seconds=120)
     qc_emulator.inject("http_429", count=3)
 
-    @flow
-    async def check() -> bool:
-        return await authenticate.with_options(**api_task_options(2, 0))(credentials)
-
-    state = await check(return_state=True)
+    state = await check(credentials, return_state=True)
     assert state.is_failed()
     assert attempts(qc_emulator) == 1
 
@@ -44,11 +42,7 @@ async def test_retry_after_longer_than_the_task_delays_is_not_retried_early(qc_e
 async def test_a_permanent_error_is_not_retried_by_prefect(qc_emulator):
     credentials = credentials_for(qc_emulator, api_token="wrong", max_attempts=1)
 
-    @flow
-    async def check() -> bool:
-        return await authenticate.with_options(**api_task_options(2, 0))(credentials)
-
-    state = await check(return_state=True)
+    state = await check(credentials, return_state=True)
     assert state.is_failed()
     assert attempts(qc_emulator) == 1
 
