@@ -27,6 +27,8 @@ from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
 from .retries import api_task_options
 
+ProjectStatus = Literal["live", "in recycle bin", "gone"]
+
 
 @task(name="authenticate", task_run_name="authenticate", **api_task_options())
 async def authenticate(credentials: QuantConnectCredentials) -> bool:
@@ -148,29 +150,61 @@ def _update_one(
 
 @task(name="delete-project", task_run_name="delete-project {project_id}", **api_task_options())
 async def delete_project(
-    credentials: QuantConnectCredentials, project_id: int, purge: bool = False
-) -> None:
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    purge: bool = False,
+    confirm: bool = False,
+) -> ProjectStatus | None:
     """Delete a project (into the recycle bin), or with ``purge`` remove it for good.
 
     A retry after a delete that took effect succeeds: a project already in the recycle bin (or
     gone) counts as deleted.
+
+    Args:
+        credentials: Who to be.
+        project_id: The project.
+        purge: Remove it for good (from the recycle bin too) instead of into the bin.
+        confirm: Read the project's status after the delete, in the same task run (one more
+            request, no extra task run), and return it.
+
+    Returns:
+        With ``confirm``, what the service then holds: ``"in recycle bin"`` or ``"gone"`` (or
+        ``"live"`` if the delete did not take); otherwise None.
+
+    Example:
+        >>> status = await delete_project(credentials, 42, confirm=True)  # doctest: +SKIP
+        >>> status
+        'in recycle bin'
     """
     retrying, _ = retry_context()
-    await in_thread(_delete_one, credentials.get_client(), project_id, purge, retrying)
+    return await in_thread(
+        _delete_one, credentials.get_client(), project_id, purge, retrying, confirm
+    )
 
 
-def _delete_one(client: QuantConnectClient, project_id: int, purge: bool, retrying: bool) -> None:
-    """Delete or purge one project; on a task retry, a project already deleted counts as done."""
+def _delete_one(
+    client: QuantConnectClient,
+    project_id: int,
+    purge: bool,
+    retrying: bool,
+    confirm: bool = False,
+) -> ProjectStatus | None:
+    """Delete or purge one project (a retry counts one already deleted as done); with
+    ``confirm``, then read its status: one thread hop."""
     if purge:
         client.projects.purge(project_id)  # reads before each delete: retry-safe by itself
-        return
-    if retrying:
-        try:
-            if client.projects.read(project_id).is_deleted:
-                return
-        except NotFoundError:
-            return
-    client.projects.delete(project_id)
+    elif not (retrying and _status(client, project_id) != "live"):
+        client.projects.delete(project_id)
+    return _status(client, project_id) if confirm else None
+
+
+def _status(client: QuantConnectClient, project_id: int) -> ProjectStatus:
+    """Whether a project is live, in the recycle bin, or gone (a read that finds nothing)."""
+    try:
+        project = client.projects.read(project_id)
+    except NotFoundError:
+        return "gone"
+    return "in recycle bin" if project.is_deleted else "live"
 
 
 @task(
@@ -217,14 +251,9 @@ async def delete_projects(
     return await in_thread(delete_all)
 
 
-ProjectStatus = Literal["live", "in recycle bin", "gone"]
-
-
 @task(name="project-status", task_run_name="project-status {project_id}", **api_task_options())
-async def project_status(credentials: QuantConnectCredentials, project_id: int) -> ProjectStatus:
+async def project_status(
+    credentials: QuantConnectCredentials, project_id: int
+) -> ProjectStatus:
     """Whether a project is live, in the recycle bin, or gone (a read that fails: not found)."""
-    try:
-        project = await in_thread(credentials.get_client().projects.read, project_id)
-    except NotFoundError:
-        return "gone"
-    return "in recycle bin" if project.is_deleted else "live"
+    return await in_thread(_status, credentials.get_client(), project_id)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import time
+from uuid import UUID
+
+import anyio
 import pytest
 from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
 
 from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import LifecycleOptions, RetryOptions
 from quantconnect_client import Project
-from tasks import ReadBackError, create_project, read_project, update_project, with_api_retries
+from tasks import (
+    ReadBackError,
+    create_project,
+    delete_project,
+    read_project,
+    update_project,
+    with_api_retries,
+)
 from tests.flows.conftest import FAST_RETRIES
 from tests.helpers import credentials_for
 
@@ -97,6 +110,72 @@ async def test_lifecycle_without_delete_check_makes_the_plain_scripts_five_reque
     ]
     [left] = qc_emulator.projects()
     assert left["name"] == f"Recycle Bin/{report.renamed_to}"
+
+
+async def test_delete_with_confirm_returns_the_status_read_back(qc_emulator, credentials):
+    client = credentials.get_client()
+    binned, purged = (client.projects.create(f"Confirm/del-{i}", "Py").project_id for i in "ab")
+
+    @flow
+    async def remove() -> tuple[str | None, str | None, str | None]:
+        quiet = await delete_project(credentials, binned)
+        to_bin = await delete_project(credentials, purged, confirm=True)
+        gone = await delete_project(credentials, purged, purge=True, confirm=True)
+        return quiet, to_bin, gone
+
+    assert await remove() == (None, "in recycle bin", "gone")
+    assert paths(qc_emulator)[2:5] == ["/projects/delete", "/projects/delete", "/projects/read"]
+    assert paths(qc_emulator)[-1] == "/projects/read"
+    [left] = qc_emulator.projects()
+    assert left["projectId"] == binned
+
+
+async def test_a_failed_status_read_retries_the_task_without_a_second_delete(qc_emulator):
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    project_id = credentials.get_client().projects.create("Confirm/retried-del", "Py").project_id
+    qc_emulator.inject("http_503_html", path="/projects/read", count=1)
+
+    @flow
+    async def remove() -> str | None:
+        task = with_api_retries(delete_project, FAST_RETRIES["task_retries"], 0)
+        return await task(credentials, project_id, confirm=True)
+
+    assert await remove() == "in recycle bin"
+    # delete, status read (503); the retry sees the project already in the bin: no 2nd delete.
+    assert paths(qc_emulator)[1:] == [
+        "/projects/delete", "/projects/read", "/projects/read", "/projects/read"
+    ]
+
+
+async def task_run_names(flow_run_id: str, at_least: int) -> list[str]:
+    """The flow run's task run names once the server has recorded them (it does so from events,
+    a moment after the run), then once more after a pause, to see any latecomer too."""
+    task_filter = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[UUID(flow_run_id)]))
+    deadline = time.monotonic() + 20
+    async with get_client() as client:
+        while True:
+            runs = await client.read_task_runs(task_run_filter=task_filter)
+            if len(runs) >= at_least or time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.2)
+        await anyio.sleep(0.5)
+        runs = await client.read_task_runs(task_run_filter=task_filter)
+    return sorted(run.name.split(" ")[0] for run in runs)
+
+
+async def test_the_default_lifecycle_checks_each_delete_inside_its_task_run(
+    qc_emulator, credentials
+):
+    report = await temporary_project_lifecycle(credentials=credentials)
+    assert report.outcome == "completed" and report.flow_run_id is not None
+    assert qc_emulator.projects() == []
+    names = await task_run_names(report.flow_run_id, at_least=6)
+    assert names == [
+        "authenticate", "create-project", "delete-project", "delete-project", "list-files",
+        "update-project",
+    ]  # no separate status task runs: the deletes read the status back themselves
+    steps = {step.name: step.detail for step in report.steps}
+    assert (steps["verify deleted"], steps["verify purged"]) == ("in recycle bin", "gone")
 
 
 def test_retry_variants_are_built_once_per_combination():
