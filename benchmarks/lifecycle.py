@@ -155,6 +155,11 @@ async def run_lifecycle(emulator: EmulatorProcess, repetitions: int) -> dict[str
         "ratio_flow_to_plain": round(flow["wall_s"] / plain, 3),
         "ratio_flow_cold_to_plain": round(results["flow_cold"]["wall_s"] / plain, 3),
         "ratio_flow_verified_to_plain": round(results["flow_verified"]["wall_s"] / plain, 3),
+        # Each round runs (a) then (c) within seconds: their ratio shows the machine's noise.
+        "round_ratios_flow_to_plain": [
+            round(c / a, 3)
+            for a, c in zip(results["plain"]["samples_s"], flow["samples_s"], strict=True)
+        ],
         "session_saves_s": round(results["flow_cold"]["wall_s"] - flow["wall_s"], 4),
         # Latency per request at which (c)/(a) would reach the target, other costs unchanged:
         # (n_c L + O_c) / (n_a L + O_a) = 1.25, with n requests and O overhead over the floor.

@@ -37,8 +37,11 @@ def lifecycle_table(section: dict[str, Any]) -> str:
     target = section["target_ratio_flow_to_plain"]
     ratio = section["ratio_flow_to_plain"]
     verdict = "met" if ratio <= target else "NOT met"
+    rounds = section.get("round_ratios_flow_to_plain") or [ratio]
+    within = sum(r <= target for r in rounds)
     lines = [
-        f"(c)/(a) = {ratio:.2f} (target <= {target}: {verdict}); "
+        f"(c)/(a) = {ratio:.2f} (target <= {target}: {verdict}); per round "
+        f"{min(rounds):.2f}-{max(rounds):.2f}, {within} of {len(rounds)} rounds within target; "
         f"(b)/(a) = {section['ratio_client_to_plain']:.2f}",
         f"one Prefect API session saves {section['session_saves_s'] * 1000:.0f} ms per run: "
         f"(c1)/(a) = {section['ratio_flow_cold_to_plain']:.2f}; with the default delete check "

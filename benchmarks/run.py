@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true",
                         help="small, fast run: 5 ms latency, N=20, 2 repetitions, concurrency 1,4")
     parser.add_argument("--latency-ms", type=float, help="emulator latency per request (100)")
-    parser.add_argument("--repetitions", type=int, help="lifecycle repetitions per variant (5)")
+    parser.add_argument("--repetitions", type=int, help="lifecycle repetitions per variant (9)")
     parser.add_argument("--bulk-n", type=int, help="projects to sweep (200)")
     parser.add_argument("--bulk-repetitions", type=int, help="repetitions per bulk variant (3)")
     parser.add_argument("--concurrency", type=str, help="sweeper concurrencies (1,4,16)")
@@ -64,7 +64,7 @@ def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
         {"latency_ms": 5.0, "repetitions": 2, "bulk_n": 20, "bulk_repetitions": 1,
          "concurrency": "1,4", "overhead_n": 20}
         if args.quick else
-        {"latency_ms": 100.0, "repetitions": 5, "bulk_n": 200, "bulk_repetitions": 3,
+        {"latency_ms": 100.0, "repetitions": 9, "bulk_n": 200, "bulk_repetitions": 3,
          "concurrency": "1,4,16", "overhead_n": 200}
     )
     for key, value in defaults.items():
