@@ -18,12 +18,10 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from pydantic import BaseModel
 
-from quantconnect_client import Project
-from tasks import list_projects, update_file, update_project
+from tasks import list_projects, update_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
-from .fanout import run_bounded
 from .inventory import matches
 from .parameters import BulkUpdateOptions
 from .session import IN_MEMORY_RESULTS
@@ -65,29 +63,30 @@ async def bulk_update_projects(
     planned = ", ".join(options.changes())
     logger.info("%d of %d project(s) match; change: %s", len(targets), len(projects), planned)
 
-    async def change(project: Project) -> BulkUpdateItem:
-        item = BulkUpdateItem(
-            project_id=project.project_id, name=project.name, action=f"would set {planned}"
-        )
-        if options.dry_run:
-            return item
-        try:
-            if options.description is not None:
-                await api(update_project)(
-                    creds, project.project_id, description=options.description
+    items = [
+        BulkUpdateItem(project_id=p.project_id, name=p.name, action=f"would set {planned}")
+        for p in targets
+    ]
+    if not options.dry_run:
+        updater = api(update_projects)
+        # Batches, not task runs per project: see `tasks.batches`.
+        for start in range(0, len(items), options.batch_size):
+            batch = items[start : start + options.batch_size]
+            try:
+                errors = await updater(
+                    creds,
+                    [item.project_id for item in batch],
+                    description=options.description,
+                    file_name=options.file_name,
+                    file_content=options.file_content,
+                    max_concurrency=options.max_concurrency,
                 )
-            if options.file_name is not None and options.file_content is not None:
-                await api(update_file)(
-                    creds, project.project_id, options.file_name, options.file_content
-                )
-            item.action = f"set {planned}"
-        except Exception as error:
-            item.action, item.error = "failed", f"{type(error).__name__}: {error}"
-        return item
-
-    items = await run_bounded(
-        targets, change, limit=options.max_concurrency, logger=logger, label="Updated"
-    )
+            except Exception as error:
+                errors = {item.project_id: f"{type(error).__name__}: {error}" for item in batch}
+            for item in batch:
+                item.error = errors.get(item.project_id)
+                item.action = "failed" if item.error else f"set {planned}"
+            logger.info("Updated %d/%d", start + len(batch), len(items))
     failed = sum(item.action == "failed" for item in items)
     await acreate_table_artifact(
         table=[item.model_dump() for item in items],

@@ -163,6 +163,12 @@ class BulkUpdateOptions(BaseModel):
     max_concurrency: int = Field(
         default=4, ge=1, le=32, description="Projects updated at once (the account's quota)."
     )
+    batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="Projects updated per task run (one table row each).",
+    )
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
 
     @model_validator(mode="after")

@@ -4,6 +4,7 @@ Example:
     >>> from tasks import QuantConnectCredentials, create_project, delete_project
 """
 
+from .batches import delete_projects, update_projects
 from .credentials import QuantConnectCredentials
 from .files import list_files, read_file, update_file
 from .projects import (
@@ -11,7 +12,6 @@ from .projects import (
     authenticate,
     create_project,
     delete_project,
-    delete_projects,
     list_projects,
     project_status,
     read_project,
@@ -35,5 +35,6 @@ __all__ = [
     "retry_only_transient_errors",
     "update_file",
     "update_project",
+    "update_projects",
     "with_api_retries",
 ]

@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 from uuid import UUID
 
@@ -205,50 +204,6 @@ def _status(client: QuantConnectClient, project_id: int) -> ProjectStatus:
     except NotFoundError:
         return "gone"
     return "in recycle bin" if project.is_deleted else "live"
-
-
-@task(
-    name="delete-projects",
-    task_run_name="delete-projects ({max_concurrency} at once)",
-    **api_task_options(),
-)
-async def delete_projects(
-    credentials: QuantConnectCredentials,
-    deletions: dict[int, bool],
-    max_concurrency: int = 4,
-) -> dict[int, str | None]:
-    """Delete many projects in one task run, at most ``max_concurrency`` requests in flight.
-
-    One task run per batch instead of per project: Prefect spends ~13 ms of CPU on every task
-    run, which would otherwise cap a bulk delete far below what the account's quota allows.
-
-    Args:
-        credentials: The credentials block.
-        deletions: Project id -> whether to purge it (True) or move it to the recycle bin.
-        max_concurrency: Deletes in flight at once.
-
-    Returns:
-        Project id -> None when deleted, else the error that stopped it (one project's failure
-        does not stop the others; each was already retried by the client).
-    """
-    client = credentials.get_client()
-    retrying, _ = retry_context()
-
-    def delete_all() -> dict[int, str | None]:
-        def one(item: tuple[int, bool]) -> tuple[int, str | None]:
-            project_id, purge = item
-            try:
-                _delete_one(client, project_id, purge, retrying)
-            except QuantConnectError as error:
-                return project_id, f"{type(error).__name__}: {error}"
-            return project_id, None
-
-        with ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="qc-delete"
-        ) as pool:
-            return dict(pool.map(one, deletions.items()))
-
-    return await in_thread(delete_all)
 
 
 @task(name="project-status", task_run_name="project-status {project_id}", **api_task_options())

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from uuid import UUID
+
+import anyio
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
 
 from tasks.credentials import QuantConnectCredentials
 
@@ -18,3 +24,20 @@ def credentials_for(emulator: Any, **overrides: Any) -> QuantConnectCredentials:
     }
     fields.update(overrides)
     return QuantConnectCredentials(**fields)
+
+
+async def task_run_names(flow_run_id: str | UUID, at_least: int) -> list[str]:
+    """A flow run's task run names (up to the first space), sorted, once the server recorded
+    at least ``at_least`` of them (it does so from events, a moment after the run); then read
+    once more after a pause, so a latecomer shows too."""
+    task_filter = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[UUID(str(flow_run_id))]))
+    deadline = time.monotonic() + 20
+    async with get_client() as client:
+        while True:
+            runs = await client.read_task_runs(task_run_filter=task_filter)
+            if len(runs) >= at_least or time.monotonic() > deadline:
+                break
+            await anyio.sleep(0.2)
+        await anyio.sleep(0.5)
+        runs = await client.read_task_runs(task_run_filter=task_filter)
+    return sorted(run.name.split(" ")[0] for run in runs)

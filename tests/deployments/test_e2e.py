@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 LIFECYCLE = "temporary-project-lifecycle/lifecycle-check"
 SWEEPER = "sweep-temporary-projects/sweeper"
 INVENTORY = "project-inventory/inventory"
+BULK_UPDATE = "bulk-update-projects/bulk-update"
 ORPHAN_PREFIX = "e2e-orphan-"
 TEMPORARY_PREFIXES = ("prefect-tmp-", ORPHAN_PREFIX)
 
@@ -167,6 +168,28 @@ def test_lifecycle_runs_from_the_cli_and_from_run_deployment(stack: Stack) -> No
             )
             time.sleep(0.5)
     assert retry_logged, f"no client retry in the runs' logs\n{stack.logs()}"
+
+
+def test_bulk_update_changes_only_the_chosen_folder_when_asked(stack: Stack) -> None:
+    qc = _emulator_client(stack)
+    ids = {name: qc.projects.create(name, "Py").project_id
+           for name in ("E2E-Bulk/Alpha", "E2E-Bulk/Beta", "E2E-Other/Gamma")}
+    try:
+        # The deployment's defaults: a dry run that changes nothing.
+        dry = stack.run_deployment(BULK_UPDATE, timeout=150, poll_interval=1)
+        options = {"folder": "E2E-Bulk", "description": "Reviewed (e2e)", "dry_run": False}
+        applied = stack.run_deployment(
+            BULK_UPDATE, parameters={"options": options}, timeout=150, poll_interval=1
+        )
+        runs = stack.wait_for_runs([dry.id, applied.id])
+        assert [r.state.type.value for r in runs] == ["COMPLETED"] * 2, stack.logs()
+        assert runs[1].parameters["credentials_block"] == CREDENTIALS_BLOCK_NAME
+        described = {name: qc.projects.read(pid).description for name, pid in ids.items()}
+        assert described["E2E-Bulk/Alpha"] == described["E2E-Bulk/Beta"] == "Reviewed (e2e)"
+        assert described["E2E-Other/Gamma"] != "Reviewed (e2e)"
+    finally:
+        for project_id in ids.values():
+            qc.projects.purge(project_id)
 
 
 def test_a_schedule_fires_the_sweeper_on_its_own(stack: Stack) -> None:

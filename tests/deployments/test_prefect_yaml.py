@@ -16,8 +16,8 @@ from flows.parameters import LifecycleOptions
 SPECS = {spec.name: spec for spec in load_deployment_specs()}
 
 
-def test_the_file_defines_the_three_deployments_on_the_process_pool() -> None:
-    assert list(SPECS) == ["lifecycle-check", "sweeper", "inventory"]
+def test_the_file_defines_the_four_deployments_on_the_process_pool() -> None:
+    assert list(SPECS) == ["lifecycle-check", "sweeper", "inventory", "bulk-update"]
     for spec in SPECS.values():
         assert spec.work_pool["name"] == WORK_POOL_NAME
         assert spec.enforce_parameter_schema is True
@@ -45,6 +45,15 @@ def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() 
     [hourly] = SPECS["lifecycle-check"].prefect_schedules()
     assert hourly.cron == "0 * * * *" and hourly.active is False
     assert SPECS["inventory"].prefect_schedules() == []
+    assert SPECS["bulk-update"].prefect_schedules() == []
+
+
+def test_bulk_update_defaults_to_a_dry_run_one_at_a_time() -> None:
+    spec = SPECS["bulk-update"]
+    validated = spec.load_flow().validate_parameters(spec.parameters)
+    assert validated["options"].dry_run is True
+    limit = spec.prefect_concurrency_limit()
+    assert limit is not None and not isinstance(limit, int) and limit.limit == 1
 
 
 def test_an_invalid_parameter_does_not_validate() -> None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
 import pydantic
 import pytest
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.bulk_update import bulk_update_projects
-from flows.parameters import BulkUpdateOptions
+from flows.parameters import BulkUpdateOptions, RetryOptions
+from tasks import update_projects
+from tests.helpers import credentials_for, task_run_names
 
 pytestmark = pytest.mark.anyio
 
@@ -42,3 +49,47 @@ def test_bulk_update_needs_a_change():
         BulkUpdateOptions(folder="Strategies")
     with pytest.raises(pydantic.ValidationError, match="go together"):
         BulkUpdateOptions(file_name="main.py")
+
+
+async def test_bulk_update_runs_in_batches_and_isolates_a_failed_project(qc_emulator):
+    # No client retries: the injected 503 fails one project's update for good.
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    client = credentials.get_client()
+    ids = [client.projects.create(f"Batch/P{i}", "Py").project_id for i in range(5)]
+    qc_emulator.inject("http_503_html", path="/projects/update", count=1)
+    options = BulkUpdateOptions(
+        folder="Batch", description="Reviewed", dry_run=False, batch_size=2, max_concurrency=1,
+        retries=RetryOptions(task_retries=0),
+    )
+    state = await bulk_update_projects(options, credentials=credentials, return_state=True)
+
+    assert state.is_failed()
+    error = await state.result(raise_on_failure=False)  # type: ignore[misc]
+    assert isinstance(error, RuntimeError) and "1 of 5 updates failed" in str(error)
+    descriptions = [client.projects.read(i).description for i in ids]
+    assert descriptions[0] != "Reviewed" and descriptions[1:] == ["Reviewed"] * 4
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    # 5 projects in batches of 2: three task runs, not one (or two) per project.
+    names = await task_run_names(flow_run_id, at_least=4)
+    assert names == ["list-projects"] + ["update-projects"] * 3
+    async with get_client() as prefect:
+        artifacts = await prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    [artifact] = [a for a in artifacts if a.key == "quantconnect-bulk-update"]
+    rows = json.loads(str(artifact.data))  # a table artifact's data: its rows as JSON
+    assert [row["action"] for row in rows] == ["failed"] + ["set description"] * 4
+    assert "503" in str(rows[0]["error"])
+
+
+async def test_update_projects_refuses_an_empty_change_without_retrying(qc_emulator, credentials):
+    @flow
+    async def nothing() -> object:
+        return await update_projects(credentials, [1, 2])
+
+    state = await nothing(return_state=True)
+    assert state.is_failed()
+    with pytest.raises(ValueError, match="nothing to change"):
+        await state.result()  # type: ignore[misc]
+    assert qc_emulator.requests_log() == []  # refused before any request

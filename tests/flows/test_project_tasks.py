@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import time
-from uuid import UUID
-
-import anyio
 import pytest
 from prefect import flow
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
 
 from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import LifecycleOptions, RetryOptions
@@ -23,7 +17,7 @@ from tasks import (
     with_api_retries,
 )
 from tests.flows.conftest import FAST_RETRIES
-from tests.helpers import credentials_for
+from tests.helpers import credentials_for, task_run_names
 
 pytestmark = pytest.mark.anyio
 
@@ -145,22 +139,6 @@ async def test_a_failed_status_read_retries_the_task_without_a_second_delete(qc_
     assert paths(qc_emulator)[1:] == [
         "/projects/delete", "/projects/read", "/projects/read", "/projects/read"
     ]
-
-
-async def task_run_names(flow_run_id: str, at_least: int) -> list[str]:
-    """The flow run's task run names once the server has recorded them (it does so from events,
-    a moment after the run), then once more after a pause, to see any latecomer too."""
-    task_filter = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[UUID(flow_run_id)]))
-    deadline = time.monotonic() + 20
-    async with get_client() as client:
-        while True:
-            runs = await client.read_task_runs(task_run_filter=task_filter)
-            if len(runs) >= at_least or time.monotonic() > deadline:
-                break
-            await anyio.sleep(0.2)
-        await anyio.sleep(0.5)
-        runs = await client.read_task_runs(task_run_filter=task_filter)
-    return sorted(run.name.split(" ")[0] for run in runs)
 
 
 async def test_the_default_lifecycle_checks_each_delete_inside_its_task_run(
