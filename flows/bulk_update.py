@@ -34,6 +34,7 @@ class BulkUpdateItem(BaseModel):
     name: str
     action: str
     error: str | None = None
+    previous_description: str | None = None  # what a description change replaced
 
 
 @flow(**IN_MEMORY_RESULTS, name="bulk-update-projects")
@@ -64,7 +65,12 @@ async def bulk_update_projects(
     logger.info("%d of %d project(s) match; change: %s", len(targets), len(projects), planned)
 
     items = [
-        BulkUpdateItem(project_id=p.project_id, name=p.name, action=f"would set {planned}")
+        BulkUpdateItem(
+            project_id=p.project_id,
+            name=p.name,
+            action=f"would set {planned}",
+            previous_description=p.description,
+        )
         for p in targets
     ]
     if not options.dry_run:

@@ -160,6 +160,10 @@ class BulkUpdateOptions(BaseModel):
         default=None, max_length=1_000_000, description="The new contents of that file."
     )
     dry_run: bool = Field(default=True, description="Only report what would change.")
+    all_projects: bool = Field(
+        default=False,
+        description="Confirm a real run over every project (no folder, pattern `*`).",
+    )
     max_concurrency: int = Field(
         default=4, ge=1, le=32, description="Projects updated at once (the account's quota)."
     )
@@ -177,6 +181,12 @@ class BulkUpdateOptions(BaseModel):
             raise ValueError("file_name and file_content go together")
         if self.description is None and self.file_name is None:
             raise ValueError("nothing to change: give a description and/or a file")
+        everything = not (self.folder or "").strip("/") and self.name_pattern.strip() == "*"
+        if everything and not self.dry_run and not self.all_projects:
+            raise ValueError(
+                "a real run over every project needs all_projects: true "
+                "(or choose a folder or a name pattern)"
+            )
         return self
 
     def changes(self) -> list[str]:

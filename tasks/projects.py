@@ -164,7 +164,8 @@ async def delete_project(
         project_id: The project.
         purge: Remove it for good (from the recycle bin too) instead of into the bin.
         confirm: Read the project's status after the delete, in the same task run (one more
-            request, no extra task run), and return it.
+            request, no extra task run), and return it. A purge needs no extra read: it
+            ends only once a read finds nothing.
 
     Returns:
         With ``confirm``, what the service then holds: ``"in recycle bin"`` or ``"gone"`` (or
@@ -191,8 +192,11 @@ def _delete_one(
     """Delete or purge one project (a retry counts one already deleted as done); with
     ``confirm``, then read its status: one thread hop."""
     if purge:
-        client.projects.purge(project_id)  # reads before each delete: retry-safe by itself
-    elif not (retrying and _status(client, project_id) != "live"):
+        # Reads before each delete (retry-safe by itself) and returns only once a read finds
+        # nothing: its last read is the confirmation.
+        client.projects.purge(project_id)
+        return "gone" if confirm else None
+    if not (retrying and _status(client, project_id) != "live"):
         client.projects.delete(project_id)
     return _status(client, project_id) if confirm else None
 

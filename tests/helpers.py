@@ -27,17 +27,18 @@ def credentials_for(emulator: Any, **overrides: Any) -> QuantConnectCredentials:
 
 
 async def task_run_names(flow_run_id: str | UUID, at_least: int) -> list[str]:
-    """A flow run's task run names (up to the first space), sorted, once the server recorded
-    at least ``at_least`` of them (it does so from events, a moment after the run); then read
-    once more after a pause, so a latecomer shows too."""
+    """A flow run's task run names (up to the first space), sorted, once the server has
+    recorded at least ``at_least`` of them (it does so from events, a moment after the run) and
+    their number has then stayed the same for a second, so a latecomer shows too."""
     task_filter = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[UUID(str(flow_run_id))]))
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 30
+    seen, stable_since = -1, time.monotonic()
     async with get_client() as client:
-        while True:
+        while time.monotonic() < deadline:
             runs = await client.read_task_runs(task_run_filter=task_filter)
-            if len(runs) >= at_least or time.monotonic() > deadline:
+            if len(runs) != seen:
+                seen, stable_since = len(runs), time.monotonic()
+            elif seen >= at_least and time.monotonic() - stable_since >= 1.0:
                 break
             await anyio.sleep(0.2)
-        await anyio.sleep(0.5)
-        runs = await client.read_task_runs(task_run_filter=task_filter)
     return sorted(run.name.split(" ")[0] for run in runs)

@@ -175,16 +175,21 @@ def test_bulk_update_changes_only_the_chosen_folder_when_asked(stack: Stack) -> 
     ids = {name: qc.projects.create(name, "Py").project_id
            for name in ("E2E-Bulk/Alpha", "E2E-Bulk/Beta", "E2E-Other/Gamma")}
     try:
-        # The deployment's defaults: a dry run that changes nothing.
-        dry = stack.run_deployment(BULK_UPDATE, timeout=150, poll_interval=1)
-        options = {"folder": "E2E-Bulk", "description": "Reviewed (e2e)", "dry_run": False}
-        applied = stack.run_deployment(
+        # As from the UI: first the dry run (the default), then the same change for real.
+        options: dict[str, Any] = {"folder": "E2E-Bulk", "description": "Reviewed (e2e)"}
+        dry = stack.run_deployment(
             BULK_UPDATE, parameters={"options": options}, timeout=150, poll_interval=1
+        )
+        unchanged = qc.projects.read(ids["E2E-Bulk/Alpha"]).description
+        applied = stack.run_deployment(
+            BULK_UPDATE, parameters={"options": {**options, "dry_run": False}},
+            timeout=150, poll_interval=1,
         )
         runs = stack.wait_for_runs([dry.id, applied.id])
         assert [r.state.type.value for r in runs] == ["COMPLETED"] * 2, stack.logs()
         assert runs[1].parameters["credentials_block"] == CREDENTIALS_BLOCK_NAME
         described = {name: qc.projects.read(pid).description for name, pid in ids.items()}
+        assert unchanged != "Reviewed (e2e)"  # the dry run changed nothing
         assert described["E2E-Bulk/Alpha"] == described["E2E-Bulk/Beta"] == "Reviewed (e2e)"
         assert described["E2E-Other/Gamma"] != "Reviewed (e2e)"
     finally:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 
 from deployments import CREDENTIALS_BLOCK_NAME, PREFECT_YAML, WORK_POOL_NAME
 from deployments.serve import runner_deployments
@@ -24,7 +25,7 @@ def test_the_file_defines_the_four_deployments_on_the_process_pool() -> None:
         assert spec.env == {"PREFECT_LOGGING_EXTRA_LOGGERS": "quantconnect_client"}
 
 
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", [name for name in SPECS if name != "bulk-update"])
 def test_default_parameters_validate_against_the_flow(name: str) -> None:
     spec = SPECS[name]
     validated = spec.load_flow().validate_parameters(spec.parameters)
@@ -36,7 +37,7 @@ def test_credentials_are_referenced_by_block_name_only() -> None:
     text = PREFECT_YAML.read_text()
     assert "api_token" not in text and "QC_API_TOKEN" not in text
     for spec in SPECS.values():
-        assert set(spec.parameters) == {"credentials_block", "options"}
+        assert set(spec.parameters) - {"options"} == {"credentials_block"}
 
 
 def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() -> None:
@@ -48,12 +49,20 @@ def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() 
     assert SPECS["bulk-update"].prefect_schedules() == []
 
 
-def test_bulk_update_defaults_to_a_dry_run_one_at_a_time() -> None:
+def test_bulk_update_asks_for_a_change_and_defaults_to_a_dry_run_one_at_a_time() -> None:
+    from prefect.exceptions import ParameterTypeError
+
     spec = SPECS["bulk-update"]
-    validated = spec.load_flow().validate_parameters(spec.parameters)
-    assert validated["options"].dry_run is True
+    flow = spec.load_flow()
+    with pytest.raises(ParameterTypeError, match="options"):
+        flow.validate_parameters(spec.parameters)  # no default change to apply
+    chosen = {**spec.parameters, "options": {"description": "Reviewed"}}
+    assert flow.validate_parameters(chosen)["options"].dry_run is True
+    with pytest.raises(ParameterTypeError, match="all_projects"):
+        flow.validate_parameters({**chosen, "options": {"description": "x", "dry_run": False}})
     limit = spec.prefect_concurrency_limit()
     assert limit is not None and not isinstance(limit, int) and limit.limit == 1
+    assert limit.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
 
 
 def test_an_invalid_parameter_does_not_validate() -> None:

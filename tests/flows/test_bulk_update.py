@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from uuid import UUID
 
 import pydantic
 import pytest
@@ -85,11 +86,41 @@ async def test_bulk_update_runs_in_batches_and_isolates_a_failed_project(qc_emul
 
 async def test_update_projects_refuses_an_empty_change_without_retrying(qc_emulator, credentials):
     @flow
-    async def nothing() -> object:
-        return await update_projects(credentials, [1, 2])
+    async def nothing() -> tuple[UUID | None, object]:
+        state = await update_projects(credentials, [1, 2], return_state=True)  # type: ignore[misc]
+        error = await state.result(raise_on_failure=False)  # type: ignore[misc]
+        return state.state_details.task_run_id, error
 
-    state = await nothing(return_state=True)
-    assert state.is_failed()
-    with pytest.raises(ValueError, match="nothing to change"):
-        await state.result()  # type: ignore[misc]
+    task_run_id, error = await nothing()
+    assert isinstance(error, ValueError) and "nothing to change" in str(error)
     assert qc_emulator.requests_log() == []  # refused before any request
+    assert update_projects.retries > 0  # it could have been retried...
+    assert task_run_id is not None
+    async with get_client() as prefect:
+        task_run = await prefect.read_task_run(task_run_id)
+    assert task_run.run_count == 1  # ...but a permanent error is not
+
+
+async def test_a_transient_failure_is_retried_for_that_project_only(qc_emulator):
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    client = credentials.get_client()
+    ids = [client.projects.create(f"Retry/P{i}", "Py").project_id for i in range(3)]
+    qc_emulator.inject("http_503_html", path="/projects/update", count=1)
+    options = BulkUpdateOptions(
+        folder="Retry", description="Reviewed", dry_run=False, max_concurrency=1,
+        retries=RetryOptions(task_retries=1, retry_delay_seconds=0),
+    )
+    items = await bulk_update_projects(options, credentials=credentials)
+    assert [item.action for item in items] == ["set description"] * 3
+    assert all(client.projects.read(pid).description == "Reviewed" for pid in ids)
+    updates = [r["project_id"] for r in qc_emulator.requests_log()
+               if r["path"] == "/projects/update"]
+    assert updates == [ids[0], ids[1], ids[2], ids[0]]  # the retry redid the failed one only
+
+
+def test_a_real_run_over_every_project_must_be_confirmed():
+    with pytest.raises(pydantic.ValidationError, match="all_projects"):
+        BulkUpdateOptions(description="x", dry_run=False)
+    assert BulkUpdateOptions(description="x", dry_run=False, all_projects=True).all_projects
+    assert not BulkUpdateOptions(description="x", dry_run=False, folder="Strategies").dry_run
+    assert BulkUpdateOptions(description="x").dry_run  # a dry run may look at everything

@@ -62,3 +62,24 @@ async def test_batch_delete_reports_each_project_and_bounds_concurrency(qc_emula
     assert "NotFoundError" in str(outcome[99_999_999])
     assert all(client.projects.read(pid).is_deleted for pid in ids)
     assert qc_emulator.stats()["peak_in_flight"] == 3
+
+
+async def test_a_batch_retries_only_the_projects_that_failed_transiently(qc_emulator):
+    # No client retries: the 503 reaches the task, which Prefect retries for that project only.
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    client = credentials.get_client()
+    ids = [client.projects.create(f"Batch/retry-{i}", "Py").project_id for i in range(4)]
+    qc_emulator.inject("http_503_html", path="/projects/delete", count=1)
+
+    @flow
+    async def sweep() -> dict[int, str | None]:
+        task = with_api_retries(delete_projects, 2, 0)
+        return await task(credentials, {pid: False for pid in ids}, max_concurrency=1)
+
+    assert await sweep() == {pid: None for pid in ids}
+    assert all(client.projects.read(pid).is_deleted for pid in ids)
+    deletes = [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
+    # Four deletes, one of them answered 503, then one more for that project on the retry
+    # (after a read: a retried delete checks it did not take effect already).
+    assert len(deletes) == 5
+    assert [r["project_id"] for r in deletes].count(ids[0]) == 2
