@@ -1,9 +1,11 @@
-"""Runs that end abnormally: killed outright (the sweeper cleans up) or cancelled through the
-Prefect API (the cancellation hook cleans up, in the runner's process)."""
+"""Runs that end abnormally: killed outright (the sweeper cleans up), killed under a runner (the
+crash hook cleans up, in the runner's process) or cancelled through the Prefect API (the
+cancellation hook cleans up, in the runner's process)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -31,8 +33,10 @@ from tests.reliability.proxy import CuttableProxy
 pytestmark = pytest.mark.anyio
 
 KILL_PREFIX = "kill-tmp-"
+CRASH_PREFIX = "crash-tmp-"
 CANCEL_PREFIX = "cancel-tmp-"
 CANCEL_BLOCK = "reliability-cancel"
+CRASH_BLOCK = "reliability-crash"
 DEPLOYMENT = "temporary-project-lifecycle/reliability-cancel"
 
 #: A lifecycle run in a process of its own, with ``QC_*`` credentials.
@@ -112,6 +116,86 @@ async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
             f"project {project['name']} created {created_after:.1f} s after start; "
             "process SIGKILLed; project still live afterwards: yes",
             f"next sweep (ttl 0): matched {report.matched}, removed {report.deleted}; "
+            f"projects left: {len(qc_emulator.projects())}",
+        ],
+    )
+
+
+def _process_of_flow_run(ancestor: int, flow_run_id: UUID) -> int | None:
+    """The pid of the descendant of ``ancestor`` that runs ``flow_run_id``, or None while there
+    is none. ``flow.serve`` runs each flow run in a ``multiprocessing`` spawn child (told which
+    run through a pipe); other starters name the run in the child's environment."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    pending = list(children.get(ancestor, []))
+    while pending:
+        pid = pending.pop()
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode() in environ or b"spawn_main" in cmdline:
+            return pid
+        pending += children.get(pid, [])
+    return None
+
+
+async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
+    qc_emulator, prefect_server, tmp_path: Path
+) -> None:
+    """SIGKILL of the process running a served flow: nothing in that process runs again, so the
+    runner sees it die, marks the run Crashed and runs ``remove_leftovers`` itself (names from
+    the run id, credentials from the saved block): no sweep needed."""
+    hold_the_first_read(qc_emulator, 30)
+    await credentials_for(qc_emulator, read_timeout=60).asave(CRASH_BLOCK, overwrite=True)
+    log = tmp_path / "serve.log"
+    runner = start_python(
+        SERVE, subprocess_env(prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="1"), log
+    )
+    try:
+        await _wait_for_deployment(DEPLOYMENT, 60)
+        flow_run = await run_deployment(  # type: ignore[misc]
+            DEPLOYMENT,
+            parameters={"options": {"name_prefix": CRASH_PREFIX}, "credentials_block": CRASH_BLOCK},
+            timeout=0,
+        )
+        [project] = await asyncio.to_thread(
+            wait_for, lambda: projects_named(qc_emulator, CRASH_PREFIX), 60, "the project"
+        )
+        pid = await asyncio.to_thread(
+            wait_for, lambda: _process_of_flow_run(runner.pid, flow_run.id), 10, "the run's pid"
+        )
+        os.kill(pid, signal.SIGKILL)
+        final = await _wait_for_final_state(flow_run.id, 60)
+        await asyncio.to_thread(
+            wait_for, lambda: not projects_named(qc_emulator, CRASH_PREFIX), 30, "the clean-up"
+        )
+        hook_line = await asyncio.to_thread(
+            wait_for,
+            lambda: [line for line in log.read_text().splitlines()
+                     if "ended Crashed" in line and "temporary project" in line],
+            15,
+            "the hook's log line",
+        )
+    finally:
+        stop(runner)
+
+    assert final == "Crashed"
+    assert "removed 1 temporary project(s)" in hook_line[-1]
+    assert qc_emulator.projects() == []
+    report_figures(
+        "kill under a runner (SIGKILL of the flow-run process, flow.serve)",
+        [
+            f"run {flow_run.id} -> {final}; project {project['projectId']} created before the "
+            "kill",
+            "runner's on_crashed hook (credentials from the saved block): "
+            + hook_line[-1].split(" - ")[-1],
             f"projects left: {len(qc_emulator.projects())}",
         ],
     )
