@@ -33,7 +33,7 @@ import hmac
 from collections.abc import Mapping
 
 #: Value of the ``WWW-Authenticate`` header on HTTP 401 answers.
-WWW_AUTHENTICATE = 'Basic realm="QuantConnect"'
+WWW_AUTHENTICATE = "Basic"
 
 _MAX_ECHO = 128  # longest user-supplied value echoed back in a message
 

@@ -91,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=401,
         help="HTTP status of authentication failures (default: %(default)s)",
     )
+    parser.add_argument(
+        "--max-timestamp-age",
+        type=int,
+        default=7200,
+        help="oldest Timestamp accepted, in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-timestamp-future",
+        type=int,
+        default=300,
+        help="how far ahead of this clock a Timestamp may be, in seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rename-duplicates",
+        action="store_true",
+        help="creating a project with a name in use gets a new name (as the service sometimes "
+        "does) instead of a second project of the same name",
+    )
     return parser
 
 
@@ -112,6 +130,9 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         api_token=token,
         seed=args.seed,
         auth_failure_status=args.auth_failure_status,
+        max_timestamp_age_seconds=args.max_timestamp_age,
+        max_timestamp_future_seconds=args.max_timestamp_future,
+        rename_duplicates_on_create=args.rename_duplicates,
         faults=faults,
     )
 

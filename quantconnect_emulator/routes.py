@@ -104,10 +104,13 @@ def _files_update(emulator: Emulator, params: Params) -> dict[str, Any]:
     if new_name is None and content is None:
         raise ParamError("Missing required parameter 'content' or 'newName'")
     payload: dict[str, Any] = {}
+    if new_name is not None:
+        # Renamed first: a rename that fails (missing file, name taken or invalid) must leave
+        # the content untouched too; the content update cannot fail once the rename succeeded.
+        emulator.store.rename_file(project_id, name, new_name)
+        name = new_name
     if content is not None:
         payload["files"] = [emulator.store.update_file_content(project_id, name, content)]
-    if new_name is not None:
-        emulator.store.rename_file(project_id, name, new_name)
     return payload
 
 
@@ -182,6 +185,8 @@ async def api_endpoint(request: Request, api_path: str) -> JSONResponse:
         payload = handler(emulator, params)
     except (ParamError, StoreError) as exc:
         return _failure(exc.message)
+    if path == "/authenticate":  # the contract's answer, exactly: no `errors` key
+        return JSONResponse({"success": True})
     return JSONResponse({**payload, "success": True, "errors": []})
 
 

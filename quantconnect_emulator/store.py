@@ -211,8 +211,8 @@ class Store:
         """
         if (start is not None and start < 0) or (end is not None and end < 0):
             raise StoreError("start and end must be zero or positive")
-        if start is not None and end is not None and start >= end:
-            raise StoreError(f"Invalid range: start ({start}) must be less than end ({end})")
+        if end is not None and (start or 0) >= end:
+            raise StoreError(f"Invalid range: start ({start or 0}) must be less than end ({end})")
         with self._lock:
             projects = sorted(self._projects.values(), key=lambda p: p.project_id)
             return [self._project_json(p) for p in projects[start:end]]

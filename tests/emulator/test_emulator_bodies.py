@@ -94,7 +94,7 @@ def test_repeated_and_trailing_slashes(api, qc_emulator):
         f"{root}/api/v2/authenticate/",
     ):
         response = requests.post(url, headers=api.headers(), timeout=5)
-        assert response.json() == {"success": True, "errors": []}, url
+        assert response.json() == {"success": True}, url
     assert [e["path"] for e in qc_emulator.requests_log()] == ["/authenticate"] * 3
 
 

@@ -118,6 +118,18 @@ def test_rename_errors(api):
     )
 
 
+def test_content_and_rename_together_change_both_or_nothing(api):
+    pid = api.create_project()["projectId"]
+    original = _files(api, pid, "main.py")[0]["content"]
+    taken = {"projectId": pid, "name": "main.py", "content": "# lost?", "newName": "research.ipynb"}
+    assert "already exists" in api.fail("/files/update", taken)
+    assert _files(api, pid, "main.py")[0]["content"] == original  # the failed call changed nothing
+    both = {"projectId": pid, "name": "main.py", "content": "# moved", "newName": "algo.py"}
+    body = api.ok("/files/update", both)
+    assert body["files"][0]["name"] == "algo.py" and body["files"][0]["content"] == "# moved"
+    assert _files(api, pid, "algo.py")[0]["content"] == "# moved"
+
+
 def test_delete_file(api):
     pid = api.create_project()["projectId"]
     api.ok("/files/delete", {"projectId": pid, "name": "research.ipynb"})

@@ -148,3 +148,15 @@ def test_fault_kind_names_are_exact():
         "ambiguous_write",
     ]
     assert FaultConfig().fault_kinds == list(FaultKind)
+
+
+def test_cli_sets_the_auth_window_and_duplicate_names():
+    from quantconnect_emulator.cli import build_parser, config_from_args
+
+    default = config_from_args(build_parser().parse_args([]))
+    assert (default.max_timestamp_age_seconds, default.max_timestamp_future_seconds) == (7200, 300)
+    assert default.rename_duplicates_on_create is False
+    args = ["--max-timestamp-age", "1800", "--max-timestamp-future", "0", "--rename-duplicates"]
+    config = config_from_args(build_parser().parse_args(args))
+    assert (config.max_timestamp_age_seconds, config.max_timestamp_future_seconds) == (1800, 0)
+    assert config.rename_duplicates_on_create is True
