@@ -66,6 +66,12 @@ def hold_the_first_read(emulator: Any, seconds: float) -> None:
     emulator.inject("slow_response", path="/projects/read", count=1)
 
 
+def the_run_is_held(emulator: Any) -> bool:
+    """Whether the held read has arrived (acting before it would leave it armed for the next
+    reader: a clean-up's listing would then stall instead)."""
+    return not emulator.emulator.faults.pending_injections()
+
+
 def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
     if process.poll() is None:
         process.send_signal(sig)
@@ -93,6 +99,7 @@ async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
         [project] = await asyncio.to_thread(
             wait_for, lambda: projects_named(qc_emulator, KILL_PREFIX), 60, "the project"
         )
+        await asyncio.to_thread(wait_for, lambda: the_run_is_held(qc_emulator), 30, "the read")
         created_after = time.monotonic() - started
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=10) == -signal.SIGKILL
@@ -168,14 +175,18 @@ async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
         [project] = await asyncio.to_thread(
             wait_for, lambda: projects_named(qc_emulator, CRASH_PREFIX), 60, "the project"
         )
+        await asyncio.to_thread(wait_for, lambda: the_run_is_held(qc_emulator), 30, "the read")
         pid = await asyncio.to_thread(
             wait_for, lambda: _process_of_flow_run(runner.pid, flow_run.id), 10, "the run's pid"
         )
         os.kill(pid, signal.SIGKILL)
         final = await _wait_for_final_state(flow_run.id, 60)
-        await asyncio.to_thread(
-            wait_for, lambda: not projects_named(qc_emulator, CRASH_PREFIX), 30, "the clean-up"
-        )
+        try:
+            await asyncio.to_thread(
+                wait_for, lambda: not projects_named(qc_emulator, CRASH_PREFIX), 30, "the clean-up"
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{error}; run ended {final}\n{log.read_text()[-4000:]}") from None
         hook_line = await asyncio.to_thread(
             wait_for,
             lambda: [line for line in log.read_text().splitlines()
@@ -261,6 +272,7 @@ async def test_cancelled_run_is_cleaned_up_by_its_cancellation_hook(
         [project] = await asyncio.to_thread(
             wait_for, lambda: projects_named(qc_emulator, CANCEL_PREFIX), 60, "the project"
         )
+        await asyncio.to_thread(wait_for, lambda: the_run_is_held(qc_emulator), 30, "the read")
         # The service moves (the saved block follows it); the flow process's connection is gone.
         await credentials_for(qc_emulator, read_timeout=60).asave(CANCEL_BLOCK, overwrite=True)
         proxy.cut()
