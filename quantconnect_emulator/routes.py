@@ -119,9 +119,19 @@ def _files_delete(emulator: Emulator, params: Params) -> dict[str, Any]:
     return {}
 
 
+def _account_read(emulator: Emulator, params: Params) -> dict[str, Any]:
+    # QuantConnect's documented ``AccountResponse``: an account without QCC or a card on file.
+    return {
+        "organizationId": emulator.config.organization_id,
+        "creditBalance": 0.0,
+        "card": {"brand": "", "expiration": "2099-12-31T00:00:00Z", "last4": ""},
+    }
+
+
 #: Emulated endpoints, by path relative to ``/api/v2``.
 HANDLERS: dict[str, Handler] = {
     "/authenticate": _authenticate,
+    "/account/read": _account_read,
     "/projects/create": _projects_create,
     "/projects/read": _projects_read,
     "/projects/update": _projects_update,

@@ -270,3 +270,11 @@ def test_max_name_length_is_configurable(make_api):
             )
         finally:
             caller.close()
+
+
+def test_account_read_names_the_organization_projects_belong_to(api):
+    account = api.ok("/account/read")
+    project = api.create_project()
+    assert account["organizationId"] == project["organizationId"]
+    assert isinstance(account["creditBalance"], float)
+    assert set(account["card"]) == {"brand", "expiration", "last4"}
