@@ -7,6 +7,7 @@ run in file order: the last one checks what all the others left behind.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import time
@@ -15,12 +16,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import yaml
 
-from deployments import CREDENTIALS_BLOCK_NAME, REPO_ROOT, WORK_POOL_NAME
+from deployments import CREDENTIALS_BLOCK_NAME, PREFECT_YAML, REPO_ROOT, WORK_POOL_NAME
 from deployments.spec import load_deployment_specs
 from quantconnect_client import RECYCLE_BIN_PREFIX, QuantConnectClient
 from tests.deployments.conftest import Stack
-from tests.deployments.stack import PREFECT
+from tests.deployments.stack import PREFECT, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -262,6 +264,44 @@ def test_a_schedule_fires_the_sweeper_on_its_own(stack: Stack) -> None:
     assert "keep-me" in names
     qc.projects.purge(keeper.project_id)
     assert live.project_id not in [p["projectId"] for p in stack.emulator.projects()]
+
+
+def test_a_worker_runs_from_a_git_clone_with_the_documented_pull_step(stack: Stack) -> None:
+    """prefect.yaml's alternative for workers on other machines: clone, then run from the clone
+    (here a bare clone of this checkout's commit, by ``file://`` URL)."""
+    if stack.database != "sqlite":
+        pytest.skip("the pull step does not depend on the server's database")
+    origin = stack.workdir / "origin.git"
+    run_cli(["git", "clone", "--quiet", "--bare", str(REPO_ROOT), str(origin)], os.environ,
+            stack.workdir)
+    document = yaml.safe_load(PREFECT_YAML.read_text())
+    del document["build"]  # nothing about the deploying machine's directory is needed
+    document["pull"] = [
+        {"prefect.deployments.steps.git_clone": {"id": "clone", "repository": origin.as_uri()}},
+        {"prefect.deployments.steps.set_working_directory": {
+            "directory": "{{ clone.directory }}"}},
+        # Evidence of where the run started (the worker removes its run directory afterwards).
+        {"prefect.deployments.steps.run_shell_script": {
+            "script": f"cp flows/inventory.py {stack.workdir / 'pulled-inventory.py'}"}},
+    ]
+    [inventory] = [d for d in document["deployments"] if d["name"] == "inventory"]
+    document["deployments"] = [{**inventory, "name": "inventory-from-git"}]
+    variant = stack.workdir / "prefect-git.yaml"
+    variant.write_text(yaml.safe_dump(document, sort_keys=False))
+    run_cli([PREFECT, "--no-prompt", "deploy", "--prefect-file", str(variant),
+             "--name", "inventory-from-git"], stack.server.env(), REPO_ROOT)
+
+    run = stack.run_deployment("project-inventory/inventory-from-git", timeout=150,
+                               poll_interval=1)
+    assert run.state is not None and run.state.is_completed(), stack.logs()
+    with stack.client() as client:
+        deployment = client.read_deployment_by_name("project-inventory/inventory-from-git")
+    assert deployment.pull_steps is not None
+    assert deployment.pull_steps[0]["prefect.deployments.steps.git_clone"]["repository"] == (
+        origin.as_uri()
+    )
+    committed = run_cli(["git", "show", "HEAD:flows/inventory.py"], os.environ, REPO_ROOT).stdout
+    assert (stack.workdir / "pulled-inventory.py").read_text() == committed  # ran in the clone
 
 
 def test_every_run_completed_and_no_temporary_project_is_left(stack: Stack) -> None:
