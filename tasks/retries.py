@@ -58,6 +58,21 @@ def _longest_delay(task: Task[..., Any]) -> float:
     return float(max(delays, default=0))
 
 
+def retry_options(
+    retries: int = DEFAULT_TASK_RETRIES,
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS,
+) -> dict[str, Any]:
+    """The retry part of the API options: how often, how long between, and only if transient."""
+    return {
+        "retries": retries,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=retry_delay_seconds)(retries)
+        if retries
+        else 0,
+        "retry_jitter_factor": RETRY_JITTER_FACTOR,
+        "retry_condition_fn": retry_only_transient_errors,
+    }
+
+
 def api_task_options(
     retries: int = DEFAULT_TASK_RETRIES,
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS,
@@ -68,12 +83,7 @@ def api_task_options(
     tokens, and API calls must run each time anyway.
     """
     return {
-        "retries": retries,
-        "retry_delay_seconds": exponential_backoff(backoff_factor=retry_delay_seconds)(retries)
-        if retries
-        else 0,
-        "retry_jitter_factor": RETRY_JITTER_FACTOR,
-        "retry_condition_fn": retry_only_transient_errors,
+        **retry_options(retries, retry_delay_seconds),
         "cache_policy": NO_CACHE,
         "timeout_seconds": TASK_TIMEOUT_SECONDS,
     }
@@ -83,7 +93,9 @@ def api_task_options(
 def _with_api_retries(
     task: Task[..., Any], retries: int, retry_delay_seconds: float
 ) -> Task[..., Any]:
-    return task.with_options(**api_task_options(retries, retry_delay_seconds))
+    # Only the retries change: the task keeps its own timeout and cache policy (the batch
+    # tasks have no timeout on purpose).
+    return task.with_options(**retry_options(retries, retry_delay_seconds))
 
 
 def with_api_retries(
@@ -91,7 +103,8 @@ def with_api_retries(
     retries: int = DEFAULT_TASK_RETRIES,
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS,
 ) -> T:
-    """``task`` with these retries on top of the API defaults, built once per combination.
+    """``task`` (one of this package's) with these retries, built once per combination; its
+    other options stay as its decorator set them.
 
     ``Task.with_options`` re-reads the task's source file (``inspect.getsource``) to derive the
     task key: a few milliseconds per call, paid on every step of every run without this cache.

@@ -12,8 +12,10 @@ from tasks import (
     ReadBackError,
     create_project,
     delete_project,
+    delete_projects,
     read_project,
     update_project,
+    update_projects,
     with_api_retries,
 )
 from tests.flows.conftest import FAST_RETRIES
@@ -164,4 +166,8 @@ def test_retry_variants_are_built_once_per_combination():
     assert with_api_retries(read_project, 3, 1.0) is not with_api_retries(read_project, 1, 1.0)
     variant = RetryOptions(task_retries=4, retry_delay_seconds=0.5).apply(read_project)
     assert variant.retries == 4 and variant.name == read_project.name
+    assert variant.timeout_seconds == read_project.timeout_seconds == 300
+    # A run's retries keep a task's own options: the batch tasks stay without a timeout.
+    assert RetryOptions(task_retries=1).apply(delete_projects).timeout_seconds is None
+    assert RetryOptions(task_retries=1).apply(update_projects).timeout_seconds is None
     assert RetryOptions(task_retries=4, retry_delay_seconds=0.5).apply(read_project) is variant
