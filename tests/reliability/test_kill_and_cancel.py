@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -16,6 +18,7 @@ from uuid import UUID
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.states import Cancelling
 
@@ -153,6 +156,30 @@ def _process_of_flow_run(ancestor: int, flow_run_id: UUID) -> int | None:
     return None
 
 
+@asynccontextmanager
+async def served_run_held_after_create(
+    emulator: Any, api_url: str, log: Path, prefix: str, block: str
+) -> AsyncIterator[tuple[subprocess.Popen[bytes], FlowRun, dict[str, Any]]]:
+    """``flow.serve`` in a child process and one run of it (``prefix``, saved block ``block``),
+    held in the read right after its create: yields the runner, the run and its project; stops
+    the runner on the way out."""
+    runner = start_python(SERVE, subprocess_env(api_url, PREFECT_RUNNER_POLL_FREQUENCY="1"), log)
+    try:
+        await _wait_for_deployment(DEPLOYMENT, 60)
+        flow_run = await run_deployment(  # type: ignore[misc]
+            DEPLOYMENT,
+            parameters={"options": {"name_prefix": prefix}, "credentials_block": block},
+            timeout=0,
+        )
+        [project] = await asyncio.to_thread(
+            wait_for, lambda: projects_named(emulator, prefix), 60, "the project"
+        )
+        await asyncio.to_thread(wait_for, lambda: the_run_is_held(emulator), 30, "the read")
+        yield runner, flow_run, project
+    finally:
+        stop(runner)
+
+
 async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
     qc_emulator, prefect_server, tmp_path: Path
 ) -> None:
@@ -162,20 +189,9 @@ async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
     hold_the_first_read(qc_emulator, 30)
     await credentials_for(qc_emulator, read_timeout=60).asave(CRASH_BLOCK, overwrite=True)
     log = tmp_path / "serve.log"
-    runner = start_python(
-        SERVE, subprocess_env(prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="1"), log
-    )
-    try:
-        await _wait_for_deployment(DEPLOYMENT, 60)
-        flow_run = await run_deployment(  # type: ignore[misc]
-            DEPLOYMENT,
-            parameters={"options": {"name_prefix": CRASH_PREFIX}, "credentials_block": CRASH_BLOCK},
-            timeout=0,
-        )
-        [project] = await asyncio.to_thread(
-            wait_for, lambda: projects_named(qc_emulator, CRASH_PREFIX), 60, "the project"
-        )
-        await asyncio.to_thread(wait_for, lambda: the_run_is_held(qc_emulator), 30, "the read")
+    async with served_run_held_after_create(
+        qc_emulator, prefect_server, log, CRASH_PREFIX, CRASH_BLOCK
+    ) as (runner, flow_run, project):
         pid = await asyncio.to_thread(
             wait_for, lambda: _process_of_flow_run(runner.pid, flow_run.id), 10, "the run's pid"
         )
@@ -194,8 +210,6 @@ async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
             15,
             "the hook's log line",
         )
-    finally:
-        stop(runner)
 
     assert final == "Crashed"
     assert "removed 1 temporary project(s)" in hook_line[-1]
@@ -256,46 +270,33 @@ async def test_cancelled_run_is_cleaned_up_by_its_cancellation_hook(
     proxied = credentials_for(qc_emulator, base_url=proxy.url(), read_timeout=60, max_attempts=1)
     await proxied.asave(CANCEL_BLOCK, overwrite=True)
     log = tmp_path / "serve.log"
-    runner = start_python(
-        SERVE, subprocess_env(prefect_server, PREFECT_RUNNER_POLL_FREQUENCY="1"), log
-    )
     try:
-        await _wait_for_deployment(DEPLOYMENT, 60)
-        flow_run = await run_deployment(  # type: ignore[misc]
-            DEPLOYMENT,
-            parameters={
-                "options": {"name_prefix": CANCEL_PREFIX},
-                "credentials_block": CANCEL_BLOCK,
-            },
-            timeout=0,
-        )
-        [project] = await asyncio.to_thread(
-            wait_for, lambda: projects_named(qc_emulator, CANCEL_PREFIX), 60, "the project"
-        )
-        await asyncio.to_thread(wait_for, lambda: the_run_is_held(qc_emulator), 30, "the read")
-        # The service moves (the saved block follows it); the flow process's connection is gone.
-        await credentials_for(qc_emulator, read_timeout=60).asave(CANCEL_BLOCK, overwrite=True)
-        proxy.cut()
-        async with get_client() as client:
-            result: Any = await client.set_flow_run_state(flow_run.id, Cancelling())
-        assert result.status.value == "ACCEPT"
-        final = await _wait_for_final_state(flow_run.id, 90)
-        await asyncio.to_thread(
-            wait_for, lambda: not projects_named(qc_emulator, CANCEL_PREFIX), 30, "the clean-up"
-        )
-        hook_line = await asyncio.to_thread(
-            wait_for,
-            lambda: [
-                line
-                for line in log.read_text().splitlines()
-                if "removed" in line and "temporary project" in line
-            ],
-            15,
-            "the hook's log line",
-        )
+        async with served_run_held_after_create(
+            qc_emulator, prefect_server, log, CANCEL_PREFIX, CANCEL_BLOCK
+        ) as (_, flow_run, project):
+            # The service moves (the saved block follows it); the flow process's connection is
+            # gone.
+            await credentials_for(qc_emulator, read_timeout=60).asave(CANCEL_BLOCK, overwrite=True)
+            proxy.cut()
+            async with get_client() as client:
+                result: Any = await client.set_flow_run_state(flow_run.id, Cancelling())
+            assert result.status.value == "ACCEPT"
+            final = await _wait_for_final_state(flow_run.id, 90)
+            await asyncio.to_thread(
+                wait_for, lambda: not projects_named(qc_emulator, CANCEL_PREFIX), 30, "the clean-up"
+            )
+            hook_line = await asyncio.to_thread(
+                wait_for,
+                lambda: [
+                    line
+                    for line in log.read_text().splitlines()
+                    if "removed" in line and "temporary project" in line
+                ],
+                15,
+                "the hook's log line",
+            )
     finally:
         proxy.cut()
-        stop(runner)
 
     assert final == "Cancelled"
     assert "ended Cancelling; removed 1 temporary project(s)" in hook_line[-1]
