@@ -13,7 +13,6 @@ so a noisy moment of the machine hits all of them alike.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,8 +32,6 @@ LABELS = {
     "flow_cold": "(c1) same, new API clients per run",
     "flow_verified": "(c2) (c) + verify deleted (default)",
 }
-#: Variants run outside the shared Prefect API session.
-COLD_VARIANTS = ("flow_cold",)
 
 
 def client_lifecycle(client: QuantConnectClient, name: str) -> int:
@@ -116,8 +113,7 @@ async def run_lifecycle(emulator: EmulatorProcess, repetitions: int) -> dict[str
         return span.seconds, breakdown(span, emulator.requests_log())
 
     samples: dict[str, list[tuple[float, Breakdown]]] = {v: [] for v in VARIANTS}
-    async with contextlib.AsyncExitStack() as stack:
-        await stack.enter_async_context(prefect_api_session())
+    async with prefect_api_session():  # (c1) runs step outside it: see `run_cold`
         for variant in VARIANTS:  # warm-up: connections, imports, the flow's registration
             await once(variant)
         for _ in range(repetitions):
