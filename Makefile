@@ -1,6 +1,7 @@
 # Entry points for a fresh machine with only Python 3 and make:
 #   make demo   - set up, then run the temporary-project lifecycle (emulator unless QC_* is set)
 #   make test   - set up, then lint, type-check and run the test suite
+#   make test-fast - set up, then the suite without the end-to-end and slow tests
 #   make bench  - set up, then run the benchmarks (benchmarks/README.md)
 #   make soak   - set up, then the long fault soak (QC_SOAK_RUNS lifecycle runs, default 500)
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck pytest emulator bench soak clean
+.PHONY: setup demo test test-fast lint typecheck pytest emulator bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The quick loop: everything but the end-to-end (real server + worker) and slow tests.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m 'not e2e and not slow' -q
 
 emulator: $(STAMP)
 	$(BIN)/qc-emulator

@@ -9,7 +9,7 @@ entry point.
 Example:
     >>> from deployments.spec import load_deployment_specs
     >>> [spec.name for spec in load_deployment_specs()]
-    ['lifecycle-check', 'sweeper', 'inventory']
+    ['lifecycle-check', 'sweeper', 'inventory', 'bulk-update']
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Sweep orphaned temporary projects: what runs killed outright (SIGKILL, a lost machine) left.
 
 Example:
-    >>>     >>> from flows.parameters import SweepOptions
+    >>> import asyncio
+    >>> from flows.parameters import SweepOptions
     >>> from flows.sweep import sweep_temporary_projects
     >>> asyncio.run(sweep_temporary_projects(SweepOptions(dry_run=True)))  # doctest: +SKIP
 """

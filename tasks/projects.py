@@ -173,7 +173,7 @@ async def delete_project(
 
     Example:
         >>> status = await delete_project(credentials, 42, confirm=True)  # doctest: +SKIP
-        >>> status
+        >>> status  # doctest: +SKIP
         'in recycle bin'
     """
     retrying, _ = retry_context()

@@ -89,6 +89,13 @@ def postgres_bin_dir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
+def runuser_path() -> str | None:
+    """``runuser``, also where a ``PATH`` without the system folders would not find it."""
+    return shutil.which("runuser") or shutil.which(
+        "runuser", path=os.pathsep.join(("/usr/sbin", "/sbin", "/usr/bin", "/bin"))
+    )
+
+
 def postgres_unavailable_reason() -> str | None:
     """Why a private PostgreSQL cluster cannot be started here, or None if it can."""
     bin_dir = postgres_bin_dir()
@@ -97,7 +104,7 @@ def postgres_unavailable_reason() -> str | None:
             "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); "
             ".ci/run installs it with `apt-get install -y postgresql`"
         )
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
+    if os.geteuid() == 0 and runuser_path() is None:
         return "running as root and no `runuser` to start PostgreSQL as an unprivileged user"
     if os.geteuid() == 0:
         try:
@@ -131,7 +138,7 @@ class PostgresCluster:
     def _as_owner(self, args: Sequence[str]) -> list[str]:
         # initdb and postgres refuse to run as root.
         if os.geteuid() == 0:
-            return ["runuser", "-u", "postgres", "--", *args]
+            return [runuser_path() or "runuser", "-u", "postgres", "--", *args]
         return list(args)
 
     @property

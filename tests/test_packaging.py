@@ -1,0 +1,45 @@
+"""What installing the package puts into a user's environment.
+
+The wheel carries the reusable libraries only: no top-level ``tasks``, ``flows`` or
+``deployments`` module, and no ``prefect.collections`` entry point that would make every Prefect
+process import one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    build = tmp_path_factory.mktemp("build")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--quiet", "-w", str(out), str(ROOT)],
+        capture_output=True, text=True, timeout=240, cwd=build,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (path,) = out.glob("prefect_quantconnect-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_wheel_installs_only_the_libraries(wheel: zipfile.ZipFile) -> None:
+    top = {name.split("/", 1)[0] for name in wheel.namelist()}
+    assert {"quantconnect_client", "quantconnect_emulator"} <= top
+    assert not top & {"tasks", "flows", "deployments", "tests", "benchmarks", "strategies"}
+
+
+def test_wheel_registers_no_prefect_collection(wheel: zipfile.ZipFile) -> None:
+    (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    text = wheel.read(entry_points).decode()
+    assert "prefect.collections" not in text
+    assert "quantconnect_emulator.pytest_plugin" in text  # the plugin still installs
+    assert "qc-emulator" in text
