@@ -13,6 +13,7 @@ from .auth import RequestSigner, sign
 from .client import ClientMetrics, QuantConnectClient
 from .errors import (
     AuthenticationError,
+    BudgetExhaustedError,
     ClockSkewError,
     ConfigurationError,
     ConnectionFailedError,
@@ -20,16 +21,19 @@ from .errors import (
     PayloadTooLargeError,
     QuantConnectError,
     RateLimitedError,
+    RedirectError,
     RequestRejectedError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServiceUnavailableError,
     TransientError,
     UnexpectedResponseError,
     ValidationError,
+    WaitTimeoutError,
     is_retryable,
 )
 from .models import RECYCLE_BIN_PREFIX, LeanVersion, Project, ProjectFile
-from .retry import NO_RETRY, RetryPolicy
+from .retry import NO_RETRY, RetryPolicy, operation_budget, poll
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
 from .transport import Timeouts
 
@@ -38,6 +42,7 @@ __all__ = [
     "NO_RETRY",
     "RECYCLE_BIN_PREFIX",
     "AuthenticationError",
+    "BudgetExhaustedError",
     "ClientMetrics",
     "ClockSkewError",
     "ConfigurationError",
@@ -51,16 +56,21 @@ __all__ = [
     "QuantConnectError",
     "QuantConnectSettings",
     "RateLimitedError",
+    "RedirectError",
     "RequestRejectedError",
     "RequestSigner",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "RetryPolicy",
     "ServiceUnavailableError",
     "Timeouts",
     "TransientError",
     "UnexpectedResponseError",
     "ValidationError",
+    "WaitTimeoutError",
     "__version__",
     "is_retryable",
+    "operation_budget",
+    "poll",
     "sign",
 ]

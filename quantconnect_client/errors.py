@@ -15,15 +15,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from .redaction import scrub
 
 
 class QuantConnectError(Exception):
     """Base class of every error raised by the QuantConnect client.
 
+    Messages and the service's errors are scrubbed of request signatures, signed timestamps and
+    URL credentials (:func:`quantconnect_client.redaction.scrub`) here, once, so no path can
+    carry one into a log line or a Prefect state message.
+
     Attributes:
         endpoint: The API path that failed (for example ``/projects/read``), if known.
         status_code: The HTTP status code, if a response arrived.
-        service_errors: The service's own ``errors`` list, verbatim.
+        service_errors: The service's own ``errors`` list, scrubbed of signatures.
     """
 
     retryable: bool = False
@@ -36,11 +43,17 @@ class QuantConnectError(Exception):
         status_code: int | None = None,
         service_errors: Sequence[str] = (),
     ) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.endpoint = endpoint
         self.status_code = status_code
-        self.service_errors: tuple[str, ...] = tuple(service_errors)
+        self.service_errors: tuple[str, ...] = tuple(scrub(str(e)) for e in service_errors)
+
+    def add_note_to_message(self, note: str) -> None:
+        """Append ``note`` to the message (e.g. how many attempts were made)."""
+        self.message = scrub(f"{self.message} {note}")
+        self.args = (self.message,)
 
     def __str__(self) -> str:
         where = f" [{self.endpoint}]" if self.endpoint else ""
@@ -63,6 +76,11 @@ class AuthenticationError(QuantConnectError):
     """
 
 
+    #: Set by the transport when the refusal's ``Date`` showed our clock was off and the offset
+    #: was corrected: sending the request once more, signed afresh, can then succeed.
+    clock_corrected: bool = False
+
+
 class ClockSkewError(AuthenticationError):
     """The service rejected the request's timestamp: the local clock is too far off."""
 
@@ -81,6 +99,49 @@ class NotFoundError(RequestRejectedError):
 class UnexpectedResponseError(QuantConnectError):
     """The service answered with something that is not the documented envelope, or contradicts
     the request (for example a read by id that returns another project)."""
+
+
+class RedirectError(UnexpectedResponseError):
+    """The answer was an HTTP redirect (3xx). The API never redirects, so the request is not
+    followed (it would re-send the request, and a file's source, to another place) nor retried.
+
+    Attributes:
+        location: The ``Location`` the answer pointed to (credentials removed), if any.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = scrub(location) if location else None
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """The answer (after decompression) is larger than the client's cap
+    (``max_response_bytes``); reading stopped there."""
+
+
+class WaitTimeoutError(QuantConnectError):
+    """A wait (:func:`quantconnect_client.retry.poll`) reached its deadline before the thing
+    waited for was done.
+
+    Attributes:
+        last: The last value read, if any read succeeded.
+        reads: How many reads were made.
+        elapsed: Seconds the wait lasted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        last: Any = None,
+        reads: int = 0,
+        elapsed: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.last = last
+        self.reads = reads
+        self.elapsed = elapsed
 
 
 class PayloadTooLargeError(QuantConnectError):
@@ -134,6 +195,12 @@ class ConnectionFailedError(TransientError):
 
 class RequestTimeoutError(TransientError):
     """No complete answer within the read timeout. The request may have been applied."""
+
+
+class BudgetExhaustedError(TransientError):
+    """The time an operation was given (:func:`quantconnect_client.operation_budget`, or the
+    default bound of one call) is spent; the message says how many attempts over how long.
+    Retryable: a later try, with a fresh budget, may succeed."""
 
 
 def is_retryable(error: BaseException) -> bool:

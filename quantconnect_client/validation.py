@@ -24,6 +24,9 @@ MAX_PROJECT_NAME_LENGTH = 200
 #: QuantConnect ids are 32-bit signed integers in its C# back end.
 MAX_ID = 2**31 - 1
 
+#: Longest file name (a path with its folders) accepted; the emulator uses the same.
+MAX_FILE_NAME_LENGTH = 255
+
 #: The folder the service moves deleted projects into.
 RECYCLE_BIN_FOLDER = "Recycle Bin"
 _NAME_CHARACTER = re.compile(r"[A-Za-z0-9_\- /]")
@@ -32,6 +35,9 @@ _DEVICE_NAMES = frozenset(
     | {f"COM{i}" for i in range(1, 10)}
     | {f"LPT{i}" for i in range(1, 10)}
 )
+#: Characters no file name may hold (Windows-reserved; the service stores files on disk).
+_FORBIDDEN_FILE_CHARACTERS = frozenset('\\:*?"<>|')
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 _LANGUAGE_ALIASES: dict[str, Language] = {
     "py": "Py",
     "python": "Py",
@@ -117,16 +123,39 @@ def validate_id(value: object, what: str = "projectId") -> int:
 
 
 def validate_file_name(name: object) -> str:
-    """Check a project file name (``/`` allowed for folders, no empty or ``..`` components).
+    """Check a project file name (``/`` separates folders).
+
+    Refused: empty names, names over 255 characters, control characters, any of
+    ``\\ : * ? " < > |``, empty, ``.`` or ``..`` components, and components starting or ending
+    with a space.
+
+    Example:
+        >>> validate_file_name("lib/helpers.py")
+        'lib/helpers.py'
 
     Raises:
-        ValidationError: For empty names, absolute paths and ``..`` components.
+        ValidationError: With a message naming the rule the name breaks.
     """
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("File name must be a non-empty string.")
-    parts = name.split("/")
-    if any(part in ("", "..", ".") for part in parts):
-        raise ValidationError(f"File name {name!r} has an empty, '.' or '..' component.")
+    if len(name) > MAX_FILE_NAME_LENGTH:
+        raise ValidationError(
+            f"File name is {len(name)} characters long; the maximum is {MAX_FILE_NAME_LENGTH}."
+        )
+    if _CONTROL_CHARACTER.search(name):
+        raise ValidationError(f"File name {name!r} contains a control character.")
+    for character in name:
+        if character in _FORBIDDEN_FILE_CHARACTERS:
+            raise ValidationError(
+                f"File name {name!r} contains unsupported special character ({character})."
+            )
+    for part in name.split("/"):
+        if part in ("", "..", "."):
+            raise ValidationError(f"File name {name!r} has an empty, '.' or '..' component.")
+        if part != part.strip(" "):
+            raise ValidationError(
+                f"File name component {part!r} must not start or end with a space."
+            )
     return name
 
 
