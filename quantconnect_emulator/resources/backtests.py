@@ -296,20 +296,35 @@ class Backtests:
         self.forced_failures.pop(project_id, None)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every backtest with its project, name, status, stage and progress."""
+        """Every backtest: ids, name, status, stage, progress, parameters and its moments.
+
+        ``started_at``, ``completed_at`` (``Completed.`` with statistics),
+        ``settled_at`` (``totalPerformance`` in) and ``failed_at`` are Unix seconds
+        on the job clock (wall time plus every ``advance``), known ahead for a
+        running job and ``None`` when they do not apply: a benchmark compares
+        them with when its caller had the results.
+        """
         with self.account.lock:
-            return [
-                {
-                    "backtestId": b.backtest_id,
-                    "projectId": b.project_id,
-                    "name": b.name,
-                    "status": self.status(b),
-                    "stage": self.stage(b),
-                    "progress": round(self.progress(b), 4),
-                    "parameters": dict(b.parameters),
-                }
-                for b in self.by_id.values()
-            ]
+            result = []
+            for b in self.by_id.values():
+                job = self.job(b)
+                failed = b.failure is not None
+                result.append(
+                    {
+                        "backtestId": b.backtest_id,
+                        "projectId": b.project_id,
+                        "name": b.name,
+                        "status": self.status(b),
+                        "stage": self.stage(b),
+                        "progress": round(self.progress(b), 4),
+                        "parameters": dict(b.parameters),
+                        "started_at": job.started_at,
+                        "completed_at": None if failed else job.entered_at(1),
+                        "settled_at": None if failed else job.entered_at(2),
+                        "failed_at": job.entered_at(1) if failed else None,
+                    }
+                )
+            return result
 
     def stats(self) -> dict[str, Any]:
         """Figures for ``stats()``: running now, waiting, and the peak of running."""

@@ -231,6 +231,8 @@ def test_a_raise_in_initialize_fails_as_an_initialization_error(
     )
     assert "no data for SPY" in failed["error"] and f"in {file}: line" in failed["stacktrace"]
     assert failed["totalPerformance"] is None
+    (snap,) = qc_emulator.backtests()
+    assert snap["failed_at"] is not None and snap["completed_at"] is None
     listed = api.ok("/backtests/list", {"projectId": pid})["backtests"]
     assert listed[0]["status"] == "Runtime Error"
 
@@ -449,6 +451,10 @@ def test_backtests_snapshot_and_jobs_control(api, qc_emulator):
     (snap,) = qc_emulator.backtests()
     assert (snap["backtestId"], snap["stage"], snap["parameters"]) == (backtest_id, "running",
                                                                        {"x": 1})  # fmt: skip
+    lag = qc_emulator.emulator.account.jobs_config.total_performance_lag_seconds
+    assert snap["completed_at"] == pytest.approx(snap["started_at"] + LONG)
+    assert snap["settled_at"] == pytest.approx(snap["completed_at"] + lag)
+    assert snap["failed_at"] is None
     over_http = requests.get(f"{qc_emulator.control_url}/backtests", timeout=5).json()
     assert over_http["backtests"][0]["status"].startswith("Running")
     assert over_http["running_backtests"] == 1
@@ -458,3 +464,5 @@ def test_backtests_snapshot_and_jobs_control(api, qc_emulator):
     finished = requests.post(f"{qc_emulator.control_url}/jobs/{backtest_id}/advance", timeout=5)
     assert finished.json()["state"] == "completed"
     assert api.read_backtest(pid, backtest_id)["status"] == "Completed."
+    (after,) = qc_emulator.backtests()
+    assert snap["started_at"] < after["completed_at"] <= qc_emulator.emulator.account.clock.time()
