@@ -156,7 +156,7 @@ class Backtests:
                 raise ApiError(
                     f"Compile {compile_id} ended in BuildError; fix it and compile again"
                 )
-            if state != BUILD_SUCCESS:
+            if state != BUILD_SUCCESS or self._compile_not_visible_yet(build.compile_id):
                 raise ApiError(COMPILE_NOT_FOUND)
             simulation = simulate(build.language, build.files, parameters, build.report)
             failure = self.forced_failures.pop(project_id, None) or _initialize_failure(build)
@@ -179,6 +179,14 @@ class Backtests:
             self.by_id[backtest.backtest_id] = backtest
             account.count("backtests_created")
             return backtest
+
+    def _compile_not_visible_yet(self, compile_id: str) -> bool:
+        lag = self.account.jobs_config.compile_not_found_seconds
+        if lag <= 0:
+            return False
+        job = Compiles.of(self.account).board.get(compile_id)
+        done = job.entered_at(1) if job is not None else None
+        return done is not None and self.account.clock.time() < done + lag
 
     def _schedule(self, failure: Failure | None) -> list[Stage]:
         config = self.account.jobs_config

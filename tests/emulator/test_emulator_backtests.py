@@ -201,6 +201,15 @@ def test_create_needs_a_finished_successful_compile(api, qc_emulator):
     assert _ids(api, pid) == []
 
 
+def test_a_finished_compile_can_stay_unknown_for_a_configured_moment(api, qc_emulator):
+    qc_emulator.set_jobs(compile_not_found_seconds=5)
+    pid, compile_id = _ready(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "early"}
+    assert api.fail("/backtests/create", body) == "Compile id not found"
+    qc_emulator.advance(5)
+    assert api.ok("/backtests/create", body)["backtest"]["name"] == "early"
+
+
 # ------------------------------------------------------------------ runtime errors
 
 
