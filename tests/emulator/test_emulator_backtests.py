@@ -59,6 +59,13 @@ BACKTEST_KEYS = {
     "totalPerformance", "charts", "rollingWindow", "nodeName", "optimizationId", "snapshotId",
     "researchGuide", "outOfSampleMaxEndDate", "outOfSampleDays", "serverStatistics",
 }  # fmt: skip
+PORTFOLIO_KEYS = {
+    "averageWinRate", "averageLossRate", "profitLossRatio", "winRate", "lossRate", "expectancy",
+    "startEquity", "endEquity", "compoundingAnnualReturn", "drawdown", "totalNetProfit",
+    "sharpeRatio", "probabilisticSharpeRatio", "sortinoRatio", "alpha", "beta",
+    "annualStandardDeviation", "annualVariance", "informationRatio", "trackingError",
+    "treynorRatio", "portfolioTurnover", "valueAtRisk99", "valueAtRisk95", "drawdownRecovery",
+}  # fmt: skip
 LONG = 1_000.0  # seconds: long enough that the wall clock never moves a test's backtest on
 
 
@@ -92,6 +99,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert (backtest["projectId"], backtest["name"]) == (pid, "first")
     assert backtest["organizationId"] == qc_emulator.organization_id
     assert backtest["parameterSet"] == []  # the service's empty map
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", backtest["created"])  # the plain form
     assert _ids(api, pid) == [backtest["backtestId"]]  # listed at once
 
     qc_emulator.advance(LONG * 0.42)
@@ -120,6 +128,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
         performance["tradeStatistics"]
     )
     portfolio = performance["portfolioStatistics"]
+    assert set(portfolio) == PORTFOLIO_KEYS
     assert portfolio["startEquity"] == 100000 and 0 <= portfolio["drawdown"] < 1
     trade = performance["closedTrades"][0]
     assert {"symbol", "entryTime", "entryPrice", "direction", "quantity", "exitTime",
@@ -281,6 +290,7 @@ def test_queue_mode_waits_for_a_free_node(api, qc_emulator):
     qc_emulator.set_jobs(backtest_nodes=2, node_mode="queue", backtest_seconds=100)
     pid, compile_id = _ready(api)
     runs = [api.backtest(pid, compile_id, f"b{i}")["backtestId"] for i in range(5)]
+    assert _ids(api, pid) == runs  # each listed at once, queued or not
     statuses = [api.read_backtest(pid, b)["status"] for b in runs]
     assert [s.startswith("Running") for s in statuses] == [True, True, False, False, False]
     queued = api.read_backtest(pid, runs[2])
