@@ -140,6 +140,7 @@ class QuantConnectClient:
             timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
             retry=RetryPolicy(max_attempts=settings.max_attempts),
             pool_size=pool_size,
+            max_response_bytes=settings.max_response_bytes,
         )
 
     def __repr__(self) -> str:
