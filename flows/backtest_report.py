@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from quantconnect_client import DEFAULT_BASE_URL
 
-from .gate import GateResult
+from .gate import LOWER_IS_BETTER, GateResult
 
 #: The report's first table, in this order (LEAN's statistic names).
 HEADLINE_STATISTICS: tuple[str, ...] = (
@@ -168,3 +168,123 @@ class BacktestReport(BaseModel):
         if self.cleanup:
             lines += ["## Clean-up", "", *[f"- {step}" for step in self.cleanup], ""]
         return "\n".join(lines).rstrip() + "\n"
+
+
+class GridRow(BaseModel):
+    """One parameter set of a grid run."""
+
+    index: int = Field(description="Position in the grid (0-based), also in the backtest name.")
+    parameters: dict[str, str | int | float]
+    outcome: Literal["completed", "failed", "not run"] = "not run"
+    backtest_id: str | None = None
+    statistics: dict[str, str] = Field(default_factory=dict)
+    value: float | None = Field(default=None, description="The ranking statistic, parsed.")
+    error: str | None = None
+    resubmissions: int = Field(
+        default=0, description="Times the service refused for lack of a free node."
+    )
+
+
+def _descending(rank_by: str, order: str) -> bool:
+    if order == "highest first":
+        return True
+    if order == "lowest first":
+        return False
+    return rank_by not in LOWER_IS_BETTER  # best first
+
+
+class GridReport(BaseModel):
+    """What a grid run did: every set's result, ranked."""
+
+    strategy: str
+    flow_run_id: str | None = None
+    project_id: int | None = None
+    temporary_project: bool = False
+    compile_id: str | None = None
+    rank_by: str
+    order: str = "best first"
+    concurrency: int = 1
+    backtest_nodes: int | None = None
+    outcome: Outcome = "running"
+    error: str | None = None
+    simulated: bool = True
+    rows: list[GridRow] = Field(default_factory=list)
+    cleanup: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[GridRow]:
+        """The sets that did not complete."""
+        return [row for row in self.rows if row.outcome != "completed"]
+
+    def ranked(self) -> list[GridRow]:
+        """Completed sets by the ranking statistic (missing values last), then the others.
+
+        Example:
+            >>> r = GridReport(strategy="s", rank_by="Drawdown", rows=[
+            ...     GridRow(index=0, parameters={}, outcome="completed", value=0.3),
+            ...     GridRow(index=1, parameters={}, outcome="failed"),
+            ...     GridRow(index=2, parameters={}, outcome="completed", value=0.1)])
+            >>> [row.index for row in r.ranked()]
+            [2, 0, 1]
+        """
+        descending = _descending(self.rank_by, self.order)
+        done = [r for r in self.rows if r.outcome == "completed" and r.value is not None]
+        sign = -1.0 if descending else 1.0
+        done.sort(key=lambda r: (sign * (r.value or 0.0), r.index))
+        rest = [r for r in self.rows if r not in done]
+        return done + sorted(rest, key=lambda r: r.index)
+
+    def table(self) -> list[dict[str, object]]:
+        """Rows for the ranked table artifact: rank, parameters, the statistic, outcome."""
+        rows: list[dict[str, object]] = []
+        for rank, row in enumerate(self.ranked(), start=1):
+            rows.append(
+                {
+                    "rank": rank if row.outcome == "completed" and row.value is not None else "-",
+                    "set": row.index,
+                    "parameters": ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items())),
+                    self.rank_by: row.statistics.get(self.rank_by, "-"),
+                    "net profit": row.statistics.get("Net Profit", "-"),
+                    "drawdown": row.statistics.get("Drawdown", "-"),
+                    "outcome": row.outcome,
+                    "error": (row.error or "")[:200],
+                    "backtest": row.backtest_id or "-",
+                }
+            )
+        return rows
+
+    def to_markdown(self) -> str:
+        """A summary for the markdown artifact (the ranked table is its own artifact)."""
+        done = len(self.rows) - len(self.failed)
+        title = f"# {_ICONS[self.outcome]} Grid {self.strategy}: {self.outcome}"
+        lines = [title + (" (SIMULATED)" if self.simulated else ""), ""]
+        if self.simulated:
+            lines += [f"> {SIMULATED_LABEL}", ""]
+        if self.error:
+            lines += [f"**Error:** {_cell(self.error)}", ""]
+        direction = "higher" if _descending(self.rank_by, self.order) else "lower"
+        lines += [
+            f"- Sets: {len(self.rows)}, completed {done}, failed {len(self.failed)}",
+            f"- Ranked by {self.rank_by} ({direction} first)",
+            f"- Concurrency: {self.concurrency} (backtest nodes: {self.backtest_nodes or '-'})",
+            f"- Project: {self.project_id or '-'}"
+            + (" (temporary)" if self.temporary_project else ""),
+            f"- Seconds: {self.seconds:.1f}",
+        ]
+        ranked = [r for r in self.ranked() if r.outcome == "completed" and r.value is not None]
+        ranked = ranked[:10]
+        if ranked:
+            lines += ["", "| rank | parameters | " + _cell(self.rank_by) + " |",
+                      "| ---: | --- | ---: |"]
+            for rank, row in enumerate(ranked, start=1):
+                params = ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items()))
+                lines.append(f"| {rank} | {_cell(params)} | "
+                             f"{_cell(row.statistics.get(self.rank_by, '-'))} |")
+        if self.failed:
+            lines += ["", "## Failed sets", ""]
+            lines += [f"- set {r.index} ({_cell(r.parameters)}): {_cell(r.error or r.outcome)}"
+                      for r in self.failed]
+        if self.cleanup:
+            lines += ["", "## Clean-up", "", *[f"- {step}" for step in self.cleanup]]
+        return "\n".join(lines) + "\n"

@@ -79,3 +79,39 @@ def test_a_build_error_shows_its_logs_and_pipes_do_not_break_tables():
                       build_logs=logs, error="x | y").to_markdown()
     assert "```\n" + logs[0] + "\n```" in markdown
     assert "**Error:** x \\| y" in markdown and "## Headline" not in markdown
+
+
+def grid(rank_by="Sharpe Ratio", order="best first"):
+    from flows.backtest_report import GridReport, GridRow
+
+    rows = [
+        GridRow(index=0, parameters={"fast": 5}, outcome="completed", value=0.5,
+                statistics={"Sharpe Ratio": "0.5", "Drawdown": "30%"}),
+        GridRow(index=1, parameters={"fast": 7}, outcome="failed", error="Runtime Error: boom"),
+        GridRow(index=2, parameters={"fast": 9}, outcome="completed", value=1.5,
+                statistics={"Sharpe Ratio": "1.5", "Drawdown": "10%"}),
+        GridRow(index=3, parameters={"fast": 11}, outcome="completed", value=None,
+                statistics={"Sharpe Ratio": "-"}),
+    ]
+    return GridReport(strategy="s", rank_by=rank_by, order=order, rows=rows, outcome="completed")
+
+
+def test_grid_ranks_best_first_knowing_the_direction():
+    assert [r.index for r in grid().ranked()] == [2, 0, 1, 3]
+    low = grid(rank_by="Drawdown")
+    for row, value in zip(low.rows, [0.3, None, 0.1, None], strict=True):
+        row.value = value
+    assert [r.index for r in low.ranked()] == [2, 0, 1, 3]  # lower drawdown is better
+    assert [r.index for r in grid(order="lowest first").ranked()] == [0, 2, 1, 3]
+
+
+def test_grid_table_and_summary_report_failures_without_hiding_them():
+    report = grid()
+    table = report.table()
+    assert [row["rank"] for row in table] == [1, 2, "-", "-"]
+    assert table[0]["parameters"] == "fast=9" and table[0]["Sharpe Ratio"] == "1.5"
+    assert table[2]["error"] == "Runtime Error: boom"
+    markdown = report.to_markdown()
+    assert "- Sets: 4, completed 3, failed 1" in markdown
+    assert "- set 1 ({'fast': 7}): Runtime Error: boom" in markdown
+    assert "| 1 | fast=9 | 1.5 |" in markdown
