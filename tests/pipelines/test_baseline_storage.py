@@ -29,14 +29,16 @@ async def test_a_saved_baseline_reads_back_and_is_replaced_by_the_next():
     assert await load_baseline(name) == first
     second = first.model_copy(update={"statistics": {"Sharpe Ratio": 2.0}})
     await save_baseline(name, second)
-    assert (await load_baseline(name)).statistics == {"Sharpe Ratio": 2.0}
+    stored = await load_baseline(name)
+    assert stored is not None and stored.statistics == {"Sharpe Ratio": 2.0}
 
 
 async def test_non_finite_numbers_are_not_stored():
     name = key()
     await save_baseline(name, Baseline(strategy="s", statistics={"Sharpe Ratio": math.inf,
                                                                  "Alpha": None, "Beta": 1.0}))
-    assert (await load_baseline(name)).statistics == {"Alpha": None, "Beta": 1.0}
+    stored = await load_baseline(name)
+    assert stored is not None and stored.statistics == {"Alpha": None, "Beta": 1.0}
 
 
 async def test_a_variable_edited_into_nonsense_is_refused_with_advice():
