@@ -379,3 +379,36 @@ async def save_baseline(key: str, baseline: Baseline) -> None:
         }
     )
     await Variable.aset(key, cleaned.model_dump(mode="json"), overwrite=True, tags=["quantconnect"])
+
+
+async def run_gate(
+    numbers: Mapping[str, float | None],
+    options: GateOptions,
+    strategy: str,
+    *,
+    flow_run_id: str | None = None,
+    backtest_id: str | None = None,
+    parameters: Mapping[str, str | int | float] | None = None,
+) -> GateResult:
+    """Evaluate the gate against the stored baseline and, if asked, store the new one.
+
+    Does not raise on a regression: the caller decides (``options.fail_run``) and raises
+    :class:`RegressionError` after publishing its report.
+    """
+    key = options.baseline_key or baseline_key(strategy)
+    baseline = await load_baseline(key) if options.compare_to_baseline else None
+    result = evaluate_gate(numbers, options, baseline)
+    if should_accept(options, result):
+        await save_baseline(
+            key,
+            Baseline(
+                strategy=strategy,
+                statistics=dict(numbers),
+                flow_run_id=flow_run_id,
+                backtest_id=backtest_id,
+                parameters=dict(parameters or {}),
+            ),
+        )
+        result.accepted = True
+        result.notes.append(f"accepted as the new baseline (Prefect Variable {key!r})")
+    return result

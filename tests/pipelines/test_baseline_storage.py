@@ -46,3 +46,30 @@ async def test_a_variable_edited_into_nonsense_is_refused_with_advice():
     await Variable.aset(name, {"not": "a baseline"})
     with pytest.raises(ValueError, match="delete it to start afresh"):
         await load_baseline(name)
+
+
+async def test_the_gate_compares_with_the_stored_baseline_and_accepts_only_when_asked():
+    from flows.gate import GateOptions, run_gate
+
+    strategy = f"strategy-{uuid.uuid4().hex[:8]}"
+    good = {"Sharpe Ratio": 1.0, "Drawdown": 0.2}
+    worse = {"Sharpe Ratio": 0.5, "Drawdown": 0.2}
+    compare = GateOptions(compare_to_baseline=True)
+    first = await run_gate(good, compare, strategy)
+    assert first.passed and not first.accepted  # nothing stored: accepting is explicit
+    assert await load_baseline(baseline_key(strategy)) is None
+
+    accept = GateOptions(compare_to_baseline=True, accept_baseline="if passed")
+    stored = await run_gate(good, accept, strategy, backtest_id="b" * 32)
+    assert stored.accepted and stored.passed
+
+    regressed = await run_gate(worse, accept, strategy)
+    assert not regressed.passed and not regressed.accepted
+    assert [f.statistic for f in regressed.findings] == ["Sharpe Ratio"]
+    kept = await load_baseline(baseline_key(strategy))
+    assert kept is not None and kept.backtest_id == "b" * 32  # a regression never replaces it
+
+    reset = await run_gate(worse, GateOptions(compare_to_baseline=True, accept_baseline="always"),
+                           strategy)
+    assert reset.accepted and not reset.passed
+    assert (await run_gate(worse, compare, strategy)).passed
