@@ -1,10 +1,17 @@
-"""Offline emulator of the QuantConnect REST API v2 (projects and files).
+"""Offline emulator of the QuantConnect REST API v2.
 
 The emulator is a FastAPI application served by uvicorn. It signs nothing and
 stores everything in memory; it checks the same authentication headers as the
 real service, answers with the same envelope, and can inject the transport
 failures a real client meets in the wild (5xx, HTML error pages, 429, dropped
 connections, slow answers, writes whose answer is lost).
+
+Layout (split by resource, the way moto splits a service): ``account`` (the
+lock, id generators, the clock), ``jobs`` (states that advance with the clock),
+``resources/`` (one module per API resource: models, operations, handlers),
+``registry`` (the action table the router dispatches from), ``wire`` (models to
+JSON), and around them ``routes``, ``middleware``, ``faults``, ``control``,
+``config`` and ``cli``.
 
 Example:
     >>> from quantconnect_emulator import EmulatorServer, FaultKind
@@ -23,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from quantconnect_emulator.app import Emulator, create_app
-    from quantconnect_emulator.config import EmulatorConfig, FaultConfig, FaultKind
+    from quantconnect_emulator.config import EmulatorConfig, FaultConfig, FaultKind, JobsConfig
     from quantconnect_emulator.server import EmulatorServer
 
 __all__ = [
@@ -32,6 +39,7 @@ __all__ = [
     "EmulatorServer",
     "FaultConfig",
     "FaultKind",
+    "JobsConfig",
     "create_app",
 ]
 
@@ -41,6 +49,7 @@ _EXPORTS = {
     "EmulatorConfig": "quantconnect_emulator.config",
     "FaultConfig": "quantconnect_emulator.config",
     "FaultKind": "quantconnect_emulator.config",
+    "JobsConfig": "quantconnect_emulator.config",
     "EmulatorServer": "quantconnect_emulator.server",
 }
 

@@ -3,7 +3,7 @@
 Example:
     >>> from quantconnect_emulator import EmulatorConfig, create_app
     >>> app = create_app(EmulatorConfig(seed=1))
-    >>> app.state.emulator.store.counters()["projects_created"]
+    >>> app.state.emulator.stats()["store"]["projects_created"]
     0
 
 Serve ``app`` with any ASGI server; :class:`~quantconnect_emulator.server.EmulatorServer`
@@ -17,15 +17,29 @@ from typing import Any
 from fastapi import FastAPI
 
 from quantconnect_emulator import control, routes
-from quantconnect_emulator.config import CONTROL_PREFIX, EmulatorConfig, FaultConfig
+from quantconnect_emulator.account import Account, Clock
+from quantconnect_emulator.config import CONTROL_PREFIX, EmulatorConfig, FaultConfig, JobsConfig
 from quantconnect_emulator.faults import FaultEngine
 from quantconnect_emulator.middleware import EmulatorMiddleware, install_drop_log_filter
+from quantconnect_emulator.registry import CONTROL_ROUTERS
 from quantconnect_emulator.requestlog import RequestLog
-from quantconnect_emulator.store import Store
+from quantconnect_emulator.resources.projects import Projects
+
+#: Counters ``stats()["store"]`` always reports (zero until something happens).
+STORE_COUNTERS = (
+    "projects_created",
+    "projects_updated",
+    "projects_soft_deleted",
+    "projects_purged",
+    "files_created",
+    "files_updated",
+    "files_renamed",
+    "files_deleted",
+)
 
 
 class Emulator:
-    """Everything one emulated account holds: config, store, faults, request log.
+    """Everything one emulator holds: config, the account, faults, request log.
 
     Shared by the ASGI app (routes, control endpoints, middleware) and by
     :class:`~quantconnect_emulator.server.EmulatorServer`; all parts are
@@ -33,28 +47,25 @@ class Emulator:
 
     Args:
         config: The configuration (defaults to ``EmulatorConfig()``).
+        clock: The clock of the account's jobs and timestamps (default: wall
+            time that :meth:`advance` can move forward).
     """
 
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, *, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
-        self.store = Store(
-            user_id=self.config.user_id,
-            organization_id=self.config.organization_id,
-            max_name_length=self.config.max_name_length,
-            seed=self.config.seed,
-            rename_duplicates_on_create=self.config.rename_duplicates_on_create,
-        )
+        self.account = Account(self.config, clock=clock)
         self.faults = FaultEngine(self.config.faults, seed=self.config.seed)
         self.log = RequestLog(self.config.request_log_size)
         #: Set while the server shuts down: stalled answers are released.
         self.closing = False
 
     def reset(self) -> None:
-        """Forget projects, counters, the request log and queued faults.
+        """Forget projects, jobs, counters, the request log and queued faults.
 
-        The configuration (fault configuration included) is kept.
+        The configuration (fault and job settings included) is kept, and so
+        are the id generators' positions: no id is dealt twice in a process.
         """
-        self.store.reset()
+        self.account = self.account.renewed()
         self.faults.reset()
         self.log.clear()
 
@@ -62,10 +73,32 @@ class Emulator:
         """Replace the fault configuration."""
         self.faults.set_config(config)
 
+    def set_jobs(self, config: JobsConfig) -> None:
+        """Replace the job settings (nodes, mode, durations) from now on."""
+        account = self.account
+        with account.lock:
+            account.jobs_config = config
+            account.jobs_changed()
+
+    def advance(self, seconds: float) -> float:
+        """Move the job clock forward; return its new time (Unix seconds)."""
+        self.account.clock.advance(seconds)
+        return self.account.clock.time()
+
+    def projects(self, include_deleted: bool = True) -> list[dict[str, Any]]:
+        """Every project with its files (``inRecycleBin`` marks deleted ones)."""
+        return Projects.of(self.account).snapshot(include_deleted=include_deleted)
+
     def stats(self) -> dict[str, Any]:
-        """Request, fault and in-flight counters plus store counters."""
+        """Request, fault and in-flight counters, plus the account's counters."""
         result = self.faults.snapshot()
-        result["store"] = self.store.counters()
+        account = self.account
+        with account.lock:
+            store = {name: account.counters.get(name, 0) for name in STORE_COUNTERS}
+            store.update({k: v for k, v in account.counters.items() if k not in store})
+            store.update(Projects.of(account).counters())
+            result.update(account.extra_stats())
+        result["store"] = store
         return result
 
 
@@ -86,7 +119,7 @@ def create_app(
     install_drop_log_filter()
     app = FastAPI(
         title="QuantConnect API v2 emulator",
-        description="Offline emulator of the QuantConnect REST API v2 (projects, files).",
+        description="Offline emulator of the QuantConnect REST API v2.",
         docs_url=f"{CONTROL_PREFIX}/docs",
         redoc_url=None,
         openapi_url=f"{CONTROL_PREFIX}/openapi.json",
@@ -94,5 +127,7 @@ def create_app(
     app.state.emulator = emulator
     app.include_router(routes.router)
     app.include_router(control.router)
+    for resource_router in CONTROL_ROUTERS:
+        app.include_router(resource_router, prefix=CONTROL_PREFIX, tags=["emulator control"])
     app.add_middleware(EmulatorMiddleware, emulator=emulator)
     return app

@@ -1,15 +1,29 @@
 """The emulator's own endpoints, under ``/_emulator`` (not part of the real API).
 
-No authentication, no latency, no faults:
+No authentication, no latency, no faults — but they answer only requests whose
+``Host`` is this machine (loopback names and addresses, the bound host, and
+``allowed_hosts``) and whose ``Origin``, if any, is too (see
+:mod:`quantconnect_emulator.middleware`): a web page cannot reset the emulator
+or read its files through the browser.
 
 - ``GET  /_emulator/health``   -> ``{"status": "ok", ...}``
 - ``GET  /_emulator/state``    -> every project (Recycle Bin included) with its files
 - ``GET  /_emulator/stats``    -> request/fault/in-flight counters and store counters
 - ``GET  /_emulator/requests`` -> the request log (``?limit=N`` keeps the newest N)
-- ``POST /_emulator/reset``    -> forget projects, stats, log and queued faults
+- ``POST /_emulator/reset``    -> forget projects, jobs, stats, log and queued faults
 - ``GET  /_emulator/faults``   -> the current :class:`FaultConfig`
 - ``PUT  /_emulator/faults``   -> replace it (body: a FaultConfig as JSON)
 - ``POST /_emulator/inject``   -> queue forced faults: ``{"kind", "path", "count"}``
+- ``GET  /_emulator/clock``    -> the job clock (``{"time": unix seconds}``)
+- ``POST /_emulator/clock/advance`` -> move it forward: ``{"seconds": n}``
+- ``GET  /_emulator/jobs``     -> job settings and every job with its state
+- ``PUT  /_emulator/jobs``     -> replace the job settings (a JobsConfig as JSON; omitted
+  fields keep their values)
+- ``POST /_emulator/jobs/{id}/advance`` / ``.../finish`` -> next stage / last stage
+- ``POST /_emulator/compile/force-error`` -> ``{"projectId", "message"}``: next compile fails
+- ``POST /_emulator/backtests/force-error`` -> ``{"projectId", "backtestId"?, "message"?,
+  "duringInitialization"?, "atProgress"?}``: fail a running backtest now or the next one
+- ``GET  /_emulator/backtests`` -> every backtest with its status, and the node figures
 
 Example:
     >>> import requests  # doctest: +SKIP
@@ -21,10 +35,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
-from quantconnect_emulator.config import API_PREFIX, CONTROL_PREFIX, FaultConfig, FaultKind
+from quantconnect_emulator.config import (
+    API_PREFIX,
+    CONTROL_PREFIX,
+    LIMITS,
+    FaultConfig,
+    FaultKind,
+    JobsConfig,
+)
+from quantconnect_emulator.jobs import JobBoards
 
 if TYPE_CHECKING:
     from quantconnect_emulator.app import Emulator
@@ -35,9 +57,21 @@ router = APIRouter(prefix=CONTROL_PREFIX, tags=["emulator control"])
 class InjectRequest(BaseModel):
     """Body of ``POST /_emulator/inject``."""
 
+    model_config = ConfigDict(extra="forbid")
+
     kind: FaultKind
-    path: str | None = Field(default=None, description="API path, e.g. /projects/create")
-    count: int = Field(default=1, ge=1)
+    path: str | None = Field(
+        default=None, max_length=300, description="API path, e.g. /projects/create"
+    )
+    count: int = Field(default=1, ge=1, le=int(LIMITS["inject_count"]))
+
+
+class AdvanceRequest(BaseModel):
+    """Body of ``POST /_emulator/clock/advance``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(ge=0, le=LIMITS["job_seconds"])
 
 
 def _emulator(request: Request) -> Emulator:
@@ -58,7 +92,7 @@ async def state(request: Request, include_deleted: bool = True) -> dict[str, Any
     emulator = _emulator(request)
     return {
         "organizationId": emulator.config.organization_id,
-        "projects": emulator.store.snapshot(include_deleted=include_deleted),
+        "projects": emulator.projects(include_deleted=include_deleted),
     }
 
 
@@ -78,7 +112,7 @@ async def requests_log(
 
 @router.post("/reset")
 async def reset(request: Request) -> dict[str, Any]:
-    """Forget projects, counters, the request log and queued faults (config kept)."""
+    """Forget projects, jobs, counters, the request log and queued faults (config kept)."""
     _emulator(request).reset()
     return {"status": "reset"}
 
@@ -100,5 +134,60 @@ async def put_faults(request: Request, config: FaultConfig) -> FaultConfig:
 async def inject(request: Request, body: InjectRequest) -> dict[str, Any]:
     """Force a fault on the next ``count`` requests to ``path`` (any path if null)."""
     faults = _emulator(request).faults
-    faults.inject(body.kind, body.path, body.count)
+    try:
+        faults.inject(body.kind, body.path, body.count)
+    except OverflowError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
     return {"status": "queued", "pending": faults.pending_injections()}
+
+
+@router.get("/clock")
+async def get_clock(request: Request) -> dict[str, Any]:
+    """The job clock, in Unix seconds."""
+    return {"time": _emulator(request).account.clock.time()}
+
+
+@router.post("/clock/advance")
+async def advance_clock(request: Request, body: AdvanceRequest) -> dict[str, Any]:
+    """Move the job clock forward: every job moves with it."""
+    return {"time": _emulator(request).advance(body.seconds)}
+
+
+@router.get("/jobs")
+async def get_jobs(request: Request) -> dict[str, Any]:
+    """The job settings in force and every job."""
+    emulator = _emulator(request)
+    account = emulator.account
+    return {
+        "config": account.jobs_config.model_dump(),
+        "jobs": JobBoards.of(account).snapshot(),
+    }
+
+
+@router.put("/jobs")
+async def put_jobs(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Change some job settings (omitted fields keep their values)."""
+    emulator = _emulator(request)
+    try:
+        config = JobsConfig.model_validate({**emulator.account.jobs_config.model_dump(), **body})
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    emulator.set_jobs(config)
+    return config.model_dump()
+
+
+@router.post("/jobs/{job_id}/{step}")
+async def step_job(request: Request, job_id: str, step: str) -> dict[str, Any]:
+    """``advance`` a job to its next stage, or ``finish`` it (its last stage)."""
+    account = _emulator(request).account
+    with account.lock:
+        board = JobBoards.of(account).find(job_id)
+        if board is None:
+            raise HTTPException(status_code=404, detail=f"no job {job_id[:100]}")
+        if step == "advance":
+            job = board.advance(job_id)
+        elif step == "finish":
+            job = board.finish(job_id)
+        else:
+            raise HTTPException(status_code=404, detail="use /advance or /finish")
+        return {"id": job.job_id, "state": board.state(job_id)}

@@ -32,7 +32,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from quantconnect_emulator.config import FaultConfig, FaultKind, normalize_api_path
+from quantconnect_emulator.config import LIMITS, FaultConfig, FaultKind, normalize_api_path
+
+#: The bucket ``requests_by_path`` counts new paths in once it holds ``LIMITS["stats_paths"]``.
+OTHER_PATHS = "(other paths)"
 
 __all__ = ["FaultConfig", "FaultEngine", "FaultKind", "Flight", "TokenBucket"]
 
@@ -139,13 +142,22 @@ class FaultEngine:
         Args:
             kind: A :class:`FaultKind` or its string value.
             path: An API path such as ``"/projects/create"``; ``None`` = any.
-            count: How many requests get the fault.
+            count: How many requests get the fault (at most ``LIMITS["inject_count"]``).
+
+        Raises:
+            ValueError: ``count`` out of range or an unknown kind.
+            OverflowError: The queue already holds ``LIMITS["pending_injections"]`` entries.
         """
-        if count < 1:
-            raise ValueError("count must be at least 1")
+        if not 1 <= count <= LIMITS["inject_count"]:
+            raise ValueError(f"count must be between 1 and {LIMITS['inject_count']:g}")
         fault = FaultKind(kind)
-        target = None if path is None else normalize_api_path(path)
+        target = None if path is None else normalize_api_path(path)[:300]
         with self._lock:
+            if len(self._queue) >= LIMITS["pending_injections"]:
+                raise OverflowError(
+                    f"{len(self._queue)} injections are pending already; the limit is "
+                    f"{LIMITS['pending_injections']:g}"
+                )
             self._queue.append(_Injection(fault, target, count))
 
     def pending_injections(self) -> list[dict[str, Any]]:
@@ -162,6 +174,11 @@ class FaultEngine:
         """Count a new API request as received and in flight."""
         with self._lock:
             self._requests_total += 1
+            if path not in self._requests_by_path and (
+                len(self._requests_by_path) >= LIMITS["stats_paths"]
+            ):
+                # Bounded: a scan of random paths must not grow the statistics without end.
+                path = OTHER_PATHS
             self._requests_by_path[path] += 1
             self._in_flight += 1
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)

@@ -11,6 +11,13 @@ Wraps the FastAPI routes. For a request under ``/api/v2`` it
    either answers with the fault or passes the request to the routes;
 5. appends an entry to the request log.
 
+Every other path (the control plane under ``/_emulator``, its docs) is served
+only to requests whose ``Host`` names this machine — a loopback name or
+address, the bound host, or one of ``allowed_hosts`` — else HTTP 421 (a
+DNS-rebinding page cannot reach it under a foreign name), and whose ``Origin``,
+when a browser sends one, is such a host too — else HTTP 403 (a cross-origin
+``text/plain`` POST from a web page cannot reset the emulator).
+
 How a connection is dropped (``connection_drop``, ``ambiguous_write``): the
 middleware sends the response head with a ``Content-Length`` larger than the
 body bytes it then sends, and returns without finishing the response. The
@@ -31,13 +38,14 @@ import re
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from quantconnect_emulator.config import API_PREFIX, FaultKind, normalize_api_path
+from quantconnect_emulator.config import API_PREFIX, FaultKind, is_loopback, normalize_api_path
 from quantconnect_emulator.params import peek_params
-from quantconnect_emulator.store import format_datetime
+from quantconnect_emulator.wire import datetime_iso
 
 if TYPE_CHECKING:
     from quantconnect_emulator.app import Emulator
@@ -108,6 +116,21 @@ async def _send_response(
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
     return status
+
+
+def host_of(value: str) -> str:
+    """The host part of a ``Host`` header value (port and IPv6 brackets removed).
+
+    Example:
+        >>> host_of("[::1]:8765"), host_of("localhost:80"), host_of("Example.COM")
+        ('::1', 'localhost', 'example.com')
+    """
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
 
 
 def _json_bytes(errors: list[str]) -> bytes:
@@ -221,9 +244,36 @@ class EmulatorMiddleware:
             scope["path"] = path
             scope["raw_path"] = path.encode()
         if path.lower() != API_PREFIX and not path.lower().startswith(API_PREFIX + "/"):
+            refusal = self._control_refusal(Headers(scope=scope))
+            if refusal is not None:
+                status, message = refusal
+                await _send_response(
+                    send,
+                    status,
+                    json.dumps({"detail": message}).encode(),
+                    [(b"content-type", b"application/json")],
+                )
+                return
             await self.app(scope, receive, send)
             return
         await self._serve_api(scope, receive, send)
+
+    def _host_allowed(self, host: str) -> bool:
+        config = self.emulator.config
+        allowed = [config.host.lower(), *(name.lower() for name in config.allowed_hosts)]
+        return is_loopback(host) or host in allowed or "*" in allowed
+
+    def _control_refusal(self, headers: Headers) -> tuple[int, str] | None:
+        """``(status, message)`` if the control plane must not answer this request."""
+        host = host_of(headers.get("host", ""))
+        if not self._host_allowed(host):
+            return 421, "this emulator answers its control plane only under a loopback host name"
+        origin = headers.get("origin")
+        if origin is not None:
+            origin_host = (urlsplit(origin.strip()).hostname or "") if origin != "null" else ""
+            if not origin_host or not self._host_allowed(origin_host.lower()):
+                return 403, "cross-origin requests to the emulator's control plane are refused"
+        return None
 
     async def _serve_api(self, scope: Scope, receive: Receive, send: Send) -> None:
         emulator = self.emulator
@@ -236,9 +286,9 @@ class EmulatorMiddleware:
             faults.begin(api_path),
             {
                 "monotonic": time.monotonic(),
-                "wall_time": format_datetime(datetime.now(timezone.utc)),
+                "wall_time": datetime_iso(datetime.now(timezone.utc)),
                 "method": scope["method"],
-                "path": api_path,
+                "path": api_path[:300],
                 "timestamp": headers.get("timestamp"),
                 "status": None,
                 "fault": None,

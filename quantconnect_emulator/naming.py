@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 import string
 
-RECYCLE_BIN_PREFIX = "Recycle Bin/"
+#: The folder QuantConnect moves deleted projects into.
+RECYCLE_BIN_FOLDER = "Recycle Bin"
+RECYCLE_BIN_PREFIX = RECYCLE_BIN_FOLDER + "/"
 
 _ALLOWED_PROJECT_CHARS = frozenset(string.ascii_letters + string.digits + "-_ /")
 _DEVICE_NAMES = frozenset(
@@ -37,9 +39,19 @@ def project_name_error(name: str, *, max_length: int) -> str | None:
 
     Returns:
         The error message the API answers with, or ``None``.
+
+    Example:
+        >>> project_name_error("Recycle Bin/Old", max_length=200)[:40]
+        "Project name 'Recycle Bin/Old' is inside"
     """
     if not name or not name.strip():
         return "Project name cannot be empty"
+    if name == RECYCLE_BIN_FOLDER or is_in_recycle_bin(name):
+        # Names there mean "deleted" to every client; only a delete may put a project there.
+        return (
+            f"Project name {name[:100]!r} is inside the {RECYCLE_BIN_FOLDER}; "
+            "only a delete moves a project there"
+        )
     if len(name) > max_length:
         return f"Project name is too long: {len(name)} characters, the maximum is {max_length}"
     for char in name:

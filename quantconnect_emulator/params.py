@@ -18,19 +18,53 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 from urllib.parse import parse_qs
 
-_INT_RE = re.compile(r"^\s*-?\d+\s*$")
+from quantconnect_emulator.registry import ApiError
+
+#: Longest integer text accepted (ids are far shorter; Python refuses > 4300 digits anyway).
+MAX_INT_DIGITS = 30
+#: Deepest nesting of a JSON body (no request of the API nests more than a few levels).
+MAX_JSON_DEPTH = 64
+_INT_RE = re.compile(rf"^\s*-?\d{{1,{MAX_INT_DIGITS}}}\s*$")
 
 
-class ParamError(Exception):
+class ParamError(ApiError):
     """A bad request parameter or body; answered as a business error."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+
+def _json_depth_ok(text: str) -> bool:
+    """True unless brackets nest deeper than :data:`MAX_JSON_DEPTH` (strings skipped)."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def _bounded_int(text: str) -> int:
+    # A number with thousands of digits is no id; refuse it before int() spends time on it.
+    digits = text.strip().lstrip("-")
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"number with {len(digits)} digits")
+    return int(text)
 
 
 class Params:
@@ -56,8 +90,12 @@ class Params:
         if isinstance(value, bool):
             raise ParamError(f"Invalid value for parameter '{key}': expected an integer")
         if isinstance(value, int):
+            if len(str(abs(value))) > MAX_INT_DIGITS:
+                raise ParamError(f"Invalid value for parameter '{key}': expected an integer")
             return value
-        if isinstance(value, float) and value.is_integer():
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            if abs(value) >= 10**MAX_INT_DIGITS:
+                raise ParamError(f"Invalid value for parameter '{key}': expected an integer")
             return int(value)
         if isinstance(value, str) and _INT_RE.match(value):
             return int(value)
@@ -88,6 +126,23 @@ class Params:
         assert value is not None
         return value
 
+    def get_bool(self, key: str, default: bool = False) -> bool:
+        """A boolean parameter (``true``/``false``, ``1``/``0`` as text too)."""
+        value = self.values.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            return value.strip().lower() in ("true", "1")
+        raise ParamError(f"Invalid value for parameter '{key}': expected true or false")
+
+    def get_raw(self, key: str) -> Any:
+        """The value as decoded (objects and lists included), ``None`` if absent."""
+        return self.values.get(key)
+
 
 def _form(text: str) -> dict[str, Any]:
     return {key: values[-1] for key, values in parse_qs(text, keep_blank_values=True).items()}
@@ -106,9 +161,15 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             raise ParamError("Request body is not valid UTF-8") from exc
     if media_type.endswith("json") or media_type.endswith("+json") or looks_json:
         try:
-            decoded = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ParamError(f"Request body is not valid JSON: {exc}") from exc
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParamError("Request body is not valid UTF-8") from exc
+        if not _json_depth_ok(text):
+            raise ParamError(f"Request body nests deeper than {MAX_JSON_DEPTH} levels")
+        try:
+            decoded = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
+            raise ParamError(f"Request body is not valid JSON: {str(exc)[:200]}") from exc
         if not isinstance(decoded, dict):
             raise ParamError("Request body must be a JSON object")
         return decoded
@@ -120,6 +181,10 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def parse_request_params(*, content_type: str, query_string: bytes, body: bytes) -> Params:
@@ -145,6 +210,10 @@ def peek_params(*, content_type: str, query_string: bytes, body: bytes) -> dict[
     name = params.values.get("name")
     if isinstance(project_id, str) and _INT_RE.match(project_id):
         project_id = int(project_id)
+    if isinstance(project_id, str):
+        project_id = project_id[:64]
+    if isinstance(name, str):
+        name = name[:256]
     return {
         "project_id": project_id if isinstance(project_id, (int, str)) else None,
         "name": name if isinstance(name, str) else None,

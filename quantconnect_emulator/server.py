@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import sys
 import threading
 import time
 from types import TracebackType
@@ -30,6 +31,7 @@ from quantconnect_emulator.config import (
     EmulatorConfig,
     FaultConfig,
     FaultKind,
+    JobsConfig,
 )
 
 _START_TIMEOUT_SECONDS = 10.0
@@ -39,8 +41,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A bound, listening TCP socket (``port=0``: a free port chosen by the OS)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
-    # sockets whose proto is TCP; without it keep-alive requests see the
-    # 40 ms Nagle / delayed-ACK stall.
+    # sockets whose proto is TCP; without it every keep-alive request waits out
+    # a Nagle / delayed-ACK stall.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -103,6 +105,9 @@ class EmulatorServer:
         """Bind, serve in a daemon thread, and wait until health answers."""
         if self.running:
             return self
+        warning = self.config.check_bind()
+        if warning:
+            print(warning, file=sys.stderr)
         sock = bind_socket(self.config.host, self.config.port)
         self._socket = sock
         self._port = sock.getsockname()[1]
@@ -155,7 +160,10 @@ class EmulatorServer:
         return self._thread is not None and self._thread.is_alive()
 
     def _check_health(self) -> None:
-        connection = http.client.HTTPConnection(self.config.host, self.port, timeout=5)
+        host = self.config.host
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1" if host == "0.0.0.0" else "::1"
+        connection = http.client.HTTPConnection(host, self.port, timeout=5)
         try:
             connection.request("GET", f"{CONTROL_PREFIX}/health")
             response = connection.getresponse()
@@ -213,7 +221,10 @@ class EmulatorServer:
     # ---------------------------------------------------------------- control
 
     def reset(self) -> None:
-        """Forget projects, stats, the request log and queued faults (config kept)."""
+        """Forget projects, jobs, stats, the request log and queued faults (config kept).
+
+        Ids continue where they were: an id dealt before the reset is never dealt again.
+        """
         self.emulator.reset()
 
     def set_faults(self, faults: FaultConfig | None = None, **fields: Any) -> FaultConfig:
@@ -233,13 +244,80 @@ class EmulatorServer:
         self.emulator.set_faults(config)
         return config
 
+    def set_jobs(self, jobs: JobsConfig | None = None, **fields: Any) -> JobsConfig:
+        """Change the job settings: nodes, node mode, compile/backtest seconds, lags.
+
+        Args:
+            jobs: A whole :class:`JobsConfig`; ``None`` keeps the settings in force.
+            **fields: Fields applied on top, e.g. ``set_jobs(backtest_nodes=4,
+                node_mode="reject", backtest_seconds=5)``.
+
+        Returns:
+            The settings now in force (waiting backtests start if nodes were added).
+        """
+        config = jobs or self.emulator.account.jobs_config
+        if fields:
+            config = JobsConfig.model_validate({**config.model_dump(), **fields})
+        self.emulator.set_jobs(config)
+        return config
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulator's job clock forward (compiles and backtests move with it).
+
+        Returns:
+            The clock's new time, in Unix seconds.
+        """
+        return self.emulator.advance(seconds)
+
+    def force_build_error(self, project_id: int, message: str | None = None) -> None:
+        """Make the project's next compile end in ``BuildError`` with ``message`` in its logs."""
+        from quantconnect_emulator.resources.compiles import Compiles
+
+        Compiles.of(self.emulator.account).force_build_error(project_id, message)
+
+    def force_runtime_error(
+        self,
+        project_id: int,
+        backtest_id: str | None = None,
+        *,
+        message: str | None = None,
+        during_initialization: bool = False,
+        at_progress: float = 0.5,
+    ) -> None:
+        """Fail a running backtest now (``backtest_id``), or the project's next backtest.
+
+        Args:
+            project_id: The project.
+            backtest_id: A running backtest to fail now; ``None``: the next one created.
+            message: The ``error`` text (a default says it was forced).
+            during_initialization: Fail as an initialization failure
+                (``hasInitializeError``, the service's prefix on ``error``).
+            at_progress: For the next backtest: where (0..1) it fails.
+        """
+        from quantconnect_emulator.resources.backtests import Backtests
+
+        Backtests.of(self.emulator.account).force_runtime_error(
+            project_id,
+            backtest_id=backtest_id,
+            message=message,
+            during_initialization=during_initialization,
+            at_progress=at_progress,
+        )
+
+    def backtests(self) -> list[dict[str, Any]]:
+        """Snapshot of every backtest: ids, name, status, stage, progress, parameters."""
+        from quantconnect_emulator.resources.backtests import Backtests
+
+        return Backtests.of(self.emulator.account).snapshot()
+
     def inject(self, kind: FaultKind | str, path: str | None = None, count: int = 1) -> None:
         """Force ``kind`` on the next ``count`` API requests to ``path`` (``None``: any)."""
         self.emulator.faults.inject(kind, path, count)
 
     def stats(self) -> dict[str, Any]:
         """Counters: requests (total, per path), faults per kind, rate-limited,
-        auth failures, current and peak in flight, and store counters."""
+        auth failures, current and peak in flight, store counters, and the job
+        figures (``peak_running_backtests``...)."""
         return self.emulator.stats()
 
     def requests_log(self) -> list[dict[str, Any]]:
@@ -248,4 +326,4 @@ class EmulatorServer:
 
     def projects(self, include_deleted: bool = True) -> list[dict[str, Any]]:
         """Snapshot of the projects (with files and ``inRecycleBin``)."""
-        return self.emulator.store.snapshot(include_deleted=include_deleted)
+        return self.emulator.projects(include_deleted=include_deleted)

@@ -130,6 +130,42 @@ def test_content_and_rename_together_change_both_or_nothing(api):
     assert _files(api, pid, "algo.py")[0]["content"] == "# moved"
 
 
+def test_update_with_empty_content_fails_and_changes_nothing(api):
+    pid = api.create_project()["projectId"]
+    original = _files(api, pid, "main.py")[0]["content"]
+    message = api.fail("/files/update", {"projectId": pid, "name": "main.py", "content": ""})
+    assert "cannot be empty" in message
+    both = {"projectId": pid, "name": "main.py", "content": "", "newName": "algo.py"}
+    assert "cannot be empty" in api.fail("/files/update", both)
+    assert [f["name"] for f in _files(api, pid)] == ["main.py", "research.ipynb"]
+    assert _files(api, pid, "main.py")[0]["content"] == original
+
+
+def test_concurrent_renames_with_content_are_atomic(api, qc_emulator):
+    """Many callers move one file at once: exactly one wins, no content lands on a lost name."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.emulator.conftest import Api
+
+    pid = api.create_project()["projectId"]
+
+    def move(i: int) -> bool:
+        caller = Api(qc_emulator)
+        try:
+            body = {"projectId": pid, "name": "main.py", "content": f"# {i}", "newName": f"m{i}.py"}
+            return bool(caller.call("/files/update", body).json()["success"])
+        finally:
+            caller.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(move, range(16)))
+    assert outcomes.count(True) == 1
+    winner = outcomes.index(True)
+    names = [f["name"] for f in _files(api, pid)]
+    assert sorted(names) == sorted([f"m{winner}.py", "research.ipynb"])
+    assert _files(api, pid, f"m{winner}.py")[0]["content"] == f"# {winner}"
+
+
 def test_delete_file(api):
     pid = api.create_project()["projectId"]
     api.ok("/files/delete", {"projectId": pid, "name": "research.ipynb"})

@@ -51,12 +51,26 @@ def test_create_returns_project_and_versions(api, qc_emulator):
     assert project["leanVersionId"] == body["versions"][0]["id"]
 
 
-def test_ids_increase_and_are_reproducible_with_seed(api, qc_emulator):
+def test_ids_increase_and_are_reproducible_with_seed(make_api):
+    dealt = []
+    for _ in range(2):  # two fresh servers with one seed deal the same ids
+        with EmulatorServer(seed=77) as server:
+            caller = make_api(server)
+            dealt.append([caller.create_project(f"P{i}")["projectId"] for i in range(4)])
+            caller.close()
+    assert dealt[0] == dealt[1] == sorted(dealt[0]) and len(set(dealt[0])) == 4
+
+
+def test_ids_never_repeat_across_resets(api, qc_emulator):
     first = [api.create_project(f"P{i}")["projectId"] for i in range(4)]
-    assert first == sorted(first) and len(set(first)) == 4
+    file_ids = [f["id"] for f in api.ok("/files/read", {"projectId": first[0]})["files"]]
     qc_emulator.reset()
     again = [api.create_project(f"P{i}")["projectId"] for i in range(4)]
-    assert again == first
+    assert not set(first) & set(again) and min(again) > max(first)
+    new_files = [f["id"] for f in api.ok("/files/read", {"projectId": again[0]})["files"]]
+    assert not set(file_ids) & set(new_files)
+    # A stale id from before the reset reaches nothing.
+    assert "Project not found" in api.fail("/projects/read", {"projectId": first[0]})
 
 
 def test_create_with_organization(api, qc_emulator):
@@ -218,11 +232,13 @@ VALID_NAMES = [
     "Folder/Sub Folder/Project_1-2",
     "a" * 200,
     "CONSOLE",
-    "Recycle Bin/Looks Deleted",
+    "Recycle Binder/Not Deleted",
     "123",
 ]
 INVALID_NAMES = {
     "dot": ("v1.2", "Project name contains unsupported special character (.)"),
+    "recycle-bin-folder": ("Recycle Bin", "inside the Recycle Bin"),
+    "in-recycle-bin": ("Recycle Bin/Looks Deleted", "inside the Recycle Bin"),
     "at": ("a@b", "Project name contains unsupported special character (@)"),
     "colon": ("a:b", "Project name contains unsupported special character (:)"),
     "backslash": ("a\\b", "Project name contains unsupported special character (\\)"),

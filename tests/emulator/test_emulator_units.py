@@ -9,12 +9,15 @@ import sys
 import pytest
 from pydantic import ValidationError
 
+from quantconnect_emulator.account import Account
 from quantconnect_emulator.auth import check_request_auth, expected_hash
 from quantconnect_emulator.config import EmulatorConfig, FaultConfig, FaultKind, normalize_api_path
 from quantconnect_emulator.faults import FaultEngine, TokenBucket
 from quantconnect_emulator.naming import project_name_error
 from quantconnect_emulator.params import ParamError, parse_request_params
-from quantconnect_emulator.store import Store, StoreError
+from quantconnect_emulator.registry import ApiError
+from quantconnect_emulator.resources.files import Files
+from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.templates import algorithm_class_name
 
 
@@ -110,15 +113,16 @@ def test_config_validation_and_secret():
         FaultConfig(fault_rate=-0.1)
 
 
-def test_store_without_http():
-    store = Store(user_id=9, organization_id="0" * 32, seed=1)
-    project = store.create_project("Unit", "Py")
-    with pytest.raises(StoreError, match="already exists"):
-        store.create_file(project["projectId"], "main.py", "x")
-    store.delete_project(project["projectId"])
-    store.delete_project(project["projectId"])
-    with pytest.raises(StoreError, match="Project not found"):
-        store.get_project(project["projectId"])
+def test_resources_without_http():
+    account = Account(EmulatorConfig(user_id=9, organization_id="0" * 32, seed=1))
+    projects = Projects.of(account)
+    project = projects.create("Unit", "Py")
+    with pytest.raises(ApiError, match="already exists"):
+        Files(account).create(project.project_id, "main.py", "x")
+    projects.delete(project.project_id)
+    projects.delete(project.project_id)
+    with pytest.raises(ApiError, match="Project not found"):
+        projects.require(project.project_id)
 
 
 def test_class_names():
@@ -151,12 +155,12 @@ def test_fault_kind_names_are_exact():
 
 
 def test_cli_sets_the_auth_window_and_duplicate_names():
-    from quantconnect_emulator.cli import build_parser, config_from_args
+    from quantconnect_emulator.cli import parse_args
 
-    default = config_from_args(build_parser().parse_args([]))
+    default = parse_args([])
     assert (default.max_timestamp_age_seconds, default.max_timestamp_future_seconds) == (7200, 300)
     assert default.rename_duplicates_on_create is False
     args = ["--max-timestamp-age", "1800", "--max-timestamp-future", "0", "--rename-duplicates"]
-    config = config_from_args(build_parser().parse_args(args))
+    config = parse_args(args)
     assert (config.max_timestamp_age_seconds, config.max_timestamp_future_seconds) == (1800, 0)
     assert config.rename_duplicates_on_create is True

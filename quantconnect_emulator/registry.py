@@ -1,0 +1,90 @@
+"""The table of API actions that resource modules fill, and the one way to run them.
+
+A resource module declares each API action with :func:`action`; the router
+(:mod:`quantconnect_emulator.routes`) looks the path up in :data:`HANDLERS` and
+calls :func:`dispatch`, which runs the handler under the account's one lock, so
+every action is atomic whatever it changes (``files/update`` with content and a
+new name, a backtest create that checks a compile and takes a node...). Adding a
+resource adds entries here without touching any other resource.
+
+Example:
+    >>> from quantconnect_emulator.params import Params
+    >>> @action("/_doc/echo")
+    ... def _echo(account, params):
+    ...     return {"echo": params.get_str("text")}
+    >>> dispatch("/_doc/echo", None, Params({"text": "hi"}))
+    {'echo': 'hi'}
+    >>> del HANDLERS["/_doc/echo"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quantconnect_emulator.account import Account
+    from quantconnect_emulator.params import Params
+
+Handler = Callable[["Account", "Params"], dict[str, Any]]
+
+
+class ApiError(Exception):
+    """A business error: the API answers HTTP 200, ``success: false``, ``errors: [message]``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Action:
+    """One API action: its path, its handler, and whether the envelope is bare.
+
+    ``bare`` answers ``{"success": true}`` only (``/authenticate``, per the contract).
+    """
+
+    path: str
+    handler: Handler
+    bare: bool = False
+
+
+#: Every emulated action, by path relative to ``/api/v2`` (lower case).
+HANDLERS: dict[str, Action] = {}
+
+#: Called with ``(account, project_id)`` when a project is deleted or purged.
+PROJECT_REMOVED_HOOKS: list[Callable[[Account, int], None]] = []
+#: Called with ``account`` for extra top-level ``stats()`` entries.
+STATS_HOOKS: list[Callable[[Account], dict[str, Any]]] = []
+#: Called with ``account`` after its job settings changed (nodes, mode).
+JOBS_CHANGED_HOOKS: list[Callable[[Account], None]] = []
+#: FastAPI routers a resource adds under ``/_emulator`` (its test controls).
+CONTROL_ROUTERS: list[Any] = []
+
+
+def action(path: str, *, bare: bool = False) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``path``."""
+
+    def register(handler: Handler) -> Handler:
+        key = path.lower()
+        if key in HANDLERS:
+            raise ValueError(f"two handlers for {key}")
+        HANDLERS[key] = Action(key, handler, bare)
+        return handler
+
+    return register
+
+
+def dispatch(path: str, account: Account | None, params: Params) -> dict[str, Any]:
+    """Run the action of ``path`` under the account's lock; return its payload.
+
+    Raises:
+        KeyError: No action has this path.
+        ApiError: The action refused the request.
+    """
+    handler = HANDLERS[path].handler
+    lock = account.lock if account is not None else contextlib.nullcontext()
+    with lock:
+        return handler(account, params)  # type: ignore[arg-type]

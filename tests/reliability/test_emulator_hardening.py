@@ -1,0 +1,257 @@
+"""The emulator under a hostile probe: its control plane, its bounds, its bodies, its names.
+
+Each case talks HTTP to a real emulator on loopback (hand-signed requests, no project
+client) and records what the emulator answered; the table is printed with the
+reliability figures at the end of the run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pydantic
+import pytest
+import requests
+
+from quantconnect_emulator import EmulatorServer, FaultKind
+from quantconnect_emulator.config import LIMITS, EmulatorConfig
+from tests.emulator.conftest import Api
+from tests.reliability.conftest import report_figures, table
+
+ROWS: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures() -> Iterator[None]:
+    yield
+    report_figures(
+        "emulator hardening (hostile probe of issue 12, answered by the emulator)",
+        table(("probe", "answer", "effect"), ROWS),
+    )
+
+
+@pytest.fixture
+def api(qc_emulator: EmulatorServer) -> Iterator[Api]:
+    caller = Api(qc_emulator)
+    yield caller
+    caller.close()
+
+
+def _answer(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code} (not JSON)"
+    if isinstance(body, dict) and "success" in body:
+        return f"HTTP {response.status_code}, success {str(body['success']).lower()}"
+    return f"HTTP {response.status_code}"
+
+
+# ------------------------------------------------------------------ control plane
+
+
+def test_non_loopback_bind_is_refused_unless_asked() -> None:
+    with pytest.raises(ValueError, match="refusing to listen"):
+        EmulatorServer(host="0.0.0.0").start()
+    warning = EmulatorConfig(host="0.0.0.0", allow_remote=True).check_bind()
+    assert warning is not None and "WARNING" in warning
+    assert EmulatorConfig(host="127.0.0.1").check_bind() is None
+    result = subprocess.run(
+        [sys.executable, "-m", "quantconnect_emulator", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "refusing to listen" in result.stderr
+    ROWS.append(("bind 0.0.0.0 without --allow-remote", "refused (exit 2)", "nothing listens"))
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:80", "attacker.127.0.0.1.nip.io", "10.1.2.3"]
+)
+def test_a_foreign_host_header_cannot_reach_the_control_plane(api, qc_emulator, host) -> None:
+    api.create_project("Kept")
+    url = f"{qc_emulator.control_url}/reset"
+    response = requests.post(url, headers={"Host": host}, timeout=5)
+    assert response.status_code == 421
+    state = requests.get(f"{qc_emulator.control_url}/state", headers={"Host": host}, timeout=5)
+    assert state.status_code == 421 and "Kept" not in state.text
+    assert [p["name"] for p in qc_emulator.projects()] == ["Kept"]
+    ROWS.append((f"POST /_emulator/reset, Host: {host}", "HTTP 421", "not reset"))
+
+
+def test_loopback_host_names_are_served(qc_emulator) -> None:
+    port = qc_emulator.port
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost", f"[::1]:{port}"):
+        response = requests.get(
+            f"{qc_emulator.control_url}/health", headers={"Host": host}, timeout=5
+        )
+        assert response.status_code == 200, host
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://localhost.evil.io"])
+def test_a_cross_origin_post_does_not_reset(api, qc_emulator, origin) -> None:
+    api.create_project("Kept")
+    response = requests.post(
+        f"{qc_emulator.control_url}/reset",
+        data="{}",
+        headers={"Origin": origin, "Content-Type": "text/plain"},
+        timeout=5,
+    )
+    assert response.status_code == 403
+    assert [p["name"] for p in qc_emulator.projects()] == ["Kept"]
+    ROWS.append((f"text/plain POST /reset, Origin: {origin}", "HTTP 403", "not reset"))
+    same = requests.get(
+        f"{qc_emulator.control_url}/health",
+        headers={"Origin": f"http://127.0.0.1:{qc_emulator.port}"},
+        timeout=5,
+    )
+    assert same.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("latency_ms", 10**9),
+        ("latency_jitter_ms", 10**9),
+        ("slow_response_seconds", 10**7),
+        ("retry_after_seconds", 10**9),
+        ("rate_limit_per_second", 1e12),
+        ("paths", [f"/p{i}" for i in range(5_000)]),
+    ],
+)
+def test_every_fault_setting_is_bounded(qc_emulator, field: str, value: Any) -> None:
+    response = requests.put(f"{qc_emulator.control_url}/faults", json={field: value}, timeout=5)
+    assert response.status_code == 422
+    with pytest.raises(pydantic.ValidationError):
+        qc_emulator.set_faults(**{field: value})
+    assert qc_emulator.emulator.faults.config.model_dump()[field] != value
+    shown = f"{len(value)} paths" if isinstance(value, list) else f"{value:g}"
+    ROWS.append((f"PUT /_emulator/faults {field}={shown}", "HTTP 422", "config unchanged"))
+
+
+def test_injections_are_bounded(qc_emulator) -> None:
+    response = requests.post(
+        f"{qc_emulator.control_url}/inject",
+        json={"kind": "http_429", "count": 10**9},
+        timeout=5,
+    )
+    assert response.status_code == 422
+    limit = int(LIMITS["pending_injections"])
+    for _ in range(limit):
+        qc_emulator.inject(FaultKind.HTTP_429, path="/never/called")
+    with pytest.raises(OverflowError):
+        qc_emulator.inject(FaultKind.HTTP_429, path="/never/called")
+    response = requests.post(
+        f"{qc_emulator.control_url}/inject", json={"kind": "http_429"}, timeout=5
+    )
+    assert response.status_code == 409
+    assert len(qc_emulator.emulator.faults.pending_injections()) == limit
+    ROWS.append(
+        (
+            "inject count 1e9; then queue beyond the limit",
+            "HTTP 422; HTTP 409",
+            f"queue stays at {limit}",
+        )
+    )
+
+
+def test_per_path_statistics_are_bounded(api, qc_emulator) -> None:
+    limit = int(LIMITS["stats_paths"])
+    distinct = limit + 200
+    for i in range(distinct):
+        api.call(f"/probe/{i}", headers={})
+    by_path = qc_emulator.stats()["requests_by_path"]
+    assert len(by_path) <= limit + 1
+    assert sum(by_path.values()) == distinct
+    assert by_path["(other paths)"] >= 200
+    size = len(requests.get(f"{qc_emulator.control_url}/stats", timeout=5).content)
+    ROWS.append(
+        (
+            f"{distinct} distinct unknown paths",
+            f"{len(by_path)} stats keys",
+            f"/stats is {size // 1024} KiB",
+        )
+    )
+
+
+# --------------------------------------------------------------------- hostile bodies
+
+HOSTILE = {
+    "100k nested brackets": b"[" * 100_000 + b"]" * 100_000,
+    "100k nested objects": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+    "5,000-digit projectId": b'{"projectId": ' + b"9" * 5_000 + b"}",
+    "5,000-digit projectId as text": b'{"projectId": "' + b"9" * 5_000 + b'"}',
+    "projectId 1e400": b'{"projectId": 1e400}',
+    "projectId NaN": b'{"projectId": NaN}',
+    "projectId 1e300": b'{"projectId": 1e300}',
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_bodies_get_the_ordinary_answers(api, qc_emulator, case) -> None:
+    body = HOSTILE[case]
+    json_type = {"Content-Type": "application/json"}
+    signed = api.call("/projects/read", data=body, headers={**api.headers(), **json_type})
+    assert signed.status_code == 200, signed.text[:300]
+    assert signed.json()["success"] is False
+    assert "Traceback" not in signed.text
+    unsigned = api.call("/projects/read", data=body, headers=json_type)
+    assert unsigned.status_code == 401 and unsigned.json()["success"] is False
+    assert qc_emulator.requests_log()[-1]["status"] == 401
+    ROWS.append(
+        (
+            f"{case} on /projects/read",
+            f"{_answer(signed)}; unsigned {_answer(unsigned)}",
+            "no 500, no traceback",
+        )
+    )
+
+
+# ------------------------------------------------------------ names and the recycle bin
+
+
+def test_renaming_a_project_in_the_recycle_bin_does_not_restore_it(api, qc_emulator) -> None:
+    project = api.create_project("Swept")
+    api.ok("/projects/delete", {"projectId": project["projectId"]})
+    message = api.fail("/projects/update", {"projectId": project["projectId"], "name": "Back"})
+    assert "Recycle Bin" in message
+    read = api.ok("/projects/read", {"projectId": project["projectId"]})["projects"][0]
+    assert read["name"] == "Recycle Bin/Swept"
+    ROWS.append(("rename a project in the Recycle Bin", "success false", "stays in the bin"))
+
+
+def test_keep_mode_renames_inside_the_bin() -> None:
+    with EmulatorServer(recycle_bin_update="keep") as server:
+        caller = Api(server)
+        project = caller.create_project("Swept")
+        caller.ok("/projects/delete", {"projectId": project["projectId"]})
+        caller.ok("/projects/update", {"projectId": project["projectId"], "name": "Back"})
+        read = caller.ok("/projects/read", {"projectId": project["projectId"]})["projects"][0]
+        caller.close()
+    assert read["name"] == "Recycle Bin/Back"
+
+
+@pytest.mark.parametrize("name", ["Recycle Bin", "Recycle Bin/Fake", "Recycle Bin/a/b"])
+def test_names_in_the_recycle_bin_are_refused(api, qc_emulator, name) -> None:
+    assert "Recycle Bin" in api.fail("/projects/create", {"name": name, "language": "Py"})
+    project = api.create_project("Live")
+    assert "Recycle Bin" in api.fail(
+        "/projects/update", {"projectId": project["projectId"], "name": name}
+    )
+    assert [p["name"] for p in qc_emulator.projects()] == ["Live"]
+    assert qc_emulator.stats()["store"]["projects_updated"] == 0
+    ROWS.append((f"create / rename to {name!r}", "success false", "nothing created or moved"))
+
+
+def test_seeded_ids_never_repeat_across_resets(api, qc_emulator) -> None:
+    seen: set[int] = set()
+    for _ in range(5):
+        ids = {api.create_project(f"P{i}")["projectId"] for i in range(3)}
+        assert not ids & seen
+        seen |= ids
+        qc_emulator.reset()
+    ROWS.append(("5 resets x 3 creates, seeded", f"{len(seen)} distinct ids", "none repeated"))
