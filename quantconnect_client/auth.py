@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from email.utils import parsedate_to_datetime
 from pydantic import SecretStr
 
 Clock = Callable[[], float]
+
+logger = logging.getLogger("quantconnect_client")
 
 
 def sign(user_id: int, api_token: str, timestamp: int) -> dict[str, str]:
@@ -61,6 +64,12 @@ class RequestSigner:
 
     #: Below this difference the Date header (whole seconds, plus latency) is no evidence of skew.
     MIN_SKEW_SECONDS = 30.0
+    #: An answer that accepted our signature puts our clock within the service's window (up to
+    #: 2 h behind, minutes ahead): a Date further off than that, with a margin, is not believed.
+    MAX_OFFSET_ACCEPTED = 2 * 3600.0 + 600.0
+    #: A refused signature may come from a clock off by a time-zone mistake (hours); a Date
+    #: further off than this (a day ahead, 1970) is not believed either.
+    MAX_OFFSET_REFUSED = 14 * 3600.0
 
     def __init__(self, user_id: int, api_token: SecretStr, clock: Clock = time.time) -> None:
         self.user_id = user_id
@@ -89,14 +98,21 @@ class RequestSigner:
         """Fresh authentication headers for one request (call once per attempt)."""
         return sign(self.user_id, self._api_token.get_secret_value(), self.now())
 
-    def learn_offset_from_date(self, date_header: str | None) -> float | None:
+    def learn_offset_from_date(
+        self, date_header: str | None, *, signature_accepted: bool = False
+    ) -> float | None:
         """Adopt the service's clock from an HTTP ``Date`` header if ours is clearly off.
+
+        Callers pass only the API's own answers (a JSON envelope, not a proxy's page).
 
         Args:
             date_header: The response's ``Date`` header (RFC 7231 format), if any.
+            signature_accepted: True if the answer accepted our signature, so our clock is
+                within the service's window and a larger difference is implausible.
 
         Returns:
-            The new offset in seconds if it changed, else None.
+            The new offset in seconds if it changed, else None (also when the Date is not
+            plausible, which is logged).
         """
         if not date_header:
             return None
@@ -105,6 +121,18 @@ class RequestSigner:
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
         offset = service_time - self._clock()
+        # Accepted: our signed clock (local + offset) is within the window of the service's.
+        change = abs(offset - self._offset) if signature_accepted else abs(offset)
+        limit = self.MAX_OFFSET_ACCEPTED if signature_accepted else self.MAX_OFFSET_REFUSED
+        if change > limit:
+            logger.warning(
+                "Ignoring the answer's Date header %r: it puts the service's clock %+.0f s from "
+                "ours, more than the %.0f s a real skew can be here.",
+                date_header,
+                offset,
+                limit,
+            )
+            return None
         with self._lock:
             if abs(offset - self._offset) < self.MIN_SKEW_SECONDS:
                 return None

@@ -10,7 +10,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -21,15 +20,19 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from ._version import __version__
+from .account import AccountAPI, read_lean_versions
 from .auth import Clock, RequestSigner
-from .errors import ConfigurationError, TransientError
+from .backtests import BacktestsAPI
+from .compiles import CompilesAPI
+from .errors import ConfigurationError
 from .files import FilesAPI
+from .models import LeanVersion
+from .nodes import NodesAPI
 from .projects import ProjectsAPI
-from .retry import RetryPolicy
+from .redaction import redact_url
+from .retry import RetryPolicy, current_budget, operation_budget, retry_call
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
-from .transport import Timeouts, Transport
-
-logger = logging.getLogger("quantconnect_client")
+from .transport import DEFAULT_MAX_RESPONSE_BYTES, Timeouts, Transport
 
 T = TypeVar("T")
 
@@ -38,7 +41,13 @@ USER_AGENT = f"prefect-quantconnect/{__version__} (+quantconnect_client)"
 
 @dataclass
 class ClientMetrics:
-    """Counters of what one client did; read them after a run (thread-safe increments)."""
+    """Counters of what one client did; read them after a run (thread-safe increments).
+
+    Attributes:
+        requests: HTTP attempts made (every one, re-sends after a clock correction included).
+        retries: Attempts that repeated an earlier one.
+        reconciled: Writes found applied although their answer was lost (not sent again).
+    """
 
     requests: int = 0
     retries: int = 0
@@ -62,10 +71,16 @@ class QuantConnectClient:
         api_token: API token; kept as a ``SecretStr`` and only ever hashed.
         organization_id: Default organization for new projects.
         base_url: API root; the real service unless you point it at the emulator.
-        timeouts: Connect/read timeouts (default 5 s / 30 s).
+        timeouts: Connect/read timeouts and the bound of one attempt (default 5 s / 30 s,
+            an attempt at most 35 s).
         retry: Retry policy for transient failures (default 3 attempts).
         clock: Local time source (tests pass a skewed one).
         pool_size: Pooled connections; keep it at or above your concurrency.
+        max_response_bytes: Cap on one answer after decompression (default 64 MiB).
+
+    Every call is bounded: attempts times the attempt bound + the waits between them
+    (:attr:`call_bound`), and never more than an enclosing
+    :func:`~quantconnect_client.operation_budget` leaves.
 
     Raises:
         ConfigurationError: A missing user id or token, or a malformed base URL.
@@ -82,6 +97,7 @@ class QuantConnectClient:
         retry: RetryPolicy | None = None,
         clock: Clock = time.time,
         pool_size: int = 16,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if isinstance(user_id, bool) or not isinstance(user_id, int) or user_id <= 0:
             raise ConfigurationError("A QuantConnect user id (a positive integer) is required.")
@@ -98,9 +114,14 @@ class QuantConnectClient:
             timeouts=timeouts or Timeouts(),
             user_agent=USER_AGENT,
             pool_size=pool_size,
+            max_response_bytes=max_response_bytes,
         )
         self.projects = ProjectsAPI(self)
         self.files = FilesAPI(self)
+        self.compiles = CompilesAPI(self)
+        self.backtests = BacktestsAPI(self)
+        self.nodes = NodesAPI(self)
+        self.account = AccountAPI(self)
 
     @classmethod
     def from_settings(
@@ -128,11 +149,12 @@ class QuantConnectClient:
             timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
             retry=RetryPolicy(max_attempts=settings.max_attempts),
             pool_size=pool_size,
+            max_response_bytes=settings.max_response_bytes,
         )
 
     def __repr__(self) -> str:
         return (
-            f"QuantConnectClient(user_id={self.user_id}, base_url={self.base_url!r}, "
+            f"QuantConnectClient(user_id={self.user_id}, base_url={redact_url(self.base_url)!r}, "
             "api_token=SecretStr('**********'))"
         )
 
@@ -157,6 +179,11 @@ class QuantConnectClient:
         return self._transport.base_url
 
     @property
+    def call_bound(self) -> float:
+        """The longest one call may take, in seconds (its default time budget)."""
+        return self.retry.call_bound(self._transport.timeouts.attempt)
+
+    @property
     def clock_offset(self) -> float:
         """Seconds the client adds to the local clock, learned from the service."""
         return self._signer.clock_offset
@@ -177,9 +204,16 @@ class QuantConnectClient:
         self.call("/authenticate")
         return True
 
+    def lean_versions(self) -> list[LeanVersion]:
+        """The LEAN versions the service offers."""
+        return read_lean_versions(self)
+
     def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """One signed attempt at ``endpoint``, without retries; returns the envelope."""
         self.metrics.add("requests")
+        budget = current_budget()
+        if budget is not None:
+            budget.count_attempt()
         return self._transport.post(endpoint, payload)
 
     def call(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -193,7 +227,7 @@ class QuantConnectClient:
         *,
         reconcile: Callable[[], T | None] | None = None,
     ) -> T:
-        """Run ``attempt`` until it succeeds, fails permanently, or attempts run out.
+        """Run ``attempt`` under the client's retry policy, within one call's time bound.
 
         Args:
             endpoint: For log lines and errors.
@@ -202,51 +236,12 @@ class QuantConnectClient:
                 applied, it looks at the service's state and returns the result if the write
                 took effect (then nothing is sent again), or None to send it again.
         """
-        number = 0
-        unsure = False  # did an earlier attempt perhaps take effect?
-        while True:
-            number += 1
-            try:
-                if unsure and reconcile is not None:
-                    found = reconcile()
-                    if found is not None:
-                        self.metrics.add("reconciled")
-                        logger.info(
-                            "%s took effect although its answer was lost; not sending it again.",
-                            endpoint,
-                        )
-                        return found
-                    unsure = False
-                return attempt()
-            except TransientError as error:
-                unsure = unsure or (error.request_sent and reconcile is not None)
-                if not self.retry.should_retry(number, error):
-                    raise
-                self.pause_before_retry(endpoint, number + 1, error)
-
-    def pause_before_retry(
-        self,
-        endpoint: str,
-        next_attempt: int,
-        error: TransientError,
-        attempts: int | None = None,
-    ) -> None:
-        """Log the failure and sleep the policy's delay before attempt ``next_attempt``.
-
-        Args:
-            endpoint: For the log line.
-            next_attempt: The number of the attempt about to be made (2 for the first retry).
-            error: The failure, whose ``retry_after`` is a floor on the delay.
-            attempts: Attempts in all, for the log line (default: the policy's).
-        """
-        delay = self.retry.delay(next_attempt, error)
-        self.metrics.add("retries")
-        logger.warning(
-            "%s failed (%s); retrying in %.2f s (attempt %d of %d).",
-            endpoint,
-            error.message,
-            delay,
-            next_attempt,
-            attempts or self.retry.max_attempts,
-        )
-        time.sleep(delay)
+        with operation_budget(self.call_bound):
+            return retry_call(
+                attempt,
+                policy=self.retry,
+                what=endpoint,
+                reconcile=reconcile,
+                on_retry=lambda *_: self.metrics.add("retries"),
+                on_reconciled=lambda: self.metrics.add("reconciled"),
+            )

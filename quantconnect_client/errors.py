@@ -15,15 +15,23 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .redaction import scrub
 
 
 class QuantConnectError(Exception):
     """Base class of every error raised by the QuantConnect client.
 
+    Messages and the service's errors are scrubbed of request signatures, signed timestamps and
+    URL credentials (:func:`quantconnect_client.redaction.scrub`) here, once, so no path can
+    carry one into a log line or a Prefect state message.
+
     Attributes:
         endpoint: The API path that failed (for example ``/projects/read``), if known.
         status_code: The HTTP status code, if a response arrived.
-        service_errors: The service's own ``errors`` list, verbatim.
+        service_errors: The service's own ``errors`` list, scrubbed of signatures.
     """
 
     retryable: bool = False
@@ -36,11 +44,17 @@ class QuantConnectError(Exception):
         status_code: int | None = None,
         service_errors: Sequence[str] = (),
     ) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.endpoint = endpoint
         self.status_code = status_code
-        self.service_errors: tuple[str, ...] = tuple(service_errors)
+        self.service_errors: tuple[str, ...] = tuple(scrub(str(e)) for e in service_errors)
+
+    def add_note_to_message(self, note: str) -> None:
+        """Append ``note`` to the message (e.g. how many attempts were made)."""
+        self.message = scrub(f"{self.message} {note}")
+        self.args = (self.message,)
 
     def __str__(self) -> str:
         where = f" [{self.endpoint}]" if self.endpoint else ""
@@ -63,6 +77,11 @@ class AuthenticationError(QuantConnectError):
     """
 
 
+    #: Set by the transport when the refusal's ``Date`` showed our clock was off and the offset
+    #: was corrected: sending the request once more, signed afresh, can then succeed.
+    clock_corrected: bool = False
+
+
 class ClockSkewError(AuthenticationError):
     """The service rejected the request's timestamp: the local clock is too far off."""
 
@@ -81,6 +100,126 @@ class NotFoundError(RequestRejectedError):
 class UnexpectedResponseError(QuantConnectError):
     """The service answered with something that is not the documented envelope, or contradicts
     the request (for example a read by id that returns another project)."""
+
+
+class RedirectError(UnexpectedResponseError):
+    """The answer was an HTTP redirect (3xx). The API never redirects, so the request is not
+    followed (it would re-send the request, and a file's source, to another place) nor retried.
+
+    Attributes:
+        location: The ``Location`` the answer pointed to (credentials removed), if any.
+    """
+
+    def __init__(self, message: str, *, location: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.location = scrub(location) if location else None
+
+
+class ResponseTooLargeError(UnexpectedResponseError):
+    """The answer (after decompression) is larger than the client's cap
+    (``max_response_bytes``); reading stopped there."""
+
+
+class WaitTimeoutError(QuantConnectError):
+    """A wait (:func:`quantconnect_client.retry.poll`) reached its deadline before the thing
+    waited for was done.
+
+    Attributes:
+        last: The last value read, if any read succeeded.
+        reads: How many reads were made.
+        elapsed: Seconds the wait lasted.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        last: Any = None,
+        reads: int = 0,
+        elapsed: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.last = last
+        self.reads = reads
+        self.elapsed = elapsed
+
+
+@dataclass(frozen=True)
+class BuildLogEntry:
+    """One compiler message, read from a build log line.
+
+    Attributes:
+        file: The source file named, if the line names one.
+        line: Its line number, if given.
+        column: Its column, if given.
+        message: What the compiler said.
+        text: The log line as the service wrote it.
+    """
+
+    file: str | None
+    line: int | None
+    column: int | None
+    message: str
+    text: str
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class BuildError(QuantConnectError):
+    """The project did not compile (``state: BuildError``). Permanent: the code must change.
+
+    Attributes:
+        compile_id: The failed compile.
+        logs: The compile's log lines, verbatim.
+        entries: The error lines read as file, line, column and message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        compile_id: str | None = None,
+        logs: Sequence[str] = (),
+        entries: Sequence[BuildLogEntry] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.compile_id = compile_id
+        self.logs: tuple[str, ...] = tuple(scrub(line) for line in logs)
+        self.entries: tuple[BuildLogEntry, ...] = tuple(entries)
+
+
+class BacktestRuntimeError(QuantConnectError):
+    """The backtest ran and failed (``error`` / ``stacktrace`` set). Permanent.
+
+    Attributes:
+        backtest_id: The failed backtest.
+        error: The algorithm's error text.
+        stacktrace: The stack trace the service reported, if any.
+        during_initialization: True if it failed in ``initialize`` (``hasInitializeError``).
+        backtest: The backtest as last read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backtest_id: str | None = None,
+        error: str | None = None,
+        stacktrace: str | None = None,
+        during_initialization: bool = False,
+        backtest: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.backtest_id = backtest_id
+        self.error = scrub(error) if error else error
+        self.stacktrace = scrub(stacktrace) if stacktrace else stacktrace
+        self.during_initialization = during_initialization
+        self.backtest = backtest
 
 
 class PayloadTooLargeError(QuantConnectError):
@@ -134,6 +273,28 @@ class ConnectionFailedError(TransientError):
 
 class RequestTimeoutError(TransientError):
     """No complete answer within the read timeout. The request may have been applied."""
+
+
+class BacktestResultsIncompleteError(WaitTimeoutError):
+    """A backtest's results had not settled by the wait's deadline (still running, or completed
+    without its final results). ``last`` holds the backtest as last read; its statistics are
+    not results unless :attr:`completed` is true."""
+
+    @property
+    def completed(self) -> bool:
+        """True if the backtest had completed and only its final results were missing."""
+        return bool(getattr(self.last, "completed", False))
+
+
+class NoNodeAvailableError(TransientError):
+    """The service refused to start a backtest because no backtest node is free. Retryable once
+    a running backtest ends (or is deleted); the request was not applied."""
+
+
+class BudgetExhaustedError(TransientError):
+    """The time an operation was given (:func:`quantconnect_client.operation_budget`, or the
+    default bound of one call) is spent; the message says how many attempts over how long.
+    Retryable: a later try, with a fresh budget, may succeed."""
 
 
 def is_retryable(error: BaseException) -> bool:

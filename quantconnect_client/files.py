@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import NotFoundError, ValidationError
-from .models import FileList, ProjectFile
+from .models import FileList, ProjectFile, parse
 from .validation import validate_file_name, validate_id
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class FilesAPI:
         """All files of a project, with their contents."""
         validate_id(project_id)
         body = self._client.call("/files/read", {"projectId": project_id})
-        return FileList.model_validate(body).files
+        return parse(FileList, body, "/files/read").files
 
     def read(self, project_id: int, name: str) -> ProjectFile:
         """One file by name.
@@ -38,7 +38,7 @@ class FilesAPI:
         validate_id(project_id)
         validate_file_name(name)
         body = self._client.call("/files/read", {"projectId": project_id, "name": name})
-        files = FileList.model_validate(body).files
+        files = parse(FileList, body, "/files/read").files
         match = [f for f in files if f.name == name]
         if not match:
             raise NotFoundError(
@@ -63,7 +63,8 @@ class FilesAPI:
             payload["content"] = content
 
         def attempt() -> ProjectFile:
-            files = FileList.model_validate(self._client.post("/files/create", payload)).files
+            body = self._client.post("/files/create", payload)
+            files = parse(FileList, body, "/files/create").files
             if not files:
                 return self.read(project_id, name)
             return files[0]

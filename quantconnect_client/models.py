@@ -13,8 +13,9 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -26,6 +27,12 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from .errors import UnexpectedResponseError
+
+logger = logging.getLogger("quantconnect_client")
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Prefix the service gives to soft-deleted projects.
 RECYCLE_BIN_PREFIX = "Recycle Bin/"
@@ -40,6 +47,10 @@ class WireModel(BaseModel):
         extra="ignore",
         frozen=True,
     )
+
+    #: Wire keys whose failure is an error of the whole answer, never dropped (a listing that
+    #: is not a list must not read as an empty one).
+    essential: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="wrap")
     @classmethod
@@ -59,7 +70,7 @@ class WireModel(BaseModel):
                 if field.is_required()
             }
             bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]} - required
-            if not bad:
+            if not bad or bad & cls.essential:
                 raise
             return handler({key: value for key, value in data.items() if key not in bad})
 
@@ -70,6 +81,50 @@ class WireModel(BaseModel):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
+
+
+def lenient_items(value: Any, model: type[M], what: str) -> list[M]:
+    """Validate a listing item by item: a bad item is dropped (and logged), the rest kept.
+
+    ``None`` and ``{}`` (the service's way of sending an empty collection) are empty; anything
+    else that is not a list is an error, since guessing would hide a changed answer.
+
+    Example:
+        >>> [p.project_id for p in lenient_items([{"projectId": 1}, {"projectId": None}],
+        ...                                      Project, "projects")]
+        [1]
+    """
+    if value is None or value == {}:
+        return []
+    if not isinstance(value, list):
+        raise ValueError(f"{what} is a {type(value).__name__}, not a list")
+    kept: list[M] = []
+    for index, item in enumerate(value):
+        try:
+            kept.append(item if isinstance(item, model) else model.model_validate(item))
+        except ValidationError as error:
+            logger.warning(
+                "Dropped item %d of %s from the answer: %s",
+                index,
+                what,
+                "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()),
+            )
+    return kept
+
+
+def parse(model: type[M], body: Any, endpoint: str) -> M:
+    """Validate an answer's payload; an answer of the wrong shape is an
+    :class:`UnexpectedResponseError` (never a bare pydantic error)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in error.errors()
+        )
+        raise UnexpectedResponseError(
+            f"The answer does not have the documented shape ({problems[:300]})",
+            endpoint=endpoint,
+        ) from None
 
 
 class Collaborator(WireModel):
@@ -196,21 +251,30 @@ class ProjectFile(WireModel):
 class ProjectList(WireModel):
     """The payload of ``/projects/read``: projects and the LEAN versions on offer."""
 
+    essential: ClassVar[frozenset[str]] = frozenset({"projects", "versions"})
+
     projects: list[Project] = Field(default_factory=list)
     versions: list[LeanVersion] = Field(default_factory=list)
 
-    @field_validator("projects", "versions", mode="before")
+    @field_validator("projects", mode="before")
     @classmethod
-    def _null_list_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+    def _lenient_projects(cls, value: Any) -> list[Project]:
+        return lenient_items(value, Project, "projects")
+
+    @field_validator("versions", mode="before")
+    @classmethod
+    def _lenient_versions(cls, value: Any) -> list[LeanVersion]:
+        return lenient_items(value, LeanVersion, "versions")
 
 
 class FileList(WireModel):
     """The payload of ``/files/read`` and ``/files/create``."""
 
+    essential: ClassVar[frozenset[str]] = frozenset({"files"})
+
     files: list[ProjectFile] = Field(default_factory=list)
 
     @field_validator("files", mode="before")
     @classmethod
-    def _null_list_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+    def _lenient_files(cls, value: Any) -> list[ProjectFile]:
+        return lenient_items(value, ProjectFile, "files")

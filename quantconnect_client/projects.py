@@ -7,13 +7,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    NotFoundError,
-    RequestRejectedError,
-    TransientError,
-    UnexpectedResponseError,
-)
-from .models import Project, ProjectList
+from .errors import NotFoundError, UnexpectedResponseError
+from .models import Project, ProjectList, parse
+from .retry import operation_budget
 from .validation import (
     Language,
     validate_id,
@@ -94,7 +90,7 @@ class ProjectsAPI:
 
         def attempt() -> Project:
             body = self._client.post("/projects/create", payload)
-            projects = ProjectList.model_validate(body).projects
+            projects = parse(ProjectList, body, "/projects/create").projects
             if not projects:
                 raise UnexpectedResponseError(
                     "The create answer holds no project", endpoint="/projects/create"
@@ -115,31 +111,22 @@ class ProjectsAPI:
     def read(self, project_id: int) -> Project:
         """Read one project by id.
 
+        Only the service's own not-found answer means "no such project": any other refusal
+        (``Server busy``, an answer without ``success``) is raised as what it is, so a caller
+        asking "is it gone?" is never told yes for a live project.
+
         Raises:
             NotFoundError: No such project (or it was deleted for good).
-            UnexpectedResponseError: The service answered with another project.
+            RequestRejectedError: The service refused the read for another reason.
+            UnexpectedResponseError: The answer held another project, or none it could read.
         """
         validate_id(project_id)
-        try:
-            body = self._client.call("/projects/read", {"projectId": project_id})
-        except RequestRejectedError as error:
-            # A refused read of a well-formed id means no such project (for us), whatever the
-            # service's wording: purge() and the deletion checks depend on telling that apart.
-            if isinstance(error, NotFoundError):
-                raise
-            raise NotFoundError(
-                str(error.message),
-                endpoint=error.endpoint,
-                status_code=error.status_code,
-                service_errors=error.service_errors,
-            ) from error
-        projects = ProjectList.model_validate(body).projects
-        if not projects:
-            raise NotFoundError(f"Project {project_id} not found", endpoint="/projects/read")
+        body = self._client.call("/projects/read", {"projectId": project_id})
+        projects = parse(ProjectList, body, "/projects/read").projects
         match = [p for p in projects if p.project_id == project_id]
         if len(projects) != 1 or not match:
             raise UnexpectedResponseError(
-                f"Asked for project {project_id}, got {len(projects)} project(s) "
+                f"Asked for project {project_id}, got {len(projects)} readable project(s) "
                 f"({', '.join(str(p.project_id) for p in projects[:5])})",
                 endpoint="/projects/read",
             )
@@ -163,7 +150,7 @@ class ProjectsAPI:
         if start is not None or end is not None:
             payload["start"], payload["end"] = validate_page(start or 0, end or 0)
         body = self._client.call("/projects/read", payload)
-        projects = ProjectList.model_validate(body).projects
+        projects = parse(ProjectList, body, "/projects/read").projects
         return projects if include_deleted else [p for p in projects if not p.is_deleted]
 
     def find_by_name(
@@ -224,38 +211,34 @@ class ProjectsAPI:
     def purge(self, project_id: int) -> None:
         """Remove a project for good: delete until a read says it no longer exists.
 
-        Every delete is preceded by a read, so a retried delete is never applied once too often
-        (a second delete of a live project would purge it when only a soft delete was meant).
-        Succeeds quietly if the project is already gone.
+        Each round reads, then deletes; both are ordinary calls (retried by the client's one
+        engine), and the whole purge has one call's time bound. A delete retried after a lost
+        answer may apply twice; for a purge that is the aim. Succeeds quietly if the project is
+        already gone: only the service's not-found answer counts as gone.
 
         Raises:
-            TransientError: The service failed ``max_attempts`` times in a row.
-            UnexpectedResponseError: The project survived more deletes than it can need.
+            TransientError: The service kept failing (the message says how often).
+            BudgetExhaustedError: The purge's time bound ran out.
+            UnexpectedResponseError: The project survived more deletes than it can need, or an
+                answer could not be read (never taken for "gone").
         """
         validate_id(project_id)
         max_deletes = 3  # a live project needs two (into the bin, then out); one to spare
-        deletes = failures = 0
-        while True:
-            try:
+        with operation_budget(self._client.call_bound):
+            for _ in range(max_deletes):
                 try:
                     self.read(project_id)
+                    self._client.call("/projects/delete", {"projectId": project_id})
                 except NotFoundError:
                     return
-                if deletes == max_deletes:
-                    raise UnexpectedResponseError(
-                        f"Project {project_id} still exists after {deletes} deletes",
-                        endpoint="/projects/delete",
-                    )
-                self._send_delete(project_id)
-                deletes += 1
-                failures = 0
+            try:
+                self.read(project_id)
             except NotFoundError:
                 return
-            except TransientError as error:
-                failures += 1
-                if failures >= self._client.retry.max_attempts:
-                    raise
-                self._client.pause_before_retry("/projects/delete", failures + 1, error)
+        raise UnexpectedResponseError(
+            f"Project {project_id} still exists after {max_deletes} deletes",
+            endpoint="/projects/delete",
+        )
 
     def _send_delete(self, project_id: int) -> bool:
         self._client.post("/projects/delete", {"projectId": project_id})

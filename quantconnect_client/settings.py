@@ -9,8 +9,10 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .redaction import has_userinfo
 
 #: The real service.
 DEFAULT_BASE_URL = "https://www.quantconnect.com/api/v2"
@@ -20,12 +22,18 @@ class QuantConnectSettings(BaseSettings):
     """Where and as whom to reach QuantConnect.
 
     Every field reads ``QC_<FIELD>`` (``QC_USER_ID``, ``QC_API_TOKEN``, ``QC_ORGANIZATION_ID``,
-    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MAX_ATTEMPTS``) from the
-    environment or from ``.env`` in the working directory.
+    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MAX_ATTEMPTS``,
+    ``QC_MAX_RESPONSE_BYTES``) from the
+    environment or from ``.env`` in the working directory. A value that fails validation is
+    not echoed in the error (a token pasted into the wrong variable must not be printed).
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="QC_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="QC_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        hide_input_in_errors=True,
     )
 
     user_id: int | None = Field(default=None, description="QuantConnect user id.")
@@ -39,6 +47,19 @@ class QuantConnectSettings(BaseSettings):
     max_attempts: int = Field(
         default=3, ge=1, le=10, description="Attempts per call for transient failures."
     )
+    max_response_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Cap on one answer, after decompression (bytes).",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials_in_url(cls, value: str) -> str:
+        # Requests are signed in headers; a user:password in the URL would only leak.
+        if has_userinfo(value):
+            raise ValueError("QC_BASE_URL must not hold a user name or password")
+        return value
 
     @property
     def has_credentials(self) -> bool:

@@ -1,20 +1,28 @@
 """One HTTP attempt: send a signed request, turn the answer into a payload or a typed error.
 
 The transport knows the envelope (``success``, ``errors``) and every failure shape the contract
-lists; it does not retry (see :mod:`quantconnect_client.client`), except once, immediately, when
-the service rejected our timestamp and its ``Date`` header lets us correct the clock.
+lists. It never retries (that is :func:`quantconnect_client.retry.retry_call`'s job) and never
+follows a redirect. Every attempt has a wall-clock bound (``Timeouts.attempt``, and no more than
+the active :func:`~quantconnect_client.retry.operation_budget` leaves), not only a bound per
+socket read, and every answer a size cap (after decompression).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from .auth import RequestSigner
 from .errors import (
@@ -26,14 +34,24 @@ from .errors import (
     PayloadTooLargeError,
     QuantConnectError,
     RateLimitedError,
+    RedirectError,
     RequestRejectedError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     ServiceUnavailableError,
     TransientError,
     UnexpectedResponseError,
 )
+from .redaction import has_userinfo, redact_url
+from .retry import remaining_budget
 
 logger = logging.getLogger("quantconnect_client")
+
+#: Default cap on one answer, after decompression.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: Only this much of a body is decoded to describe it in an error.
+_SNIPPET_BYTES = 2048
+_CHUNK_BYTES = 64 * 1024
 
 _AUTH_FAILURE_PREFIXES = ("hash doesn't match", "userid not valid")
 #: A timestamp refused as too old or too far ahead: an auth failure whatever the status code.
@@ -46,43 +64,88 @@ _NOT_FOUND_PATTERN = re.compile(
 )
 _HTML_TITLE = re.compile(r"<title>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
+#: Failures that happen before a request is written: the service cannot have seen it.
+_NOT_SENT_TYPES: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.NewConnectionError,  # NameResolutionError derives from it
+    urllib3.exceptions.ConnectTimeoutError,
+    requests.exceptions.ConnectTimeout,
+    ConnectionRefusedError,
+    socket.gaierror,
+)
+
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait for a connection, and then for each read of the answer."""
+    """How long one attempt may take.
+
+    Attributes:
+        connect: Seconds to establish the connection.
+        read: Seconds to wait for each read of the answer.
+        total: Wall-clock bound of the whole attempt, connection to last byte (default:
+            ``connect + read``), so a server that trickles its answer cannot hold a call.
+    """
 
     connect: float = 5.0
     read: float = 30.0
+    total: float | None = None
+
+    @property
+    def attempt(self) -> float:
+        """The wall-clock bound of one attempt."""
+        return self.total if self.total is not None else self.connect + self.read
 
 
-def _snippet(response: requests.Response) -> str:
-    """A short, safe description of a non-JSON body (an HTML page's title, or its start)."""
-    text = response.text or ""
-    if not text.strip():
-        return "empty body"
-    title = _HTML_TITLE.search(text)
-    if title:
-        return f"HTML page {title.group(1).strip()[:80]!r}"
-    return f"body {text.strip()[:80]!r}"
+@dataclass(frozen=True)
+class Answer:
+    """What one attempt received: status, headers and the (decompressed) body."""
+
+    status: int
+    headers: CaseInsensitiveDict[str]
+    content: bytes
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP-date; rare enough to fall back on our own backoff
+_NOT_JSON = object()
 
 
-def _request_was_sent(error: requests.exceptions.ConnectionError) -> bool:
-    """False only when the connection itself failed, so the service never saw the request."""
-    text = repr(error)
-    return not any(
-        marker in text
-        for marker in ("NewConnectionError", "NameResolutionError", "Failed to establish")
-    )
+def never_reached_service(error: BaseException) -> bool:
+    """True when ``error`` shows the request was never written (decided by exception types in
+    the cause chain, not by the wording of messages).
+
+    Example:
+        >>> never_reached_service(requests.exceptions.ConnectionError("Failed to establish"))
+        False
+        >>> never_reached_service(requests.exceptions.ConnectTimeout())
+        True
+    """
+    return any(isinstance(e, _NOT_SENT_TYPES) for e in _chain(error))
+
+
+def failure_reason(error: BaseException) -> str:
+    """The operating system's reason for a network failure (e.g. ``Connection refused``), or
+    the innermost exception's type name when there is none."""
+    chain = list(_chain(error))
+    for item in chain:
+        if type(item).__module__ == "builtins" and isinstance(item, OSError) and item.strerror:
+            return str(item.strerror)
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return "the host name could not be resolved"
+    return type(chain[-1]).__name__
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and every exception it wraps (causes, contexts, urllib3's ``reason``)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [error]
+    while todo:
+        item = todo.pop(0)
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        linked = [item.__cause__, item.__context__, getattr(item, "reason", None)]
+        linked += [arg for arg in item.args if isinstance(arg, BaseException)]
+        todo += [e for e in linked if isinstance(e, BaseException)]
 
 
 class Transport:
@@ -91,9 +154,10 @@ class Transport:
     Args:
         base_url: API root, e.g. ``https://www.quantconnect.com/api/v2``.
         signer: Builds fresh authentication headers for each attempt.
-        timeouts: Connect and read timeouts.
+        timeouts: Connect, read and whole-attempt bounds.
         user_agent: The ``User-Agent`` header.
         pool_size: Connections kept per host (bound it above your concurrency).
+        max_response_bytes: Cap on one answer, after decompression.
     """
 
     def __init__(
@@ -104,14 +168,12 @@ class Transport:
         timeouts: Timeouts,
         user_agent: str,
         pool_size: int = 16,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"Base URL {base_url!r} must start with http:// or https://."
-            )
-        self.base_url = base_url.rstrip("/")
+        self.base_url = validate_base_url(base_url)
         self.signer = signer
         self.timeouts = timeouts
+        self.max_response_bytes = max_response_bytes
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
@@ -123,86 +185,198 @@ class Transport:
         self.session.close()
 
     def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Send ``payload`` to ``endpoint`` and return the successful envelope.
+        """Send ``payload`` to ``endpoint`` once and return the successful envelope.
 
         Raises:
-            QuantConnectError: A subclass saying what went wrong and whether to retry.
+            QuantConnectError: A subclass saying what went wrong and whether to retry. An
+                :class:`AuthenticationError` whose answer's ``Date`` showed our clock was off
+                has ``clock_corrected`` set: sending again (signed afresh) can succeed.
         """
-        response = self._send(endpoint, payload)
-        # Every answer tells the service's time: keep our signatures (and our notion of "when
-        # did this call start", used to recognise a lost create) on the service's clock.
-        learned = self.signer.learn_offset_from_date(response.headers.get("Date"))
-        if learned is not None and response.status_code < 400:
+        answer = self._send(endpoint, payload)
+        body = self._parse(endpoint, answer)
+        # Only the API's own answers (a JSON envelope, not a proxy's page) say what its clock is.
+        envelope = isinstance(body, dict) and "success" in body
+        date = answer.headers.get("Date") if envelope else None
+        try:
+            result = self._decode(endpoint, answer, body)
+        except AuthenticationError as error:
+            offset = self.signer.learn_offset_from_date(date, signature_accepted=False)
+            if offset is not None:
+                logger.warning(
+                    "QuantConnect rejected the request signature and its clock differs from "
+                    "ours by %+.0f s; correcting the local clock offset and signing again.",
+                    offset,
+                )
+                error.clock_corrected = True
+            raise
+        except QuantConnectError:
+            self.signer.learn_offset_from_date(date, signature_accepted=True)
+            raise
+        learned = self.signer.learn_offset_from_date(date, signature_accepted=True)
+        if learned is not None:
             logger.info("Local clock is %+.0f s off QuantConnect's; compensating.", learned)
-        try:
-            return self._decode(endpoint, response)
-        except AuthenticationError:
-            # Our clock may be off: if the answer's Date showed it, sign again with the service's
-            # time. The request was rejected at the door, so sending it again cannot apply twice.
-            offset = learned
-            if offset is None:
-                raise
-            logger.warning(
-                "QuantConnect rejected the request signature and its clock differs from ours by "
-                "%+.0f s; correcting the local clock offset and signing again.",
-                offset,
-            )
-            return self._decode(endpoint, self._send(endpoint, payload))
+        return result
 
-    def _send(self, endpoint: str, payload: dict[str, Any] | None) -> requests.Response:
+    # ------------------------------------------------------------------------------ sending
+
+    def _send(self, endpoint: str, payload: dict[str, Any] | None) -> Answer:
         url = f"{self.base_url}{endpoint}"
-        timeout = (self.timeouts.connect, self.timeouts.read)
+        bound = self.timeouts.attempt
+        left = remaining_budget()
+        if left is not None:
+            bound = max(0.001, min(bound, left))
+        started = time.monotonic()
+        deadline = started + bound
+        timeout = (min(self.timeouts.connect, bound), min(self.timeouts.read, bound))
+        shown = redact_url(self.base_url)
         try:
-            return self.session.post(
-                url, json=payload or {}, headers=self.signer.headers(), timeout=timeout
+            response = self.session.post(
+                url,
+                json=payload or {},
+                headers=self.signer.headers(),
+                timeout=timeout,
+                stream=True,
+                allow_redirects=False,
             )
         except requests.exceptions.ConnectTimeout:
             raise ConnectionFailedError(
-                f"Timed out connecting to {self.base_url} after {self.timeouts.connect:g} s",
+                f"Timed out connecting to {shown} after {timeout[0]:g} s",
                 endpoint=endpoint,
                 request_sent=False,
             ) from None
         except requests.exceptions.ReadTimeout:
             raise RequestTimeoutError(
-                f"No answer from {self.base_url} within {self.timeouts.read:g} s; the request "
-                "may still have been applied",
+                f"No answer from {shown} within {timeout[1]:g} s; the request may still have "
+                "been applied",
                 endpoint=endpoint,
             ) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
             raise ConfigurationError(
-                f"Unusable base URL {self.base_url!r}: {type(error).__name__}", endpoint=endpoint
+                f"Unusable base URL {shown!r}: {type(error).__name__}", endpoint=endpoint
             ) from None
-        except requests.exceptions.ConnectionError as error:
-            sent = _request_was_sent(error)
+        except requests.exceptions.RequestException as error:
+            # Chained errors would carry urllib3's texts (with the URL) into tracebacks; the
+            # reason and whether the request went out are kept instead.
+            sent = not never_reached_service(error)
             what = (
                 "the connection was dropped before a complete answer arrived"
                 if sent
                 else "could not connect"
             )
             raise ConnectionFailedError(
-                f"{what} ({self.base_url}): {type(error).__name__}",
+                f"{what} ({shown}): {failure_reason(error)}",
                 endpoint=endpoint,
                 request_sent=sent,
             ) from None
-        except requests.exceptions.RequestException as error:
-            # ChunkedEncodingError, ContentDecodingError, ...: the answer broke off.
-            raise ConnectionFailedError(
-                f"The answer from {self.base_url} broke off: {type(error).__name__}",
+        try:
+            content = self._read_body(endpoint, response, started, deadline, bound)
+        finally:
+            response.close()
+        return Answer(response.status_code, response.headers, content)
+
+    def _read_body(
+        self,
+        endpoint: str,
+        response: requests.Response,
+        started: float,
+        deadline: float,
+        bound: float,
+    ) -> bytes:
+        """Read the body under the attempt's deadline and the size cap."""
+        cap = self.max_response_bytes
+        declared = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if declared.isdigit() and int(declared) > cap and not encoded:
+            raise self._too_large(endpoint, f"it declares {int(declared):,} bytes")
+        received = bytearray()
+        raw = response.raw
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RequestTimeoutError(
+                        f"The answer from {redact_url(self.base_url)} stalled: "
+                        f"{len(received):,} bytes in {time.monotonic() - started:.1f} s, "
+                        f"still incomplete at the attempt's bound of {bound:g} s; the request "
+                        "may have been applied",
+                        endpoint=endpoint,
+                        status_code=response.status_code,
+                    )
+                _limit_socket_wait(raw, min(left, self.timeouts.read))
+                chunk = raw.read1(_CHUNK_BYTES, decode_content=True)
+                if not chunk:
+                    return bytes(received)
+                received += chunk
+                if len(received) > cap:
+                    raise self._too_large(endpoint, f"more than {cap:,} bytes arrived")
+        except urllib3.exceptions.ReadTimeoutError:
+            raise RequestTimeoutError(
+                f"The answer from {redact_url(self.base_url)} stalled: no data for "
+                f"{self.timeouts.read:g} s after {len(received):,} bytes; the request may have "
+                "been applied",
                 endpoint=endpoint,
+                status_code=response.status_code,
+            ) from None
+        except urllib3.exceptions.DecodeError:
+            raise UnexpectedResponseError(
+                f"The answer's {response.headers.get('Content-Encoding')} body could not be "
+                "decompressed",
+                endpoint=endpoint,
+                status_code=response.status_code,
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            raise ConnectionFailedError(
+                "the connection was dropped before a complete answer arrived "
+                f"({redact_url(self.base_url)}, {len(received):,} bytes received): "
+                f"{failure_reason(error)}",
+                endpoint=endpoint,
+                status_code=response.status_code,
             ) from None
 
-    def _decode(self, endpoint: str, response: requests.Response) -> dict[str, Any]:
-        status = response.status_code
-        body = self._json(response)
+    def _too_large(self, endpoint: str, detail: str) -> ResponseTooLargeError:
+        return ResponseTooLargeError(
+            f"The answer is larger than the client accepts ({detail}; the cap is "
+            f"{self.max_response_bytes:,} bytes, see max_response_bytes)",
+            endpoint=endpoint,
+        )
 
+    # ----------------------------------------------------------------------------- decoding
+
+    @staticmethod
+    def _parse(endpoint: str, answer: Answer) -> Any:
+        """The JSON value of the body, or ``_NOT_JSON``."""
+        try:
+            return json.loads(answer.content)
+        except RecursionError:
+            raise UnexpectedResponseError(
+                "The answer's JSON is nested too deeply to read",
+                endpoint=endpoint,
+                status_code=answer.status,
+            ) from None
+        except ValueError:
+            return _NOT_JSON
+
+    def _decode(self, endpoint: str, answer: Answer, body: Any) -> dict[str, Any]:
+        status = answer.status
+        if 300 <= status < 400:
+            location = answer.headers.get("Location")
+            shown = redact_url(location) if location else None
+            raise RedirectError(
+                f"QuantConnect answered HTTP {status}, a redirect to "
+                f"{shown or 'nowhere (no Location)'}; the API never redirects, so it was not "
+                "followed: check the base URL",
+                endpoint=endpoint,
+                status_code=status,
+                location=shown,
+            )
         if status == 401:
-            raise self._auth_error(endpoint, status, _errors_of(body) or [_snippet(response)])
+            raise self._auth_error(endpoint, status, _errors_of(body) or [_snippet(answer)])
         if status == 429:
             raise RateLimitedError(
                 "QuantConnect is rate limiting requests (HTTP 429)",
                 endpoint=endpoint,
                 status_code=status,
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
                 request_sent=False,  # refused at the door: nothing to reconcile
             )
         if status == 408:
@@ -219,29 +393,37 @@ class Transport:
             )
         if status >= 500:
             raise ServiceUnavailableError(
-                f"QuantConnect answered HTTP {status} ({_snippet(response)})",
+                f"QuantConnect answered HTTP {status} ({_snippet(answer)})",
                 endpoint=endpoint,
                 status_code=status,
-                retry_after=_retry_after(response),
+                retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
             )
-        if body is None:
-            if status < 300 and not response.content.strip():
+        if body is _NOT_JSON:
+            if status < 300 and not answer.content.strip():
                 raise TransientError(
                     f"QuantConnect answered HTTP {status} with an empty body",
                     endpoint=endpoint,
                     status_code=status,
                 )
             raise UnexpectedResponseError(
-                f"{self.base_url} answered HTTP {status} with a {_snippet(response)}, not JSON; "
-                "is the base URL the API root (…/api/v2)?",
+                f"{redact_url(self.base_url)} answered HTTP {status} with a {_snippet(answer)}, "
+                "not JSON; is the base URL the API root (…/api/v2)?",
                 endpoint=endpoint,
                 status_code=status,
             )
         if not isinstance(body, dict):
+            kind = "null" if body is None else type(body).__name__
             raise UnexpectedResponseError(
-                f"Expected a JSON object, got {type(body).__name__}",
+                f"Expected a JSON object, got JSON {kind}", endpoint=endpoint, status_code=status
+            )
+        errors = _errors_of(body)
+        if "success" not in body:
+            raise UnexpectedResponseError(
+                f"HTTP {status} with a JSON object that is not the API's envelope (no "
+                f"'success'){': ' + '; '.join(errors) if errors else ''}",
                 endpoint=endpoint,
                 status_code=status,
+                service_errors=errors,
             )
         if body.get("success") is True:
             if status >= 300:
@@ -250,10 +432,10 @@ class Transport:
                 )
             return body
 
-        errors = _errors_of(body)
         if not errors and status >= 400:
             raise UnexpectedResponseError(
-                f"{self.base_url}{endpoint} answered HTTP {status}; is the base URL right?",
+                f"{redact_url(self.base_url)}{endpoint} answered HTTP {status}; is the base URL "
+                "right?",
                 endpoint=endpoint,
                 status_code=status,
             )
@@ -272,13 +454,6 @@ class Transport:
             service_errors=errors,
         )
 
-    @staticmethod
-    def _json(response: requests.Response) -> Any:
-        try:
-            return response.json()
-        except (ValueError, json.JSONDecodeError):
-            return None
-
     def _auth_error(self, endpoint: str, status: int, errors: list[str]) -> QuantConnectError:
         detail = "; ".join(errors)
         error_class = ClockSkewError if _CLOCK_PATTERN.search(detail) else AuthenticationError
@@ -293,6 +468,68 @@ class Transport:
             status_code=status,
             service_errors=errors,
         )
+
+
+def validate_base_url(url: str) -> str:
+    """Check the API root: http(s), and no user name or password in it (the API signs requests
+    in headers; credentials in a URL would only leak into messages).
+
+    Raises:
+        ConfigurationError: With the URL shown without its credentials.
+    """
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        shown = redact_url(url) if isinstance(url, str) else repr(url)
+        raise ConfigurationError(f"Base URL {shown!r} must start with http:// or https://.")
+    if has_userinfo(url):
+        raise ConfigurationError(
+            f"Base URL {redact_url(url)!r} holds a user name or password; QuantConnect "
+            "authenticates by signed headers, so remove them from the URL."
+        )
+    return url.rstrip("/")
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` in seconds from now: a number of seconds or an HTTP date.
+
+    Example:
+        >>> retry_after_seconds("7"), retry_after_seconds("soon")
+        (7.0, None)
+        >>> retry_after_seconds("Thu, 01 Jan 1970 00:00:00 GMT")  # in the past: retry now
+        0.0
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(0.0, when - time.time())
+
+
+def _limit_socket_wait(raw: Any, seconds: float) -> None:
+    """Let the next socket read wait no longer than ``seconds`` (the attempt's time left)."""
+    sock = getattr(getattr(raw, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: the read itself reports it
+            sock.settimeout(max(0.001, seconds))
+
+
+def _snippet(answer: Answer) -> str:
+    """A short, safe description of a non-JSON body (an HTML page's title, or its start)."""
+    text = answer.content[:_SNIPPET_BYTES].decode("utf-8", "replace")
+    if not text.strip():
+        return "empty body"
+    title = _HTML_TITLE.search(text)
+    if title:
+        return f"HTML page {title.group(1).strip()[:80]!r}"
+    return f"body {text.strip()[:80]!r}"
 
 
 def _errors_of(body: Any) -> list[str]:

@@ -1,13 +1,17 @@
-"""A tiny loopback HTTP server that answers every request with one canned response.
+"""A tiny loopback HTTP server that answers requests with canned responses.
 
 For wire shapes the emulator deliberately never produces (a base URL that serves a web page, a
-misbehaving proxy, a service that answers with someone else's project): the client is still
-tested over real HTTP, not with a mocked transport.
+misbehaving proxy, a redirect, a trickling or oversized answer, a service that answers with
+someone else's project): the client is still tested over real HTTP, not with a mocked transport.
+
+Every request is recorded whole (path, method, headers and body), so a test can check what went
+on the wire, e.g. that the API token never did.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,35 +20,94 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class CannedResponse:
+    """One answer.
+
+    Attributes:
+        status: HTTP status.
+        body: Bytes sent as the body (already compressed, if a Content-Encoding is given).
+        headers: Extra headers.
+        trickle_seconds: If > 0, the body is sent one byte at a time with this pause between
+            bytes (a stalling server).
+        declared_length: Content-Length to declare instead of the body's length.
+    """
+
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    trickle_seconds: float = 0.0
+    declared_length: int | None = None
 
 
 @dataclass
 class CannedServer:
+    """The running server: ``url`` is its API root; ``requests`` what it received.
+
+    Each recorded request is a dict of its headers plus ``path``, ``method``, ``body`` (the
+    body decoded as UTF-8, with replacement) and ``at`` (``time.monotonic()`` on arrival).
+    Responses in ``queue`` are served first, in order; then ``response`` answers every request.
+    """
+
     url: str
     response: CannedResponse
+    queue: list[CannedResponse] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def next_response(self) -> CannedResponse:
+        with self._lock:
+            return self.queue.pop(0) if self.queue else self.response
+
+    def wire_text(self) -> str:
+        """Everything received (paths, headers, bodies) as one text, for searching."""
+        return "\n".join(str(sorted(r.items())) for r in self.requests)
 
 
 @contextmanager
-def canned_server(response: CannedResponse) -> Iterator[CannedServer]:
-    """Serve ``response`` to every request on a free loopback port."""
-    state = CannedServer(url="", response=response)
+def canned_server(
+    response: CannedResponse | None = None, *then: CannedResponse
+) -> Iterator[CannedServer]:
+    """Serve ``response`` (and, if given, ``then`` after it, the last repeating) on a free
+    loopback port."""
+    first = response or CannedResponse()
+    state = CannedServer(url="", response=then[-1] if then else first)
+    if then:
+        state.queue = [first, *then[:-1]]
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
-            self.rfile.read(length)
-            state.requests.append({"path": self.path, **dict(self.headers)})
-            reply = state.response
-            self.send_response(reply.status)
+            body = self.rfile.read(length)
+            state.requests.append(
+                {
+                    **dict(self.headers),
+                    "path": self.path,
+                    "method": self.command,
+                    "body": body.decode("utf-8", "replace"),
+                    "at": repr(time.monotonic()),
+                }
+            )
+            reply = state.next_response()
+            # send_response would add a Date of its own: a canned Date must be the only one.
+            self.send_response_only(reply.status)
+            if "Date" not in reply.headers:
+                self.send_header("Date", self.date_time_string())
             for key, value in reply.headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(reply.body)))
+            declared = reply.declared_length
+            self.send_header(
+                "Content-Length", str(len(reply.body) if declared is None else declared)
+            )
             self.end_headers()
-            self.wfile.write(reply.body)
+            try:
+                if reply.trickle_seconds > 0:
+                    for index in range(len(reply.body)):
+                        self.wfile.write(reply.body[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(reply.trickle_seconds)
+                else:
+                    self.wfile.write(reply.body)
+            except OSError:
+                self.close_connection = True  # the client gave up; that is what is tested
 
         do_GET = do_POST = _answer
 
