@@ -3,7 +3,8 @@
 The deployments get the same names, parameters, schedules and limits as with ``prefect deploy``;
 their runs execute in subprocesses of this process, at most ``--limit`` at once.
 
-Usage::
+Usage, from the checkout's root (the Prefect project runs from its checkout; it is not
+installed)::
 
     python -m deployments.setup --skip-credentials   # only if the block is saved already
     python -m deployments.serve --limit 4
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from typing import Any
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
-from . import PREFECT_YAML
+from . import PREFECT_YAML, REPO_ROOT
 from .spec import DeploymentSpec, load_deployment_specs
 
 #: Flow runs at once in this process, as the work pool's limit does for workers.
@@ -44,7 +46,8 @@ def to_runner_deployment(spec: DeploymentSpec) -> RunnerDeployment:
         schedules=spec.prefect_schedules(),
         concurrency_limit=spec.prefect_concurrency_limit(),
         enforce_parameter_schema=spec.enforce_parameter_schema,
-        # The installed package, so the runs start from any working directory.
+        # By module path: the runs import the flow from the checkout, which `main` puts on
+        # their import path, whatever their working directory.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     assert isinstance(deployment, RunnerDeployment)
@@ -85,11 +88,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_from_checkout() -> None:
+    """Let this process and the runs it starts import ``flows`` and ``tasks`` from the checkout:
+    they are not installed (only the client and the emulator are)."""
+    root = str(REPO_ROOT)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point: serve until interrupted (schedules are paused on shutdown)."""
     from prefect import serve
 
     args = _parser().parse_args(argv)
+    _import_from_checkout()
     deployments = runner_deployments(args.only, args.prefect_file)
     # The work pool's job variables do not apply to a served run: it inherits this process's
     # environment, so set the same variables here when they are not set already.

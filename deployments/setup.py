@@ -2,7 +2,7 @@
 
 Idempotent: run it again to update the pool's limit or the saved credentials.
 
-Usage::
+Usage, from the checkout's root (the Prefect project runs from its checkout)::
 
     export QC_USER_ID=123456 QC_API_TOKEN=...      # or a .env file
     python -m deployments.setup                    # pool + block type + block "quantconnect"
@@ -12,7 +12,7 @@ The equivalent by hand::
 
     prefect work-pool create quantconnect-process --type process
     prefect work-pool set-concurrency-limit quantconnect-process 4
-    prefect block register -m tasks.credentials
+    prefect block register -f tasks/credentials.py   # from the checkout's root
     # then save a QuantConnectCredentials block named "quantconnect" in the UI
 
 Example:
@@ -139,7 +139,7 @@ async def setup(
         block_type=QuantConnectCredentials.get_block_type_slug(),
         block_name=block_name if saved else None,
         user_id=saved.user_id if saved else None,
-        base_url=saved.base_url if saved else None,
+        base_url=saved.to_settings().base_url if saved else None,
     )
 
 

@@ -45,7 +45,7 @@ class DeploymentSpec:
         return f"{path.removesuffix('.py').replace('/', '.')}.{function}"
 
     def load_flow(self) -> Flow[..., Any]:
-        """Import the flow the entrypoint names (the installed package, not a copy of it)."""
+        """Import the flow the entrypoint names (the checkout's module, not a copy of it)."""
         module_name, _, function = self.module_path.rpartition(".")
         flow = getattr(importlib.import_module(module_name), function)
         if not isinstance(flow, Flow):

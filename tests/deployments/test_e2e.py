@@ -338,7 +338,7 @@ def test_serve_runs_a_deployment_without_a_worker(stack: Stack) -> None:
         ],
         stack.server.env(PREFECT_RUNNER_POLL_FREQUENCY="1"),
         log,
-        cwd=stack.workdir,
+        cwd=REPO_ROOT,  # as a user starts it: from the checkout (the project is not installed)
     )
     try:
         with stack.client() as client:

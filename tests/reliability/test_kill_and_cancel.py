@@ -1,6 +1,10 @@
 """Runs that end abnormally: killed outright (the sweeper cleans up), killed under a runner (the
 crash hook cleans up, in the runner's process) or cancelled through the Prefect API (the
-cancellation hook cleans up, in the runner's process)."""
+cancellation hook cleans up, in the runner's process).
+
+Each runs twice: for the lifecycle, and for a second flow (``tests.flows.scratch_flow``) that
+only uses the temporary-project mechanism of ``flows.temporary``, so the guarantees are the
+mechanism's, not the lifecycle's."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -40,21 +45,52 @@ CRASH_PREFIX = "crash-tmp-"
 CANCEL_PREFIX = "cancel-tmp-"
 CANCEL_BLOCK = "reliability-cancel"
 CRASH_BLOCK = "reliability-crash"
-DEPLOYMENT = "temporary-project-lifecycle/reliability-cancel"
+SERVED_AS = "reliability-cancel"
 
-#: A lifecycle run in a process of its own, with ``QC_*`` credentials.
-RUN_ONE = f"""
-import asyncio
-from flows.lifecycle import temporary_project_lifecycle
-from flows.parameters import LifecycleOptions
-asyncio.run(temporary_project_lifecycle(LifecycleOptions(name_prefix="{KILL_PREFIX}")))
-"""
 
-#: ``flow.serve``: a runner that starts runs in child processes and watches for cancellation.
-SERVE = """
-from flows.lifecycle import temporary_project_lifecycle
-temporary_project_lifecycle.serve(name="reliability-cancel")
-"""
+@dataclass(frozen=True)
+class TemporaryFlow:
+    """A flow that makes a temporary project, and how to start it in another process."""
+
+    module: str
+    function: str
+    flow_name: str
+    parameters: Callable[[str, str | None], dict[str, Any]]
+
+    @property
+    def deployment(self) -> str:
+        return f"{self.flow_name}/{SERVED_AS}"
+
+    def run_one(self, prefix: str) -> str:
+        """A run in a process of its own, with ``QC_*`` credentials."""
+        return (
+            f"import asyncio\nfrom {self.module} import {self.function}\n"
+            f"asyncio.run({self.function}(**{self.parameters(prefix, None)!r}))\n"
+        )
+
+    def serve(self) -> str:
+        """``flow.serve``: a runner that starts runs in child processes and watches for
+        cancellation."""
+        serve = f"{self.function}.serve(name={SERVED_AS!r})"
+        return f"from {self.module} import {self.function}\n{serve}\n"
+
+
+LIFECYCLE = TemporaryFlow(
+    "flows.lifecycle",
+    "temporary_project_lifecycle",
+    "temporary-project-lifecycle",
+    lambda prefix, block: {
+        "options": {"name_prefix": prefix},
+        **({"credentials_block": block} if block else {}),
+    },
+)
+SECOND_FLOW = TemporaryFlow(
+    "tests.flows.scratch_flow",
+    "scratch_flow",
+    "temporary-scratch",
+    lambda prefix, block: {"prefix": prefix, **({"credentials_block": block} if block else {})},
+)
+FLOWS = [pytest.param(LIFECYCLE, id="lifecycle"), pytest.param(SECOND_FLOW, id="second-flow")]
 
 
 def projects_named(emulator: Any, prefix: str) -> list[dict[str, Any]]:
@@ -85,8 +121,9 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGINT) -> None:
             process.wait()
 
 
+@pytest.mark.parametrize("temporary_flow", FLOWS)
 async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
-    qc_emulator, prefect_server, tmp_path: Path
+    qc_emulator, prefect_server, tmp_path: Path, temporary_flow: TemporaryFlow
 ) -> None:
     hold_the_first_read(qc_emulator, 30)
     env = subprocess_env(
@@ -97,7 +134,7 @@ async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
         QC_READ_TIMEOUT="60",
     )
     started = time.monotonic()
-    process = start_python(RUN_ONE, env, tmp_path / "run.log")
+    process = start_python(temporary_flow.run_one(KILL_PREFIX), env, tmp_path / "run.log")
     try:
         [project] = await asyncio.to_thread(
             wait_for, lambda: projects_named(qc_emulator, KILL_PREFIX), 60, "the project"
@@ -121,7 +158,7 @@ async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
     assert report.items[0].project_id == project["projectId"]
     assert qc_emulator.projects() == []
     report_figures(
-        "kill test (SIGKILL right after the create)",
+        f"kill test (SIGKILL right after the create), {temporary_flow.flow_name}",
         [
             f"project {project['name']} created {created_after:.1f} s after start; "
             "process SIGKILLed; project still live afterwards: yes",
@@ -158,17 +195,19 @@ def _process_of_flow_run(ancestor: int, flow_run_id: UUID) -> int | None:
 
 @asynccontextmanager
 async def served_run_held_after_create(
-    emulator: Any, api_url: str, log: Path, prefix: str, block: str
+    emulator: Any, api_url: str, log: Path, temporary_flow: TemporaryFlow, prefix: str, block: str
 ) -> AsyncIterator[tuple[subprocess.Popen[bytes], FlowRun, dict[str, Any]]]:
     """``flow.serve`` in a child process and one run of it (``prefix``, saved block ``block``),
     held in the read right after its create: yields the runner, the run and its project; stops
     the runner on the way out."""
-    runner = start_python(SERVE, subprocess_env(api_url, PREFECT_RUNNER_POLL_FREQUENCY="1"), log)
+    runner = start_python(
+        temporary_flow.serve(), subprocess_env(api_url, PREFECT_RUNNER_POLL_FREQUENCY="1"), log
+    )
     try:
-        await _wait_for_deployment(DEPLOYMENT, 60)
+        await _wait_for_deployment(temporary_flow.deployment, 60)
         flow_run = await run_deployment(  # type: ignore[misc]
-            DEPLOYMENT,
-            parameters={"options": {"name_prefix": prefix}, "credentials_block": block},
+            temporary_flow.deployment,
+            parameters=temporary_flow.parameters(prefix, block),
             timeout=0,
         )
         [project] = await asyncio.to_thread(
@@ -180,8 +219,9 @@ async def served_run_held_after_create(
         stop(runner)
 
 
+@pytest.mark.parametrize("temporary_flow", FLOWS)
 async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
-    qc_emulator, prefect_server, tmp_path: Path
+    qc_emulator, prefect_server, tmp_path: Path, temporary_flow: TemporaryFlow
 ) -> None:
     """SIGKILL of the process running a served flow: nothing in that process runs again, so the
     runner sees it die, marks the run Crashed and runs ``remove_leftovers`` itself (names from
@@ -190,7 +230,7 @@ async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
     await credentials_for(qc_emulator, read_timeout=60).asave(CRASH_BLOCK, overwrite=True)
     log = tmp_path / "serve.log"
     async with served_run_held_after_create(
-        qc_emulator, prefect_server, log, CRASH_PREFIX, CRASH_BLOCK
+        qc_emulator, prefect_server, log, temporary_flow, CRASH_PREFIX, CRASH_BLOCK
     ) as (runner, flow_run, project):
         pid = await asyncio.to_thread(
             wait_for, lambda: _process_of_flow_run(runner.pid, flow_run.id), 10, "the run's pid"
@@ -215,7 +255,8 @@ async def test_run_killed_under_a_runner_is_cleaned_up_by_its_crash_hook(
     assert "removed 1 temporary project(s)" in hook_line[-1]
     assert qc_emulator.projects() == []
     report_figures(
-        "kill under a runner (SIGKILL of the flow-run process, flow.serve)",
+        f"kill under a runner (SIGKILL of the flow-run process, flow.serve), "
+        f"{temporary_flow.flow_name}",
         [
             f"run {flow_run.id} -> {final}; project {project['projectId']} created before the "
             "kill",
@@ -259,8 +300,9 @@ async def _run_log_messages(flow_run_id: UUID) -> list[str]:
     return [log.message for log in logs]
 
 
+@pytest.mark.parametrize("temporary_flow", FLOWS)
 async def test_cancelled_run_is_cleaned_up_by_its_cancellation_hook(
-    qc_emulator, prefect_server, tmp_path: Path
+    qc_emulator, prefect_server, tmp_path: Path, temporary_flow: TemporaryFlow
 ) -> None:
     """The flow process loses its network, then the run is cancelled: its own clean-up cannot
     reach the service, so the project is removed by ``remove_leftovers``, which the runner runs
@@ -272,7 +314,7 @@ async def test_cancelled_run_is_cleaned_up_by_its_cancellation_hook(
     log = tmp_path / "serve.log"
     try:
         async with served_run_held_after_create(
-            qc_emulator, prefect_server, log, CANCEL_PREFIX, CANCEL_BLOCK
+            qc_emulator, prefect_server, log, temporary_flow, CANCEL_PREFIX, CANCEL_BLOCK
         ) as (_, flow_run, project):
             # The service moves (the saved block follows it); the flow process's connection is
             # gone.
@@ -312,7 +354,7 @@ async def test_cancelled_run_is_cleaned_up_by_its_cancellation_hook(
     assert any(m.startswith("Safety net: could not remove") for m in messages), messages
     assert qc_emulator.projects() == []
     report_figures(
-        "cancellation through the Prefect API (flow.serve runner)",
+        f"cancellation through the Prefect API (flow.serve runner), {temporary_flow.flow_name}",
         [
             f"run {flow_run.id} -> {final}; project {project['projectId']} created before the "
             "cancel",
