@@ -116,9 +116,9 @@ class BacktestOptions(BaseModel):
     )
     backtest_name: str | None = Field(
         default=None,
-        max_length=200,
-        description="Name of the backtest (default: from the flow run id, which makes a "
-        "retried start find its backtest).",
+        max_length=100,
+        description="A label for the backtest; its name always starts with 'prefect <flow run "
+        "id>' (how a retried start and the clean-up find it).",
     )
     limits: JobLimits = Field(default_factory=JobLimits, description="Time limits.")
     gate: GateOptions | None = Field(
@@ -131,6 +131,38 @@ class BacktestOptions(BaseModel):
     )
     report: ReportOptions = Field(default_factory=ReportOptions, description="The artifact.")
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+
+class GateRunOptions(BaseModel):
+    """Form of the ``regression-gate`` flow: gate a backtest that already ran."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: int = Field(ge=1, le=2**31 - 1, description="The backtest's project.")
+    backtest_id: str = Field(
+        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$", description="The backtest."
+    )
+    strategy_key: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Whose baseline: the strategy folder's name (as backtest-strategy uses it) "
+        "or any name.",
+    )
+    gate: GateOptions = Field(description="The rules, and whether to accept a new baseline.")
+    artifact_key: str = Field(
+        default="quantconnect-regression-gate",
+        pattern=r"^[a-z0-9-]+$",
+        max_length=100,
+        description="Key of the verdict artifact.",
+    )
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+    @model_validator(mode="after")
+    def _gate_does_something(self) -> GateRunOptions:
+        if not self.gate.active:
+            raise ValueError("the gate has nothing to do: give thresholds, compare_to_baseline "
+                             "or accept_baseline")
+        return self
 
 
 class GridOptions(BaseModel):

@@ -19,13 +19,12 @@ Example:
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from html import escape
-from typing import Any
 
-#: One chart point: unix seconds and a value. Candles ``[t, open, high, low, close]`` are read by
-#: :func:`series_points` as their close.
+#: One chart point: unix seconds and a value (``Series.points()`` of the client gives them, a
+#: candle as its close).
 Point = tuple[float, float]
 
 DEFAULT_MAX_POINTS = 400
@@ -40,28 +39,6 @@ _AXIS = "#6b7280"
 _LINE = "#2563eb"
 _DRAWDOWN = "#dc2626"
 _FONT = "font-family='sans-serif' font-size='11'"
-
-
-def series_points(values: Iterable[Any]) -> list[Point]:
-    """Chart values in the service's shapes as ``(t, y)`` points, sorted by time.
-
-    Accepts ``[t, y]``, candles ``[t, open, high, low, close]`` (the close is taken) and
-    ``{"x": t, "y": y}``; anything else (or a missing value) is dropped.
-
-    Example:
-        >>> series_points([[2, 1, 5, 0, 4], [1, 3], {"x": 3, "y": 6}, [4]])
-        [(1.0, 3.0), (2.0, 4.0), (3.0, 6.0)]
-    """
-    points: list[Point] = []
-    for value in values:
-        try:
-            if isinstance(value, dict):
-                points.append((float(value["x"]), float(value["y"])))
-            elif isinstance(value, (list, tuple)) and len(value) >= 2:
-                points.append((float(value[0]), float(value[-1] if len(value) >= 5 else value[1])))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return sorted(points)
 
 
 def downsample(points: Sequence[Point], max_points: int = DEFAULT_MAX_POINTS) -> list[Point]:
@@ -140,7 +117,7 @@ def equity_svg(
     """An SVG line chart of an equity series, with an optional drawdown panel beneath.
 
     Args:
-        points: ``(unix seconds, equity)`` points (see :func:`series_points`).
+        points: ``(unix seconds, equity)`` points.
         title: Shown above the chart.
         drawdown: Add a panel with the drawdown from the running peak, computed from the
             full series before downsampling.

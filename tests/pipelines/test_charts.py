@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from flows.charts import downsample, drawdown_of, equity_svg, series_points, svg_markdown_image
+from flows.charts import downsample, drawdown_of, equity_svg, svg_markdown_image
 
 DAY = 86_400
 START = 1_577_836_800  # 2020-01-01 00:00 UTC
@@ -63,11 +63,6 @@ def test_the_drawdown_is_taken_from_the_full_series_not_the_downsampled_one():
 def test_one_point_is_not_a_chart():
     with pytest.raises(ValueError, match="at least two points"):
         equity_svg([(START, 1.0)])
-
-
-def test_candles_points_and_xy_dicts_are_read():
-    values = [[START + DAY, 1, 9, 0, 5], [START, 3], {"x": START + 2 * DAY, "y": 7}, ["bad", 1]]
-    assert series_points(values) == [(START, 3.0), (START + DAY, 5.0), (START + 2 * DAY, 7.0)]
 
 
 def test_the_markdown_image_carries_the_svg_as_a_base64_data_uri():
