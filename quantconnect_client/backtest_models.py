@@ -19,16 +19,11 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .models import WireModel
+from .models import WireModel, list_or_empty, map_or_empty
 from .statistics import Statistics, parse_number
 
 #: Prefix of the status of an initialization failure's ``error`` (from the contract).
 INITIALIZATION_ERROR_PREFIX = "During the algorithm initialization"
-
-
-def _map_or_empty(value: Any) -> Any:
-    """The service sends ``[]`` for an empty map."""
-    return {} if value is None or value == [] else value
 
 
 def _settled_or_none(value: Any) -> Any:
@@ -46,12 +41,12 @@ class TotalPerformance(WireModel):
     @field_validator("trade_statistics", "portfolio_statistics", mode="before")
     @classmethod
     def _empty_maps(cls, value: Any) -> Any:
-        return _map_or_empty(value)
+        return map_or_empty(value)
 
     @field_validator("closed_trades", mode="before")
     @classmethod
     def _empty_list(cls, value: Any) -> Any:
-        return [] if value is None or value == {} else value
+        return list_or_empty(value)
 
     def portfolio_number(self, name: str) -> float | None:
         """A portfolio statistic as a number (they are fractions already), or None."""
@@ -89,7 +84,7 @@ class Backtest(WireModel):
     @field_validator("parameter_set", "charts", "server_statistics", mode="before")
     @classmethod
     def _empty_maps(cls, value: Any) -> Any:
-        return _map_or_empty(value)
+        return map_or_empty(value)
 
     @field_validator("total_performance", mode="before")
     @classmethod
@@ -166,12 +161,12 @@ class BacktestSummary(WireModel):
     @field_validator("parameter_set", mode="before")
     @classmethod
     def _empty_map(cls, value: Any) -> Any:
-        return _map_or_empty(value)
+        return map_or_empty(value)
 
     @field_validator("tags", mode="before")
     @classmethod
     def _no_tags(cls, value: Any) -> Any:
-        return [] if value is None or value == {} else value
+        return list_or_empty(value)
 
 
 class Series(WireModel):
@@ -188,7 +183,7 @@ class Series(WireModel):
     @field_validator("values", mode="before")
     @classmethod
     def _no_values(cls, value: Any) -> Any:
-        return [] if value is None or value == {} else value
+        return list_or_empty(value)
 
     def points(self) -> list[tuple[float, float]]:
         """The series as ``(unix time, value)`` pairs: a candle gives its close; ``{x, y}``
@@ -221,7 +216,7 @@ class Chart(WireModel):
     @field_validator("series", mode="before")
     @classmethod
     def _empty_map(cls, value: Any) -> Any:
-        return _map_or_empty(value)
+        return map_or_empty(value)
 
 
 class OrderSymbol(WireModel):
@@ -254,4 +249,4 @@ class Order(WireModel):
     @field_validator("broker_id", mode="before")
     @classmethod
     def _no_ids(cls, value: Any) -> Any:
-        return [] if value is None or value == {} else value
+        return list_or_empty(value)

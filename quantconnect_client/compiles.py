@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
-from .models import WireModel, parse
+from .models import WireModel, list_or_empty, parse
 from .retry import poll
 from .validation import validate_id, validate_job_id
 
@@ -88,7 +88,7 @@ class Compile(WireModel):
     @field_validator("signature_order", "logs", "parameters", mode="before")
     @classmethod
     def _null_list_is_empty(cls, value: Any) -> Any:
-        return [] if value is None or value == {} else value
+        return list_or_empty(value)
 
     @property
     def done(self) -> bool:
