@@ -139,7 +139,7 @@ async def setup(
         block_type=QuantConnectCredentials.get_block_type_slug(),
         block_name=block_name if saved else None,
         user_id=saved.user_id if saved else None,
-        base_url=saved.base_url if saved else None,
+        base_url=saved.to_settings().base_url if saved else None,
     )
 
 

@@ -9,14 +9,30 @@ Example:
 """
 
 from ._version import __version__
+from .account import Account, Card
 from .auth import RequestSigner, sign
+from .backtest_models import (
+    Backtest,
+    BacktestSummary,
+    Chart,
+    Order,
+    OrderSymbol,
+    Series,
+    TotalPerformance,
+)
 from .client import ClientMetrics, QuantConnectClient
+from .compiles import Compile
 from .errors import (
     AuthenticationError,
+    BacktestResultsIncompleteError,
+    BacktestRuntimeError,
     BudgetExhaustedError,
+    BuildError,
+    BuildLogEntry,
     ClockSkewError,
     ConfigurationError,
     ConnectionFailedError,
+    NoNodeAvailableError,
     NotFoundError,
     PayloadTooLargeError,
     QuantConnectError,
@@ -33,25 +49,44 @@ from .errors import (
     is_retryable,
 )
 from .models import RECYCLE_BIN_PREFIX, LeanVersion, Project, ProjectFile
+from .nodes import Node, ProjectNodes
 from .retry import NO_RETRY, RetryPolicy, operation_budget, poll
+from .schedules import ProgressSchedule, lean_cli_schedule
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
+from .statistics import Statistics, parse_number
 from .transport import Timeouts
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "NO_RETRY",
     "RECYCLE_BIN_PREFIX",
+    "Account",
     "AuthenticationError",
+    "Backtest",
+    "BacktestResultsIncompleteError",
+    "BacktestRuntimeError",
+    "BacktestSummary",
     "BudgetExhaustedError",
+    "BuildError",
+    "BuildLogEntry",
+    "Card",
+    "Chart",
     "ClientMetrics",
     "ClockSkewError",
+    "Compile",
     "ConfigurationError",
     "ConnectionFailedError",
     "LeanVersion",
+    "NoNodeAvailableError",
+    "Node",
     "NotFoundError",
+    "Order",
+    "OrderSymbol",
     "PayloadTooLargeError",
+    "ProgressSchedule",
     "Project",
     "ProjectFile",
+    "ProjectNodes",
     "QuantConnectClient",
     "QuantConnectError",
     "QuantConnectSettings",
@@ -62,15 +97,20 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseTooLargeError",
     "RetryPolicy",
+    "Series",
     "ServiceUnavailableError",
+    "Statistics",
     "Timeouts",
+    "TotalPerformance",
     "TransientError",
     "UnexpectedResponseError",
     "ValidationError",
     "WaitTimeoutError",
     "__version__",
     "is_retryable",
+    "lean_cli_schedule",
     "operation_budget",
+    "parse_number",
     "poll",
     "sign",
 ]

@@ -20,9 +20,14 @@ from typing import Any, TypeVar
 from pydantic import SecretStr
 
 from ._version import __version__
+from .account import AccountAPI, read_lean_versions
 from .auth import Clock, RequestSigner
+from .backtests import BacktestsAPI
+from .compiles import CompilesAPI
 from .errors import ConfigurationError
 from .files import FilesAPI
+from .models import LeanVersion
+from .nodes import NodesAPI
 from .projects import ProjectsAPI
 from .redaction import redact_url
 from .retry import RetryPolicy, current_budget, operation_budget, retry_call
@@ -113,6 +118,10 @@ class QuantConnectClient:
         )
         self.projects = ProjectsAPI(self)
         self.files = FilesAPI(self)
+        self.compiles = CompilesAPI(self)
+        self.backtests = BacktestsAPI(self)
+        self.nodes = NodesAPI(self)
+        self.account = AccountAPI(self)
 
     @classmethod
     def from_settings(
@@ -140,6 +149,7 @@ class QuantConnectClient:
             timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
             retry=RetryPolicy(max_attempts=settings.max_attempts),
             pool_size=pool_size,
+            max_response_bytes=settings.max_response_bytes,
         )
 
     def __repr__(self) -> str:
@@ -193,6 +203,10 @@ class QuantConnectClient:
         """
         self.call("/authenticate")
         return True
+
+    def lean_versions(self) -> list[LeanVersion]:
+        """The LEAN versions the service offers."""
+        return read_lean_versions(self)
 
     def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """One signed attempt at ``endpoint``, without retries; returns the envelope."""

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from .redaction import scrub
@@ -144,6 +145,83 @@ class WaitTimeoutError(QuantConnectError):
         self.elapsed = elapsed
 
 
+@dataclass(frozen=True)
+class BuildLogEntry:
+    """One compiler message, read from a build log line.
+
+    Attributes:
+        file: The source file named, if the line names one.
+        line: Its line number, if given.
+        column: Its column, if given.
+        message: What the compiler said.
+        text: The log line as the service wrote it.
+    """
+
+    file: str | None
+    line: int | None
+    column: int | None
+    message: str
+    text: str
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.file, self.line, self.column) if p is not None)
+        return f"{where}: {self.message}" if where else self.message
+
+
+class BuildError(QuantConnectError):
+    """The project did not compile (``state: BuildError``). Permanent: the code must change.
+
+    Attributes:
+        compile_id: The failed compile.
+        logs: The compile's log lines, verbatim.
+        entries: The error lines read as file, line, column and message.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        compile_id: str | None = None,
+        logs: Sequence[str] = (),
+        entries: Sequence[BuildLogEntry] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.compile_id = compile_id
+        self.logs: tuple[str, ...] = tuple(scrub(line) for line in logs)
+        self.entries: tuple[BuildLogEntry, ...] = tuple(entries)
+
+
+class BacktestRuntimeError(QuantConnectError):
+    """The backtest ran and failed (``error`` / ``stacktrace`` set). Permanent.
+
+    Attributes:
+        backtest_id: The failed backtest.
+        error: The algorithm's error text.
+        stacktrace: The stack trace the service reported, if any.
+        during_initialization: True if it failed in ``initialize`` (``hasInitializeError``).
+        backtest: The backtest as last read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        backtest_id: str | None = None,
+        error: str | None = None,
+        stacktrace: str | None = None,
+        during_initialization: bool = False,
+        backtest: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.backtest_id = backtest_id
+        self.error = scrub(error) if error else error
+        self.stacktrace = scrub(stacktrace) if stacktrace else stacktrace
+        self.during_initialization = during_initialization
+        self.backtest = backtest
+
+
 class PayloadTooLargeError(QuantConnectError):
     """HTTP 413: the upload is larger than the service accepts."""
 
@@ -195,6 +273,22 @@ class ConnectionFailedError(TransientError):
 
 class RequestTimeoutError(TransientError):
     """No complete answer within the read timeout. The request may have been applied."""
+
+
+class BacktestResultsIncompleteError(WaitTimeoutError):
+    """A backtest's results had not settled by the wait's deadline (still running, or completed
+    without its final results). ``last`` holds the backtest as last read; its statistics are
+    not results unless :attr:`completed` is true."""
+
+    @property
+    def completed(self) -> bool:
+        """True if the backtest had completed and only its final results were missing."""
+        return bool(getattr(self.last, "completed", False))
+
+
+class NoNodeAvailableError(TransientError):
+    """The service refused to start a backtest because no backtest node is free. Retryable once
+    a running backtest ends (or is deleted); the request was not applied."""
 
 
 class BudgetExhaustedError(TransientError):

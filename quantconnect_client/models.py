@@ -83,6 +83,16 @@ class WireModel(BaseModel):
         return value
 
 
+def list_or_empty(value: Any) -> Any:
+    """``None`` and ``{}`` (an empty collection, as the service may send it) become ``[]``."""
+    return [] if value is None or value == {} else value
+
+
+def map_or_empty(value: Any) -> Any:
+    """``None`` and ``[]`` (the service's empty map) become ``{}``."""
+    return {} if value is None or value == [] else value
+
+
 def lenient_items(value: Any, model: type[M], what: str) -> list[M]:
     """Validate a listing item by item: a bad item is dropped (and logged), the rest kept.
 
@@ -223,7 +233,7 @@ class Project(WireModel):
     @field_validator("collaborators", "libraries", mode="before")
     @classmethod
     def _null_list_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+        return list_or_empty(value)
 
     @property
     def is_deleted(self) -> bool:

@@ -169,16 +169,32 @@ class Budget:
                 budget._attempts += 1
             budget = budget.parent
 
-    def exhausted(self, what: str, last: BaseException | None = None) -> BudgetExhaustedError:
-        """The error to raise when this budget is spent."""
+    def exhausted(
+        self, what: str, last: BaseException | None = None, *, wait: float | None = None
+    ) -> BudgetExhaustedError:
+        """The error to raise when this budget is spent, or cannot cover a ``wait``."""
         binding = self.binding
         elapsed = time.monotonic() - binding.started
+        asked = getattr(last, "retry_after", None)
+        if wait is None or self.remaining() < 0.1:
+            why = f"its time budget of {binding.seconds:g} s is spent"
+        elif asked is not None and wait <= asked:
+            why = (
+                f"the service asked to wait {describe_seconds(asked)} before retrying, more "
+                f"than the {self.remaining():.1f} s left of its time budget of "
+                f"{binding.seconds:g} s"
+            )
+        else:
+            why = (
+                f"the next retry's wait of {wait:.1f} s is more than the {self.remaining():.1f} s "
+                f"left of its time budget of {binding.seconds:g} s"
+            )
         detail = f"; last error: {last}" if last is not None else ""
         return BudgetExhaustedError(
-            f"Gave up on {what}: its time budget of {binding.seconds:g} s is spent "
-            f"({binding.attempts} attempt(s) over {elapsed:.1f} s){detail}",
+            f"Gave up on {what}: {why} ({binding.attempts} attempt(s) over {elapsed:.1f} s)"
+            f"{detail}",
             endpoint=getattr(last, "endpoint", None),
-            retry_after=getattr(last, "retry_after", None),
+            retry_after=asked,
             request_sent=getattr(last, "request_sent", True),
         )
 
@@ -325,13 +341,7 @@ def retry_call(
                 raise
             delay = policy.delay(number + 1, error)
             if budget is not None and delay >= budget.remaining():
-                exhausted = budget.exhausted(what, error)
-                if asked is not None:
-                    exhausted.add_note_to_message(
-                        f"(the service asked to wait {describe_seconds(asked)}, more than the "
-                        f"{budget.remaining():.1f} s left)"
-                    )
-                raise exhausted from error
+                raise budget.exhausted(what, error, wait=delay) from error
             if on_retry is not None:
                 on_retry(number + 1, error, delay)
             logger.warning(

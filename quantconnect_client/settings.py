@@ -22,7 +22,8 @@ class QuantConnectSettings(BaseSettings):
     """Where and as whom to reach QuantConnect.
 
     Every field reads ``QC_<FIELD>`` (``QC_USER_ID``, ``QC_API_TOKEN``, ``QC_ORGANIZATION_ID``,
-    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MAX_ATTEMPTS``) from the
+    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MAX_ATTEMPTS``,
+    ``QC_MAX_RESPONSE_BYTES``) from the
     environment or from ``.env`` in the working directory. A value that fails validation is
     not echoed in the error (a token pasted into the wrong variable must not be printed).
     """
@@ -45,6 +46,11 @@ class QuantConnectSettings(BaseSettings):
     read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for an answer.")
     max_attempts: int = Field(
         default=3, ge=1, le=10, description="Attempts per call for transient failures."
+    )
+    max_response_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Cap on one answer, after decompression (bytes).",
     )
 
     @field_validator("base_url")

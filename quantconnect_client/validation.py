@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -171,3 +172,89 @@ def validate_page(start: int, end: int) -> tuple[int, int]:
     if start < 0 or end <= start:
         raise ValidationError(f"Page must satisfy 0 <= start < end, got start={start}, end={end}.")
     return start, end
+
+
+#: Longest job id accepted (a compile id is 65 characters, a backtest id 32).
+MAX_JOB_ID_LENGTH = 200
+_JOB_ID = re.compile(r"[A-Za-z0-9_\-]+")
+
+
+def validate_job_id(value: object, what: str = "backtestId") -> str:
+    """Check a compile or backtest id: a non-empty string of letters, digits, ``-`` and ``_``.
+
+    The exact formats (``<32 hex>-<32 hex>``, 32 hex) are the service's business; this only
+    refuses what cannot be an id at all.
+
+    Example:
+        >>> validate_job_id("5d1f2cba3a0ec7407c566614300502b5", "backtestId")
+        '5d1f2cba3a0ec7407c566614300502b5'
+
+    Raises:
+        ValidationError: For anything else.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}.")
+    if not value or len(value) > MAX_JOB_ID_LENGTH or not _JOB_ID.fullmatch(value):
+        raise ValidationError(f"{what} {value!r} is not a QuantConnect id.")
+    return value
+
+
+#: Longest backtest name accepted; the service's limit is undocumented.
+MAX_BACKTEST_NAME_LENGTH = 200
+
+
+def validate_backtest_name(name: object) -> str:
+    """Check a backtest name: a non-empty string without control characters.
+
+    Raises:
+        ValidationError: With the rule the name breaks.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("Backtest name must be a non-empty string.")
+    if len(name) > MAX_BACKTEST_NAME_LENGTH:
+        raise ValidationError(
+            f"Backtest name is {len(name)} characters long; the maximum is "
+            f"{MAX_BACKTEST_NAME_LENGTH}."
+        )
+    if _CONTROL_CHARACTER.search(name):
+        raise ValidationError(f"Backtest name {name!r} contains a control character.")
+    return name
+
+
+def validate_parameters(parameters: object) -> dict[str, str | int | float]:
+    """Check backtest parameters: names are non-empty strings, values str, int or float.
+
+    Booleans are refused (the service takes text or numbers, and LEAN's ``get_parameter``
+    reads text: pass ``"true"``); so are nested objects, lists, None and non-finite numbers.
+
+    Example:
+        >>> validate_parameters({"fast": 10, "slow": 30.5, "symbol": "SPY"})
+        {'fast': 10, 'slow': 30.5, 'symbol': 'SPY'}
+
+    Raises:
+        ValidationError: Naming the first bad parameter.
+    """
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, dict):
+        raise ValidationError(
+            f"Backtest parameters must be a mapping of name to value, got "
+            f"{type(parameters).__name__}."
+        )
+    checked: dict[str, str | int | float] = {}
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError(f"Backtest parameter name {name!r} must be a non-empty string.")
+        if isinstance(value, bool):
+            raise ValidationError(
+                f"Backtest parameter {name!r} is a bool; pass it as text ('true'/'false')."
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"Backtest parameter {name!r} must be a finite number.")
+        if not isinstance(value, (str, int, float)):
+            raise ValidationError(
+                f"Backtest parameter {name!r} must be text or a number, got "
+                f"{type(value).__name__}."
+            )
+        checked[name] = value
+    return checked

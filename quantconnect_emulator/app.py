@@ -21,6 +21,7 @@ from quantconnect_emulator.account import Account, Clock
 from quantconnect_emulator.config import CONTROL_PREFIX, EmulatorConfig, FaultConfig, JobsConfig
 from quantconnect_emulator.faults import FaultEngine
 from quantconnect_emulator.middleware import EmulatorMiddleware, install_drop_log_filter
+from quantconnect_emulator.registry import CONTROL_ROUTERS
 from quantconnect_emulator.requestlog import RequestLog
 from quantconnect_emulator.resources.projects import Projects
 
@@ -126,5 +127,7 @@ def create_app(
     app.state.emulator = emulator
     app.include_router(routes.router)
     app.include_router(control.router)
+    for resource_router in CONTROL_ROUTERS:
+        app.include_router(resource_router, prefix=CONTROL_PREFIX, tags=["emulator control"])
     app.add_middleware(EmulatorMiddleware, emulator=emulator)
     return app

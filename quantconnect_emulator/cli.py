@@ -59,6 +59,7 @@ SHORTCUTS: dict[str, str] = {
     "jobs.node-mode": "node-mode",
     "jobs.total-performance-lag-seconds": "total-performance-lag",
     "jobs.chart-loading-seconds": "chart-loading-seconds",
+    "jobs.compile-not-found-seconds": "compile-not-found-seconds",
 }
 
 #: ``--faults`` is the name pydantic-settings gives the whole nested model (as JSON);
@@ -67,7 +68,11 @@ _FAULT_KINDS_FLAG = "--faults.fault-kinds"
 
 
 class EmulatorCommand(EmulatorConfig):
-    """The ``qc-emulator`` command: an :class:`EmulatorConfig` read from the command line."""
+    """Offline emulator of the QuantConnect REST API v2 (results of backtests are simulated).
+
+    Every flag can also come from QC_EMULATOR_<FIELD> (nested fields with __, e.g.
+    QC_EMULATOR_FAULTS__FAULT_RATE=0.1, QC_EMULATOR_JOBS__BACKTEST_NODES=4).
+    """
 
     model_config = SettingsConfigDict(
         cli_prog_name="qc-emulator",
@@ -80,6 +85,7 @@ class EmulatorCommand(EmulatorConfig):
     )
 
     port: int = Field(default=DEFAULT_CLI_PORT, ge=0, le=65535)
+    """TCP port; ``0`` picks a free port."""
 
     def config(self) -> EmulatorConfig:
         """The plain configuration (what :func:`serve` runs)."""

@@ -128,35 +128,37 @@ class FaultConfig(BaseModel):
 
     Control endpoints (``/_emulator/...``) are never delayed or faulted.
 
-    Attributes:
-        latency_ms: Fixed delay added to every API request.
-        latency_jitter_ms: Extra delay drawn uniformly from ``0..latency_jitter_ms``.
-        fault_rate: Probability (0..1) that a request gets a random fault.
-        fault_kinds: Kinds a random fault is drawn from (default: all).
-        slow_response_seconds: How long a ``slow_response`` holds its answer.
-        retry_after_seconds: ``Retry-After`` value of an injected ``http_429``.
-        rate_limit_per_second: Token-bucket rate limit (burst = the rate);
-            requests over it get HTTP 429 + ``Retry-After``. ``None`` = off.
-        paths: API paths random faults apply to (``None`` = every API path,
-            ``/authenticate`` included). Written like ``"/projects/create"``.
+    Each field's description (below it) is also its ``--help`` text.
 
     Example:
         >>> FaultConfig(fault_rate=0.5, paths=["/api/v2/projects/create"]).paths
         ['/projects/create']
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     latency_ms: float = Field(default=0.0, ge=0, le=LIMITS["latency_ms"])
+    """Fixed delay added to every API request."""
     latency_jitter_ms: float = Field(default=0.0, ge=0, le=LIMITS["latency_ms"])
+    """Extra delay drawn uniformly from ``0..latency_jitter_ms``."""
     fault_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Probability (0..1) that a request gets a random fault."""
     fault_kinds: list[FaultKind] = Field(default_factory=lambda: list(FaultKind))
+    """Kinds a random fault is drawn from (default: all)."""
     slow_response_seconds: float = Field(default=30.0, ge=0, le=LIMITS["slow_response_seconds"])
+    """How long a ``slow_response`` holds its answer."""
     retry_after_seconds: int = Field(default=1, ge=0, le=int(LIMITS["retry_after_seconds"]))
+    """``Retry-After`` value of an injected ``http_429``."""
     rate_limit_per_second: float | None = Field(
         default=None, gt=0, le=LIMITS["rate_limit_per_second"]
     )
+    """Token-bucket rate limit (burst = the rate); requests over it get HTTP 429 and
+    ``Retry-After``. ``None`` = off.
+    """
     paths: list[str] | None = Field(default=None, max_length=int(LIMITS["fault_paths"]))
+    """API paths random faults apply to (``None`` = every API path, ``/authenticate``
+    included). Written like ``'/projects/create'``.
+    """
 
     @field_validator("paths")
     @classmethod
@@ -169,30 +171,35 @@ class FaultConfig(BaseModel):
 class JobsConfig(BaseModel):
     """How compiles and backtests behave in time (all on the emulator's clock).
 
-    Attributes:
-        compile_seconds: How long a compile stays ``InQueue``.
-        backtest_seconds: How long a backtest runs once it has a node.
-        backtest_nodes: Backtest nodes of the account (how many run at once).
-        node_mode: ``"queue"``: a backtest without a free node waits
-            (``In Queue...``); ``"reject"``: its create answers ``success:false``.
-        total_performance_lag_seconds: How long after ``completed`` the
-            ``totalPerformance`` block stays empty (results settle in stages).
-        chart_loading_seconds: How long after completion ``/backtests/chart/read``
-            answers ``{"status": "loading"}``.
+    Each field's description (below it) is also its ``--help`` text.
 
     Example:
         >>> JobsConfig(backtest_nodes=4, node_mode="reject").node_mode
         'reject'
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     compile_seconds: float = Field(default=1.0, ge=0, le=LIMITS["job_seconds"])
+    """How long a compile stays ``InQueue``."""
     backtest_seconds: float = Field(default=5.0, ge=0, le=LIMITS["job_seconds"])
+    """How long a backtest runs once it has a node."""
     backtest_nodes: int = Field(default=2, ge=1, le=int(LIMITS["backtest_nodes"]))
+    """Backtest nodes of the account (how many run at once)."""
     node_mode: Literal["queue", "reject"] = "queue"
+    """``'queue'``: a backtest without a free node waits (``In Queue...``); ``'reject'``: its
+    create answers ``success:false``.
+    """
     total_performance_lag_seconds: float = Field(default=1.0, ge=0, le=LIMITS["job_seconds"])
+    """How long after ``completed`` the ``totalPerformance`` block stays empty (results settle
+    in stages).
+    """
+    compile_not_found_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
+    """How long after a compile's ``BuildSuccess`` ``/backtests/create`` still answers
+    ``Compile id not found`` (third-party clients report this; off by default).
+    """
     chart_loading_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
+    """How long after completion ``/backtests/chart/read`` answers ``{'status': 'loading'}``."""
 
 
 class EmulatorConfig(BaseSettings):
@@ -201,35 +208,7 @@ class EmulatorConfig(BaseSettings):
     Read from ``QC_EMULATOR_*`` environment variables for fields not given in
     code (nested fields: ``QC_EMULATOR_FAULTS__LATENCY_MS``).
 
-    Attributes:
-        host: Interface to listen on (loopback by default).
-        allow_remote: Must be true to listen on a non-loopback interface (the
-            emulator then warns: its control plane has no authentication).
-        allowed_hosts: Extra ``Host`` names the control plane answers to
-            (loopback names and the bound host are always allowed).
-        port: TCP port; ``0`` picks a free port.
-        user_id: The only valid user id.
-        api_token: The API token the request hash is checked against (secret).
-        organization_id: The account's (preferred) organization, 32 hex chars.
-        max_timestamp_age_seconds: Oldest ``Timestamp`` accepted.
-        max_timestamp_future_seconds: How far ahead of the server clock a
-            ``Timestamp`` may be.
-        auth_failure_status: ``401`` answers authentication failures with HTTP
-            401 + ``WWW-Authenticate``; ``200`` answers them with HTTP 200 and
-            ``success: false`` (both happen with the real service).
-        max_name_length: Longest project name accepted.
-        rename_duplicates_on_create: If true, creating a project with the name
-            of a live project hands back ``"<name> 1"``, ``"<name> 2"``... (the
-            real service has been seen to do so); default keeps the name.
-        recycle_bin_update: What ``projects/update`` does to a project in the
-            Recycle Bin: ``"refuse"`` (``success:false``) or ``"keep"`` (the
-            change applies and the project stays in the bin). Unconfirmed upstream.
-        max_request_bytes: Larger request bodies get HTTP 413.
-        request_log_size: How many API requests the request log keeps.
-        seed: Seed of every random choice (ids, jitter, faults); ``None`` =
-            not reproducible.
-        faults: The initial :class:`FaultConfig` (changeable at run time).
-        jobs: The initial :class:`JobsConfig` (changeable at run time).
+    Each field's description (below it) is also its ``--help`` text.
 
     Example:
         >>> EmulatorConfig(api_token="s3cret", user_id=42).user_id
@@ -238,29 +217,59 @@ class EmulatorConfig(BaseSettings):
 
     model_config = SettingsConfigDict(
         extra="forbid",
+        use_attribute_docstrings=True,
         env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         hide_input_in_errors=True,
     )
 
     host: str = "127.0.0.1"
+    """Interface to listen on (loopback by default)."""
     allow_remote: bool = False
+    """Must be true to listen on a non-loopback interface (the emulator then warns: its control
+    plane has no authentication).
+    """
     allowed_hosts: list[str] = Field(default_factory=list, max_length=100)
+    """Extra ``Host`` names the control plane answers to (loopback names and the bound host are
+    always allowed).
+    """
     port: int = Field(default=0, ge=0, le=65535)
+    """TCP port; ``0`` picks a free port."""
     user_id: int = Field(default=DEFAULT_USER_ID, ge=1)
+    """The only valid user id."""
     api_token: SecretStr = SecretStr(DEFAULT_API_TOKEN)
+    """The API token the request hash is checked against (secret)."""
     organization_id: str = Field(default=DEFAULT_ORGANIZATION_ID, pattern=r"^[0-9a-f]{32}$")
+    """The account's (preferred) organization, 32 hex chars."""
     max_timestamp_age_seconds: int = Field(default=7200, ge=0)
+    """Oldest ``Timestamp`` accepted."""
     max_timestamp_future_seconds: int = Field(default=300, ge=0)
+    """How far ahead of the server clock a ``Timestamp`` may be."""
     auth_failure_status: Literal[401, 200] = 401
+    """``401`` answers authentication failures with HTTP 401 + ``WWW-Authenticate``; ``200``
+    answers them with HTTP 200 and ``success: false`` (both happen with the real service).
+    """
     max_name_length: int = Field(default=200, ge=1)
+    """Longest project name accepted."""
     rename_duplicates_on_create: bool = False
+    """If true, creating a project with the name of a live project hands back ``'<name> 1'``,
+    ``'<name> 2'``... (the real service has been seen to do so); default keeps the name.
+    """
     recycle_bin_update: Literal["refuse", "keep"] = "refuse"
+    """What ``projects/update`` does to a project in the Recycle Bin: ``'refuse'``
+    (``success:false``) or ``'keep'`` (the change applies and the project stays in the bin).
+    Unconfirmed upstream.
+    """
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
+    """Larger request bodies get HTTP 413."""
     request_log_size: int = Field(default=10_000, ge=1, le=10_000_000)
+    """How many API requests the request log keeps."""
     seed: int | None = None
+    """Seed of every random choice (ids, jitter, faults); ``None`` = not reproducible."""
     faults: FaultConfig = Field(default_factory=FaultConfig)
+    """The initial :class:`FaultConfig` (changeable at run time)."""
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    """The initial :class:`JobsConfig` (changeable at run time)."""
 
     @field_validator("auth_failure_status", mode="before")
     @classmethod

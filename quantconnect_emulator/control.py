@@ -20,6 +20,10 @@ or read its files through the browser.
 - ``PUT  /_emulator/jobs``     -> replace the job settings (a JobsConfig as JSON; omitted
   fields keep their values)
 - ``POST /_emulator/jobs/{id}/advance`` / ``.../finish`` -> next stage / last stage
+- ``POST /_emulator/compile/force-error`` -> ``{"projectId", "message"}``: next compile fails
+- ``POST /_emulator/backtests/force-error`` -> ``{"projectId", "backtestId"?, "message"?,
+  "duringInitialization"?, "atProgress"?}``: fail a running backtest now or the next one
+- ``GET  /_emulator/backtests`` -> every backtest with its status, and the node figures
 
 Example:
     >>> import requests  # doctest: +SKIP

@@ -5,9 +5,11 @@ this package gets the fixtures without a ``conftest.py``:
 
 - ``qc_emulator_server`` (session scope): one running
   :class:`~quantconnect_emulator.server.EmulatorServer` for the whole session.
-- ``qc_emulator`` (function scope): the same server, reset (no projects, empty
-  stats and request log, no queued faults) and with faults switched off before
-  each test.
+- ``qc_emulator`` (function scope): the same server, reset (no projects, jobs,
+  empty stats and request log, no queued faults), with faults switched off and
+  the job settings back to their defaults before each test. Jobs move with
+  ``qc_emulator.advance(seconds)``; ``set_jobs(...)``, ``force_build_error(...)``,
+  ``force_runtime_error(...)`` and ``backtests()`` control them.
 
 Example:
     >>> def test_authenticate(qc_emulator):  # doctest: +SKIP
@@ -47,4 +49,5 @@ def qc_emulator(qc_emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     """The session emulator, reset and fault-free at the start of the test."""
     qc_emulator_server.reset()
     qc_emulator_server.set_faults(None)
+    qc_emulator_server.set_jobs(qc_emulator_server.config.jobs)
     yield qc_emulator_server

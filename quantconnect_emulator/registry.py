@@ -60,6 +60,8 @@ PROJECT_REMOVED_HOOKS: list[Callable[[Account, int], None]] = []
 STATS_HOOKS: list[Callable[[Account], dict[str, Any]]] = []
 #: Called with ``account`` after its job settings changed (nodes, mode).
 JOBS_CHANGED_HOOKS: list[Callable[[Account], None]] = []
+#: FastAPI routers a resource adds under ``/_emulator`` (its test controls).
+CONTROL_ROUTERS: list[Any] = []
 
 
 def action(path: str, *, bare: bool = False) -> Callable[[Handler], Handler]:

@@ -41,8 +41,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A bound, listening TCP socket (``port=0``: a free port chosen by the OS)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted
-    # sockets whose proto is TCP; without it keep-alive requests see the
-    # 40 ms Nagle / delayed-ACK stall.
+    # sockets whose proto is TCP; without it every keep-alive request waits out
+    # a Nagle / delayed-ACK stall.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -268,6 +268,47 @@ class EmulatorServer:
             The clock's new time, in Unix seconds.
         """
         return self.emulator.advance(seconds)
+
+    def force_build_error(self, project_id: int, message: str | None = None) -> None:
+        """Make the project's next compile end in ``BuildError`` with ``message`` in its logs."""
+        from quantconnect_emulator.resources.compiles import Compiles
+
+        Compiles.of(self.emulator.account).force_build_error(project_id, message)
+
+    def force_runtime_error(
+        self,
+        project_id: int,
+        backtest_id: str | None = None,
+        *,
+        message: str | None = None,
+        during_initialization: bool = False,
+        at_progress: float = 0.5,
+    ) -> None:
+        """Fail a running backtest now (``backtest_id``), or the project's next backtest.
+
+        Args:
+            project_id: The project.
+            backtest_id: A running backtest to fail now; ``None``: the next one created.
+            message: The ``error`` text (a default says it was forced).
+            during_initialization: Fail as an initialization failure
+                (``hasInitializeError``, the service's prefix on ``error``).
+            at_progress: For the next backtest: where (0..1) it fails.
+        """
+        from quantconnect_emulator.resources.backtests import Backtests
+
+        Backtests.of(self.emulator.account).force_runtime_error(
+            project_id,
+            backtest_id=backtest_id,
+            message=message,
+            during_initialization=during_initialization,
+            at_progress=at_progress,
+        )
+
+    def backtests(self) -> list[dict[str, Any]]:
+        """Snapshot of every backtest: ids, name, status, stage, progress, parameters."""
+        from quantconnect_emulator.resources.backtests import Backtests
+
+        return Backtests.of(self.emulator.account).snapshot()
 
     def inject(self, kind: FaultKind | str, path: str | None = None, count: int = 1) -> None:
         """Force ``kind`` on the next ``count`` API requests to ``path`` (``None``: any)."""

@@ -13,13 +13,25 @@ Example:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import statistics
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from quantconnect_emulator.simulate import CHART_NAMES as SIM_CHARTS
+from quantconnect_emulator.simulate import (
+    SIMULATED_NOTE,
+    SYMBOL,
+    Simulation,
+    Trade,
+    day_time,
+    placeholder_statistics,
+)
 from quantconnect_emulator.templates import LEAN_VERSIONS
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
+    from quantconnect_emulator.resources.backtests import Backtest, Backtests
+    from quantconnect_emulator.resources.compiles import Compile
     from quantconnect_emulator.resources.projects import Project, ProjectFile
 
 
@@ -118,3 +130,383 @@ def organization(model: Account) -> dict[str, Any]:
         "products": [],
         "data": {"signedTime": None, "current": False},
     }
+
+
+def compile_job(build: Compile, state: str, *, created: bool = False) -> dict[str, Any]:
+    """A compile as ``/compile/create`` (``created``) or ``/compile/read`` answers it."""
+    payload: dict[str, Any] = {
+        "compileId": build.compile_id,
+        "state": state,
+        "projectId": build.project_id,
+        "signature": build.signature,
+        "signatureOrder": list(build.signature_order),
+        "parameters": [
+            {"file": entry["file"], "parameters": list(entry["parameters"])}  # type: ignore[call-overload]
+            for entry in build.report.file_parameters
+        ],
+    }
+    if not created:
+        # Logs appear once the build is done; a build error is still success:true.
+        payload["logs"] = [] if state == "InQueue" else list(build.logs)
+    return payload
+
+
+# ------------------------------------------------------------------ backtests
+
+#: Names of the charts every backtest lists.
+CHART_NAMES = SIM_CHARTS
+
+
+def _empty_map(value: dict[str, Any]) -> dict[str, Any] | list[Any]:
+    """The service sends ``[]`` for an empty dictionary."""
+    return value if value else []
+
+
+def _timespan(seconds: float) -> str:
+    """A C# ``TimeSpan`` string: ``d.hh:mm:ss`` (``hh:mm:ss`` under a day)."""
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    clock = f"{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{days}.{clock}" if days else clock
+
+
+def _server_statistics(account: Account) -> dict[str, str]:
+    return {
+        "Note": SIMULATED_NOTE,
+        "Total Time (s)": f"{account.jobs_config.backtest_seconds:g}",
+        "Server": "quantconnect_emulator",
+    }
+
+
+def backtest(account: Account, model: Backtest, backtests: Backtests) -> dict[str, Any]:
+    """A ``Backtest`` as ``/backtests/create`` and ``/backtests/read`` answer it."""
+    stage = backtests.stage(model)
+    progress = backtests.progress(model)
+    sim = model.simulation
+    failure = model.failure if stage == "error" else None
+    started = stage != "queued"
+    finished = stage in ("completed", "settled")
+    if finished:
+        statistics: dict[str, Any] | list[Any] = dict(sim.statistics)
+    elif started:
+        statistics = placeholder_statistics(sim.cash)
+    else:
+        statistics = []
+    runtime: dict[str, Any] | list[Any] = sim.runtime_statistics(progress) if started else []
+    return {
+        "backtestId": model.backtest_id,
+        "projectId": model.project_id,
+        "organizationId": account.organization_id,
+        "name": model.name,
+        "note": model.note or SIMULATED_NOTE,
+        "status": backtests.status(model),
+        "completed": finished or failure is not None,
+        "progress": round(progress, 4),
+        "error": failure.error if failure else None,
+        "stacktrace": failure.stacktrace if failure else None,
+        "hasInitializeError": bool(failure and failure.during_initialization),
+        "created": datetime_plain(model.created),
+        "backtestStart": datetime_plain(_midnight(sim.start)),
+        "backtestEnd": datetime_plain(_midnight(sim.end)),
+        "tradeableDates": sim.days,
+        "parameterSet": _empty_map(dict(model.parameters)),
+        "statistics": statistics,
+        "runtimeStatistics": runtime,
+        "totalPerformance": total_performance(sim) if stage == "settled" else None,
+        "charts": {name: {"name": name} for name in CHART_NAMES} if started else [],
+        "rollingWindow": [],
+        "nodeName": "Emulated B2-8 node" if started else None,
+        "optimizationId": None,
+        "snapshotId": 0,
+        "compileId": model.compile_id,
+        "researchGuide": {"minutes": 0, "backtestCount": 1, "parameters": len(model.parameters)},
+        "outOfSampleMaxEndDate": None,
+        "outOfSampleDays": 0,
+        "analysis": [],
+        "serverStatistics": _server_statistics(account),
+    }
+
+
+def backtest_summary(
+    model: Backtest, backtests: Backtests, with_statistics: bool
+) -> dict[str, Any]:
+    """A ``BacktestSummary`` of ``/backtests/list`` (numbers only ``with_statistics``)."""
+    stage = backtests.stage(model)
+    summary: dict[str, Any] = {
+        "backtestId": model.backtest_id,
+        "status": backtests.status(model),
+        "name": model.name,
+        "note": model.note or SIMULATED_NOTE,
+        "created": datetime_plain(model.created),
+        "progress": round(backtests.progress(model), 4),
+        "optimizationId": None,
+        "tradeableDates": model.simulation.days,
+        "parameterSet": _empty_map(dict(model.parameters)),
+        "snapshotId": 0,
+        "tags": ["simulated"],
+    }
+    if with_statistics:
+        done = stage in ("completed", "settled")
+        p = model.simulation.portfolio
+        trades = len(model.simulation.trades)
+
+        def number(key: str) -> float | None:
+            return round(p[key], 6) if done else None
+
+        summary.update(
+            {
+                "sharpeRatio": number("sharpeRatio"),
+                "alpha": number("alpha"),
+                "beta": number("beta"),
+                "compoundingAnnualReturn": number("compoundingAnnualReturn"),
+                "drawdown": number("drawdown"),
+                "lossRate": number("lossRate"),
+                "netProfit": number("totalNetProfit"),
+                "parameters": len(model.parameters),
+                "psr": number("probabilisticSharpeRatio"),
+                "securityTypes": "Equity",
+                "sortinoRatio": number("sortinoRatio"),
+                "treynorRatio": number("treynorRatio"),
+                "trades": 2 * trades if done else None,
+                "winRate": number("winRate"),
+            }
+        )
+    return summary
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _trade_statistics(sim: Simulation) -> dict[str, Any]:
+    trades = sim.trades
+    pnl = [t.profit_loss for t in trades]
+    wins = [x for x in pnl if x > 0]
+    losses = [x for x in pnl if x <= 0]
+    spans = [(sim.times[t.exit_index] - sim.times[t.entry_index]) for t in trades] or [0]
+    win_spans = [s for s, x in zip(spans, pnl, strict=False) if x > 0] or [0]
+    loss_spans = [s for s, x in zip(spans, pnl, strict=False) if x <= 0] or [0]
+    fees = sum(t.fees for t in trades)
+    streaks = {True: 0, False: 0}
+    current, last = 0, None
+    for x in pnl:
+        won = x > 0
+        current = current + 1 if won == last else 1
+        last = won
+        streaks[won] = max(streaks[won], current)
+    count = len(trades) or 1
+    total_profit, total_loss = sum(wins), sum(losses)
+
+    def money(value: float) -> str:
+        # LEAN serialises some decimals as strings: the client must accept both forms.
+        return f"{value:.2f}"
+
+    deviation = statistics.pstdev(pnl) if len(pnl) > 1 else 0.0
+    downside = statistics.pstdev([x for x in pnl if x < 0]) if len(losses) > 1 else 0.0
+    drawdown = sim.portfolio["drawdown"]
+    start = sim.times[0]
+    end = sim.times[-1]
+    return {
+        "startDateTime": datetime_iso(datetime.fromtimestamp(start, tz=timezone.utc)),
+        "endDateTime": datetime_iso(datetime.fromtimestamp(end, tz=timezone.utc)),
+        "totalNumberOfTrades": len(trades),
+        "numberOfWinningTrades": len(wins),
+        "numberOfLosingTrades": len(losses),
+        "totalProfitLoss": money(sum(pnl)),
+        "totalProfit": money(total_profit),
+        "totalLoss": money(total_loss),
+        "largestProfit": money(max(wins, default=0.0)),
+        "largestLoss": money(min(losses, default=0.0)),
+        "averageProfitLoss": money(sum(pnl) / count),
+        "averageProfit": money(total_profit / len(wins) if wins else 0.0),
+        "averageLoss": money(total_loss / len(losses) if losses else 0.0),
+        "averageTradeDuration": _timespan(statistics.fmean(spans)),
+        "averageWinningTradeDuration": _timespan(statistics.fmean(win_spans)),
+        "averageLosingTradeDuration": _timespan(statistics.fmean(loss_spans)),
+        "medianTradeDuration": _timespan(statistics.median(spans)),
+        "medianWinningTradeDuration": _timespan(statistics.median(win_spans)),
+        "medianLosingTradeDuration": _timespan(statistics.median(loss_spans)),
+        "maxConsecutiveWinningTrades": streaks[True],
+        "maxConsecutiveLosingTrades": streaks[False],
+        "profitLossRatio": round(sim.portfolio["profitLossRatio"], 4),
+        "winLossRatio": round(len(wins) / len(losses), 4) if losses else 0,
+        "winRate": round(len(wins) / count, 4),
+        "lossRate": round(len(losses) / count, 4),
+        "averageMAE": round(-abs(total_loss) / count * 0.5, 2),
+        "averageMFE": round(total_profit / count * 1.5, 2),
+        "largestMAE": round(min(losses, default=0.0) * 1.5, 2),
+        "largestMFE": round(max(wins, default=0.0) * 1.5, 2),
+        "maximumClosedTradeDrawdown": round(min(losses, default=0.0), 2),
+        "maximumIntraTradeDrawdown": round(min(losses, default=0.0) * 1.5, 2),
+        "profitLossStandardDeviation": round(deviation, 2),
+        "profitLossDownsideDeviation": round(downside, 2),
+        "profitFactor": round(total_profit / abs(total_loss), 4) if total_loss else 0,
+        "sharpeRatio": round(sim.portfolio["sharpeRatio"], 4),
+        "sortinoRatio": round(sim.portfolio["sortinoRatio"], 4),
+        "profitToMaxDrawdownRatio": round(sum(pnl) / (drawdown * sim.cash), 4) if drawdown else 0,
+        "maximumEndTradeDrawdown": round(min(losses, default=0.0) * 0.5, 2),
+        "averageEndTradeDrawdown": round(total_loss / count * 0.25, 2),
+        "maximumDrawdownDuration": _timespan(sim.portfolio["drawdownRecovery"] * 86_400),
+        "totalFees": money(fees),
+    }
+
+
+def _closed_trade(sim: Simulation, trade: Trade) -> dict[str, Any]:
+    entry, exit_ = day_time(sim, trade.entry_index), day_time(sim, trade.exit_index, 19, 59)
+    pnl = trade.profit_loss
+    return {
+        "symbol": dict(SYMBOL),
+        "entryTime": datetime_iso(entry),
+        "entryPrice": round(trade.entry_price, 2),
+        "direction": trade.direction,
+        "quantity": trade.quantity,
+        "exitTime": datetime_iso(exit_),
+        "exitPrice": round(trade.exit_price, 2),
+        "profitLoss": round(pnl, 2),
+        "totalFees": round(trade.fees, 2),
+        "mae": round(-abs(pnl) * 0.5, 2),
+        "mfe": round(abs(pnl) * 1.5, 2),
+        "duration": _timespan((exit_ - entry).total_seconds()),
+        "endTradeDrawdown": round(-abs(pnl) * 0.25, 2),
+    }
+
+
+def total_performance(sim: Simulation) -> dict[str, Any]:
+    """``totalPerformance``: trade and portfolio statistics (fractions) and closed trades."""
+    portfolio = {key: round(value, 6) for key, value in sim.portfolio.items()}
+    return {
+        "tradeStatistics": _trade_statistics(sim),
+        "portfolioStatistics": portfolio,
+        "closedTrades": [_closed_trade(sim, t) for t in sim.trades],
+    }
+
+
+_SERIES: dict[str, list[tuple[str, str, int, str]]] = {
+    # chart -> [(series, unit, seriesType, color)]; seriesType 0 line, 2 candle, 3 bar.
+    "Strategy Equity": [("Equity", "$", 2, "#ff9914"), ("Return", "%", 3, "#00a1e4")],
+    "Benchmark": [("Benchmark", "$", 0, "#f5ae29")],
+    "Drawdown": [("Equity Drawdown", "%", 0, "#ff0000")],
+    "Capacity": [("Strategy Capacity", "$", 0, "#18a0fb")],
+    "Exposure": [("Equity - Long Ratio", "", 0, "#2a9d8f")],
+    "Assets Sales Volume": [("SPY", "$", 3, "#6c757d")],
+    "Portfolio Turnover": [("Portfolio Turnover", "%", 0, "#7b2cbf")],
+}
+
+
+def _series_values(sim: Simulation, series: str, upto: int) -> list[list[float]]:
+    times = sim.times[: upto + 1]
+    if series == "Equity":
+        return [
+            [t, round(o, 2), round(h, 2), round(lo, 2), round(c, 2)]
+            for t, (o, h, lo, c) in zip(times, sim.candles, strict=False)
+        ]
+    if series == "Return":
+        previous = [sim.cash, *sim.equity]
+        return [
+            [t, round((previous[i + 1] / previous[i] - 1) * 100, 4)] for i, t in enumerate(times)
+        ]
+    if series == "Benchmark":
+        return [[t, round(v, 2)] for t, v in zip(times, sim.benchmark, strict=False)]
+    if series == "Equity Drawdown":
+        peak, values = sim.cash, []
+        for t, v in zip(times, sim.equity, strict=False):
+            peak = max(peak, v)
+            values.append([t, round((v / peak - 1) * 100, 4)])
+        return values
+    if series == "Strategy Capacity":
+        return [[t, sim.capacity] for t in times[::5]]
+    if series == "Equity - Long Ratio":
+        return [
+            [t, 1.0 if any(tr.entry_index <= i < tr.exit_index for tr in sim.trades) else 0.0]
+            for i, t in enumerate(times)
+        ]
+    if series == "SPY":
+        return [
+            [sim.times[tr.exit_index], round(tr.quantity * tr.exit_price, 2)]
+            for tr in sim.trades
+            if tr.exit_index <= upto
+        ]
+    return [[t, round(sim.turnover * 100, 4)] for t in times]
+
+
+def chart(
+    sim: Simulation,
+    name: str,
+    upto: int,
+    count: int | None = None,
+    start: int | None = None,
+    end: int | None = None,
+) -> dict[str, Any]:
+    """A ``Chart`` with its series up to day ``upto``; ``start``/``end`` (unix s) and
+    ``count`` (evenly thinned) select points."""
+    series = {}
+    for index, (series_name, unit, kind, color) in enumerate(_SERIES[name]):
+        values = _series_values(sim, series_name, upto)
+        values = [
+            v for v in values if (start is None or v[0] >= start) and (end is None or v[0] <= end)
+        ]
+        if count is not None and len(values) > count:
+            step = len(values) / count
+            values = [values[int(i * step)] for i in range(count - 1)] + [values[-1]]
+        series[series_name] = {
+            "name": series_name,
+            "unit": unit,
+            "index": index,
+            "seriesType": kind,
+            "values": values,
+            "color": color,
+            "scatterMarkerSymbol": "none",
+            "zIndex": 0,
+            "indexName": None,
+            "tooltip": None,
+        }
+    return {"name": name, "chartType": 1 if name == "Strategy Equity" else 0, "series": series}
+
+
+def orders(sim: Simulation, upto: int) -> list[dict[str, Any]]:
+    """Every filled order up to day ``upto`` (two per closed trade), by id."""
+    result = []
+    events = []
+    for trade in sim.trades:
+        sign = 1 if trade.direction == 0 else -1
+        events.append((trade.entry_index, 14, trade, sign, trade.entry_price))
+        events.append((trade.exit_index, 19, trade, -sign, trade.exit_price))
+    events.sort(key=lambda e: (e[0], e[1]))
+    for order_id, (index, hour, trade, sign, price) in enumerate(events, 1):
+        if index > upto:
+            break
+        when = datetime_iso(day_time(sim, index, hour, 31 if hour == 14 else 59))
+        quantity = sign * trade.quantity
+        result.append(
+            {
+                "id": order_id,
+                "contingentId": 0,
+                "brokerId": [str(order_id)],
+                "symbol": dict(SYMBOL),
+                "price": round(price, 2),
+                "priceCurrency": "USD",
+                "time": when,
+                "createdTime": when,
+                "lastFillTime": when,
+                "lastUpdateTime": when,
+                "quantity": quantity,
+                "type": 0,
+                "status": 3,
+                "tag": "simulated",
+                "properties": {"timeInForce": {}},
+                "securityType": 1,
+                "direction": 0 if quantity > 0 else 1,
+                "value": round(abs(quantity) * price, 2),
+                "orderSubmissionData": {
+                    "bidPrice": round(price - 0.01, 2),
+                    "askPrice": round(price + 0.01, 2),
+                    "lastPrice": round(price, 2),
+                },
+                "isMarketable": True,
+                "priceAdjustmentMode": 0,
+                "events": [],
+            }
+        )
+    return result

@@ -1,5 +1,9 @@
 """The ``QuantConnectCredentials`` block: who to be on QuantConnect, kept with a secret token.
 
+Its connection fields (base URL, timeouts, attempts, and whatever else the client's settings
+hold) are built from :class:`quantconnect_client.QuantConnectSettings`, the one place they are
+declared: a setting added there appears in the block, with the same default and bounds.
+
 Example:
     Save once (from code, or the Prefect UI), then load by name in flows::
 
@@ -9,24 +13,65 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, HttpUrl, SecretStr
+from pydantic import BaseModel, Field, HttpUrl, SecretStr, create_model
+from pydantic.fields import FieldInfo
 
-from quantconnect_client import (
-    DEFAULT_BASE_URL,
-    ConfigurationError,
-    QuantConnectClient,
-    QuantConnectSettings,
+from quantconnect_client import ConfigurationError, QuantConnectClient, QuantConnectSettings
+
+#: The block's logo in the Prefect UI: ``docs/images/quantconnect-credentials.png`` of this
+#: repository as GitHub serves it, so the file and the URL change in the same commit.
+LOGO_URL = (
+    "https://raw.githubusercontent.com/prefect-quantconnect/prefect-quantconnect/main/"
+    "docs/images/quantconnect-credentials.png"
 )
+#: Distinct credentials whose clients a process keeps (the least recently used is closed).
+MAX_CACHED_CLIENTS = 16
 
-_clients: dict[str, QuantConnectClient] = {}
-_clients_lock = threading.Lock()
+
+class _CredentialFields(BaseModel):
+    """The block's own fields: unlike the settings, a block always has credentials."""
+
+    user_id: int = Field(default=..., gt=0, description="QuantConnect user id.")
+    api_token: SecretStr = Field(
+        default=..., description="QuantConnect API token (kept secret, never sent in clear)."
+    )
 
 
-class QuantConnectCredentials(CredentialsBlock):
+def _connection_fields() -> dict[str, Any]:
+    """Every client setting but the credentials, as the settings declare it (Prefect's block
+    conventions want each description to end with a period)."""
+    fields: dict[str, Any] = {}
+    for name, info in QuantConnectSettings.model_fields.items():
+        if name in _CredentialFields.model_fields:
+            continue
+        description = (info.description or name.replace("_", " ").capitalize()).rstrip(".")
+        field = FieldInfo.merge_field_infos(info, description=f"{description}.")
+        fields[name] = (info.annotation, field)
+    return fields
+
+
+if TYPE_CHECKING:
+
+    class _ConnectionFields(_CredentialFields):
+        # Built at run time from the settings; to a type checker they are attributes of any
+        # type (the settings' own annotations say which).
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    _ConnectionFields = create_model(
+        "QuantConnectConnectionFields", __base__=_CredentialFields, **_connection_fields()
+    )
+
+
+class QuantConnectCredentials(CredentialsBlock, _ConnectionFields):
     """Credentials and connection settings for the QuantConnect API v2.
 
     The API token is a secret field: Prefect stores it encrypted and shows it masked; it leaves
@@ -35,8 +80,9 @@ class QuantConnectCredentials(CredentialsBlock):
     Attributes:
         user_id: QuantConnect user id.
         api_token: QuantConnect API token.
-        organization_id: Organization for new projects.
-        base_url: API root URL.
+
+    The other fields are the client's settings (``QuantConnectSettings``): organization, base
+    URL, timeouts, attempts.
 
     Examples:
         Load a saved block and use its client:
@@ -55,30 +101,7 @@ class QuantConnectCredentials(CredentialsBlock):
     _documentation_url = HttpUrl(
         "https://www.quantconnect.com/docs/v2/cloud-platform/api-reference/authentication"
     )
-    _logo_url = None
-
-    user_id: int = Field(default=..., gt=0, description="QuantConnect user id.")
-    api_token: SecretStr = Field(
-        default=..., description="QuantConnect API token (kept secret, never sent in clear)."
-    )
-    organization_id: str | None = Field(
-        default=None,
-        description="Organization new projects go to (default: the account's preferred one).",
-    )
-    base_url: str = Field(
-        default=DEFAULT_BASE_URL,
-        description="API root URL; point it at a QuantConnect emulator for offline tests.",
-    )
-    connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect.")
-    read_timeout: float = Field(
-        default=30.0, gt=0, description="Seconds to wait for an answer before giving up."
-    )
-    max_attempts: int = Field(
-        default=3,
-        ge=1,
-        le=10,
-        description="Attempts per API call on transient failures, within one task attempt.",
-    )
+    _logo_url = HttpUrl(LOGO_URL)
 
     @classmethod
     def from_settings(cls, settings: QuantConnectSettings | None = None) -> QuantConnectCredentials:
@@ -110,12 +133,59 @@ class QuantConnectCredentials(CredentialsBlock):
     def get_client(self) -> QuantConnectClient:
         """A client for these credentials, shared across the tasks of this process.
 
-        One client per distinct set of credentials keeps connections pooled across tasks.
+        One client per distinct set of credentials keeps connections pooled across tasks; at
+        most :data:`MAX_CACHED_CLIENTS` are kept, and all are closed when the process exits.
         """
-        key = self._client_key()
-        with _clients_lock:
-            client = _clients.get(key)
+        return CLIENTS.get(
+            self._client_key(),
+            lambda: QuantConnectClient.from_settings(self.to_settings(), pool_size=32),
+        )
+
+
+class ClientCache:
+    """Clients by credentials, least recently used first out (and closed), closed at exit.
+
+    Example:
+        >>> cache = ClientCache(maxsize=1)
+        >>> first = cache.get("a", lambda: QuantConnectClient(1, "token-a"))
+        >>> cache.get("a", lambda: QuantConnectClient(1, "other")) is first
+        True
+        >>> second = cache.get("b", lambda: QuantConnectClient(1, "token-b"))  # closes first
+        >>> len(cache)
+        1
+    """
+
+    def __init__(self, maxsize: int = MAX_CACHED_CLIENTS) -> None:
+        self._clients: OrderedDict[str, QuantConnectClient] = OrderedDict()
+        self._lock = threading.Lock()
+        self._maxsize = maxsize
+
+    def get(self, key: str, make: Callable[[], QuantConnectClient]) -> QuantConnectClient:
+        """The client under ``key``, made by ``make`` if there is none."""
+        evicted = []
+        with self._lock:
+            client = self._clients.get(key)
             if client is None:
-                client = QuantConnectClient.from_settings(self.to_settings(), pool_size=32)
-                _clients[key] = client
-            return client
+                client = self._clients[key] = make()
+                while len(self._clients) > self._maxsize:
+                    evicted.append(self._clients.popitem(last=False)[1])
+            self._clients.move_to_end(key)
+        for old in evicted:
+            old.close()
+        return client
+
+    def close_all(self) -> None:
+        """Close and forget every client (at exit, or to start afresh)."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), OrderedDict()
+        for client in clients:
+            client.close()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
+
+#: This process's clients.
+CLIENTS = ClientCache()
+atexit.register(CLIENTS.close_all)

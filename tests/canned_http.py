@@ -87,7 +87,10 @@ def canned_server(
                 }
             )
             reply = state.next_response()
-            self.send_response(reply.status)
+            # send_response would add a Date of its own: a canned Date must be the only one.
+            self.send_response_only(reply.status)
+            if "Date" not in reply.headers:
+                self.send_header("Date", self.date_time_string())
             for key, value in reply.headers.items():
                 self.send_header(key, value)
             declared = reply.declared_length

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from quantconnect_emulator.resources import (
     account,
+    backtests,
+    compiles,
     files,
     lean,
+    nodes,
     projects,
 )
 
-__all__ = ["account", "files", "lean", "projects"]
+__all__ = ["account", "backtests", "compiles", "files", "lean", "nodes", "projects"]

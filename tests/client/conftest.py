@@ -26,3 +26,27 @@ def make_client(emulator, **overrides) -> QuantConnectClient:
 def client(qc_emulator) -> Iterator[QuantConnectClient]:
     with make_client(qc_emulator) as client:
         yield client
+
+
+#: Job timings for tests: quick, but with every stage (queue, run, the totalPerformance lag).
+FAST_JOBS = {
+    "compile_seconds": 0.2,
+    "backtest_seconds": 1.0,
+    "total_performance_lag_seconds": 0.3,
+    "chart_loading_seconds": 0.0,
+}
+
+
+@pytest.fixture
+def fast_jobs(qc_emulator):
+    """The emulator with quick jobs (a test may call ``set_jobs`` again on top)."""
+    qc_emulator.set_jobs(**FAST_JOBS)
+    return qc_emulator
+
+
+def compiled_project(client: QuantConnectClient, name: str = "Tests/Backtest", language="Py"):
+    """A new project, compiled: (project id, compile id)."""
+    project = client.projects.create(name, language)
+    compiled = client.compiles.create(project.project_id)
+    client.compiles.wait(project.project_id, compiled.compile_id, timeout=30)
+    return project.project_id, compiled.compile_id

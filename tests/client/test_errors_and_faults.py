@@ -16,7 +16,6 @@ from quantconnect_client import (
     NotFoundError,
     QuantConnectClient,
     RateLimitedError,
-    RequestRejectedError,
     RequestTimeoutError,
     RetryPolicy,
     ServiceUnavailableError,
@@ -271,23 +270,6 @@ def test_a_lost_create_is_recognised_with_a_client_clock_minutes_fast(qc_emulato
         project = client.projects.create("Tests/Fast Clock", "Py")
         assert client.metrics.reconciled == 1
     assert [p["projectId"] for p in qc_emulator.projects()] == [project.project_id]
-
-
-def test_only_the_services_not_found_answer_means_gone():
-    busy = b'{"success": false, "errors": ["Server busy, please try again."]}'
-    with canned_server(CannedResponse(200, busy, {"Content-Type": "application/json"})) as srv:
-        client = QuantConnectClient(1, "t", base_url=srv.url, retry=NO_RETRY)
-        with pytest.raises(RequestRejectedError) as caught:
-            client.projects.read(5)
-        assert not isinstance(caught.value, NotFoundError)
-        with pytest.raises(RequestRejectedError):
-            client.projects.purge(5)  # a purge is not "done" because the service was busy
-    gone = b'{"success": false, "errors": ["Project not found. ProjectId: 5"]}'
-    with canned_server(CannedResponse(200, gone, {"Content-Type": "application/json"})) as srv:
-        client = QuantConnectClient(1, "t", base_url=srv.url, retry=NO_RETRY)
-        with pytest.raises(NotFoundError):
-            client.projects.read(5)
-        client.projects.purge(5)  # gone: quietly done
 
 
 def test_http_408_is_transient():

@@ -128,7 +128,7 @@ def test_a_spent_budget_stops_retries_and_says_how_many_attempts_over_how_long()
     with operation_budget(0.3), pytest.raises(BudgetExhaustedError) as caught:
         retry_call(attempt, policy=policy, what="/x")
     assert caught.value.retryable
-    assert "time budget of 0.3 s is spent" in str(caught.value)
+    assert "time budget of 0.3 s" in str(caught.value)
     assert 1 < attempt.calls < 50
 
 

@@ -81,6 +81,37 @@ class Api:
         project: dict[str, Any] = body["projects"][0]
         return project
 
+    def put_file(self, project_id: int, name: str, content: str) -> None:
+        """Create or overwrite a file."""
+        body = {"projectId": project_id, "name": name, "content": content}
+        if not self.call("/files/update", body).json()["success"]:
+            self.ok("/files/create", body)
+
+    def compile(self, project_id: int, *, finish: bool = True) -> dict[str, Any]:
+        """Create a compile; with ``finish``, move the clock past it and return the read."""
+        created: dict[str, Any] = self.ok("/compile/create", {"projectId": project_id})
+        if not finish:
+            return created
+        self.server.advance(self.server.emulator.account.jobs_config.compile_seconds + 0.01)
+        read: dict[str, Any] = self.ok(
+            "/compile/read", {"projectId": project_id, "compileId": created["compileId"]}
+        )
+        return read
+
+    def backtest(
+        self, project_id: int, compile_id: str, name: str = "bt", **extra: Any
+    ) -> dict[str, Any]:
+        """Create a backtest; return the ``backtest`` object."""
+        body = {"projectId": project_id, "compileId": compile_id, "backtestName": name, **extra}
+        backtest: dict[str, Any] = self.ok("/backtests/create", body)["backtest"]
+        return backtest
+
+    def read_backtest(self, project_id: int, backtest_id: str) -> dict[str, Any]:
+        """The ``backtest`` object of ``/backtests/read``."""
+        body = {"projectId": project_id, "backtestId": backtest_id}
+        backtest: dict[str, Any] = self.ok("/backtests/read", body)["backtest"]
+        return backtest
+
     def close(self) -> None:
         self.session.close()
 

@@ -73,7 +73,7 @@ def test_plain_text_body(api):
 
 
 def test_unknown_api_path_is_404_json(api):
-    for path in ("/projects/frobnicate", "/backtests/create", ""):
+    for path in ("/projects/frobnicate", "/backtests/frobnicate", ""):
         response = api.call(path)
         assert response.status_code == 404
         body = response.json()

@@ -1,0 +1,252 @@
+"""Typed, lenient models of backtests and what hangs off them (results, charts, orders).
+
+As the contract asks: ``[]`` is accepted for an empty map, numeric enums stay open (plain
+ints), datetimes come in either of the service's two forms, and numbers may arrive as numeric
+strings. ``statistics`` and ``runtimeStatistics`` are :class:`Statistics` objects (raw strings
+plus parsed numbers).
+
+Example:
+    >>> b = Backtest.model_validate({"backtestId": "ab" * 16, "status": "Completed.",
+    ...     "completed": True, "parameterSet": [], "statistics": {"Sharpe Ratio": "0.19"}})
+    >>> b.parameter_set, b.statistics.number("Sharpe Ratio"), b.runtime_statistics
+    ({}, 0.19, None)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from .models import WireModel, list_or_empty, map_or_empty
+from .statistics import Statistics, parse_number
+
+#: Prefix of the status of an initialization failure's ``error`` (from the contract).
+INITIALIZATION_ERROR_PREFIX = "During the algorithm initialization"
+
+
+def _settled_or_none(value: Any) -> Any:
+    """An empty ``totalPerformance`` (``[]``, ``{}``) is not there yet."""
+    return None if value in ([], {}) else value
+
+
+class TotalPerformance(WireModel):
+    """The final results: trade and portfolio statistics (numbers) and the closed trades."""
+
+    trade_statistics: dict[str, Any] = Field(default_factory=dict)
+    portfolio_statistics: dict[str, Any] = Field(default_factory=dict)
+    closed_trades: list[dict[str, Any]] = Field(default_factory=list)
+
+    @field_validator("trade_statistics", "portfolio_statistics", mode="before")
+    @classmethod
+    def _empty_maps(cls, value: Any) -> Any:
+        return map_or_empty(value)
+
+    @field_validator("closed_trades", mode="before")
+    @classmethod
+    def _empty_list(cls, value: Any) -> Any:
+        return list_or_empty(value)
+
+    def portfolio_number(self, name: str) -> float | None:
+        """A portfolio statistic as a number (they are fractions already), or None."""
+        return parse_number(self.portfolio_statistics.get(name))
+
+
+class Backtest(WireModel):
+    """A backtest, as ``/backtests/create`` and ``/backtests/read`` return it."""
+
+    backtest_id: str
+    project_id: int | None = None
+    organization_id: str | None = None
+    name: str = ""
+    note: str | None = None
+    status: str | None = None
+    completed: bool = False
+    progress: float = 0.0
+    error: str | None = None
+    stacktrace: str | None = None
+    has_initialize_error: bool = False
+    created: datetime | None = None
+    backtest_start: datetime | None = None
+    backtest_end: datetime | None = None
+    tradeable_dates: int | None = None
+    parameter_set: dict[str, Any] = Field(default_factory=dict)
+    statistics: Statistics | None = None
+    runtime_statistics: Statistics | None = None
+    total_performance: TotalPerformance | None = None
+    charts: dict[str, Any] = Field(default_factory=dict)
+    node_name: str | None = None
+    optimization_id: str | None = None
+    snapshot_id: int | None = None
+    server_statistics: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("parameter_set", "charts", "server_statistics", mode="before")
+    @classmethod
+    def _empty_maps(cls, value: Any) -> Any:
+        return map_or_empty(value)
+
+    @field_validator("total_performance", mode="before")
+    @classmethod
+    def _not_yet(cls, value: Any) -> Any:
+        return _settled_or_none(value)
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _no_progress(cls, value: Any) -> Any:
+        return 0.0 if value is None else value
+
+    @property
+    def failed(self) -> bool:
+        """True once the backtest ended in an error (``error`` or ``stacktrace`` set, or a
+        ``Runtime Error`` status)."""
+        return bool(self.error or self.stacktrace) or (self.status or "").startswith(
+            "Runtime Error"
+        )
+
+    @property
+    def during_initialization(self) -> bool:
+        """True if it failed in ``initialize``."""
+        return self.has_initialize_error or (self.error or "").startswith(
+            INITIALIZATION_ERROR_PREFIX
+        )
+
+    @property
+    def results_ready(self) -> bool:
+        """The contract's "finished" rule, for a backtest that did not fail: completed, with
+        statistics and runtime statistics present (not the placeholders of a running one,
+        which come without ``completed``), and ``totalPerformance`` filled in."""
+        return (
+            self.completed
+            and self.runtime_statistics is not None
+            and self.statistics is not None
+            and len(self.statistics) > 0
+            and self.total_performance is not None
+        )
+
+    @property
+    def queued(self) -> bool:
+        """True while the backtest waits for a node (``In Queue...``)."""
+        return (self.status or "").lower().startswith("in queue")
+
+
+class BacktestSummary(WireModel):
+    """One entry of ``/backtests/list`` (the numbers only with ``include_statistics``)."""
+
+    backtest_id: str
+    status: str | None = None
+    name: str = ""
+    note: str | None = None
+    created: datetime | None = None
+    progress: float | None = None
+    optimization_id: str | None = None
+    tradeable_dates: int | None = None
+    parameter_set: dict[str, Any] = Field(default_factory=dict)
+    snapshot_id: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    sharpe_ratio: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    compounding_annual_return: float | None = None
+    drawdown: float | None = None
+    loss_rate: float | None = None
+    net_profit: float | None = None
+    parameters: int | None = None
+    psr: float | None = None
+    sortino_ratio: float | None = None
+    treynor_ratio: float | None = None
+    trades: int | None = None
+    win_rate: float | None = None
+
+    @field_validator("parameter_set", mode="before")
+    @classmethod
+    def _empty_map(cls, value: Any) -> Any:
+        return map_or_empty(value)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _no_tags(cls, value: Any) -> Any:
+        return list_or_empty(value)
+
+
+class Series(WireModel):
+    """One series of a chart. ``series_type`` stays an open int (0 line, 1 scatter, 2 candle,
+    3 bar, ...)."""
+
+    name: str = ""
+    unit: str | None = None
+    index: int | None = None
+    series_type: int | None = None
+    values: list[Any] = Field(default_factory=list)
+    color: str | None = None
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _no_values(cls, value: Any) -> Any:
+        return list_or_empty(value)
+
+    def points(self) -> list[tuple[float, float]]:
+        """The series as ``(unix time, value)`` pairs: a candle gives its close; ``{x, y}``
+        points are read too; unreadable points are skipped.
+
+        Example:
+            >>> Series(values=[[1, 2.5], [2, 1, 3, 0.5, 2], {"x": 3, "y": "4"}, "?"]).points()
+            [(1.0, 2.5), (2.0, 2.0), (3.0, 4.0)]
+        """
+        pairs: list[tuple[float, float]] = []
+        for point in self.values:
+            if isinstance(point, dict):
+                x, y = parse_number(point.get("x")), parse_number(point.get("y"))
+            elif isinstance(point, (list, tuple)) and len(point) >= 2:
+                x, y = parse_number(point[0]), parse_number(point[-1])
+            else:
+                continue
+            if x is not None and y is not None:
+                pairs.append((x, y))
+        return pairs
+
+
+class Chart(WireModel):
+    """A backtest chart with its series (``chart_type``: 0 overlay, 1 stacked; kept open)."""
+
+    name: str = ""
+    chart_type: int | None = None
+    series: dict[str, Series] = Field(default_factory=dict)
+
+    @field_validator("series", mode="before")
+    @classmethod
+    def _empty_map(cls, value: Any) -> Any:
+        return map_or_empty(value)
+
+
+class OrderSymbol(WireModel):
+    """The symbol an order is for."""
+
+    value: str | None = None
+    id: str | None = None
+    permtick: str | None = None
+
+
+class Order(WireModel):
+    """One order of a backtest. ``type``, ``status`` and ``direction`` stay open ints."""
+
+    id: int
+    contingent_id: int | None = None
+    broker_id: list[str] = Field(default_factory=list)
+    symbol: OrderSymbol | None = None
+    price: float | None = None
+    price_currency: str | None = None
+    time: datetime | None = None
+    created_time: datetime | None = None
+    last_fill_time: datetime | None = None
+    quantity: float | None = None
+    type: int | None = None
+    status: int | None = None
+    tag: str | None = None
+    direction: int | None = None
+    value: float | None = None
+
+    @field_validator("broker_id", mode="before")
+    @classmethod
+    def _no_ids(cls, value: Any) -> Any:
+        return list_or_empty(value)

@@ -1,0 +1,207 @@
+"""Compiles: ``/compile/create`` and ``/compile/read``, checked without running anything.
+
+A compile snapshots the project's files, checks them at once
+(:mod:`quantconnect_emulator.codecheck`: Python parsed with ``ast``; C# the
+lighter check) and becomes a job that answers ``InQueue`` for
+``compile_seconds`` on the emulator's clock, then ``BuildSuccess`` (log line in
+the service's format) or ``BuildError`` (one log line per error). A build error
+is still ``success: true``, as on the service. Tests may force the next compile
+of a project to fail (``force_build_error``).
+
+Example:
+    >>> from quantconnect_emulator.account import Account, ManualClock
+    >>> from quantconnect_emulator.config import EmulatorConfig
+    >>> from quantconnect_emulator.resources.projects import Projects
+    >>> account = Account(EmulatorConfig(seed=1), clock=ManualClock())
+    >>> project = Projects.of(account).create("Demo", "Py")
+    >>> compiles = Compiles.of(account)
+    >>> build = compiles.create(project.project_id)
+    >>> compiles.state(build)
+    'InQueue'
+    >>> account.clock.advance(1.0)
+    >>> compiles.state(build), build.logs[0].startswith("Build Request Successful")
+    ('BuildSuccess', True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from quantconnect_emulator import wire
+from quantconnect_emulator.codecheck import SourceReport, check_sources
+from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
+from quantconnect_emulator.registry import (
+    CONTROL_ROUTERS,
+    PROJECT_REMOVED_HOOKS,
+    ApiError,
+    action,
+)
+from quantconnect_emulator.resources.projects import Projects
+from quantconnect_emulator.templates import LEAN_VERSIONS
+
+if TYPE_CHECKING:
+    from quantconnect_emulator.account import Account
+    from quantconnect_emulator.params import Params
+
+IN_QUEUE, BUILD_SUCCESS, BUILD_ERROR = "InQueue", "BuildSuccess", "BuildError"
+#: LEAN version written in the success log line (the emulated master's build).
+LEAN_VERSION = f"2.5.0.0.{LEAN_VERSIONS[0]['id']}"
+COMPILE_NOT_FOUND = "Compile id not found"
+
+
+@dataclass
+class Compile:
+    """One compile of a project: the files it saw and its (already known) outcome."""
+
+    compile_id: str
+    project_id: int
+    language: str
+    created: datetime
+    files: dict[str, str]
+    report: SourceReport
+    outcome: str
+    logs: list[str]
+    signature: str
+    signature_order: list[str] = field(default_factory=list)
+
+
+class Compiles:
+    """The compiles of one account (an ``Account.part``)."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.by_id: dict[str, Compile] = {}
+        self.forced_errors: dict[int, list[str]] = {}
+
+    @classmethod
+    def of(cls, account: Account) -> Compiles:
+        """The account's compiles."""
+        return account.part(cls)
+
+    @property
+    def board(self) -> JobBoard:
+        """The compile jobs (no slots: compiles never wait for a node)."""
+        return JobBoards.of(self.account).board("compile")
+
+    def create(self, project_id: int) -> Compile:
+        """Snapshot and check the project's files; start the compile job."""
+        account = self.account
+        with account.lock:
+            project = Projects.of(account).require(project_id)
+            files = {name: f.content for name, f in sorted(project.files.items())}
+            report = check_sources(project.language, files)
+            compile_id = account.ids.compile_id()
+            forced = self.forced_errors.pop(project_id, None)
+            errors = forced if forced is not None else report.errors
+            outcome = BUILD_ERROR if errors else BUILD_SUCCESS
+            logs = list(errors) or [
+                f"Build Request Successful for Project ID: {project_id}, with CompileID: "
+                f"{compile_id}, Lean Version: {LEAN_VERSION}"
+            ]
+            digest = hashlib.sha256()
+            for name, content in files.items():
+                digest.update(f"{name}\0{content}\0".encode())
+            build = Compile(
+                compile_id=compile_id,
+                project_id=project_id,
+                language=project.language,
+                created=account.now(),
+                files=files,
+                report=report,
+                outcome=outcome,
+                logs=logs,
+                signature=digest.hexdigest(),
+                signature_order=list(files),
+            )
+            self.by_id[compile_id] = build
+            seconds = account.jobs_config.compile_seconds
+            self.board.submit(compile_id, [Stage(IN_QUEUE, seconds), Stage("done", 0)])
+            account.count("compiles_created")
+            return build
+
+    def require(self, project_id: int, compile_id: str) -> Compile:
+        """The compile of this project, or the service's ``Compile id not found``."""
+        build = self.by_id.get(compile_id)
+        if build is None or build.project_id != project_id:
+            raise ApiError(COMPILE_NOT_FOUND)
+        return build
+
+    def state(self, build: Compile) -> str:
+        """``InQueue`` until the job is done, then the outcome."""
+        return IN_QUEUE if self.board.state(build.compile_id) == IN_QUEUE else build.outcome
+
+    def force_build_error(self, project_id: int, message: str | None = None) -> None:
+        """Make the next compile of the project a ``BuildError`` (for tests)."""
+        with self.account.lock:
+            project = Projects.of(self.account).require(project_id)
+            text = message or "forced build error (emulator control)"
+            main = "main.py" if project.language == "Py" else "Main.cs"
+            if project.language == "Py":
+                line = f"Build Error File: {main} Line 1 Column 1 - {text}"
+            else:
+                line = f"error: {main} Line 1 Column 1 - {text}"
+            self.forced_errors[project_id] = [line]
+
+    def project_removed(self, project_id: int) -> None:
+        """Forget the compiles of a removed project."""
+        for compile_id in [c for c, b in self.by_id.items() if b.project_id == project_id]:
+            self.board.remove(compile_id)
+            del self.by_id[compile_id]
+
+
+def _project_removed(account: Account, project_id: int) -> None:
+    Compiles.of(account).project_removed(project_id)
+
+
+# ------------------------------------------------------------------ handlers
+
+
+@action("/compile/create")
+def _create(account: Account, params: Params) -> dict[str, Any]:
+    compiles = Compiles.of(account)
+    build = compiles.create(params.require_int("projectId"))
+    return wire.compile_job(build, IN_QUEUE, created=True)
+
+
+@action("/compile/read")
+def _read(account: Account, params: Params) -> dict[str, Any]:
+    compiles = Compiles.of(account)
+    project_id = params.require_int("projectId")
+    Projects.of(account).require(project_id)
+    build = compiles.require(project_id, params.require_str("compileId"))
+    return wire.compile_job(build, compiles.state(build))
+
+
+# -------------------------------------------------------------- test controls
+
+control = APIRouter()
+
+
+class ForceBuildError(BaseModel):
+    """Body of ``POST /_emulator/compile/force-error``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    project_id: int = Field(alias="projectId")
+    message: str | None = Field(default=None, max_length=1_000)
+
+
+@control.post("/compile/force-error")
+async def _force_build_error(request: Request, body: ForceBuildError) -> dict[str, Any]:
+    """The next compile of ``projectId`` ends in ``BuildError`` with ``message``."""
+    account = request.app.state.emulator.account
+    try:
+        Compiles.of(account).force_build_error(body.project_id, body.message)
+    except ApiError as exc:
+        return {"status": "refused", "error": exc.message}
+    return {"status": "armed", "projectId": body.project_id}
+
+
+CONTROL_ROUTERS.append(control)
+PROJECT_REMOVED_HOOKS.append(_project_removed)

@@ -1,0 +1,247 @@
+"""Backtests over HTTP against the emulator: create, read, list, update, delete, charts,
+orders, and the wait (finished rule, deadline, runtime errors, lost creates, busy nodes)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from quantconnect_client import (
+    Backtest,
+    BacktestResultsIncompleteError,
+    BacktestRuntimeError,
+    NoNodeAvailableError,
+    NotFoundError,
+    QuantConnectClient,
+    RetryPolicy,
+    ValidationError,
+    WaitTimeoutError,
+    parse_number,
+)
+from quantconnect_client.backtests import ORDERS_PAGE
+from tests.canned_http import CannedResponse, canned_server
+from tests.client.conftest import compiled_project, make_client
+
+RAISING_INITIALIZE = '''from AlgorithmImports import *
+
+
+class Failing(QCAlgorithm):
+    def initialize(self):
+        self.set_start_date(2024, 1, 1)
+        raise ValueError("no data for this test")
+'''
+
+
+def test_a_backtest_runs_to_final_results(client: QuantConnectClient, fast_jobs):
+    pid, cid = compiled_project(client)
+    started = client.backtests.create(pid, cid, "SMA fast", {"fast": 10, "slow": 30.5, "s": "SPY"})
+    assert not started.completed and started.project_id == pid
+    seen: list[Backtest] = []
+    done = client.backtests.wait(pid, started.backtest_id, timeout=60, on_progress=seen.append)
+    assert done.results_ready and done.completed and done.total_performance is not None
+    assert done.parameter_set == {"fast": 10, "slow": 30.5, "s": "SPY"}
+    assert done.statistics is not None and len(done.statistics) == 27
+    sharpe = done.statistics.number("Sharpe Ratio")
+    assert sharpe is not None and math.isfinite(sharpe)
+    assert parse_number(done.statistics["Sharpe Ratio"]) == sharpe  # the raw text is kept
+    assert done.runtime_statistics is not None and done.runtime_statistics.number("Equity")
+    assert done.total_performance.portfolio_statistics
+    assert seen and seen[-1].results_ready
+    assert all(not b.results_ready for b in seen[:-1])  # placeholders were never the answer
+
+
+def test_the_wait_waits_for_total_performance(client, fast_jobs):
+    fast_jobs.set_jobs(backtest_seconds=0.3, total_performance_lag_seconds=1.5)
+    pid, cid = compiled_project(client)
+    started = client.backtests.create(pid, cid, "Lagging")
+    seen: list[Backtest] = []
+    done = client.backtests.wait(pid, started.backtest_id, on_progress=seen.append)
+    assert done.total_performance is not None
+    assert any(b.completed and b.total_performance is None for b in seen)  # the lag was seen
+
+
+def test_results_still_missing_at_the_deadline_say_so(client, fast_jobs):
+    fast_jobs.set_jobs(backtest_seconds=60)
+    pid, cid = compiled_project(client)
+    running = client.backtests.create(pid, cid, "Too long")
+    with pytest.raises(BacktestResultsIncompleteError, match="still running") as caught:
+        client.backtests.wait(pid, running.backtest_id, timeout=1.0)
+    assert not caught.value.completed and caught.value.last is not None
+    assert isinstance(caught.value, WaitTimeoutError)
+
+    fast_jobs.set_jobs(backtest_seconds=0.2, total_performance_lag_seconds=60)
+    lagging = client.backtests.create(pid, cid, "Never settles")
+    with pytest.raises(BacktestResultsIncompleteError, match="totalPerformance") as caught:
+        client.backtests.wait(pid, lagging.backtest_id, timeout=30, settle_timeout=1.0)
+    assert caught.value.completed
+
+
+def test_a_raise_in_initialize_is_a_runtime_error_during_initialization(client, fast_jobs):
+    pid = client.projects.create("Tests/Init Error", "Py").project_id
+    client.files.update(pid, "main.py", RAISING_INITIALIZE)
+    compiled = client.compiles.create(pid)
+    client.compiles.wait(pid, compiled.compile_id)
+    backtest = client.backtests.create(pid, compiled.compile_id, "Fails at start")
+    with pytest.raises(BacktestRuntimeError) as caught:
+        client.backtests.wait(pid, backtest.backtest_id)
+    error = caught.value
+    assert error.during_initialization and not error.retryable
+    assert error.error and error.error.startswith("During the algorithm initialization")
+    assert error.backtest_id == backtest.backtest_id
+
+
+def test_a_runtime_error_after_initialization(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    fast_jobs.force_runtime_error(pid, message="Division by zero in on_data", at_progress=0.5)
+    backtest = client.backtests.create(pid, cid, "Fails later")
+    with pytest.raises(BacktestRuntimeError, match="Division by zero") as caught:
+        client.backtests.wait(pid, backtest.backtest_id)
+    assert not caught.value.during_initialization
+    assert caught.value.stacktrace is not None
+
+
+def test_list_update_and_delete(client, fast_jobs):
+    fast_jobs.set_jobs(backtest_seconds=60)
+    pid, cid = compiled_project(client)
+    first = client.backtests.create(pid, cid, "First")
+    listed = client.backtests.list(pid)
+    assert [b.backtest_id for b in listed] == [first.backtest_id]  # listed while it runs
+    client.backtests.update(pid, first.backtest_id, name="Renamed", note="a note")
+    again = client.backtests.read(pid, first.backtest_id)
+    assert (again.name, again.note) == ("Renamed", "a note")
+    client.backtests.delete(pid, first.backtest_id)  # a running one: stopped, node freed
+    with pytest.raises(NotFoundError):
+        client.backtests.read(pid, first.backtest_id)
+    with pytest.raises(NotFoundError):
+        client.backtests.delete(pid, first.backtest_id)
+    assert fast_jobs.backtests() == [] or all(
+        b["backtestId"] != first.backtest_id for b in fast_jobs.backtests()
+    )
+    with pytest.raises(ValueError, match="name or a note"):
+        client.backtests.update(pid, first.backtest_id)
+
+
+def test_list_with_statistics_gives_numbers(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    done = client.backtests.wait(pid, client.backtests.create(pid, cid, "Listed").backtest_id)
+    (summary,) = client.backtests.list(pid, include_statistics=True)
+    assert summary.backtest_id == done.backtest_id and summary.sharpe_ratio is not None
+
+
+def test_a_lost_create_does_not_start_a_second_backtest(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    fast_jobs.inject("ambiguous_write", path="/backtests/create", count=1)
+    backtest = client.backtests.create(pid, cid, "Exactly once")
+    assert client.metrics.reconciled == 1
+    assert [b["backtestId"] for b in fast_jobs.backtests()] == [backtest.backtest_id]
+
+
+def test_compile_id_not_found_right_after_a_compile_is_retried(client, qc_emulator):
+    qc_emulator.set_jobs(compile_seconds=0.6, backtest_seconds=0.5)
+    pid = client.projects.create("Tests/Early Create", "Py").project_id
+    compiled = client.compiles.create(pid)  # not waited for: the service does not see it yet
+    with make_client(qc_emulator, retry=RetryPolicy(max_attempts=3)) as patient:
+        backtest = patient.backtests.create(pid, compiled.compile_id, "Early")
+        assert patient.metrics.retries >= 1
+    assert backtest.backtest_id
+
+
+def test_no_free_node_is_a_retryable_typed_error(client, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=1, node_mode="reject", backtest_seconds=60,
+                         compile_seconds=0.1)
+    pid, cid = compiled_project(client)
+    client.backtests.create(pid, cid, "Holds the node")
+    with (
+        make_client(qc_emulator, retry=RetryPolicy(max_attempts=1)) as impatient,
+        pytest.raises(NoNodeAvailableError) as caught,
+    ):
+        impatient.backtests.create(pid, cid, "Refused")
+    assert caught.value.retryable and caught.value.request_sent is False
+    assert len(qc_emulator.backtests()) == 1
+
+
+def test_a_queued_backtest_waits_for_the_node(client, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=1, node_mode="queue", backtest_seconds=0.5,
+                         compile_seconds=0.1, total_performance_lag_seconds=0.1)
+    pid, cid = compiled_project(client)
+    first = client.backtests.create(pid, cid, "First in line")
+    second = client.backtests.create(pid, cid, "Second in line")
+    assert second.queued
+    seen: list[Backtest] = []
+    done = client.backtests.wait(pid, second.backtest_id, on_progress=seen.append)
+    assert done.results_ready and seen[0].queued
+    assert client.backtests.wait(pid, first.backtest_id).results_ready
+
+
+def test_bad_parameters_are_refused_before_any_request(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    before = len(fast_jobs.requests_log())
+    for bad in (
+        {"flag": True},
+        {"nested": {"a": 1}},
+        {"listed": [1, 2]},
+        {"none": None},
+        {"nan": float("nan")},
+        {"": 1},
+        {1: 2},
+        [("a", 1)],
+    ):
+        with pytest.raises(ValidationError):
+            client.backtests.create(pid, cid, "Never", bad)  # type: ignore[arg-type]
+    for bad_name in ("", "   ", "tab\tname", "x" * 201):
+        with pytest.raises(ValidationError):
+            client.backtests.create(pid, cid, bad_name)
+    assert len(fast_jobs.requests_log()) == before
+    assert fast_jobs.backtests() == []
+
+
+def test_charts_are_read_after_the_loading_answer(client, fast_jobs):
+    fast_jobs.set_jobs(chart_loading_seconds=1.5)
+    pid, cid = compiled_project(client)
+    done = client.backtests.wait(pid, client.backtests.create(pid, cid, "Charted").backtest_id)
+    chart = client.backtests.chart(pid, done.backtest_id, "Strategy Equity", count=10)
+    equity = chart.series["Equity"]
+    assert equity.series_type == 2 and equity.points()
+    reads = [r for r in fast_jobs.requests_log() if r["path"].endswith("/backtests/chart/read")]
+    assert len(reads) >= 2  # the loading answer was read again
+
+
+def test_orders_are_read(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    done = client.backtests.wait(pid, client.backtests.create(pid, cid, "Orders").backtest_id)
+    orders = client.backtests.orders(pid, done.backtest_id, 0, 500)
+    assert orders and all(o.id > 0 for o in orders)
+    assert orders[0].symbol is not None and orders[0].symbol.value
+
+
+def test_orders_are_read_in_pages_of_fewer_than_100():
+    page = {"success": True, "orders": [{"id": i} for i in range(ORDERS_PAGE)], "length": 500}
+    response = CannedResponse(200, json.dumps(page).encode(), {"Content-Type": "application/json"})
+    with canned_server(response) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        client.backtests.orders(5, "a" * 32, 0, 250)
+        asked = [json.loads(r["body"]) for r in srv.requests]
+    assert [(a["start"], a["end"]) for a in asked] == [(0, 99), (99, 198), (198, 250)]
+    assert all(a["end"] - a["start"] < 100 for a in asked)
+
+
+def test_the_wait_rides_out_transient_read_failures(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    backtest = client.backtests.create(pid, cid, "Faulty reads")
+    fast_jobs.inject("http_502_html", path="/backtests/read", count=4)
+    done = client.backtests.wait(pid, backtest.backtest_id, timeout=60)
+    assert done.results_ready
+    # one read failed all 3 attempts (retried inside the call), and the wait read again
+    assert client.metrics.retries == 3
+
+
+def test_a_lost_delete_answer_counts_as_deleted(client, fast_jobs):
+    fast_jobs.set_jobs(backtest_seconds=60)
+    pid, cid = compiled_project(client)
+    backtest = client.backtests.create(pid, cid, "Deleted once")
+    fast_jobs.inject("ambiguous_write", path="/backtests/delete", count=1)
+    client.backtests.delete(pid, backtest.backtest_id)
+    assert client.metrics.reconciled == 1
+    assert fast_jobs.backtests() == []

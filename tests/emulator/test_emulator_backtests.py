@@ -1,0 +1,487 @@
+"""``/backtests/*`` over HTTP (contract §3): lifecycle, results' shape, nodes, errors, faults."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import requests
+
+from quantconnect_emulator import FaultKind
+
+BACKTEST_ID = re.compile(r"^[0-9a-f]{32}$")
+STATISTICS = {
+    # key -> LEAN's format (contract §3 table)
+    "Total Orders": r"\d+",
+    "Average Win": r"-?\d+\.\d{2}%",
+    "Average Loss": r"-?\d+\.\d{2}%",
+    "Compounding Annual Return": r"-?\d+\.\d{3}%",
+    "Drawdown": r"\d+\.\d{3}%",
+    "Expectancy": r"-?\d+(\.\d{1,3})?",
+    "Start Equity": r"\d+(\.\d{1,2})?",
+    "End Equity": r"\d+(\.\d{1,2})?",
+    "Net Profit": r"-?\d+\.\d{3}%",
+    "Sharpe Ratio": r"-?\d+(\.\d{1,3})?",
+    "Sortino Ratio": r"-?\d+(\.\d{1,3})?",
+    "Probabilistic Sharpe Ratio": r"\d+\.\d{3}%",
+    "Loss Rate": r"\d+%",
+    "Win Rate": r"\d+%",
+    "Profit-Loss Ratio": r"\d+(\.\d{1,2})?",
+    "Alpha": r"-?\d+(\.\d{1,3})?",
+    "Beta": r"-?\d+(\.\d{1,3})?",
+    "Annual Standard Deviation": r"\d+(\.\d{1,3})?",
+    "Annual Variance": r"\d+(\.\d{1,3})?",
+    "Information Ratio": r"-?\d+(\.\d{1,3})?",
+    "Tracking Error": r"\d+(\.\d{1,3})?",
+    "Treynor Ratio": r"-?\d+(\.\d{1,3})?",
+    "Total Fees": r"\$\d+\.\d{2}",
+    "Estimated Strategy Capacity": r"\$\d+\.\d{2}",
+    "Lowest Capacity Asset": r"(SPY R735QTJ8XC9X)?",
+    "Portfolio Turnover": r"\d+\.\d{2}%",
+    "Drawdown Recovery": r"\d+",
+}
+MONEY = r"\$-?\d{1,3}(,\d{3})*\.\d{2}"
+RUNTIME = {
+    "Equity": MONEY,
+    "Fees": r"-\$\d{1,3}(,\d{3})*\.\d{2}",
+    "Holdings": MONEY,
+    "Net Profit": MONEY,
+    "Probabilistic Sharpe Ratio": r"\d+\.\d{3}%",
+    "Return": r"-?\d+\.\d{2} %",
+    "Unrealized": MONEY,
+    "Volume": MONEY,
+}
+BACKTEST_KEYS = {
+    "backtestId", "projectId", "organizationId", "name", "note", "status", "completed",
+    "progress", "error", "stacktrace", "hasInitializeError", "created", "backtestStart",
+    "backtestEnd", "tradeableDates", "parameterSet", "statistics", "runtimeStatistics",
+    "totalPerformance", "charts", "rollingWindow", "nodeName", "optimizationId", "snapshotId",
+    "researchGuide", "outOfSampleMaxEndDate", "outOfSampleDays", "serverStatistics",
+}  # fmt: skip
+PORTFOLIO_KEYS = {
+    "averageWinRate", "averageLossRate", "profitLossRatio", "winRate", "lossRate", "expectancy",
+    "startEquity", "endEquity", "compoundingAnnualReturn", "drawdown", "totalNetProfit",
+    "sharpeRatio", "probabilisticSharpeRatio", "sortinoRatio", "alpha", "beta",
+    "annualStandardDeviation", "annualVariance", "informationRatio", "trackingError",
+    "treynorRatio", "portfolioTurnover", "valueAtRisk99", "valueAtRisk95", "drawdownRecovery",
+}  # fmt: skip
+LONG = 1_000.0  # seconds: long enough that the wall clock never moves a test's backtest on
+
+
+def _ready(api, language: str = "Py", name: str = "Strategy") -> tuple[int, str]:
+    pid = api.create_project(name, language)["projectId"]
+    return pid, api.compile(pid)["compileId"]
+
+
+def _ids(api, pid: int) -> list[str]:
+    listed = api.ok("/backtests/list", {"projectId": pid})
+    return [b["backtestId"] for b in listed["backtests"]]
+
+
+def _matches(patterns: dict[str, str], values: dict[str, Any]) -> list[str]:
+    return [k for k, p in patterns.items() if not re.fullmatch(p, values[k])]
+
+
+# ------------------------------------------------------------------- life cycle
+
+
+@pytest.mark.parametrize("language", ["Py", "C#"])
+def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, language):
+    qc_emulator.set_jobs(backtest_seconds=LONG, total_performance_lag_seconds=30)
+    pid, compile_id = _ready(api, language)
+    created = api.ok(
+        "/backtests/create", {"projectId": pid, "compileId": compile_id, "backtestName": "first"}
+    )
+    assert created["debugging"] is False
+    backtest = created["backtest"]
+    assert set(backtest) >= BACKTEST_KEYS and BACKTEST_ID.match(backtest["backtestId"])
+    assert (backtest["projectId"], backtest["name"]) == (pid, "first")
+    assert backtest["organizationId"] == qc_emulator.organization_id
+    assert backtest["parameterSet"] == []  # the service's empty map
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", backtest["created"])  # the plain form
+    assert _ids(api, pid) == [backtest["backtestId"]]  # listed at once
+
+    qc_emulator.advance(LONG * 0.42)
+    running = api.read_backtest(pid, backtest["backtestId"])
+    assert re.fullmatch(r"Running: \d{1,2}%", running["status"])
+    assert 0.4 <= running["progress"] < 0.5 and running["completed"] is False
+    assert running["statistics"]["Total Orders"] == "0"  # placeholders while running
+    assert set(running["statistics"]) == set(STATISTICS)
+    assert running["totalPerformance"] is None and running["error"] is None
+
+    qc_emulator.advance(LONG * 0.6)  # completed 20 s ago: totalPerformance not yet in
+    done = api.read_backtest(pid, backtest["backtestId"])
+    assert (done["status"], done["completed"], done["progress"]) == ("Completed.", True, 1)
+    assert list(done["statistics"]) == list(STATISTICS)
+    assert _matches(STATISTICS, done["statistics"]) == []
+    assert list(done["runtimeStatistics"]) == sorted(RUNTIME)
+    assert _matches(RUNTIME, done["runtimeStatistics"]) == []
+    assert done["totalPerformance"] is None  # settles a configurable moment later
+
+    qc_emulator.advance(11)
+    settled = api.read_backtest(pid, backtest["backtestId"])
+    performance = settled["totalPerformance"]
+    assert set(performance) == {"tradeStatistics", "portfolioStatistics", "closedTrades"}
+    assert len(performance["tradeStatistics"]) == 41
+    assert {"startDateTime", "totalNumberOfTrades", "profitFactor", "totalFees"} <= set(
+        performance["tradeStatistics"]
+    )
+    portfolio = performance["portfolioStatistics"]
+    assert set(portfolio) == PORTFOLIO_KEYS
+    assert portfolio["startEquity"] == 100000 and 0 <= portfolio["drawdown"] < 1
+    trade = performance["closedTrades"][0]
+    assert {"symbol", "entryTime", "entryPrice", "direction", "quantity", "exitTime",
+            "exitPrice", "profitLoss", "totalFees", "mae", "mfe", "duration",
+            "endTradeDrawdown"} == set(trade)  # fmt: skip
+    assert int(settled["statistics"]["Total Orders"]) == 2 * len(performance["closedTrades"])
+
+
+def test_results_are_labelled_simulated(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    backtest = api.backtest(pid, compile_id)
+    assert "simulated by quantconnect_emulator; not LEAN results" in str(
+        backtest["serverStatistics"]
+    )
+    assert "simulated" in backtest["note"]
+
+
+def test_results_are_a_function_of_files_and_parameters(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    runs = [
+        api.backtest(pid, compile_id, "a", parameters={"fast": 10, "ratio": 0.5, "mode": "x"}),
+        api.backtest(pid, compile_id, "b", parameters={"fast": 10, "ratio": 0.5, "mode": "x"}),
+        api.backtest(pid, compile_id, "c", parameters={"fast": 11, "ratio": 0.5, "mode": "x"}),
+    ]
+    qc_emulator.advance(60)
+    stats = [api.read_backtest(pid, r["backtestId"])["statistics"] for r in runs]
+    assert stats[0] == stats[1] and stats[0] != stats[2]
+    assert api.read_backtest(pid, runs[0]["backtestId"])["parameterSet"] == {
+        "fast": 10, "ratio": 0.5, "mode": "x"
+    }  # fmt: skip
+    main = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    api.put_file(pid, "main.py", main + "\n# a change\n")
+    other = api.backtest(pid, api.compile(pid)["compileId"], "d",
+                         parameters={"fast": 10, "ratio": 0.5, "mode": "x"})  # fmt: skip
+    qc_emulator.advance(60)
+    assert api.read_backtest(pid, other["backtestId"])["statistics"] != stats[0]
+
+
+def test_literal_dates_and_cash_set_the_simulated_period(api, qc_emulator):
+    pid = api.create_project("Period")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    main = main.replace("self.set_cash(100000)", "self.set_cash(25000)\n        "
+                        "self.set_end_date(2024, 3, 29)")  # fmt: skip
+    api.put_file(pid, "main.py", main)
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    assert backtest["backtestStart"].startswith("2024-01-01")
+    assert backtest["backtestEnd"].startswith("2024-03-29")
+    assert backtest["tradeableDates"] == 65  # weekdays from Jan 1 to Mar 29, 2024
+    qc_emulator.advance(60)
+    assert api.read_backtest(pid, backtest["backtestId"])["statistics"]["Start Equity"] == "25000"
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{"nested": {"a": 1}}, {"list": [1, 2]}, {"flag": True}, ["fast", 1], "not json"],
+    ids=["nested", "list", "bool", "not-an-object", "text"],
+)
+def test_parameters_other_than_strings_and_numbers_are_refused(api, qc_emulator, parameters):
+    pid, compile_id = _ready(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "x",
+            "parameters": parameters}  # fmt: skip
+    assert "arameter" in api.fail("/backtests/create", body)
+    assert _ids(api, pid) == []
+
+
+def test_create_needs_a_finished_successful_compile(api, qc_emulator):
+    pid = api.create_project("Early")["projectId"]
+    queued = api.compile(pid, finish=False)["compileId"]
+    body = {"projectId": pid, "compileId": queued, "backtestName": "x"}
+    assert api.fail("/backtests/create", body) == "Compile id not found"
+    body["compileId"] = "0" * 32 + "-" + "0" * 32
+    assert api.fail("/backtests/create", body) == "Compile id not found"
+    qc_emulator.force_build_error(pid)
+    broken = api.compile(pid)["compileId"]
+    body["compileId"] = broken
+    assert "BuildError" in api.fail("/backtests/create", body)
+    body["backtestName"] = " "
+    assert "backtestName" in api.fail("/backtests/create", body)
+    assert _ids(api, pid) == []
+
+
+def test_a_finished_compile_can_stay_unknown_for_a_configured_moment(api, qc_emulator):
+    qc_emulator.set_jobs(compile_not_found_seconds=5)
+    pid, compile_id = _ready(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "early"}
+    assert api.fail("/backtests/create", body) == "Compile id not found"
+    qc_emulator.advance(5)
+    assert api.ok("/backtests/create", body)["backtest"]["name"] == "early"
+
+
+# ------------------------------------------------------------------ runtime errors
+
+
+@pytest.mark.parametrize(
+    ("language", "file", "old", "new"),
+    [
+        ("Py", "main.py", "self.set_cash(100000)",
+         "self.set_cash(100000)\n        raise ValueError('no data for SPY')"),
+        ("C#", "Main.cs", "SetCash(100000);",
+         'SetCash(100000);\n            throw new ArgumentException("no data for SPY");'),
+    ],
+    ids=["python-raise", "csharp-throw"],
+)  # fmt: skip
+def test_a_raise_in_initialize_fails_as_an_initialization_error(
+    api, qc_emulator, language, file, old, new
+):
+    pid = api.create_project("Init", language)["projectId"]
+    text = api.ok("/files/read", {"projectId": pid, "name": file})["files"][0]["content"]
+    api.put_file(pid, file, text.replace(old, new))
+    compile_read = api.compile(pid)
+    assert compile_read["state"] == "BuildSuccess"  # it parses; it fails when "run"
+    backtest = api.backtest(pid, compile_read["compileId"])
+    qc_emulator.advance(60)
+    failed = api.read_backtest(pid, backtest["backtestId"])
+    assert failed["status"] == "Runtime Error" and failed["hasInitializeError"] is True
+    assert failed["error"].startswith(
+        "During the algorithm initialization, the following exception has occurred:"
+    )
+    assert "no data for SPY" in failed["error"] and f"in {file}: line" in failed["stacktrace"]
+    assert failed["totalPerformance"] is None
+    (snap,) = qc_emulator.backtests()
+    assert snap["failed_at"] is not None and snap["completed_at"] is None
+    listed = api.ok("/backtests/list", {"projectId": pid})["backtests"]
+    assert listed[0]["status"] == "Runtime Error"
+
+
+def test_a_forced_runtime_error_stops_a_running_backtest_and_frees_its_node(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=1, backtest_seconds=LONG)
+    pid, compile_id = _ready(api)
+    first = api.backtest(pid, compile_id, "first")
+    second = api.backtest(pid, compile_id, "second")
+    assert api.read_backtest(pid, second["backtestId"])["status"] == "In Queue..."
+    qc_emulator.advance(LONG / 4)
+    qc_emulator.force_runtime_error(pid, first["backtestId"], message="Boom: division by zero")
+    failed = api.read_backtest(pid, first["backtestId"])
+    assert (failed["status"], failed["error"]) == ("Runtime Error", "Boom: division by zero")
+    assert failed["hasInitializeError"] is False and 0.2 <= failed["progress"] <= 0.3
+    assert api.read_backtest(pid, second["backtestId"])["status"].startswith("Running")
+
+
+def test_a_forced_runtime_error_on_the_next_backtest_over_http(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    answer = requests.post(
+        f"{qc_emulator.control_url}/backtests/force-error",
+        json={"projectId": pid, "duringInitialization": True, "message": "Setup failed"},
+        timeout=5,
+    ).json()
+    assert answer["status"] == "armed"
+    backtest = api.backtest(pid, compile_id)
+    qc_emulator.advance(60)
+    failed = api.read_backtest(pid, backtest["backtestId"])
+    assert failed["hasInitializeError"] is True and failed["error"].endswith("Setup failed")
+
+
+# ------------------------------------------------------------------------ nodes
+
+
+def test_queue_mode_waits_for_a_free_node(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=2, node_mode="queue", backtest_seconds=100)
+    pid, compile_id = _ready(api)
+    runs = [api.backtest(pid, compile_id, f"b{i}")["backtestId"] for i in range(5)]
+    assert _ids(api, pid) == runs  # each listed at once, queued or not
+    statuses = [api.read_backtest(pid, b)["status"] for b in runs]
+    assert [s.startswith("Running") for s in statuses] == [True, True, False, False, False]
+    queued = api.read_backtest(pid, runs[2])
+    assert (queued["status"], queued["progress"]) == ("In Queue...", 0)
+    assert qc_emulator.stats()["running_backtests"] == 2
+    qc_emulator.advance(150)  # b0, b1 finish at 100; b2, b3 run 100..200
+    statuses = [api.read_backtest(pid, b)["status"] for b in runs]
+    assert statuses[:2] == ["Completed.", "Completed."]
+    assert statuses[2].startswith("Running") and statuses[4] == "In Queue..."
+    qc_emulator.advance(1_000)
+    assert {api.read_backtest(pid, b)["status"] for b in runs} == {"Completed."}
+    assert qc_emulator.stats()["peak_running_backtests"] == 2
+
+
+def test_reject_mode_refuses_when_no_node_is_free(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=100)
+    pid, compile_id = _ready(api)
+    api.backtest(pid, compile_id, "one")
+    api.backtest(pid, compile_id, "two")
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "three"}
+    message = api.fail("/backtests/create", body)
+    assert message.startswith("No spare nodes available") and "2 backtest node" in message
+    assert len(_ids(api, pid)) == 2
+    qc_emulator.advance(101)
+    api.backtest(pid, compile_id, "three")
+    assert qc_emulator.stats()["peak_running_backtests"] == 2
+
+
+def test_deleting_a_running_backtest_stops_it_and_frees_its_node(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=1, backtest_seconds=LONG)
+    pid, compile_id = _ready(api)
+    first = api.backtest(pid, compile_id, "first")["backtestId"]
+    second = api.backtest(pid, compile_id, "second")["backtestId"]
+    api.ok("/backtests/delete", {"projectId": pid, "backtestId": first})
+    assert "not found" in api.fail("/backtests/read", {"projectId": pid, "backtestId": first})
+    assert api.read_backtest(pid, second)["status"].startswith("Running")
+    assert _ids(api, pid) == [second]
+
+
+@pytest.mark.parametrize("purge", [False, True], ids=["delete", "purge"])
+def test_deleting_a_project_removes_its_backtests_and_frees_nodes(api, qc_emulator, purge):
+    qc_emulator.set_jobs(backtest_nodes=1, backtest_seconds=LONG)
+    pid, compile_id = _ready(api, name="Doomed")
+    api.backtest(pid, compile_id, "holding")
+    other, other_compile = _ready(api, name="Waiting")
+    waiting = api.backtest(other, other_compile, "waiting")["backtestId"]
+    assert api.read_backtest(other, waiting)["status"] == "In Queue..."
+    api.ok("/projects/delete", {"projectId": pid})
+    if purge:
+        api.ok("/projects/delete", {"projectId": pid})
+    assert qc_emulator.backtests()[0]["backtestId"] == waiting
+    assert api.read_backtest(other, waiting)["status"].startswith("Running")
+
+
+def test_update_renames_and_annotates_while_running(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_seconds=LONG)
+    pid, compile_id = _ready(api)
+    backtest_id = api.backtest(pid, compile_id, "old")["backtestId"]
+    body = {"projectId": pid, "backtestId": backtest_id, "name": "new", "note": "looks good"}
+    api.ok("/backtests/update", body)
+    read = api.read_backtest(pid, backtest_id)
+    assert (read["name"], read["note"]) == ("new", "looks good")
+    assert read["status"].startswith("Running")
+
+
+def test_list_with_and_without_statistics(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    api.backtest(pid, compile_id, "one", parameters={"fast": 3})
+    qc_emulator.advance(60)
+    plain = api.ok("/backtests/list", {"projectId": pid})
+    assert plain["count"] == 1
+    summary = plain["backtests"][0]
+    assert {"backtestId", "status", "name", "created", "progress", "tradeableDates",
+            "parameterSet", "tags"} <= set(summary)  # fmt: skip
+    assert "sharpeRatio" not in summary  # unconfirmed upstream: absent without statistics
+    rich = api.ok("/backtests/list", {"projectId": pid, "includeStatistics": True})["backtests"][0]
+    assert isinstance(rich["sharpeRatio"], float) and isinstance(rich["trades"], int)
+    assert rich["parameterSet"] == {"fast": 3}
+
+
+# ------------------------------------------------------------------ charts, orders
+
+
+def test_charts_are_readable_series(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    backtest = api.backtest(pid, compile_id)
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    assert {"Strategy Equity", "Benchmark", "Drawdown"} <= set(read["charts"])
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "name": "Strategy Equity"}
+    chart = api.ok("/backtests/chart/read", body)["chart"]
+    equity, returns = chart["series"]["Equity"], chart["series"]["Return"]
+    assert (equity["seriesType"], equity["unit"], returns["unit"]) == (2, "$", "%")
+    assert len(equity["values"]) == read["tradeableDates"]
+    assert all(len(point) == 5 for point in equity["values"])
+    assert equity["values"][-1][4] == pytest.approx(
+        float(read["statistics"]["End Equity"]), abs=0.01
+    )
+    thinned = api.ok("/backtests/chart/read", {**body, "count": 10})["chart"]
+    assert len(thinned["series"]["Equity"]["values"]) == 10
+    first_time = equity["values"][0][0]
+    window = api.ok("/backtests/chart/read", {**body, "start": first_time, "end": first_time})
+    assert len(window["chart"]["series"]["Equity"]["values"]) == 1
+    for name, series in (("Drawdown", "Equity Drawdown"), ("Benchmark", "Benchmark")):
+        other = api.ok("/backtests/chart/read", {**body, "name": name})["chart"]
+        assert other["series"][series]["values"] and len(other["series"][series]["values"][0]) == 2
+    assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Nope"})
+
+
+def test_chart_read_answers_loading_while_the_chart_is_built(api, qc_emulator):
+    qc_emulator.set_jobs(chart_loading_seconds=10)
+    pid, compile_id = _ready(api)
+    backtest = api.backtest(pid, compile_id)
+    qc_emulator.advance(60)
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "name": "Drawdown"}
+    loading = api.call("/backtests/chart/read", body).json()
+    assert loading["status"] == "loading" and loading["success"] is True
+    assert 0 <= loading["progress"] < 1
+    qc_emulator.advance(11)
+    assert api.ok("/backtests/chart/read", body)["chart"]["name"] == "Drawdown"
+
+
+def test_orders_are_read_in_pages_under_100(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    backtest = api.backtest(pid, compile_id)
+    qc_emulator.advance(60)
+    body = {"projectId": pid, "backtestId": backtest["backtestId"]}
+    first = api.ok("/backtests/orders/read", {**body, "start": 0, "end": 99})
+    total = first["length"]
+    read = api.read_backtest(pid, backtest["backtestId"])
+    assert total == int(read["statistics"]["Total Orders"]) == len(first["orders"])
+    order = first["orders"][0]
+    assert {"id", "symbol", "price", "time", "quantity", "type", "status", "direction",
+            "value"} <= set(order)  # fmt: skip
+    assert [o["id"] for o in api.ok("/backtests/orders/read", {**body, "start": 2, "end": 4})
+            ["orders"]] == [3, 4]  # fmt: skip
+    assert "less than 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 100})
+    assert api.fail("/backtests/orders/read", {**body, "start": 5, "end": 5})
+    assert "'start'" in api.fail("/backtests/orders/read", {**body, "end": 5})
+
+
+# ------------------------------------------------------------ errors and faults
+
+PATHS = ["read", "update", "delete", "chart/read", "orders/read"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_unknown_project_or_backtest_fails_on_every_path(api, qc_emulator, path):
+    pid, compile_id = _ready(api)
+    backtest_id = api.backtest(pid, compile_id)["backtestId"]
+    extra = {"name": "Strategy Equity", "start": 0, "end": 10}
+    assert api.fail(f"/backtests/{path}", {"projectId": -1, "backtestId": backtest_id, **extra})
+    assert api.fail(f"/backtests/{path}", {"projectId": pid, "backtestId": " ", **extra})
+    assert api.fail("/backtests/list", {"projectId": -1})
+
+
+def test_faults_apply_and_an_ambiguous_create_still_starts_one_backtest(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    qc_emulator.inject(FaultKind.AMBIGUOUS_WRITE, path="/backtests/create")
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "lost answer"}
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        api.call("/backtests/create", body).json()
+    assert len(_ids(api, pid)) == 1  # the write happened; only its answer was lost
+    qc_emulator.inject(FaultKind.HTTP_502_HTML, path="/compile/create")
+    assert api.call("/compile/create", {"projectId": pid}).status_code == 502
+    qc_emulator.inject(FaultKind.HTTP_429, path="/backtests/read")
+    assert api.call("/backtests/read", {"projectId": pid, "backtestId": "x"}).status_code == 429
+    faults = qc_emulator.stats()["faults_injected"]
+    assert (faults["ambiguous_write"], faults["http_502_html"], faults["http_429"]) == (1, 1, 1)
+    assert qc_emulator.stats()["store"]["compiles_created"] == 1  # the 502 was not processed
+
+
+def test_backtests_snapshot_and_jobs_control(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_seconds=LONG)
+    pid, compile_id = _ready(api)
+    backtest_id = api.backtest(pid, compile_id, "snap", parameters={"x": 1})["backtestId"]
+    (snap,) = qc_emulator.backtests()
+    assert (snap["backtestId"], snap["stage"], snap["parameters"]) == (backtest_id, "running",
+                                                                       {"x": 1})  # fmt: skip
+    lag = qc_emulator.emulator.account.jobs_config.total_performance_lag_seconds
+    assert snap["completed_at"] == pytest.approx(snap["started_at"] + LONG)
+    assert snap["settled_at"] == pytest.approx(snap["completed_at"] + lag)
+    assert snap["failed_at"] is None
+    over_http = requests.get(f"{qc_emulator.control_url}/backtests", timeout=5).json()
+    assert over_http["backtests"][0]["status"].startswith("Running")
+    assert over_http["running_backtests"] == 1
+    kinds = {j["kind"] for j in requests.get(f"{qc_emulator.control_url}/jobs", timeout=5)
+             .json()["jobs"]}  # fmt: skip
+    assert kinds == {"compile", "backtest"}
+    finished = requests.post(f"{qc_emulator.control_url}/jobs/{backtest_id}/advance", timeout=5)
+    assert finished.json()["state"] == "completed"
+    assert api.read_backtest(pid, backtest_id)["status"] == "Completed."
+    (after,) = qc_emulator.backtests()
+    assert snap["started_at"] < after["completed_at"] <= qc_emulator.emulator.account.clock.time()
