@@ -195,7 +195,8 @@ async def wait_for_backtest(
     async def show(progress: float, status: str) -> None:
         await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
-            logger.info("Backtest %s: %s (%.0f %%)", backtest_id, status, progress * 100)
+            shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
+            logger.info("Backtest %s: %s", backtest_id, shown)
 
     def on_progress(backtest: Backtest) -> None:
         # Called in the client's thread: hand the update to the flow's event loop.
