@@ -2,11 +2,13 @@
 
 Before each run the emulator is reset (projects, counters and peak in flight) and N projects are
 seeded through the client with the latency switched off; seeding is not timed. Both sides send
-the same requests: one list, then one delete per project.
+the same QuantConnect requests: one list, then one delete per project (the sweeper also asks
+Prefect, in one call, whether the runs named in those projects still run).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from quantconnect_client import QuantConnectClient
@@ -25,7 +27,9 @@ def seed(emulator: EmulatorProcess, client: QuantConnectClient, count: int) -> N
     emulator.set_latency(0)
     try:
         for index in range(count):
-            client.projects.create(f"{PREFIX}bench-{index:04d}", "Py")
+            # Named as a temporary flow names its project (`<prefix><run id>`), the only names
+            # the sweeper matches; no Prefect run has these ids, so none is spared.
+            client.projects.create(f"{PREFIX}{uuid.UUID(int=index + 1)}", "Py")
     finally:
         emulator.set_latency(emulator.latency_ms)
 

@@ -10,28 +10,17 @@ Example:
 # whose globals hold only names its body uses, so string annotations of parameters (the option
 # models) could not be resolved there.
 
-from fnmatch import fnmatchcase
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
-from quantconnect_client import Project
 from tasks import list_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
-from .parameters import BulkUpdateOptions, InventoryOptions
+from .parameters import InventoryOptions
 from .reports import project_row
+from .selection import selects
 from .session import IN_MEMORY_RESULTS
-
-
-def matches(project: Project, options: InventoryOptions | BulkUpdateOptions) -> bool:
-    """Whether a project belongs in the inventory."""
-    if options.folder:
-        folder = options.folder.strip("/") + "/"
-        if not project.name.startswith(folder):
-            return False
-    return fnmatchcase(project.name, options.name_pattern)
 
 
 @flow(**IN_MEMORY_RESULTS, name="project-inventory")
@@ -48,7 +37,11 @@ async def project_inventory(
     creds = await resolve_credentials(credentials, credentials_block)
     api = options.retries.apply  # each task with the run's retries
     projects = await api(list_projects)(creds, include_deleted=options.include_deleted)
-    rows = [project_row(p) for p in sorted(projects, key=lambda p: p.name) if matches(p, options)]
+    rows = [
+        project_row(p)
+        for p in sorted(projects, key=lambda p: p.name)
+        if selects(p, options.folder, options.name_pattern)
+    ]
     await acreate_table_artifact(
         table=rows,
         key="quantconnect-inventory",

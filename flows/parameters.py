@@ -8,28 +8,52 @@ from typing import Annotated, Any, Literal, TypeVar
 from prefect import Task
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from quantconnect_client.validation import validate_project_name
-from tasks.retries import with_api_retries
+from quantconnect_client.validation import validate_file_name, validate_project_name
+from tasks.batches import DEFAULT_BATCH_CONCURRENCY
+from tasks.retries import (
+    DEFAULT_RETRY_DELAY_SECONDS,
+    DEFAULT_TASK_RETRIES,
+    MAX_RETRY_DELAY_SECONDS,
+    MAX_TASK_RETRIES,
+    with_api_retries,
+)
 
-#: Temporary projects are named ``<prefix><flow run id>``; the sweeper finds them by prefix.
+from .selection import selects_everything
+
+#: Temporary projects are named ``<prefix><flow run id>``; the sweeper finds them by both.
 DEFAULT_TEMPORARY_PREFIX = "prefect-tmp-"
+#: Projects per batch task run (one table row each).
+DEFAULT_BATCH_SIZE = 100
+#: The most requests in flight a run may ask for (the account's quota).
+MAX_CONCURRENCY = 32
 T = TypeVar("T", bound=Task[..., Any])
 _PREFIX_PATTERN = r"^[A-Za-z0-9_\-/ ]*[A-Za-z0-9_\-]$"
+_SEPARATORS = "-_/"
 
 
 def _check_prefix(prefix: str) -> str:
+    # A marker, not a word: short or separator-less prefixes would match a user's own names.
+    if not any(separator in prefix for separator in _SEPARATORS):
+        raise ValueError(
+            f"a temporary prefix must hold a separator ({' '.join(_SEPARATORS)}), "
+            "e.g. 'prefect-tmp-', so that it marks names only the temporary flows make"
+        )
     # The prefix plus a run id must make a valid project name.
     validate_project_name(prefix + "0")
     return prefix
 
 
-#: A temporary-project name prefix, checked like a project name (``ValidationError`` is a
-#: ``ValueError``, so pydantic reports it as a field error).
+#: A temporary-project name prefix: at least 4 characters with a separator, checked like a
+#: project name (``ValidationError`` is a ``ValueError``, so pydantic reports a field error).
 TemporaryPrefix = Annotated[
     str,
-    Field(min_length=1, max_length=60, pattern=_PREFIX_PATTERN),
+    Field(min_length=4, max_length=60, pattern=_PREFIX_PATTERN),
     AfterValidator(_check_prefix),
 ]
+
+
+def _check_file_name(name: str | None) -> str | None:
+    return None if name is None else validate_file_name(name)
 
 
 class RetryOptions(BaseModel):
@@ -38,12 +62,15 @@ class RetryOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_retries: int = Field(
-        default=2, ge=0, le=5, description="Task-level retries for transient API failures."
+        default=DEFAULT_TASK_RETRIES,
+        ge=0,
+        le=MAX_TASK_RETRIES,
+        description="Task-level retries for transient API failures.",
     )
     retry_delay_seconds: float = Field(
-        default=2.0,
+        default=DEFAULT_RETRY_DELAY_SECONDS,
         ge=0,
-        le=300,
+        le=MAX_RETRY_DELAY_SECONDS,
         description="Base of the exponential backoff between task retries (jittered).",
     )
 
@@ -113,10 +140,13 @@ class SweepOptions(BaseModel):
     )
     dry_run: bool = Field(default=False, description="Only report what would be removed.")
     max_concurrency: int = Field(
-        default=4, ge=1, le=32, description="Deletes in flight at once (the account's quota)."
+        default=DEFAULT_BATCH_CONCURRENCY,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        description="Deletes in flight at once (the account's quota).",
     )
     batch_size: int = Field(
-        default=100,
+        default=DEFAULT_BATCH_SIZE,
         ge=1,
         le=1000,
         description="Projects deleted per task run (one table row each).",
@@ -139,6 +169,12 @@ class InventoryOptions(BaseModel):
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
 
 
+EVERY_PROJECT_NEEDS_CONFIRMATION = (
+    "a real run over every project needs all_projects: true (or choose a folder or a name "
+    "pattern that leaves some projects out)"
+)
+
+
 class BulkUpdateOptions(BaseModel):
     """Which projects a bulk update touches and what it changes."""
 
@@ -153,7 +189,7 @@ class BulkUpdateOptions(BaseModel):
     description: str | None = Field(
         default=None, max_length=2000, description="New description for every match."
     )
-    file_name: str | None = Field(
+    file_name: Annotated[str | None, AfterValidator(_check_file_name)] = Field(
         default=None, max_length=200, description="A file to overwrite in every match."
     )
     file_content: str | None = Field(
@@ -162,13 +198,17 @@ class BulkUpdateOptions(BaseModel):
     dry_run: bool = Field(default=True, description="Only report what would change.")
     all_projects: bool = Field(
         default=False,
-        description="Confirm a real run over every project (no folder, pattern `*`).",
+        description="Confirm a real run over every project (no folder, and a pattern that "
+        "matches every project, such as `*`).",
     )
     max_concurrency: int = Field(
-        default=4, ge=1, le=32, description="Projects updated at once (the account's quota)."
+        default=DEFAULT_BATCH_CONCURRENCY,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        description="Projects updated at once (the account's quota).",
     )
     batch_size: int = Field(
-        default=100,
+        default=DEFAULT_BATCH_SIZE,
         ge=1,
         le=1000,
         description="Projects updated per task run (one table row each).",
@@ -181,13 +221,13 @@ class BulkUpdateOptions(BaseModel):
             raise ValueError("file_name and file_content go together")
         if self.description is None and self.file_name is None:
             raise ValueError("nothing to change: give a description and/or a file")
-        everything = not (self.folder or "").strip("/") and self.name_pattern.strip() == "*"
-        if everything and not self.dry_run and not self.all_projects:
-            raise ValueError(
-                "a real run over every project needs all_projects: true "
-                "(or choose a folder or a name pattern)"
-            )
+        if self.needs_confirmation() and selects_everything(self.folder, self.name_pattern):
+            raise ValueError(EVERY_PROJECT_NEEDS_CONFIRMATION)
         return self
+
+    def needs_confirmation(self) -> bool:
+        """Whether a selection of every project would need ``all_projects`` (a real run)."""
+        return not self.dry_run and not self.all_projects
 
     def changes(self) -> list[str]:
         """Human-readable list of the changes, for logs and the artifact."""

@@ -84,8 +84,10 @@ class SweepItem(BaseModel):
     name: str
     created: str
     age_minutes: float
-    action: Literal["would delete", "deleted", "purged", "failed"]
+    action: Literal["would delete", "deleted", "purged", "failed", "spared"]
     error: str | None = None
+    #: For a spared project: its flow run's state in Prefect (the run still owns it).
+    run_state: str | None = None
 
 
 class SweepReport(BaseModel):
@@ -96,6 +98,7 @@ class SweepReport(BaseModel):
     dry_run: bool
     deleted: int = 0
     failed: int = 0
+    spared: int = Field(default=0, description="Old enough, but their flow run still runs.")
     items: list[SweepItem] = Field(default_factory=list)
     seconds: float = 0.0
 

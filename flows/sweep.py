@@ -1,5 +1,9 @@
 """Sweep orphaned temporary projects: what runs killed outright (SIGKILL, a lost machine) left.
 
+It only ever matches names the temporary flows make (``<prefix><flow run id>[-renamed]``, see
+``flows.temporary``), and spares a project whose flow run Prefect still shows as active, so
+neither a short prefix nor a TTL of 0 can reach a user's own projects or a running flow's.
+
 Example:
     >>> import asyncio
     >>> from flows.parameters import SweepOptions
@@ -12,37 +16,75 @@ Example:
 # models) could not be resolved there.
 
 import time
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import StateType
 
-from quantconnect_client import RECYCLE_BIN_PREFIX, Project
-from tasks import delete_projects, list_projects
+from quantconnect_client import Project
+from tasks import Outcome, delete_projects, list_projects
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
 from .parameters import SweepOptions
 from .reports import SweepItem, SweepReport
 from .session import IN_MEMORY_RESULTS
+from .temporary import temporary_run_id
+
+#: States of a flow run that may still use its temporary project.
+ACTIVE_STATES = frozenset(
+    {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING,
+     StateType.PAUSED}
+)
+#: Flow runs looked up per Prefect API call.
+_LOOKUP_CHUNK = 200
 
 
 def select_orphans(projects: list[Project], options: SweepOptions, now: datetime) -> list[Project]:
-    """The projects a sweep removes: the prefix, older than the TTL (bin leftovers if asked).
+    """The projects a sweep may remove: names a temporary flow makes with this prefix
+    (``<prefix><flow run id>[-renamed]``), older than the TTL (bin leftovers if asked).
 
-    A project whose creation time is unknown is spared: age is the only evidence that no run
-    still owns it.
+    Whether their runs are still active is asked separately (:func:`active_runs`). A project
+    whose creation time is unknown is spared.
     """
     cutoff = now - timedelta(minutes=options.ttl_minutes)
     chosen = []
     for project in projects:
-        in_bin = project.is_deleted
-        name = project.name[len(RECYCLE_BIN_PREFIX) :] if in_bin else project.name
-        if not name.startswith(options.name_prefix) or (in_bin and not options.include_recycle_bin):
+        if project.is_deleted and not options.include_recycle_bin:
+            continue
+        if temporary_run_id(project.name, options.name_prefix) is None:
             continue
         if project.created is not None and project.created <= cutoff:
             chosen.append(project)
     return chosen
+
+
+async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
+    """Those of ``run_ids`` whose flow run Prefect shows as still active, with the state's name
+    (a run Prefect does not know is not active)."""
+    wanted = sorted(set(run_ids))
+    active: dict[UUID, str] = {}
+    async with get_client() as client:
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
+            )
+            for run in runs:
+                if run.state is not None and run.state.type in ACTIVE_STATES:
+                    active[run.id] = str(run.state.name)
+    return active
+
+
+def _run_id(project: Project, options: SweepOptions) -> UUID:
+    run_id = temporary_run_id(project.name, options.name_prefix)
+    assert run_id is not None, "select_orphans keeps only temporary names"
+    return run_id
 
 
 def _planned(project: Project, now: datetime) -> SweepItem:
@@ -81,7 +123,12 @@ async def sweep_temporary_projects(
     api = options.retries.apply  # each task with the run's retries
     projects = await api(list_projects)(creds, include_deleted=True)
     now = creds.get_client().service_now()
-    orphans = select_orphans(projects, options, now)
+    old = select_orphans(projects, options, now)
+    # Never a project whose run still runs (the prefix alone is not proof; a TTL of 0 relies
+    # on this check entirely).
+    running = await active_runs(_run_id(p, options) for p in old)
+    orphans = [p for p in old if _run_id(p, options) not in running]
+    spared = [p for p in old if _run_id(p, options) in running]
     logger.info(
         "%d project(s) examined, %d temporary orphan(s) older than %g min%s",
         len(projects),
@@ -91,6 +138,11 @@ async def sweep_temporary_projects(
     )
     report = SweepReport(examined=len(projects), matched=len(orphans), dry_run=options.dry_run)
     report.items = [_planned(project, now) for project in orphans]
+    for project in spared:
+        item = _planned(project, now)
+        item.action, item.run_state = "spared", running[_run_id(project, options)]
+        report.items.append(item)
+    report.spared = len(spared)
     if not options.dry_run:
         deleter = api(delete_projects)
         # Batches, not a task per project: Prefect's per-task-run cost would otherwise cap the
@@ -99,11 +151,14 @@ async def sweep_temporary_projects(
             batch = orphans[start : start + options.batch_size]
             deletions = {p.project_id: options.purge or p.is_deleted for p in batch}
             try:
-                errors = await deleter(creds, deletions, options.max_concurrency)
+                outcomes = await deleter(creds, deletions, options.max_concurrency)
             except Exception as error:
-                errors = {pid: f"{type(error).__name__}: {error}" for pid in deletions}
+                failure = Outcome(succeeded=False, error_type=type(error).__name__,
+                                  message=f"{type(error).__name__}: {error}", retryable=False)
+                outcomes = dict.fromkeys(deletions, failure)
             for item in report.items[start : start + len(batch)]:
-                item.error = errors.get(item.project_id)
+                outcome = outcomes[item.project_id]
+                item.error = None if outcome.succeeded else str(outcome)
                 purged = deletions[item.project_id]
                 item.action = "failed" if item.error else ("purged" if purged else "deleted")
             logger.info("Swept %d/%d", start + len(batch), len(orphans))
@@ -114,7 +169,8 @@ async def sweep_temporary_projects(
         table=report.table(),
         key="quantconnect-sweep",
         description=(
-            f"Sweep: {report.matched} matched, {report.deleted} removed, {report.failed} failed"
+            f"Sweep: {report.matched} matched, {report.deleted} removed, {report.failed} failed, "
+            f"{report.spared} spared (their runs still run)"
             + (" (dry run)" if options.dry_run else "")
         ),
     )

@@ -385,48 +385,31 @@ class BacktestsAPI:
         validate_id(project_id)
         validate_job_id(backtest_id, "backtestId")
         pace = schedule or ProgressSchedule()
-        what = f"backtest {backtest_id}"
-        started = time.monotonic()
+        completed_at: list[float] = []  # when a read first showed it completed
+
+        def final(backtest: Backtest) -> bool:
+            if backtest.failed or backtest.results_ready:
+                return True
+            if backtest.completed:
+                completed_at[:] = completed_at or [time.monotonic()]
+                return time.monotonic() - completed_at[0] >= settle_timeout
+            return False
+
         try:
             backtest = poll(
                 lambda: self.read(project_id, backtest_id),
-                done=lambda b: b.failed or b.results_ready or b.completed,
+                done=final,
                 schedule=pace,
                 timeout=timeout,
                 on_progress=on_progress,
-                what=what,
+                what=f"backtest {backtest_id}",
                 policy=self._client.retry,
             )
-            if not backtest.failed and not backtest.results_ready:
-                left = timeout - (time.monotonic() - started)
-                if left <= 0:
-                    raise WaitTimeoutError(what, last=backtest)
-                backtest = poll(
-                    lambda: self.read(project_id, backtest_id),
-                    done=lambda b: b.failed or b.results_ready,
-                    schedule=pace,
-                    timeout=min(settle_timeout, left),
-                    on_progress=on_progress,
-                    what=f"the final results of {what}",
-                    policy=self._client.retry,
-                )
         except WaitTimeoutError as error:
             last = error.last if isinstance(error.last, Backtest) else None
-            state = (
-                "completed, but its final results (totalPerformance) did not arrive"
-                if last is not None and last.completed
-                else f"still running ({last.progress:.0%}, {last.status!r})"
-                if last is not None
-                else "never read"
-            )
-            raise BacktestResultsIncompleteError(
-                f"Backtest {backtest_id}: no final results by the deadline; it was {state}. "
-                "Its statistics so far are not results.",
-                endpoint="/backtests/read",
-                last=last,
-                reads=error.reads,
-                elapsed=error.elapsed,
-            ) from None
+            raise self._incomplete(backtest_id, last, error.reads, error.elapsed) from None
+        if not backtest.failed and not backtest.results_ready:
+            raise self._incomplete(backtest_id, backtest, 0, 0.0)
         if backtest.failed:
             raise BacktestRuntimeError(
                 f"Backtest {backtest_id} failed"
@@ -440,6 +423,26 @@ class BacktestsAPI:
                 backtest=backtest,
             )
         return backtest
+
+    @staticmethod
+    def _incomplete(
+        backtest_id: str, last: Backtest | None, reads: int, elapsed: float
+    ) -> BacktestResultsIncompleteError:
+        state = (
+            "completed, but its final results (totalPerformance) did not arrive"
+            if last is not None and last.completed
+            else f"still running ({last.progress:.0%}, {last.status!r})"
+            if last is not None
+            else "never read"
+        )
+        return BacktestResultsIncompleteError(
+            f"Backtest {backtest_id}: no final results by the deadline; it was {state}. "
+            "Its statistics so far are not results.",
+            endpoint="/backtests/read",
+            last=last,
+            reads=reads,
+            elapsed=elapsed,
+        )
 
 
 def _typed_refusal(error: RequestRejectedError) -> Exception:

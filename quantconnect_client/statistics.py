@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -114,3 +114,11 @@ class Statistics(BaseModel):
     def get(self, name: str, default: str | None = None) -> str | None:
         """The raw text of ``name``, or ``default``."""
         return self.raw.get(name, default)
+
+    def items(self) -> ItemsView[str, str]:
+        """(name, raw text) pairs."""
+        return self.raw.items()
+
+    def keys(self) -> KeysView[str]:
+        """The statistics' names."""
+        return self.raw.keys()

@@ -1,10 +1,17 @@
-"""Prefect tasks and the credentials block for QuantConnect (the ``prefect.collections`` entry).
+"""Prefect tasks and the credentials block for QuantConnect (run from the checkout).
 
 Example:
     >>> from tasks import QuantConnectCredentials, create_project, delete_project
 """
 
-from .batches import delete_projects, update_projects
+from .batches import (
+    BatchIncompleteError,
+    Outcome,
+    Outcomes,
+    delete_projects,
+    read_files,
+    update_projects,
+)
 from .credentials import QuantConnectCredentials
 from .files import list_files, read_file, update_file
 from .projects import (
@@ -20,6 +27,9 @@ from .projects import (
 from .retries import api_task_options, retry_only_transient_errors, with_api_retries
 
 __all__ = [
+    "BatchIncompleteError",
+    "Outcome",
+    "Outcomes",
     "QuantConnectCredentials",
     "ReadBackError",
     "api_task_options",
@@ -31,6 +41,7 @@ __all__ = [
     "list_projects",
     "project_status",
     "read_file",
+    "read_files",
     "read_project",
     "retry_only_transient_errors",
     "update_file",

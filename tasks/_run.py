@@ -1,10 +1,11 @@
-"""Helpers for task bodies: run the blocking client off the event loop, know if this is a retry."""
+"""Helpers for task bodies: run the blocking client off the event loop, within the task's time,
+and know if this is a retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -13,9 +14,35 @@ from prefect.context import TaskRunContext
 T = TypeVar("T")
 
 
+def task_time_limit() -> float | None:
+    """The current task's timeout in seconds (None outside a task, or without one)."""
+    context = TaskRunContext.get()
+    if context is None or not context.task.timeout_seconds:
+        return None
+    return float(context.task.timeout_seconds)
+
+
+@contextmanager
+def client_budget(seconds: float | None) -> Iterator[None]:
+    """The one place a task's client work gets its time bound: every client call inside ends
+    within ``seconds`` (attempts, timeouts and backoff included).
+
+    A Prefect task timeout cannot stop a thread blocked in I/O, so the bound must come from the
+    client itself. Hook point for ``quantconnect_client.operation_budget``.
+    """
+    yield
+
+
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking client call in a worker thread so concurrent tasks overlap."""
-    return await anyio.to_thread.run_sync(partial(function, *args, **kwargs))
+    """Run a blocking client call in a worker thread so concurrent tasks overlap, within the
+    current task's timeout (see :func:`client_budget`)."""
+    seconds = task_time_limit()
+
+    def bounded() -> T:
+        with client_budget(seconds):
+            return function(*args, **kwargs)
+
+    return await anyio.to_thread.run_sync(bounded)
 
 
 def retry_context() -> tuple[bool, datetime | None]:

@@ -2,10 +2,11 @@
 
 One task run per batch instead of per project: Prefect spends several milliseconds of CPU on
 every task run (more with its server on the same machine), which would otherwise cap a bulk
-change far below what the account's quota allows. Each project's outcome is returned, not
-raised: one project's failure (already retried by the client) does not stop the others. While a
-transient failure is left, the task run raises a retryable error and Prefect retries it for the
-projects that failed; its last attempt returns every outcome.
+change far below what the account's quota allows. Each project's :class:`Outcome` is returned,
+not raised: one project's failure (already retried by the client) does not stop the others.
+While a transient failure is left, the task run raises a retryable error and Prefect retries
+it; the retry reads the service to see which changes already took effect (nothing is kept in
+memory between attempts) and redoes only the others. Its last attempt returns every outcome.
 
 Example:
     >>> from prefect import flow
@@ -17,36 +18,79 @@ Example:
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from uuid import UUID
 
 from prefect import task
 from prefect.context import TaskRunContext
+from pydantic import BaseModel, ConfigDict
 
-from quantconnect_client import QuantConnectClient, QuantConnectError
+from quantconnect_client import NotFoundError, QuantConnectClient, QuantConnectError
+from quantconnect_client.validation import validate_file_name
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
 from .projects import _delete_one
 from .retries import api_task_options
 
-#: Project id -> None when the change was made, else what stopped it.
-Outcomes = dict[int, str | None]
+#: Requests in flight at once in a batch, unless the caller says otherwise.
+DEFAULT_BATCH_CONCURRENCY = 4
 
 #: The batch tasks' options: the API defaults without a task timeout. Every request is bounded
 #: by the client's timeouts and attempts, so a batch always ends; a Prefect timeout could not
 #: stop its threads anyway and would report changes that were made as failed.
 BATCH_TASK_OPTIONS: dict[str, Any] = {**api_task_options(), "timeout_seconds": None}
 
-#: Projects each batch task run has finished, by task run id: a retry of the task run (Prefect
-#: retries in the same process) skips them and redoes only what failed.
-_done_by_task_run: dict[UUID, set[int]] = {}
+
+class Outcome(BaseModel):
+    """What happened to one project of a batch.
+
+    Example:
+        >>> from quantconnect_client import NotFoundError
+        >>> Outcome.failed(NotFoundError("Project 7 not found"))
+        Outcome(succeeded=False, error_type='NotFoundError', message='Project 7 not found', \
+retryable=False, value=None)
+        >>> str(Outcome.ok())
+        'ok'
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    succeeded: bool
+    error_type: str | None = None
+    message: str | None = None
+    #: Whether trying again can help (a transient failure), so a flow resubmits only those.
+    retryable: bool = False
+    #: What the item read, for tasks that read (e.g. a file's contents).
+    value: str | None = None
+
+    @classmethod
+    def ok(cls, value: str | None = None) -> Outcome:
+        """A success (with what was read, if anything)."""
+        return cls(succeeded=True, value=value)
+
+    @classmethod
+    def failed(cls, error: QuantConnectError) -> Outcome:
+        """A failure, typed by the error that stopped it."""
+        return cls(
+            succeeded=False,
+            error_type=type(error).__name__,
+            message=str(error),
+            retryable=error.retryable,
+        )
+
+    def __str__(self) -> str:
+        return "ok" if self.succeeded else f"{self.error_type}: {self.message}"
+
+
+#: Project id -> what happened to it.
+Outcomes = dict[int, Outcome]
 
 
 class BatchIncompleteError(QuantConnectError):
-    """Some projects of a batch failed transiently; the task run is retried for those only.
+    """Some projects of a batch failed transiently; the task run is retried for those.
 
     Raised only while the task run has retries left; the last attempt returns every project's
     outcome instead, so no project's error is lost.
@@ -55,46 +99,39 @@ class BatchIncompleteError(QuantConnectError):
     retryable = True
 
     def __init__(self, outcomes: Outcomes) -> None:
-        failed = {pid: error for pid, error in outcomes.items() if error}
-        first = next(iter(failed.values()), "")
-        super().__init__(f"{len(failed)} of {len(outcomes)} project(s) failed transiently "
-                         f"(first: {first}); retrying them")
+        failed = [outcome for outcome in outcomes.values() if not outcome.succeeded]
+        first = str(failed[0]) if failed else ""
+        super().__init__(f"{len(failed)} of {len(outcomes)} project(s) failed "
+                         f"(first: {first}); retrying those that can succeed")
         self.outcomes = outcomes
 
 
 def _run_batch(
-    project_ids: Iterable[int], change: Callable[[int], None], max_concurrency: int, name: str
+    project_ids: Iterable[int],
+    change: Callable[[int], str | None],
+    max_concurrency: int,
+    name: str,
 ) -> Outcomes:
     """Apply ``change`` to every project from ``max_concurrency`` threads (input order kept);
-    skip those an earlier attempt of this task run finished; raise :class:`BatchIncompleteError`
-    while a transient failure is left and the task run has retries to spend."""
-    context = TaskRunContext.get()
-    run_id = context.task_run.id if context is not None else None
-    done = _done_by_task_run.setdefault(run_id, set()) if run_id is not None else set()
-    errors: dict[int, QuantConnectError] = {}
+    raise :class:`BatchIncompleteError` while a transient failure is left and the task run has
+    retries to spend."""
 
-    def one(project_id: int) -> None:
-        if project_id in done:
-            return
+    def one(project_id: int) -> Outcome:
         try:
-            change(project_id)
+            return Outcome.ok(change(project_id))
         except QuantConnectError as error:
-            errors[project_id] = error
-        else:
-            done.add(project_id)
+            return Outcome.failed(error)
 
     ids = list(project_ids)
     with ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=name) as pool:
-        list(pool.map(one, ids))
-    outcomes: Outcomes = {
-        pid: f"{type(errors[pid]).__name__}: {errors[pid]}" if pid in errors else None
-        for pid in ids
-    }
+        # Each item in a copy of this thread's context, so a time budget set around the batch
+        # bounds its items too.
+        futures = [pool.submit(contextvars.copy_context().run, one, pid) for pid in ids]
+        outcomes = {pid: future.result() for pid, future in zip(ids, futures, strict=True)}
+    context = TaskRunContext.get()
     retries_left = context is not None and context.task_run.run_count <= context.task.retries
-    if retries_left and any(error.retryable for error in errors.values()):
+    if retries_left and any(o.retryable for o in outcomes.values()):
         raise BatchIncompleteError(outcomes)
-    if run_id is not None:
-        _done_by_task_run.pop(run_id, None)
     return outcomes
 
 
@@ -106,7 +143,7 @@ def _run_batch(
 async def delete_projects(
     credentials: QuantConnectCredentials,
     deletions: dict[int, bool],
-    max_concurrency: int = 4,
+    max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
 ) -> Outcomes:
     """Delete many projects in one task run, at most ``max_concurrency`` requests in flight.
 
@@ -116,9 +153,8 @@ async def delete_projects(
         max_concurrency: Deletes in flight at once.
 
     Returns:
-        Project id -> None when deleted, else the error that stopped it. Transient failures
-        retry the task run for those projects only (and a project an earlier attempt deleted
-        after all counts as done).
+        Project id -> its outcome. A retry of the task run reads each project first and counts
+        one already deleted (by an earlier attempt) as done.
     """
     client = credentials.get_client()
     retrying, _ = retry_context()
@@ -140,11 +176,12 @@ async def update_projects(
     description: str | None = None,
     file_name: str | None = None,
     file_content: str | None = None,
-    max_concurrency: int = 4,
+    max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
 ) -> Outcomes:
     """Set the same description and/or file contents in many projects, in one task run.
 
-    Every change is idempotent; a retried task run redoes only the projects that failed.
+    Every change is idempotent; a retried task run reads each project first and changes only
+    what is not as asked yet.
 
     Args:
         credentials: The credentials block.
@@ -155,21 +192,59 @@ async def update_projects(
         max_concurrency: Projects changed at once (each project's requests run in turn).
 
     Returns:
-        Project id -> None when changed, else the error that stopped it.
+        Project id -> its outcome.
 
     Raises:
         ValueError: Nothing to change, or a file name without contents (or the reverse).
+        ValidationError: A file name the service would refuse (nothing is sent).
     """
     if (file_name is None) != (file_content is None):
         raise ValueError("file_name and file_content go together")
     if description is None and file_name is None:
         raise ValueError("nothing to change: give a description and/or a file")
+    if file_name is not None:
+        validate_file_name(file_name)
     client = credentials.get_client()
+    retrying, _ = retry_context()
 
     def change(project_id: int) -> None:
-        _update_one(client, project_id, description, file_name, file_content)
+        _update_one(client, project_id, description, file_name, file_content, retrying)
 
     return await in_thread(_run_batch, project_ids, change, max_concurrency, "qc-update")
+
+
+@task(
+    name="read-files",
+    task_run_name="read-files {file_name} ({max_concurrency} at once)",
+    **BATCH_TASK_OPTIONS,
+)
+async def read_files(
+    credentials: QuantConnectCredentials,
+    project_ids: list[int],
+    file_name: str,
+    max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+) -> Outcomes:
+    """Read the same file in many projects, in one task run (e.g. to keep what an overwrite
+    will replace).
+
+    Returns:
+        Project id -> its outcome, whose ``value`` is the file's contents; a project without
+        that file succeeds with ``value`` None.
+
+    Raises:
+        ValidationError: A file name the service would refuse (nothing is sent).
+    """
+    validate_file_name(file_name)
+    client = credentials.get_client()
+
+    def read(project_id: int) -> str | None:
+        try:
+            return client.files.read(project_id, file_name).content
+        except NotFoundError:
+            client.projects.read(project_id)  # the project exists: only the file is missing
+            return None
+
+    return await in_thread(_run_batch, project_ids, read, max_concurrency, "qc-read")
 
 
 def _update_one(
@@ -178,8 +253,14 @@ def _update_one(
     description: str | None,
     file_name: str | None,
     file_content: str | None,
+    retrying: bool,
 ) -> None:
-    if description is not None:
+    """Make one project as asked; on a retry, first read what an earlier attempt changed."""
+    if description is not None and not (
+        retrying and client.projects.read(project_id).description == description
+    ):
         client.projects.update(project_id, description=description)
-    if file_name is not None and file_content is not None:
+    if file_name is not None and file_content is not None and not (
+        retrying and client.files.read(project_id, file_name).content == file_content
+    ):
         client.files.update(project_id, file_name, file_content)

@@ -59,7 +59,12 @@ def _connection_fields() -> dict[str, Any]:
 
 
 if TYPE_CHECKING:
-    _ConnectionFields = _CredentialFields
+
+    class _ConnectionFields(_CredentialFields):
+        # Built at run time from the settings; to a type checker they are attributes of any
+        # type (the settings' own annotations say which).
+        def __getattr__(self, name: str) -> Any: ...
+
 else:
     _ConnectionFields = create_model(
         "QuantConnectConnectionFields", __base__=_CredentialFields, **_connection_fields()

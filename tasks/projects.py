@@ -15,12 +15,11 @@ Example:
 from __future__ import annotations
 
 from typing import Literal
-from uuid import UUID
 
 from prefect import get_run_logger, task
-from prefect.context import TaskRunContext
 
 from quantconnect_client import NotFoundError, Project, QuantConnectClient, QuantConnectError
+from quantconnect_client.projects import CLOCK_TOLERANCE
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
@@ -39,8 +38,8 @@ async def authenticate(credentials: QuantConnectCredentials) -> bool:
 class ReadBackError(QuantConnectError):
     """A project was created (``project_id``) but reading it back failed (the ``__cause__``).
 
-    As retryable as its cause. A retry of the same task run reads this project back instead
-    of creating another; a caller that gives up still knows which project to remove.
+    As retryable as its cause. A retry of the task run finds this project by its name rather
+    than creating another; a caller that gives up still knows which project to remove.
     """
 
     def __init__(self, project_id: int, cause: QuantConnectError) -> None:
@@ -55,51 +54,48 @@ class ReadBackError(QuantConnectError):
         self.retry_after: float | None = getattr(cause, "retry_after", None)
 
 
-#: Projects created by a create task run whose read-back failed, by task run id: Prefect
-#: retries a task run in the same process, and the retry reads this project back by id.
-_created_by_task_run: dict[UUID, int] = {}
-
-
 @task(name="create-project", task_run_name="create-project {name}", **api_task_options())
 async def create_project(
     credentials: QuantConnectCredentials, name: str, language: str = "Py", confirm: bool = False
 ) -> Project:
     """Create a project; on a task retry, first adopt the one an earlier attempt made.
 
+    A retried create is safe by one rule, the client's: the name is the key (give concurrent
+    creates distinct names; the flows put the flow run id in it). A retry looks for a live
+    project of that name and language created since the first attempt began, and returns it
+    instead of creating another. Nothing is remembered between attempts.
+
     Args:
         credentials: Who to be.
         name: The project's name (folders with ``/``).
         language: ``Py`` or ``C#``.
         confirm: Read the project back by id after creating it and return what the service
-            then holds: one more request in the same task run instead of another task run.
+            then holds: one more request in the same task run instead of another task run. A
+            project a retry found is already what the service holds (it comes from a listing).
 
     Raises:
         ReadBackError: The project was created but could not be read back (``confirm``); a
-            retry of the task run reads that project back rather than creating another.
+            retry of the task run finds that project by name rather than creating another.
     """
     client = credentials.get_client()
     retrying, first_attempt = retry_context()
-    context = TaskRunContext.get()
-    run_id = context.task_run.id if context is not None else None
-    known_id = _created_by_task_run.pop(run_id, None) if run_id is not None else None
-    if known_id is None:
-        if retrying:
-            get_run_logger().info(
-                "Retrying create of %r: looking for an earlier attempt's project", name
-            )
-        project = await in_thread(
-            client.projects.create, name, language, existing_since=first_attempt
+    if retrying and first_attempt is not None:
+        found = await in_thread(
+            client.projects.find_created_since, name, first_attempt - CLOCK_TOLERANCE, language
         )
-        get_run_logger().info("Project %r has id %s", project.name, project.project_id)
-        known_id = project.project_id
-        if not confirm:
-            return project
+        if found is not None:
+            get_run_logger().info(
+                "Retrying create of %r: an earlier attempt made it (id %s)", name, found.project_id
+            )
+            return found
+    project = await in_thread(client.projects.create, name, language)
+    get_run_logger().info("Project %r has id %s", project.name, project.project_id)
+    if not confirm:
+        return project
     try:
-        return await in_thread(client.projects.read, known_id)
+        return await in_thread(client.projects.read, project.project_id)
     except QuantConnectError as error:
-        if run_id is not None:
-            _created_by_task_run[run_id] = known_id
-        raise ReadBackError(known_id, error) from error
+        raise ReadBackError(project.project_id, error) from error
 
 
 @task(name="read-project", task_run_name="read-project {project_id}", **api_task_options())
@@ -156,8 +152,8 @@ async def delete_project(
 ) -> ProjectStatus | None:
     """Delete a project (into the recycle bin), or with ``purge`` remove it for good.
 
-    A retry after a delete that took effect succeeds: a project already in the recycle bin (or
-    gone) counts as deleted.
+    A retry after a delete that took effect succeeds: it reads the project first, and one
+    already in the recycle bin counts as deleted (for a purge, one already gone).
 
     Args:
         credentials: Who to be.
@@ -196,7 +192,15 @@ def _delete_one(
         # nothing: its last read is the confirmation.
         client.projects.purge(project_id)
         return "gone" if confirm else None
-    if not (retrying and _status(client, project_id) != "live"):
+    if retrying:
+        # What an earlier attempt did, read from the service: a soft delete leaves the project
+        # in the bin; gone means it never was (or someone else purged it), as a first try says.
+        status = _status(client, project_id)
+        if status == "gone":
+            raise NotFoundError(f"Project {project_id} not found", endpoint="/projects/read")
+        if status == "live":
+            client.projects.delete(project_id)
+    else:
         client.projects.delete(project_id)
     return _status(client, project_id) if confirm else None
 

@@ -22,8 +22,12 @@ T = TypeVar("T", bound=Task[..., Any])
 
 #: Task-level retries, on top of the client's own quick retries inside one task attempt.
 DEFAULT_TASK_RETRIES = 2
+#: The most task-level retries a run may ask for.
+MAX_TASK_RETRIES = 5
 #: Base of the exponential backoff between task attempts (2 s, 4 s, ...), jittered by half.
 DEFAULT_RETRY_DELAY_SECONDS = 2.0
+#: The longest base delay a run may ask for.
+MAX_RETRY_DELAY_SECONDS = 300.0
 RETRY_JITTER_FACTOR = 0.5
 #: A task attempt may not take longer than this (HTTP timeouts end blocked I/O well before).
 TASK_TIMEOUT_SECONDS = 300.0

@@ -225,3 +225,23 @@ def test_orders_are_read_in_pages_of_fewer_than_100():
         asked = [json.loads(r["body"]) for r in srv.requests]
     assert [(a["start"], a["end"]) for a in asked] == [(0, 99), (99, 198), (198, 250)]
     assert all(a["end"] - a["start"] < 100 for a in asked)
+
+
+def test_the_wait_rides_out_transient_read_failures(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    backtest = client.backtests.create(pid, cid, "Faulty reads")
+    fast_jobs.inject("http_502_html", path="/backtests/read", count=4)
+    done = client.backtests.wait(pid, backtest.backtest_id, timeout=60)
+    assert done.results_ready
+    # one read failed all 3 attempts (retried inside the call), and the wait read again
+    assert client.metrics.retries == 3
+
+
+def test_a_lost_delete_answer_counts_as_deleted(client, fast_jobs):
+    fast_jobs.set_jobs(backtest_seconds=60)
+    pid, cid = compiled_project(client)
+    backtest = client.backtests.create(pid, cid, "Deleted once")
+    fast_jobs.inject("ambiguous_write", path="/backtests/delete", count=1)
+    client.backtests.delete(pid, backtest.backtest_id)
+    assert client.metrics.reconciled == 1
+    assert fast_jobs.backtests() == []

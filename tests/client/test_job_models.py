@@ -49,6 +49,7 @@ def test_statistics_keep_the_raw_strings():
     assert stats.raw == {"Sharpe Ratio": "0.19", "Total Orders": "68", "X": ""}
     assert stats["Sharpe Ratio"] == "0.19" and "X" in stats and len(stats) == 3
     assert stats.numbers() == {"Sharpe Ratio": 0.19, "Total Orders": 68.0, "X": None}
+    assert dict(stats.items()) == stats.raw and list(stats.keys()) == list(stats)
     assert Statistics.model_validate([]).raw == {}
     assert Statistics.model_validate(stats) is stats
 

@@ -11,7 +11,7 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
-from flows.bulk_update import bulk_update_projects
+from flows.bulk_update import bulk_update_projects, previous_files, restore_previous_files
 from flows.parameters import BulkUpdateOptions, RetryOptions
 from tasks import update_projects
 from tests.helpers import credentials_for, task_run_names
@@ -118,9 +118,61 @@ async def test_a_transient_failure_is_retried_for_that_project_only(qc_emulator)
     assert updates == [ids[0], ids[1], ids[2], ids[0]]  # the retry redid the failed one only
 
 
-def test_a_real_run_over_every_project_must_be_confirmed():
+@pytest.mark.parametrize("pattern", ["*", "**", "*?*", "?*", "*[!\x00]*"])
+@pytest.mark.parametrize("folder", [None, "", "/", " / "])
+def test_a_real_run_over_every_project_must_be_confirmed(pattern, folder):
     with pytest.raises(pydantic.ValidationError, match="all_projects"):
-        BulkUpdateOptions(description="x", dry_run=False)
+        BulkUpdateOptions(description="x", dry_run=False, name_pattern=pattern, folder=folder)
+
+
+async def test_a_pattern_that_happens_to_match_every_project_is_refused(qc_emulator, credentials):
+    client = credentials.get_client()
+    ids = [client.projects.create(name, "Py").project_id for name in ("alpha", "beta/gamma")]
+    seeded = len(qc_emulator.requests_log())
+    options = BulkUpdateOptions(
+        name_pattern="[a-z]*", file_name="main.py", file_content="# oops\n", dry_run=False
+    )
+    with pytest.raises(ValueError, match="matches all 2 live projects"):
+        await bulk_update_projects(options, credentials=credentials)
+    writes = [r for r in qc_emulator.requests_log()[seeded:] if r["path"] != "/projects/read"]
+    assert writes == []
+    assert all(client.files.read(pid, "main.py").content != "# oops\n" for pid in ids)
+    # Confirmed, the same selection runs.
+    confirmed = options.model_copy(update={"all_projects": True})
+    assert len(await bulk_update_projects(confirmed, credentials=credentials)) == 2
+
+
+@pytest.mark.parametrize("name", ["../main.py", "", "Strategies//main.py", "/main.py"])
+def test_a_file_name_the_service_refuses_is_refused_before_the_run(name):
+    with pytest.raises(pydantic.ValidationError, match="file_name"):
+        BulkUpdateOptions(folder="Strategies", file_name=name, file_content="x")
+
+
+async def test_a_file_overwrite_keeps_what_it_replaced_and_can_be_undone(qc_emulator, credentials):
+    client = credentials.get_client()
+    ids = [client.projects.create(f"Undo/P{i}", "Py").project_id for i in range(3)]
+    originals = {}
+    for i, pid in enumerate(ids):
+        client.files.update(pid, "main.py", f"# original {i}\n")
+        originals[pid] = f"# original {i}\n"
+    options = BulkUpdateOptions(
+        folder="Undo", file_name="main.py", file_content="# wrong\n", dry_run=False,
+        batch_size=2,
+    )
+    state = await bulk_update_projects(options, credentials=credentials, return_state=True)
+    items = await state.aresult()
+    assert all(client.files.read(pid, "main.py").content == "# wrong\n" for pid in ids)
+    assert [item.previous_file for item in items] == ["13 characters kept"] * 3
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    kept = await previous_files(run_id)
+    assert {row["project_id"]: row["previous_content"] for row in kept} == originals
+
+    assert await restore_previous_files(str(run_id), credentials=credentials) == 3
+    assert {pid: client.files.read(pid, "main.py").content for pid in ids} == originals
+
+
+def test_a_real_run_over_every_project_can_be_confirmed():
     assert BulkUpdateOptions(description="x", dry_run=False, all_projects=True).all_projects
     assert not BulkUpdateOptions(description="x", dry_run=False, folder="Strategies").dry_run
     assert BulkUpdateOptions(description="x").dry_run  # a dry run may look at everything

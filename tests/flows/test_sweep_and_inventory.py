@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
+from prefect.exceptions import ParameterTypeError
 
 from flows.inventory import project_inventory
+from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import InventoryOptions, SweepOptions
 from flows.sweep import sweep_temporary_projects
+from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
 
 
 TTL_MINUTES = 3 / 60  # seconds, not minutes, to keep the test short
+
+
+def temporary(prefix: str = "prefect-tmp-") -> str:
+    """A name as a temporary flow makes it, for a run Prefect does not know."""
+    return f"{prefix}{uuid.uuid4()}"
 
 
 def seed(credentials, names):
@@ -35,40 +45,43 @@ async def latest_artifact(key: str):
 
 
 async def test_sweeper_removes_old_orphans_and_spares_the_rest(qc_emulator, credentials):
-    old = seed(credentials, [f"prefect-tmp-old-{i}" for i in range(5)])
-    keeper = seed(credentials, ["Strategies/Momentum"])
-    binned = seed(credentials, ["prefect-tmp-old-binned"])
-    credentials.get_client().projects.delete(binned["prefect-tmp-old-binned"])
+    old = seed(credentials, [temporary() for _ in range(5)])
+    renamed = seed(credentials, [temporary() + "-renamed"])
+    # Not names a temporary flow makes: another prefix, or no run id where it goes.
+    keeper = seed(credentials, ["Strategies/Momentum", "prefect-tmp-not-a-run-id",
+                                temporary("prefect-tmp-other-")])
+    [binned] = seed(credentials, [temporary()]).values()
+    credentials.get_client().projects.delete(binned)
     time.sleep(4.2)  # past the TTL for the projects made so far
-    young = seed(credentials, ["prefect-tmp-young"])
+    [young_name] = seed(credentials, [temporary()])
+    young_made = time.monotonic()
 
     report = await sweep_temporary_projects(
         SweepOptions(ttl_minutes=TTL_MINUTES, max_concurrency=3), credentials=credentials
     )
-    assert report.matched == report.deleted == 5
-    assert {item.project_id for item in report.items} == set(old.values())
+    assert report.matched == report.deleted == 6
+    assert {item.project_id for item in report.items} == {*old.values(), *renamed.values()}
     live = {p["name"] for p in qc_emulator.projects() if not p["name"].startswith("Recycle Bin/")}
-    assert live == {"Strategies/Momentum", "prefect-tmp-young"}
-    assert keeper and young
+    assert live == {*keeper, young_name}
     assert qc_emulator.stats()["peak_in_flight"] <= 3
 
-    # With the recycle bin included, leftovers there go for good. (The narrower prefix keeps
-    # the young project out of it however long the first sweep took.)
+    # With the recycle bin included, leftovers there go for good. (A TTL just longer than the
+    # young project's age keeps it out however long the first sweep took; the others are
+    # 4.2 s older.)
+    young_age = time.monotonic() - young_made
     report = await sweep_temporary_projects(
-        SweepOptions(
-            name_prefix="prefect-tmp-old-", ttl_minutes=TTL_MINUTES, include_recycle_bin=True
-        ),
+        SweepOptions(ttl_minutes=(young_age + 2) / 60, include_recycle_bin=True),
         credentials=credentials,
     )
-    assert report.deleted == 6  # five just deleted + the one binned before
+    assert report.deleted == 7  # six just deleted + the one binned before
     names = {p["name"] for p in qc_emulator.projects()}
-    assert names == {"Strategies/Momentum", "prefect-tmp-young"}
+    assert names == {*keeper, young_name}
     artifact = await latest_artifact("quantconnect-sweep")
     assert "purged" in str(artifact.data)
 
 
 async def test_sweeper_dry_run_changes_nothing(qc_emulator, credentials):
-    seed(credentials, ["prefect-tmp-a", "prefect-tmp-b"])
+    seed(credentials, [temporary(), temporary()])
     before = qc_emulator.projects()
     report = await sweep_temporary_projects(
         SweepOptions(ttl_minutes=0, dry_run=True), credentials=credentials
@@ -76,6 +89,46 @@ async def test_sweeper_dry_run_changes_nothing(qc_emulator, credentials):
     assert report.matched == 2 and report.deleted == 0
     assert {item.action for item in report.items} == {"would delete"}
     assert qc_emulator.projects() == before
+
+
+async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emulator):
+    # Six lifecycles are held right after their creates; a sweep with TTL 0 runs meanwhile.
+    credentials = credentials_for(qc_emulator, read_timeout=30)
+    qc_emulator.set_faults(slow_response_seconds=8)
+    qc_emulator.inject("slow_response", path="/projects/read", count=6)
+    runs = [asyncio.ensure_future(temporary_project_lifecycle(credentials=credentials))
+            for _ in range(6)]
+    deadline = time.monotonic() + 60
+    while qc_emulator.emulator.faults.pending_injections():  # every run is held now
+        assert time.monotonic() < deadline, "the runs did not reach their held reads"
+        await asyncio.sleep(0.1)
+    report = await sweep_temporary_projects(
+        SweepOptions(ttl_minutes=0, purge=True, include_recycle_bin=True),
+        credentials=credentials,
+    )
+    reports = await asyncio.gather(*runs)
+
+    assert (report.matched, report.deleted, report.spared) == (0, 0, 6)
+    assert {item.run_state for item in report.items} == {"Running"}
+    assert [r.outcome for r in reports] == ["completed"] * 6
+    assert qc_emulator.projects() == []  # each run removed its own
+
+
+async def test_a_one_letter_prefix_cannot_reach_a_users_projects(qc_emulator, credentials):
+    [kept] = seed(credentials, ["production-live-strategy"]).values()
+    with pytest.raises(ParameterTypeError, match="name_prefix"):
+        await sweep_temporary_projects(
+            options={"name_prefix": "p", "ttl_minutes": 0, "purge": True},  # type: ignore[call-overload]
+            credentials=credentials,
+        )
+    # A prefix that is a marker still matches only `<prefix><run id>` names.
+    report = await sweep_temporary_projects(
+        SweepOptions(name_prefix="production-", ttl_minutes=0, purge=True),
+        credentials=credentials,
+    )
+    assert report.matched == 0
+    assert [p["projectId"] for p in qc_emulator.projects()] == [kept]
+    assert not [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
 
 
 async def test_inventory_filters_and_publishes_a_table(qc_emulator, credentials):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect import flow
 
-from tasks import authenticate, delete_projects, with_api_retries
+from tasks import Outcome, Outcomes, authenticate, delete_projects, with_api_retries
 from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
@@ -53,13 +53,16 @@ async def test_batch_delete_reports_each_project_and_bounds_concurrency(qc_emula
     qc_emulator.set_faults(latency_ms=50)
 
     @flow
-    async def sweep() -> dict[int, str | None]:
+    async def sweep() -> Outcomes:
         deletions = {pid: False for pid in ids} | {99_999_999: False}
         return await delete_projects(credentials, deletions, max_concurrency=3)
 
     outcome = await sweep()
-    assert {pid for pid, error in outcome.items() if error is None} == set(ids)
-    assert "NotFoundError" in str(outcome[99_999_999])
+    assert {pid for pid, result in outcome.items() if result.succeeded} == set(ids)
+    missing = outcome[99_999_999]
+    assert (missing.succeeded, missing.error_type, missing.retryable) == (
+        False, "NotFoundError", False
+    )
     assert all(client.projects.read(pid).is_deleted for pid in ids)
     assert qc_emulator.stats()["peak_in_flight"] == 3
 
@@ -72,14 +75,39 @@ async def test_a_batch_retries_only_the_projects_that_failed_transiently(qc_emul
     qc_emulator.inject("http_503_html", path="/projects/delete", count=1)
 
     @flow
-    async def sweep() -> dict[int, str | None]:
+    async def sweep() -> Outcomes:
         task = with_api_retries(delete_projects, 2, 0)
         return await task(credentials, {pid: False for pid in ids}, max_concurrency=1)
 
-    assert await sweep() == {pid: None for pid in ids}
+    assert await sweep() == {pid: Outcome.ok() for pid in ids}
     assert all(client.projects.read(pid).is_deleted for pid in ids)
     deletes = [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
-    # Four deletes, one of them answered 503, then one more for that project on the retry
-    # (after a read: a retried delete checks it did not take effect already).
+    # Four deletes, one of them answered 503, then one more for that project on the retry: the
+    # retry reads each project and deletes only the one still live (nothing kept in memory).
     assert len(deletes) == 5
     assert [r["project_id"] for r in deletes].count(ids[0]) == 2
+
+
+async def test_a_retried_batch_reports_typed_outcomes_and_retries_only_what_can_succeed(
+    qc_emulator,
+):
+    # One project is missing (permanent), one meets a 503 on each of its two attempts
+    # (transient): the last attempt says which is which, so a flow resubmits only the second.
+    # Three 503s: both deletes of the first attempt, then the live project's on the retry (the
+    # retry reads the missing one and sends it no delete).
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    client = credentials.get_client()
+    live = client.projects.create("Batch/typed", "Py").project_id
+    qc_emulator.inject("http_503_html", path="/projects/delete", count=3)
+
+    @flow
+    async def sweep() -> Outcomes:
+        task = with_api_retries(delete_projects, 1, 0)
+        return await task(credentials, {99_999_999: False, live: False}, max_concurrency=1)
+
+    outcomes = await sweep()
+    assert outcomes[99_999_999].error_type == "NotFoundError"
+    assert not outcomes[99_999_999].retryable
+    assert outcomes[live].error_type == "ServiceUnavailableError" and outcomes[live].retryable
+    resubmit = [pid for pid, outcome in outcomes.items() if outcome.retryable]
+    assert resubmit == [live]

@@ -303,6 +303,8 @@ BAD_OPTIONS = [
     ("options name_prefix 'CON/tmp-'", {"name_prefix": "CON/tmp-"}, "reserved device name"),
     ("options name_prefix ' tmp-'", {"name_prefix": " tmp-"}, "must not start or end"),
     ("options name_prefix ''", {"name_prefix": ""}, "name_prefix"),
+    ("options name_prefix 'p' (too short)", {"name_prefix": "p"}, "at least 4 characters"),
+    ("options name_prefix 'prodtmp' (no separator)", {"name_prefix": "prodtmp"}, "separator"),
     ("options language 'Java'", {"language": "Java"}, "language"),
     ("options task_retries 99", {"retries": {"task_retries": 99}}, "task_retries"),
     ("options typo 'nme_prefix'", {"nme_prefix": "x-"}, "nme_prefix"),

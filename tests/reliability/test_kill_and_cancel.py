@@ -25,10 +25,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
-from prefect.states import Cancelling
+from prefect.states import Cancelling, Crashed
 
 from flows.parameters import SweepOptions
 from flows.sweep import sweep_temporary_projects
+from flows.temporary import temporary_run_id
 from tests.helpers import credentials_for
 from tests.reliability.conftest import (
     report_figures,
@@ -150,10 +151,20 @@ async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
     assert [p["name"] for p in projects_named(qc_emulator, KILL_PREFIX)] == [project["name"]]
     assert not project["name"].startswith("Recycle Bin/")
 
-    report = await sweep_temporary_projects(
-        SweepOptions(name_prefix=KILL_PREFIX, ttl_minutes=0, purge=True, include_recycle_bin=True),
-        credentials=credentials_for(qc_emulator),
+    sweep = SweepOptions(
+        name_prefix=KILL_PREFIX, ttl_minutes=0, purge=True, include_recycle_bin=True
     )
+    # Prefect still shows the killed run as Running: the sweeper spares its project...
+    spared = await sweep_temporary_projects(sweep, credentials=credentials_for(qc_emulator))
+    assert (spared.matched, spared.spared) == (0, 1)
+    assert spared.items[0].run_state == "Running"
+    # ...until the run is marked Crashed (as Prefect's heartbeat-based zombie detection, or an
+    # operator, does for a run whose process died).
+    run_id = temporary_run_id(project["name"], KILL_PREFIX)
+    assert run_id is not None
+    async with get_client() as client:
+        await client.set_flow_run_state(run_id, Crashed(message="process killed"), force=True)
+    report = await sweep_temporary_projects(sweep, credentials=credentials_for(qc_emulator))
     assert report.matched == report.deleted == 1
     assert report.items[0].project_id == project["projectId"]
     assert qc_emulator.projects() == []
@@ -162,8 +173,9 @@ async def test_sigkilled_run_leaves_a_project_the_sweeper_removes(
         [
             f"project {project['name']} created {created_after:.1f} s after start; "
             "process SIGKILLed; project still live afterwards: yes",
-            f"next sweep (ttl 0): matched {report.matched}, removed {report.deleted}; "
-            f"projects left: {len(qc_emulator.projects())}",
+            f"sweep (ttl 0) while Prefect shows the run Running: spared {spared.spared}",
+            f"sweep after the run is marked Crashed: matched {report.matched}, removed "
+            f"{report.deleted}; projects left: {len(qc_emulator.projects())}",
         ],
     )
 

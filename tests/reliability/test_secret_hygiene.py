@@ -150,7 +150,7 @@ async def test_token_appears_nowhere(prefect_server, tmp_path: Path) -> None:
         )
         # Sweep (two orphans) and inventory.
         client = saved.get_client()
-        for name in (f"{PREFIX}orphan-1", f"{PREFIX}orphan-2"):
+        for name in (f"{PREFIX}{uuid.uuid4()}", f"{PREFIX}{uuid.uuid4()}"):
             client.projects.create(name, "Py")
         outcomes["sweep"] = await sweep_temporary_projects(
             SweepOptions(name_prefix=PREFIX, ttl_minutes=0, purge=True, retries=fast),
