@@ -2,9 +2,10 @@
 
 Like a moto backend, an :class:`Account` is the whole state of one emulated
 QuantConnect account. Its clock drives the jobs (compiles, backtests) only;
-timestamps such as ``created`` and signature checks use the wall clock. Resource modules (:mod:`quantconnect_emulator.resources`)
-keep their models in it (:meth:`Account.part`) and run every operation under
-its one re-entrant lock, so an API action is atomic whatever it touches.
+timestamps such as ``created`` and signature checks use the wall clock.
+Resource modules (:mod:`quantconnect_emulator.resources`) keep their models in
+it (:meth:`Account.part`) and run every operation under its one re-entrant
+lock, so an API action is atomic whatever it touches.
 ``reset`` makes a new account, handing over the id generators and the clock:
 ids never repeat within a process (a stale id from before a reset cannot reach
 a new project), and the clock never runs backwards.
