@@ -214,3 +214,47 @@ async def test_a_lost_start_answer_does_not_start_a_second_backtest(credentials,
     assert report.outcome == "completed"
     assert len(paths(emulator, "/backtests/create")) >= 1
     assert emulator.stats()["peak_running_backtests"] == 1
+
+
+async def test_the_gate_flow_on_its_own_gates_a_backtest_that_already_ran(emulator,
+                                                                         credentials):
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import RegressionError
+
+    project_id = await existing_project(emulator, credentials)
+    report = await backtest_strategy(
+        options=BacktestOptions.model_validate(
+            {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST}),
+        credentials=credentials)
+    target = {"project_id": project_id, "backtest_id": report.backtest_id,
+              "strategy_key": "sma_crossover_py", "retries": FAST}
+    passing = GateRunOptions.model_validate(
+        {**target, "gate": {"thresholds": {"Total Orders": {"min": 0}}}})
+    result = await regression_gate(options=passing, credentials=credentials)
+    assert result.passed and result.checked == ["Total Orders min 0"]
+    failing = GateRunOptions.model_validate(
+        {**target, "gate": {"thresholds": {"Sharpe Ratio": {"min": 1000}}}})
+    state = await regression_gate(options=failing, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, RegressionError) and "| Sharpe Ratio | min 1000 |" in str(error)
+    markdown = await artifact_markdown(str(state.state_details.flow_run_id),
+                                       "quantconnect-regression-gate")
+    assert "### Regression gate: REGRESSION" in markdown and "| Sharpe Ratio |" in markdown
+
+
+async def test_the_gate_flow_refuses_a_backtest_without_final_results(emulator, credentials):
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+
+    project_id = await existing_project(emulator, credentials)
+    client = credentials.get_client()
+    compile_id = client.compiles.wait(project_id,
+                                      client.compiles.create(project_id).compile_id).compile_id
+    emulator.set_jobs(backtest_seconds=3600)
+    running = client.backtests.create(project_id, compile_id, "still running")
+    options = GateRunOptions.model_validate(
+        {"project_id": project_id, "backtest_id": running.backtest_id, "strategy_key": "s",
+         "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}}}})
+    with pytest.raises(ValueError, match="no final results yet"):
+        await regression_gate(options=options, credentials=credentials)
