@@ -190,6 +190,7 @@ async def gate_results(
         flow_run_id=report.flow_run_id,
         backtest_id=backtest.backtest_id,
         parameters=report.parameters,
+        simulated=report.simulated,
     )
     report.gate = result
     get_run_logger().info("Regression gate %s", "passed" if result.passed else "found a regression")
