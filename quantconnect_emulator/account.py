@@ -1,9 +1,11 @@
 """The emulated account: one lock, the id generators, the clock, per-resource state.
 
 Like a moto backend, an :class:`Account` is the whole state of one emulated
-QuantConnect account. Resource modules (:mod:`quantconnect_emulator.resources`)
-keep their models in it (:meth:`Account.part`) and run every operation under
-its one re-entrant lock, so an API action is atomic whatever it touches.
+QuantConnect account. Its clock drives the jobs (compiles, backtests) only;
+timestamps such as ``created`` and signature checks use the wall clock.
+Resource modules (:mod:`quantconnect_emulator.resources`) keep their models in
+it (:meth:`Account.part`) and run every operation under its one re-entrant
+lock, so an API action is atomic whatever it touches.
 ``reset`` makes a new account, handing over the id generators and the clock:
 ids never repeat within a process (a stale id from before a reset cannot reach
 a new project), and the clock never runs backwards.
@@ -189,8 +191,12 @@ class Account:
             return part  # type: ignore[no-any-return]
 
     def now(self) -> datetime:
-        """The clock's time as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.clock.time(), tz=timezone.utc)
+        """Wall-clock time (UTC) for ``created``/``modified`` stamps.
+
+        Deliberately not the job clock: advancing jobs must not stamp projects in
+        the future of the ``Date`` header a client learns its clock offset from.
+        """
+        return datetime.now(timezone.utc)
 
     def count(self, name: str, amount: int = 1) -> None:
         """Add to one of the counters reported by ``stats()["store"]``."""

@@ -59,6 +59,7 @@ SHORTCUTS: dict[str, str] = {
     "jobs.node-mode": "node-mode",
     "jobs.total-performance-lag-seconds": "total-performance-lag",
     "jobs.chart-loading-seconds": "chart-loading-seconds",
+    "jobs.compile-not-found-seconds": "compile-not-found-seconds",
 }
 
 #: ``--faults`` is the name pydantic-settings gives the whole nested model (as JSON);

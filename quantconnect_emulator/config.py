@@ -194,6 +194,10 @@ class JobsConfig(BaseModel):
     """How long after ``completed`` the ``totalPerformance`` block stays empty (results settle
     in stages).
     """
+    compile_not_found_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
+    """How long after a compile's ``BuildSuccess`` ``/backtests/create`` still answers
+    ``Compile id not found`` (third-party clients report this; off by default).
+    """
     chart_loading_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
     """How long after completion ``/backtests/chart/read`` answers ``{'status': 'loading'}``."""
 

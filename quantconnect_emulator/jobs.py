@@ -124,6 +124,21 @@ class Job:
             return 1.0 if self.stopped is None or elapsed >= first else min(1.0, elapsed / first)
         return min(1.0, elapsed / first)
 
+    def entered_at(self, index: int) -> float | None:
+        """Clock time at which the job enters (or entered) stage ``index``.
+
+        ``None`` before the job starts, or for a stage a forced stop skipped.
+        """
+        if self.started_at is None:
+            return None
+        planned = self.started_at + sum(stage.seconds for stage in self.schedule[:index])
+        moment = planned - self.skipped
+        if self.skipped_at is not None and moment < self.skipped_at:
+            moment = max(moment, min(self.skipped_at, planned))  # a jump passed it then
+        if self.stopped_at is not None and moment > self.stopped_at:
+            return None
+        return moment
+
     def release_time(self) -> float | None:
         """When the job gives its slot back (``None``: not started)."""
         if self.started_at is None:

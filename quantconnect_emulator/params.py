@@ -27,36 +27,11 @@ from quantconnect_emulator.registry import ApiError
 
 #: Longest integer text accepted (ids are far shorter; Python refuses > 4300 digits anyway).
 MAX_INT_DIGITS = 30
-#: Deepest nesting of a JSON body (no request of the API nests more than a few levels).
-MAX_JSON_DEPTH = 64
 _INT_RE = re.compile(rf"^\s*-?\d{{1,{MAX_INT_DIGITS}}}\s*$")
 
 
 class ParamError(ApiError):
     """A bad request parameter or body; answered as a business error."""
-
-
-def _json_depth_ok(text: str) -> bool:
-    """True unless brackets nest deeper than :data:`MAX_JSON_DEPTH` (strings skipped)."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                return False
-        elif char in "]}":
-            depth -= 1
-    return True
 
 
 def _bounded_int(text: str) -> int:
@@ -164,11 +139,11 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
-        if not _json_depth_ok(text):
-            raise ParamError(f"Request body nests deeper than {MAX_JSON_DEPTH} levels")
         try:
             decoded = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:  # absurd nesting: the decoder gives up, so do we
+            raise ParamError("Request body is nested too deeply") from exc
+        except ValueError as exc:
             raise ParamError(f"Request body is not valid JSON: {str(exc)[:200]}") from exc
         if not isinstance(decoded, dict):
             raise ParamError("Request body must be a JSON object")

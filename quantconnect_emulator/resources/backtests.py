@@ -18,7 +18,8 @@ control): the running status text ``Running: NN%``; the no-node message; a
 compile that ended in ``BuildError`` is refused with its own message (an
 unknown or unfinished one gets the service's ``Compile id not found``); list
 entries without ``includeStatistics`` omit the statistics keys; a project's
-first delete (to the Recycle Bin) already removes its backtests.
+first delete (to the Recycle Bin) already removes its backtests, and no compile or
+backtest starts on a project in the Recycle Bin.
 
 Example:
     >>> from quantconnect_emulator.account import Account, ManualClock
@@ -146,7 +147,7 @@ class Backtests:
         account = self.account
         _check_text("backtestName", name, required=True)
         with account.lock:
-            Projects.of(account).require(project_id)
+            Projects.of(account).require_live(project_id)
             compiles = Compiles.of(account)
             build = compiles.by_id.get(compile_id)
             if build is None or build.project_id != project_id:
@@ -156,7 +157,7 @@ class Backtests:
                 raise ApiError(
                     f"Compile {compile_id} ended in BuildError; fix it and compile again"
                 )
-            if state != BUILD_SUCCESS:
+            if state != BUILD_SUCCESS or self._compile_not_visible_yet(build.compile_id):
                 raise ApiError(COMPILE_NOT_FOUND)
             simulation = simulate(build.language, build.files, parameters, build.report)
             failure = self.forced_failures.pop(project_id, None) or _initialize_failure(build)
@@ -179,6 +180,14 @@ class Backtests:
             self.by_id[backtest.backtest_id] = backtest
             account.count("backtests_created")
             return backtest
+
+    def _compile_not_visible_yet(self, compile_id: str) -> bool:
+        lag = self.account.jobs_config.compile_not_found_seconds
+        if lag <= 0:
+            return False
+        job = Compiles.of(self.account).board.get(compile_id)
+        done = job.entered_at(1) if job is not None else None
+        return done is not None and self.account.clock.time() < done + lag
 
     def _schedule(self, failure: Failure | None) -> list[Stage]:
         config = self.account.jobs_config
@@ -296,20 +305,35 @@ class Backtests:
         self.forced_failures.pop(project_id, None)
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every backtest with its project, name, status, stage and progress."""
+        """Every backtest: ids, name, status, stage, progress, parameters and its moments.
+
+        ``started_at``, ``completed_at`` (``Completed.`` with statistics),
+        ``settled_at`` (``totalPerformance`` in) and ``failed_at`` are Unix seconds
+        on the job clock (wall time plus every ``advance``), known ahead for a
+        running job and ``None`` when they do not apply: a benchmark compares
+        them with when its caller had the results.
+        """
         with self.account.lock:
-            return [
-                {
-                    "backtestId": b.backtest_id,
-                    "projectId": b.project_id,
-                    "name": b.name,
-                    "status": self.status(b),
-                    "stage": self.stage(b),
-                    "progress": round(self.progress(b), 4),
-                    "parameters": dict(b.parameters),
-                }
-                for b in self.by_id.values()
-            ]
+            result = []
+            for b in self.by_id.values():
+                job = self.job(b)
+                failed = b.failure is not None
+                result.append(
+                    {
+                        "backtestId": b.backtest_id,
+                        "projectId": b.project_id,
+                        "name": b.name,
+                        "status": self.status(b),
+                        "stage": self.stage(b),
+                        "progress": round(self.progress(b), 4),
+                        "parameters": dict(b.parameters),
+                        "started_at": job.started_at,
+                        "completed_at": None if failed else job.entered_at(1),
+                        "settled_at": None if failed else job.entered_at(2),
+                        "failed_at": job.entered_at(1) if failed else None,
+                    }
+                )
+            return result
 
     def stats(self) -> dict[str, Any]:
         """Figures for ``stats()``: running now, waiting, and the peak of running."""

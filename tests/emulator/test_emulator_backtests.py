@@ -59,6 +59,13 @@ BACKTEST_KEYS = {
     "totalPerformance", "charts", "rollingWindow", "nodeName", "optimizationId", "snapshotId",
     "researchGuide", "outOfSampleMaxEndDate", "outOfSampleDays", "serverStatistics",
 }  # fmt: skip
+PORTFOLIO_KEYS = {
+    "averageWinRate", "averageLossRate", "profitLossRatio", "winRate", "lossRate", "expectancy",
+    "startEquity", "endEquity", "compoundingAnnualReturn", "drawdown", "totalNetProfit",
+    "sharpeRatio", "probabilisticSharpeRatio", "sortinoRatio", "alpha", "beta",
+    "annualStandardDeviation", "annualVariance", "informationRatio", "trackingError",
+    "treynorRatio", "portfolioTurnover", "valueAtRisk99", "valueAtRisk95", "drawdownRecovery",
+}  # fmt: skip
 LONG = 1_000.0  # seconds: long enough that the wall clock never moves a test's backtest on
 
 
@@ -92,6 +99,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert (backtest["projectId"], backtest["name"]) == (pid, "first")
     assert backtest["organizationId"] == qc_emulator.organization_id
     assert backtest["parameterSet"] == []  # the service's empty map
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", backtest["created"])  # the plain form
     assert _ids(api, pid) == [backtest["backtestId"]]  # listed at once
 
     qc_emulator.advance(LONG * 0.42)
@@ -120,6 +128,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
         performance["tradeStatistics"]
     )
     portfolio = performance["portfolioStatistics"]
+    assert set(portfolio) == PORTFOLIO_KEYS
     assert portfolio["startEquity"] == 100000 and 0 <= portfolio["drawdown"] < 1
     trade = performance["closedTrades"][0]
     assert {"symbol", "entryTime", "entryPrice", "direction", "quantity", "exitTime",
@@ -201,6 +210,15 @@ def test_create_needs_a_finished_successful_compile(api, qc_emulator):
     assert _ids(api, pid) == []
 
 
+def test_a_finished_compile_can_stay_unknown_for_a_configured_moment(api, qc_emulator):
+    qc_emulator.set_jobs(compile_not_found_seconds=5)
+    pid, compile_id = _ready(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "early"}
+    assert api.fail("/backtests/create", body) == "Compile id not found"
+    qc_emulator.advance(5)
+    assert api.ok("/backtests/create", body)["backtest"]["name"] == "early"
+
+
 # ------------------------------------------------------------------ runtime errors
 
 
@@ -231,6 +249,8 @@ def test_a_raise_in_initialize_fails_as_an_initialization_error(
     )
     assert "no data for SPY" in failed["error"] and f"in {file}: line" in failed["stacktrace"]
     assert failed["totalPerformance"] is None
+    (snap,) = qc_emulator.backtests()
+    assert snap["failed_at"] is not None and snap["completed_at"] is None
     listed = api.ok("/backtests/list", {"projectId": pid})["backtests"]
     assert listed[0]["status"] == "Runtime Error"
 
@@ -270,6 +290,7 @@ def test_queue_mode_waits_for_a_free_node(api, qc_emulator):
     qc_emulator.set_jobs(backtest_nodes=2, node_mode="queue", backtest_seconds=100)
     pid, compile_id = _ready(api)
     runs = [api.backtest(pid, compile_id, f"b{i}")["backtestId"] for i in range(5)]
+    assert _ids(api, pid) == runs  # each listed at once, queued or not
     statuses = [api.read_backtest(pid, b)["status"] for b in runs]
     assert [s.startswith("Running") for s in statuses] == [True, True, False, False, False]
     queued = api.read_backtest(pid, runs[2])
@@ -322,6 +343,10 @@ def test_deleting_a_project_removes_its_backtests_and_frees_nodes(api, qc_emulat
         api.ok("/projects/delete", {"projectId": pid})
     assert qc_emulator.backtests()[0]["backtestId"] == waiting
     assert api.read_backtest(other, waiting)["status"].startswith("Running")
+    if not purge:  # nothing new starts in the Recycle Bin
+        body = {"projectId": pid, "compileId": compile_id, "backtestName": "late"}
+        assert "Recycle Bin" in api.fail("/backtests/create", body)
+        assert "Recycle Bin" in api.fail("/compile/create", {"projectId": pid})
 
 
 def test_update_renames_and_annotates_while_running(api, qc_emulator):
@@ -449,6 +474,10 @@ def test_backtests_snapshot_and_jobs_control(api, qc_emulator):
     (snap,) = qc_emulator.backtests()
     assert (snap["backtestId"], snap["stage"], snap["parameters"]) == (backtest_id, "running",
                                                                        {"x": 1})  # fmt: skip
+    lag = qc_emulator.emulator.account.jobs_config.total_performance_lag_seconds
+    assert snap["completed_at"] == pytest.approx(snap["started_at"] + LONG)
+    assert snap["settled_at"] == pytest.approx(snap["completed_at"] + lag)
+    assert snap["failed_at"] is None
     over_http = requests.get(f"{qc_emulator.control_url}/backtests", timeout=5).json()
     assert over_http["backtests"][0]["status"].startswith("Running")
     assert over_http["running_backtests"] == 1
@@ -458,3 +487,5 @@ def test_backtests_snapshot_and_jobs_control(api, qc_emulator):
     finished = requests.post(f"{qc_emulator.control_url}/jobs/{backtest_id}/advance", timeout=5)
     assert finished.json()["state"] == "completed"
     assert api.read_backtest(pid, backtest_id)["status"] == "Completed."
+    (after,) = qc_emulator.backtests()
+    assert snap["started_at"] < after["completed_at"] <= qc_emulator.emulator.account.clock.time()

@@ -28,7 +28,7 @@ ROWS: list[tuple[str, str, str]] = []
 def figures() -> Iterator[None]:
     yield
     report_figures(
-        "emulator hardening (hostile probe of issue 12, answered by the emulator)",
+        "emulator hardening (hostile probe of issue 12, and nodes under load)",
         table(("probe", "answer", "effect"), ROWS),
     )
 
@@ -255,3 +255,42 @@ def test_seeded_ids_never_repeat_across_resets(api, qc_emulator) -> None:
         seen |= ids
         qc_emulator.reset()
     ROWS.append(("5 resets x 3 creates, seeded", f"{len(seen)} distinct ids", "none repeated"))
+
+
+# ------------------------------------------------------------------ nodes under load
+
+
+@pytest.mark.parametrize("mode", ["queue", "reject"])
+def test_concurrent_backtests_never_exceed_the_nodes(qc_emulator, mode: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    nodes, wanted = 4, 24
+    qc_emulator.set_jobs(backtest_nodes=nodes, node_mode=mode, backtest_seconds=1_000)
+    setup = Api(qc_emulator)
+    pid = setup.create_project("Load")["projectId"]
+    compile_id = setup.compile(pid)["compileId"]
+
+    def create(i: int) -> bool:
+        caller = Api(qc_emulator)
+        try:
+            body = {"projectId": pid, "compileId": compile_id, "backtestName": f"b{i}"}
+            return bool(caller.call("/backtests/create", body).json()["success"])
+        finally:
+            caller.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        accepted = sum(pool.map(create, range(wanted)))
+    qc_emulator.advance(wanted * 1_000)
+    stats = qc_emulator.stats()
+    setup.close()
+    assert stats["peak_running_backtests"] == nodes
+    assert accepted == (wanted if mode == "queue" else nodes)
+    assert stats["store"]["backtests_created"] == accepted
+    assert {b["status"] for b in qc_emulator.backtests()} == {"Completed."}
+    ROWS.append(
+        (
+            f"{wanted} backtest creates from 8 threads, {nodes} nodes, {mode}",
+            f"{accepted} accepted, {wanted - accepted} refused",
+            f"peak running {stats['peak_running_backtests']}",
+        )
+    )

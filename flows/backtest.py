@@ -1,0 +1,447 @@
+"""The ``backtest-strategy`` flow (push a strategy, compile, backtest, report, gate) and the
+``regression-gate`` flow (gate a backtest that already ran).
+
+A strategy folder of the checkout is checked locally first (nothing is uploaded if the service
+would refuse any of it), then goes into a temporary project (``flows.temporary``: named
+``<prefix><flow run id>``, removed whatever ends the run); an existing cloud project is
+backtested as it is and never deleted. Whatever ends the run — success, build error, runtime
+error, the deadline, a cancellation, a crash — a backtest the run started that is still running
+is deleted first (it holds one of the account's few nodes for up to 12 hours), then the
+temporary project goes with its backtests.
+
+Example:
+    >>> import asyncio
+    >>> from flows.backtest import backtest_strategy
+    >>> report = asyncio.run(backtest_strategy())  # QC_* credentials  # doctest: +SKIP
+    >>> report.statistics["Sharpe Ratio"]  # doctest: +SKIP
+    '0.19'
+"""
+
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from prefect import Flow, flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.logging import get_logger
+from prefect.runtime import flow_run as current_flow_run
+
+from quantconnect_client import QuantConnectClient, QuantConnectError
+from quantconnect_client.backtest_models import Backtest
+from quantconnect_client.errors import (
+    BacktestResultsIncompleteError,
+    BacktestRuntimeError,
+    BuildError,
+)
+from tasks.backtests import (
+    backtest_name,
+    compile_project,
+    delete_backtest,
+    delete_running_backtests,
+    read_backtest,
+    read_equity,
+    start_backtest,
+    upload_strategy,
+    wait_for_backtest,
+)
+from tasks.credentials import QuantConnectCredentials
+
+from .backtest_params import (
+    BacktestOptions,
+    GateRunOptions,
+    JobLimits,
+    ReportOptions,
+    StrategyChoice,
+)
+from .backtest_report import BacktestReport, Outcome, backtest_link, is_real_service
+from .charts import equity_svg, svg_markdown_image
+from .credentials import resolve_credentials, resolve_credentials_sync
+from .gate import GateOptions, GateResult, RegressionError, run_gate
+from .parameters import RetryOptions
+from .session import IN_MEMORY_RESULTS
+from .strategy_folder import StrategySource, load_strategy
+from .temporary import (
+    CLEANUP_TIMEOUT_SECONDS,
+    TemporaryProject,
+    cleanup_hooks,
+    temporary_project,
+)
+
+logger = get_logger("flows.backtest")
+
+
+class BacktestDeadlineError(TimeoutError):
+    """The backtest did not finish by the run's deadline; it was deleted (the message says)."""
+
+
+def outcome_of(error: BaseException) -> Outcome:
+    """The report's outcome for what ended the run."""
+    if isinstance(error, BuildError):
+        return "build error"
+    if isinstance(error, BacktestRuntimeError):
+        return "runtime error"
+    if isinstance(error, RegressionError):
+        return "regression"
+    if isinstance(error, BacktestDeadlineError):
+        return "timed out"
+    if isinstance(error, anyio.get_cancelled_exc_class()):
+        return "cancelled"
+    return "failed"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, anyio.get_cancelled_exc_class()):
+        return "the run was cancelled (or reached its flow timeout)"
+    return f"{type(error).__name__}: {error}"
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What every backtest flow works out before its first request."""
+
+    run_id: str
+    strategy: StrategySource | None
+    creds: QuantConnectCredentials
+    base_url: str
+    #: The existing project, when the run uses one instead of a strategy folder.
+    project_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The strategy's name in reports: its folder's, or ``project <id>``."""
+        return self.strategy.name if self.strategy else f"project {self.project_id}"
+
+    @property
+    def simulated(self) -> bool:
+        """Whether results come from something other than QuantConnect (the emulator)."""
+        return not is_real_service(self.base_url)
+
+
+async def prepare_run(
+    choice: StrategyChoice,
+    credentials: QuantConnectCredentials | None,
+    credentials_block: str | None,
+) -> RunSetup:
+    """The run id, the checked strategy folder (a refused one raises here, before any request)
+    and the credentials."""
+    strategy = load_strategy(choice.strategy_folder) if choice.strategy_folder else None
+    creds = await resolve_credentials(credentials, credentials_block)
+    return RunSetup(
+        run_id=str(current_flow_run.id or uuid.uuid4()),
+        strategy=strategy,
+        creds=creds,
+        base_url=creds.to_settings().base_url,
+        project_id=None if strategy else choice.project_id,
+    )
+
+
+def fill_results(report: BacktestReport, backtest: Backtest) -> None:
+    """Copy what a person reads from a backtest into the report."""
+    report.status = backtest.status
+    report.statistics = dict(backtest.statistics.raw) if backtest.statistics else {}
+    report.runtime_statistics = (
+        dict(backtest.runtime_statistics.raw) if backtest.runtime_statistics else {}
+    )
+
+
+async def equity_chart(
+    creds: QuantConnectCredentials,
+    project_id: int,
+    backtest_id: str,
+    options: ReportOptions,
+    retries: RetryOptions,
+) -> str | None:
+    """The equity curve as a markdown image, or None (no chart wanted, or none to draw). A
+    chart that cannot be read does not fail the run: the statistics matter more."""
+    if not options.chart:
+        return None
+    try:
+        points = await retries.apply(read_equity)(creds, project_id, backtest_id)
+    except QuantConnectError as error:
+        get_run_logger().warning("No equity chart: %s", error)
+        return None
+    if len(points) < 2:
+        return None
+    svg = equity_svg(points, drawdown=options.drawdown, max_points=options.max_chart_points)
+    return svg_markdown_image(svg, "Equity curve")
+
+
+async def gate_results(
+    report: BacktestReport, backtest: Backtest, gate: GateOptions | None, strategy_key: str
+) -> GateResult | None:
+    """Run the gate on a backtest's numbers into the report; the caller raises on a regression
+    (after publishing the report)."""
+    if gate is None or not gate.active:
+        return None
+    numbers = backtest.statistics.numbers() if backtest.statistics else {}
+    result = await run_gate(
+        numbers,
+        gate,
+        strategy_key,
+        flow_run_id=report.flow_run_id,
+        backtest_id=backtest.backtest_id,
+        parameters=report.parameters,
+        simulated=report.simulated,
+    )
+    report.gate = result
+    get_run_logger().info("Regression gate %s", "passed" if result.passed else "found a regression")
+    return result
+
+
+async def _backtest_in(
+    creds: QuantConnectCredentials,
+    project_id: int,
+    report: BacktestReport,
+    options: BacktestOptions,
+    started: list[str],
+) -> tuple[Backtest, str | None]:
+    """Compile, start, wait, read: the steps shared by both kinds of project.
+
+    ``started`` receives the backtest id as soon as it is known, for the clean-up.
+    """
+    api = options.retries.apply
+    limits: JobLimits = options.limits
+    built = await api(compile_project)(creds, project_id, timeout=limits.compile_timeout_seconds)
+    report.compile_id = built.compile_id
+    name = report.backtest_name or backtest_name(str(report.flow_run_id))
+    backtest = await api(start_backtest)(
+        creds, project_id, built.compile_id, name, report.parameters
+    )
+    started.append(backtest.backtest_id)
+    report.backtest_id = backtest.backtest_id
+    deadline = limits.backtest_timeout_minutes * 60
+    try:
+        finished = await api(wait_for_backtest)(
+            creds, project_id, backtest.backtest_id, timeout=deadline
+        )
+    except BacktestResultsIncompleteError as error:
+        if error.completed:
+            raise  # it ran to the end; only its final results are late: nothing to stop
+        deleted = await api(delete_backtest)(creds, project_id, backtest.backtest_id)
+        report.cleanup.append(f"deleted backtest {backtest.backtest_id} at the deadline")
+        raise BacktestDeadlineError(
+            f"Backtest {backtest.backtest_id} did not finish within "
+            f"{limits.backtest_timeout_minutes:g} min; it was "
+            + ("deleted (a running backtest holds a node)." if deleted else "already gone.")
+        ) from error
+    except BacktestRuntimeError as error:
+        report.stacktrace = error.stacktrace
+        if error.backtest is not None:
+            report.status = error.backtest.status
+        raise
+    fill_results(report, finished)
+    chart = await equity_chart(creds, project_id, finished.backtest_id, options.report,
+                               options.retries)
+    return finished, chart
+
+
+def _stop_started_backtests(client: QuantConnectClient, project_id: int) -> None:
+    delete_running_backtests(client, project_id)
+
+
+def stop_backtests_in_existing_project(flow: Flow[Any, Any], flow_run: FlowRun,
+                                       state: State) -> None:
+    """State hook: for a run on an existing project, delete the backtests it started that
+    still run (found by the run id in their names; the project stays). It may run in another
+    process: the strategy choice is read back through its model (the backtest and grid forms
+    both hold it as ``options.strategy``), the credentials from the saved block the run names.
+    """
+    parameters = dict(flow_run.parameters or {})
+    try:
+        options = parameters.get("options") or {}
+        raw = options.get("strategy") if isinstance(options, dict) else None
+        project_id = StrategyChoice.model_validate(raw or {}).project_id
+        if project_id is None:
+            return  # a temporary project: cleanup_hooks remove it with its backtests
+        creds = resolve_credentials_sync(None, parameters.get("credentials_block"))
+        deleted = delete_running_backtests(creds.get_client(), project_id, str(flow_run.id))
+        if deleted:
+            logger.info("Run %s ended %s; deleted running backtest(s) %s", flow_run.id,
+                        state.name, deleted)
+    except Exception as error:
+        logger.error("Run %s ended %s; could not check its backtests (%s: %s)", flow_run.id,
+                     state.name, type(error).__name__, error)
+
+
+#: ``@flow`` options of the backtest flows: the temporary project's hooks (which delete its
+#: running backtests before removing it) and the hook for an existing project.
+BACKTEST_HOOKS = cleanup_hooks(before_removal=[_stop_started_backtests])
+for _state in ("on_failure", "on_cancellation", "on_crashed"):
+    BACKTEST_HOOKS[_state] = [*BACKTEST_HOOKS[_state], stop_backtests_in_existing_project]
+
+
+@asynccontextmanager
+async def strategy_project(
+    creds: QuantConnectCredentials,
+    choice: StrategyChoice,
+    strategy: StrategySource | None,
+    retries: RetryOptions,
+    cleanup: list[str],
+    run_id: str,
+) -> AsyncIterator[int]:
+    """The project a run backtests in, with the strategy uploaded; cleaned up on the way out.
+
+    A folder: a temporary project (``flows.temporary``), removed on any exit after its running
+    backtests are deleted. An existing project: kept, but on any exit the backtests this run
+    started (their names hold ``run_id``) that still run are deleted. What was removed is
+    appended to ``cleanup``.
+    """
+    if strategy is None:
+        assert choice.project_id is not None  # the model guarantees one of the two
+        try:
+            yield choice.project_id
+        finally:
+            # Shielded and bounded, like the temporary project's own clean-up.
+            deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
+            with anyio.CancelScope(shield=True, deadline=deadline):
+                removed = await anyio.to_thread.run_sync(
+                    delete_running_backtests, creds.get_client(), choice.project_id, run_id,
+                    abandon_on_cancel=True,
+                )
+                cleanup.extend(f"deleted running backtest {b}" for b in removed)
+        return
+
+    def record(client: QuantConnectClient, project_id: int) -> None:
+        cleanup.extend(f"deleted running backtest {b}"
+                       for b in delete_running_backtests(client, project_id))
+
+    tmp: TemporaryProject | None = None
+    try:
+        async with temporary_project(
+            creds, strategy.language, prefix=choice.name_prefix, retries=retries,
+            before_removal=[record],
+        ) as tmp:
+            project_id = tmp.project.project_id
+            written = await retries.apply(upload_strategy)(
+                creds, project_id, {f.name: f.content for f in strategy.files}
+            )
+            get_run_logger().info("Uploaded %s to project %s", ", ".join(written), project_id)
+            yield project_id
+    finally:
+        if tmp is not None and tmp.cleanup:
+            cleanup.append(f"temporary project: {tmp.cleanup}")
+
+
+@flow(**IN_MEMORY_RESULTS, name="backtest-strategy", **BACKTEST_HOOKS)
+async def backtest_strategy(
+    options: BacktestOptions = BacktestOptions(),  # noqa: B008 - an immutable-by-use default
+    credentials: QuantConnectCredentials | None = None,
+    credentials_block: str | None = None,
+) -> BacktestReport:
+    """Backtest a strategy folder (in a temporary project) or an existing project; report it
+    as a markdown artifact and, if asked, gate it.
+
+    Args:
+        options: What to run, its parameters, deadline, gate and report.
+        credentials: A credentials block; if None, ``credentials_block`` or ``QC_*`` is used.
+        credentials_block: Name of a saved ``QuantConnectCredentials`` block.
+
+    Returns:
+        The typed report (also the artifact ``options.report.artifact_key``).
+
+    Raises:
+        StrategyFolderError: The folder cannot be uploaded (before any request).
+        BuildError: The strategy did not compile (the logs are in the run's logs).
+        BacktestRuntimeError: The algorithm failed (error, stack trace).
+        BacktestDeadlineError: Not finished by the deadline (the backtest was deleted).
+        RegressionError: The gate found a regression (and ``gate.fail_run``).
+    """
+    log = get_run_logger()
+    clock = time.perf_counter()
+    setup = await prepare_run(options.strategy, credentials, credentials_block)
+    run_id, strategy, creds, choice = setup.run_id, setup.strategy, setup.creds, options.strategy
+    report = BacktestReport(
+        strategy=setup.label,
+        flow_run_id=run_id,
+        language=strategy.language if strategy else None,
+        source_digest=strategy.digest if strategy else None,
+        project_id=setup.project_id,
+        temporary_project=strategy is not None,
+        backtest_name=backtest_name(run_id, options.backtest_name or ""),
+        parameters=dict(options.parameters),
+        simulated=setup.simulated,
+    )
+    started: list[str] = []
+    chart: str | None = None
+    try:
+        async with strategy_project(
+            creds, choice, strategy, options.retries, report.cleanup, run_id
+        ) as project_id:
+            report.project_id = project_id
+            finished, chart = await _backtest_in(creds, project_id, report, options, started)
+            gate = await gate_results(
+                report, finished, options.gate, strategy.name if strategy else
+                f"project-{project_id}"
+            )
+            if options.delete_backtest and strategy is None:
+                await options.retries.apply(delete_backtest)(creds, project_id,
+                                                             finished.backtest_id)
+                report.cleanup.append(f"deleted backtest {finished.backtest_id} as asked")
+        report.link = backtest_link(setup.base_url, report.project_id, report.backtest_id)
+        if gate is not None and not gate.passed and options.gate and options.gate.fail_run:
+            raise RegressionError(gate)
+        report.outcome = "completed"
+        return report
+    except BaseException as error:
+        report.outcome = outcome_of(error)
+        report.error = _describe(error)
+        if isinstance(error, BuildError):
+            report.build_logs = list(error.logs)
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            report.seconds = round(time.perf_counter() - clock, 2)
+            await acreate_markdown_artifact(
+                markdown=report.to_markdown(chart),
+                key=options.report.artifact_key,
+                description=f"Backtest of {report.strategy} ({report.outcome})",
+            )
+        log.info("Backtest %s: %s", report.strategy, report.outcome)
+
+
+@flow(**IN_MEMORY_RESULTS, name="regression-gate")
+async def regression_gate(
+    options: GateRunOptions,
+    credentials: QuantConnectCredentials | None = None,
+    credentials_block: str | None = None,
+) -> GateResult:
+    """Gate a backtest that already ran (by project and backtest id) against thresholds and the
+    strategy's baseline; fail the run with the table of what got worse.
+
+    Raises:
+        RegressionError: The gate found a regression (and ``gate.fail_run``).
+    """
+    creds = await resolve_credentials(credentials, credentials_block)
+    base_url = creds.to_settings().base_url
+    backtest = await options.retries.apply(read_backtest)(creds, options.project_id,
+                                                          options.backtest_id)
+    if not backtest.results_ready:
+        raise ValueError(f"Backtest {options.backtest_id} has no final results yet "
+                         f"({backtest.status}); gate it once it has finished.")
+    report = BacktestReport(
+        strategy=options.strategy_key,
+        flow_run_id=str(current_flow_run.id or ""), project_id=options.project_id,
+        backtest_id=backtest.backtest_id, backtest_name=backtest.name,
+        simulated=not is_real_service(base_url),
+        link=backtest_link(base_url, options.project_id, backtest.backtest_id),
+    )
+    fill_results(report, backtest)
+    result = await gate_results(report, backtest, options.gate, options.strategy_key)
+    assert result is not None  # GateRunOptions refuses a gate with nothing to do
+    report.outcome = "completed" if result.passed else "regression"
+    await acreate_markdown_artifact(
+        markdown=report.to_markdown(), key=options.artifact_key,
+        description=f"Regression gate of {options.strategy_key} ({report.outcome})",
+    )
+    if not result.passed and options.gate.fail_run:
+        raise RegressionError(result)
+    return result

@@ -1,0 +1,290 @@
+"""The typed report of a backtest run and its markdown artifact.
+
+The markdown puts what a person looks for first: the outcome, the headline statistics (Sharpe,
+CAR, drawdown, net profit, PSR, orders, win rate), then the equity chart, the gate's verdict, all
+statistics, the runtime statistics and what was cleaned up. Against QuantConnect itself it links
+the backtest; against anything else it says, in the title and in bold, that the results were
+simulated by the offline emulator, so nobody mistakes them for LEAN's.
+
+Example:
+    >>> report = BacktestReport(strategy="sma_crossover_py", outcome="completed",
+    ...     statistics={"Sharpe Ratio": "0.19", "Drawdown": "38.900%"}, simulated=True)
+    >>> print(report.to_markdown().splitlines()[0])
+    # ✅ Backtest sma_crossover_py: completed (SIMULATED)
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from quantconnect_client import DEFAULT_BASE_URL
+
+from .gate import LOWER_IS_BETTER, GateResult
+
+#: The report's first table, in this order (LEAN's statistic names).
+HEADLINE_STATISTICS: tuple[str, ...] = (
+    "Sharpe Ratio",
+    "Compounding Annual Return",
+    "Drawdown",
+    "Net Profit",
+    "Probabilistic Sharpe Ratio",
+    "Total Orders",
+    "Win Rate",
+)
+SIMULATED_LABEL = (
+    "**SIMULATED by the offline emulator**: these numbers were not produced by LEAN and say "
+    "nothing about the strategy."
+)
+BACKTEST_LINK = "https://www.quantconnect.com/project/{project_id}/{backtest_id}"
+_REAL_HOST = urlsplit(DEFAULT_BASE_URL).hostname
+
+Outcome = Literal[
+    "running",
+    "completed",
+    "regression",
+    "build error",
+    "runtime error",
+    "timed out",
+    "cancelled",
+    "failed",
+]
+_ICONS: dict[str, str] = {
+    "running": "⏳",
+    "completed": "✅",
+    "regression": "📉",
+    "build error": "🛠️",
+    "runtime error": "💥",
+    "timed out": "⌛",
+    "cancelled": "🚫",
+    "failed": "❌",
+}
+
+
+def is_real_service(base_url: str) -> bool:
+    """Whether ``base_url`` is QuantConnect itself (anything else is treated as simulated).
+
+    Example:
+        >>> is_real_service("https://www.quantconnect.com/api/v2"), is_real_service(
+        ...     "http://127.0.0.1:8123/api/v2")
+        (True, False)
+    """
+    parts = urlsplit(base_url)
+    return parts.scheme == "https" and parts.hostname == _REAL_HOST
+
+
+def backtest_link(base_url: str, project_id: int | None, backtest_id: str | None) -> str | None:
+    """The backtest's page on quantconnect.com, only when the results come from there."""
+    if project_id is None or not backtest_id or not is_real_service(base_url):
+        return None
+    return BACKTEST_LINK.format(project_id=project_id, backtest_id=backtest_id)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: list[tuple[str, str]], header: tuple[str, str]) -> list[str]:
+    lines = [f"| {header[0]} | {header[1]} |", "| --- | ---: |"]
+    lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in rows]
+    return lines
+
+
+class BacktestReport(BaseModel):
+    """What a backtest run did and found (returned by the flow; rendered as its artifact)."""
+
+    strategy: str = Field(description="The strategy folder's name, or 'project <id>'.")
+    flow_run_id: str | None = None
+    language: str | None = None
+    source_digest: str | None = Field(default=None, description="Hash of the uploaded files.")
+    project_id: int | None = None
+    temporary_project: bool = False
+    compile_id: str | None = None
+    backtest_id: str | None = None
+    backtest_name: str | None = None
+    parameters: dict[str, str | int | float] = Field(default_factory=dict)
+    outcome: Outcome = "running"
+    status: str | None = Field(default=None, description="The service's last status text.")
+    error: str | None = None
+    build_logs: list[str] = Field(default_factory=list)
+    stacktrace: str | None = None
+    statistics: dict[str, str] = Field(default_factory=dict)
+    runtime_statistics: dict[str, str] = Field(default_factory=dict)
+    simulated: bool = True
+    link: str | None = None
+    gate: GateResult | None = None
+    cleanup: list[str] = Field(default_factory=list, description="What was removed, in order.")
+    seconds: float = 0.0
+
+    def to_markdown(self, chart: str | None = None) -> str:
+        """The artifact: headline first, then the chart (a markdown image), then the rest.
+
+        Args:
+            chart: A markdown image (see :func:`flows.charts.svg_markdown_image`), if any.
+        """
+        title = f"# {_ICONS[self.outcome]} Backtest {self.strategy}: {self.outcome}"
+        lines = [title + (" (SIMULATED)" if self.simulated else ""), ""]
+        if self.simulated:
+            lines += [f"> {SIMULATED_LABEL}", ""]
+        if self.link:
+            lines += [f"[Open the backtest on QuantConnect]({self.link})", ""]
+        if self.error:
+            lines += [f"**Error:** {_cell(self.error)}", ""]
+        if self.statistics:
+            stats = self.statistics
+            headline = [(k, stats[k]) for k in HEADLINE_STATISTICS if k in stats]
+            lines += ["## Headline", "", *_table(headline, ("statistic", "value")), ""]
+        if chart:
+            lines += ["## Equity", "", chart, ""]
+        if self.gate is not None:
+            lines += [self.gate.to_markdown(), ""]
+        lines += ["## Run", ""]
+        facts = [
+            ("Project", f"{self.project_id or '-'}" + (" (temporary)" if self.temporary_project
+                                                       else "")),
+            ("Backtest", f"{self.backtest_name or '-'} ({self.backtest_id or '-'})"),
+            ("Language", self.language or "-"),
+            ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(self.parameters.items()))
+             or "none"),
+            ("Status", self.status or "-"),
+            ("Source", self.source_digest or "-"),
+            ("Seconds", f"{self.seconds:.1f}"),
+        ]
+        lines += [f"- {name}: {_cell(value)}" for name, value in facts]
+        lines.append("")
+        if self.build_logs:
+            lines += ["## Build logs", "", "```", *self.build_logs, "```", ""]
+        if self.stacktrace:
+            lines += ["## Stack trace", "", "```", self.stacktrace, "```", ""]
+        if self.statistics:
+            lines += ["## All statistics", "",
+                      *_table(sorted(self.statistics.items()), ("statistic", "value")), ""]
+        if self.runtime_statistics:
+            lines += ["## Runtime statistics", "",
+                      *_table(sorted(self.runtime_statistics.items()), ("statistic", "value")),
+                      ""]
+        if self.cleanup:
+            lines += ["## Clean-up", "", *[f"- {step}" for step in self.cleanup], ""]
+        return "\n".join(lines).rstrip() + "\n"
+
+
+class GridRow(BaseModel):
+    """One parameter set of a grid run."""
+
+    index: int = Field(description="Position in the grid (0-based), also in the backtest name.")
+    parameters: dict[str, str | int | float]
+    outcome: Literal["completed", "failed", "not run"] = "not run"
+    backtest_id: str | None = None
+    statistics: dict[str, str] = Field(default_factory=dict)
+    value: float | None = Field(default=None, description="The ranking statistic, parsed.")
+    error: str | None = None
+    resubmissions: int = Field(
+        default=0, description="Times the service refused for lack of a free node."
+    )
+
+
+def _descending(rank_by: str, order: str) -> bool:
+    if order == "highest first":
+        return True
+    if order == "lowest first":
+        return False
+    return rank_by not in LOWER_IS_BETTER  # best first
+
+
+class GridReport(BaseModel):
+    """What a grid run did: every set's result, ranked."""
+
+    strategy: str
+    flow_run_id: str | None = None
+    project_id: int | None = None
+    temporary_project: bool = False
+    compile_id: str | None = None
+    rank_by: str
+    order: str = "best first"
+    concurrency: int = 1
+    backtest_nodes: int | None = None
+    outcome: Outcome = "running"
+    error: str | None = None
+    simulated: bool = True
+    rows: list[GridRow] = Field(default_factory=list)
+    cleanup: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[GridRow]:
+        """The sets that did not complete."""
+        return [row for row in self.rows if row.outcome != "completed"]
+
+    def ranked(self) -> list[GridRow]:
+        """Completed sets by the ranking statistic (missing values last), then the others.
+
+        Example:
+            >>> r = GridReport(strategy="s", rank_by="Drawdown", rows=[
+            ...     GridRow(index=0, parameters={}, outcome="completed", value=0.3),
+            ...     GridRow(index=1, parameters={}, outcome="failed"),
+            ...     GridRow(index=2, parameters={}, outcome="completed", value=0.1)])
+            >>> [row.index for row in r.ranked()]
+            [2, 0, 1]
+        """
+        descending = _descending(self.rank_by, self.order)
+        done = [r for r in self.rows if r.outcome == "completed" and r.value is not None]
+        sign = -1.0 if descending else 1.0
+        done.sort(key=lambda r: (sign * (r.value or 0.0), r.index))
+        rest = [r for r in self.rows if r not in done]
+        return done + sorted(rest, key=lambda r: r.index)
+
+    def table(self) -> list[dict[str, object]]:
+        """Rows for the ranked table artifact: rank, parameters, the statistic, outcome."""
+        rows: list[dict[str, object]] = []
+        for rank, row in enumerate(self.ranked(), start=1):
+            rows.append(
+                {
+                    "rank": rank if row.outcome == "completed" and row.value is not None else "-",
+                    "set": row.index,
+                    "parameters": ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items())),
+                    self.rank_by: row.statistics.get(self.rank_by, "-"),
+                    "net profit": row.statistics.get("Net Profit", "-"),
+                    "drawdown": row.statistics.get("Drawdown", "-"),
+                    "outcome": row.outcome,
+                    "error": (row.error or "")[:200],
+                    "backtest": row.backtest_id or "-",
+                }
+            )
+        return rows
+
+    def to_markdown(self) -> str:
+        """A summary for the markdown artifact (the ranked table is its own artifact)."""
+        done = len(self.rows) - len(self.failed)
+        title = f"# {_ICONS[self.outcome]} Grid {self.strategy}: {self.outcome}"
+        lines = [title + (" (SIMULATED)" if self.simulated else ""), ""]
+        if self.simulated:
+            lines += [f"> {SIMULATED_LABEL}", ""]
+        if self.error:
+            lines += [f"**Error:** {_cell(self.error)}", ""]
+        direction = "higher" if _descending(self.rank_by, self.order) else "lower"
+        lines += [
+            f"- Sets: {len(self.rows)}, completed {done}, failed {len(self.failed)}",
+            f"- Ranked by {self.rank_by} ({direction} first)",
+            f"- Concurrency: {self.concurrency} (backtest nodes: {self.backtest_nodes or '-'})",
+            f"- Project: {self.project_id or '-'}"
+            + (" (temporary)" if self.temporary_project else ""),
+            f"- Seconds: {self.seconds:.1f}",
+        ]
+        ranked = [r for r in self.ranked() if r.outcome == "completed" and r.value is not None]
+        ranked = ranked[:10]
+        if ranked:
+            lines += ["", "| rank | parameters | " + _cell(self.rank_by) + " |",
+                      "| ---: | --- | ---: |"]
+            for rank, row in enumerate(ranked, start=1):
+                params = ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items()))
+                lines.append(f"| {rank} | {_cell(params)} | "
+                             f"{_cell(row.statistics.get(self.rank_by, '-'))} |")
+        if self.failed:
+            lines += ["", "## Failed sets", ""]
+            lines += [f"- set {r.index} ({_cell(r.parameters)}): {_cell(r.error or r.outcome)}"
+                      for r in self.failed]
+        if self.cleanup:
+            lines += ["", "## Clean-up", "", *[f"- {step}" for step in self.cleanup]]
+        return "\n".join(lines) + "\n"

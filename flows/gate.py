@@ -1,0 +1,427 @@
+"""The regression gate: thresholds on named statistics and a comparison with the last accepted
+baseline of the same strategy, giving a table of what got worse and by how much.
+
+Numbers are the statistics as the client parses them: percentages as fractions (``"38.900%"`` is
+0.389, so "drawdown at most 25 %" is ``{"Drawdown": {"max": 0.25}}``), money as plain numbers. A
+statistic name the service does not report is refused when the options are built (so a flow's
+form refuses it before a run exists), with the list of valid names.
+
+Where the baseline lives: a **Prefect Variable** per strategy (``qc-baseline-<strategy>``). Every
+worker reads it with one API call and without knowing which run wrote it; it holds a small JSON
+document (the numbers fit well under Prefect's 5,000-character limit); a person can see, edit or
+delete it on the UI's Variables page to reset a baseline. An artifact by key would keep a
+history, but it is meant for display: reading its latest version back means parsing what was
+rendered, and it belongs to a run. The gate's verdict is published as an artifact for people;
+the variable is the state.
+
+Example:
+    >>> options = GateOptions(thresholds={"Sharpe Ratio": {"min": 0.5}, "Drawdown": {"max": 0.25}})
+    >>> result = evaluate_gate({"Sharpe Ratio": 0.4, "Drawdown": 0.2}, options)
+    >>> result.passed, [(f.statistic, round(f.by, 3)) for f in result.findings]
+    (False, [('Sharpe Ratio', 0.1)])
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, Literal, get_args
+
+from prefect.variables import Variable
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+#: The numeric keys of a backtest's ``statistics`` (LEAN's names, as the service sends them).
+NumericStatistic = Literal[
+    "Total Orders",
+    "Average Win",
+    "Average Loss",
+    "Compounding Annual Return",
+    "Drawdown",
+    "Expectancy",
+    "Start Equity",
+    "End Equity",
+    "Net Profit",
+    "Sharpe Ratio",
+    "Sortino Ratio",
+    "Probabilistic Sharpe Ratio",
+    "Loss Rate",
+    "Win Rate",
+    "Profit-Loss Ratio",
+    "Alpha",
+    "Beta",
+    "Annual Standard Deviation",
+    "Annual Variance",
+    "Information Ratio",
+    "Tracking Error",
+    "Treynor Ratio",
+    "Total Fees",
+    "Estimated Strategy Capacity",
+    "Portfolio Turnover",
+    "Drawdown Recovery",
+]
+#: All 27 keys: the numeric ones and the one symbol.
+StatisticName = Literal[NumericStatistic, "Lowest Capacity Asset"]
+NUMERIC_STATISTICS: tuple[str, ...] = get_args(NumericStatistic)
+STATISTIC_NAMES: tuple[str, ...] = (*NUMERIC_STATISTICS, "Lowest Capacity Asset")
+#: Where "worse" has a direction. Others (orders, beta, turnover, equity at the start...) are
+#: descriptions, not quality: a threshold on them is allowed, a baseline comparison skips them.
+HIGHER_IS_BETTER = frozenset(
+    {
+        "Average Win",
+        "Average Loss",  # negative: closer to zero is better
+        "Compounding Annual Return",
+        "Expectancy",
+        "End Equity",
+        "Net Profit",
+        "Sharpe Ratio",
+        "Sortino Ratio",
+        "Probabilistic Sharpe Ratio",
+        "Win Rate",
+        "Profit-Loss Ratio",
+        "Alpha",
+        "Information Ratio",
+        "Treynor Ratio",
+        "Estimated Strategy Capacity",
+    }
+)
+LOWER_IS_BETTER = frozenset(
+    {
+        "Drawdown",
+        "Loss Rate",
+        "Annual Standard Deviation",
+        "Annual Variance",
+        "Total Fees",
+        "Drawdown Recovery",
+    }
+)
+#: What a baseline comparison looks at unless told otherwise: the report's headline figures.
+DEFAULT_COMPARED: tuple[NumericStatistic, ...] = (
+    "Sharpe Ratio",
+    "Compounding Annual Return",
+    "Drawdown",
+    "Net Profit",
+    "Probabilistic Sharpe Ratio",
+    "Win Rate",
+)
+BASELINE_PREFIX = "qc-baseline-"
+
+
+class Threshold(BaseModel):
+    """Bounds on one statistic (either or both)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: float | None = Field(default=None, description="The statistic must be at least this.")
+    max: float | None = Field(default=None, description="The statistic must be at most this.")
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Threshold:
+        if self.min is None and self.max is None:
+            raise ValueError("a threshold needs min and/or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class GateOptions(BaseModel):
+    """What the regression gate checks (percentages as fractions: 25 % is 0.25)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thresholds: dict[NumericStatistic, Threshold] = Field(
+        default_factory=dict,
+        description='Bounds per statistic, e.g. {"Sharpe Ratio": {"min": 0.5}, '
+        '"Drawdown": {"max": 0.25}}.',
+    )
+    compare_to_baseline: bool = Field(
+        default=False,
+        description="Also compare with the last accepted result of this strategy.",
+    )
+    compared_statistics: list[NumericStatistic] = Field(
+        default_factory=lambda: list(DEFAULT_COMPARED),
+        description="Statistics compared with the baseline (only those with a better "
+        "direction count).",
+    )
+    relative_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=10,
+        description="Allowed worsening as a fraction of the baseline's magnitude.",
+    )
+    absolute_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        description="Allowed worsening in the statistic's own unit, whichever is larger.",
+    )
+    accept_baseline: Literal["never", "if passed", "always"] = Field(
+        default="never",
+        description="Store this result as the strategy's new baseline: never, only when the "
+        "gate passed, or always (to reset after an intended change).",
+    )
+    baseline_key: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[a-z0-9_\-]+$",
+        description="Prefect Variable holding the baseline (default: qc-baseline-<strategy>).",
+    )
+    fail_run: bool = Field(
+        default=True, description="Fail the flow run when the gate finds a regression."
+    )
+
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to check or store."""
+        return bool(self.thresholds) or self.compare_to_baseline or self.accept_baseline != "never"
+
+
+class Finding(BaseModel):
+    """One statistic that failed a rule."""
+
+    statistic: str
+    rule: str = Field(description="e.g. 'min 0.5' or 'baseline 1.2 (higher is better)'.")
+    expected: float | None
+    actual: float | None
+    by: float = Field(description="How much worse, in the statistic's unit (inf if missing).")
+
+
+class Baseline(BaseModel):
+    """The accepted result a later run is compared with."""
+
+    strategy: str
+    statistics: dict[str, float | None]
+    accepted_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+    flow_run_id: str | None = None
+    backtest_id: str | None = None
+    parameters: dict[str, str | int | float] = Field(default_factory=dict)
+
+
+class GateResult(BaseModel):
+    """The gate's verdict."""
+
+    passed: bool
+    findings: list[Finding] = Field(default_factory=list)
+    checked: list[str] = Field(default_factory=list, description="Rules checked, for the report.")
+    notes: list[str] = Field(default_factory=list)
+    baseline: Baseline | None = None
+    accepted: bool = False
+
+    def to_markdown(self) -> str:
+        """The verdict and, if anything got worse, a table of it."""
+        verdict = "passed ✅" if self.passed else "REGRESSION ❌"
+        lines = [f"### Regression gate: {verdict}", ""]
+        if self.baseline is not None:
+            lines.append(
+                f"- Baseline: accepted {self.baseline.accepted_at:%Y-%m-%d %H:%M} UTC"
+                f" (backtest {self.baseline.backtest_id or '-'})"
+            )
+        lines += [f"- {note}" for note in self.notes]
+        if self.checked:
+            lines.append(f"- Checked: {'; '.join(self.checked)}")
+        if self.findings:
+            lines += ["", "| statistic | rule | expected | actual | worse by |",
+                      "| --- | --- | ---: | ---: | ---: |"]
+            for f in self.findings:
+                lines.append(
+                    f"| {f.statistic} | {f.rule} | {_number(f.expected)} | {_number(f.actual)} "
+                    f"| {_number(f.by)} |"
+                )
+        return "\n".join(lines)
+
+
+class RegressionError(AssertionError):
+    """The gate found a regression; the message holds the table."""
+
+    def __init__(self, result: GateResult) -> None:
+        super().__init__(result.to_markdown())
+        self.result = result
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "missing"
+    if math.isinf(value):
+        return "∞"
+    return f"{value:.6g}"
+
+
+def baseline_key(strategy: str, simulated: bool = False) -> str:
+    """The Prefect Variable name for a strategy's baseline (lowercase, ``-`` for the rest).
+
+    Simulated results (the emulator's) get their own key: they must never become the baseline
+    LEAN's results are compared with, nor the other way round.
+
+    Example:
+        >>> baseline_key("sma_crossover_py")
+        'qc-baseline-sma_crossover_py'
+        >>> baseline_key("Project 123 / SMA", simulated=True)
+        'qc-baseline-simulated-project-123-sma'
+    """
+    slug = re.sub(r"[^a-z0-9_]+", "-", strategy.lower()).strip("-") or "strategy"
+    return (BASELINE_PREFIX + ("simulated-" if simulated else "") + slug)[:200]
+
+
+def _check_thresholds(
+    numbers: Mapping[str, float | None], options: GateOptions, result: GateResult
+) -> None:
+    for name, threshold in options.thresholds.items():
+        actual = numbers.get(name)
+        for bound, limit in (("min", threshold.min), ("max", threshold.max)):
+            if limit is None:
+                continue
+            result.checked.append(f"{name} {bound} {limit:g}")
+            if actual is None or math.isnan(actual):
+                result.findings.append(
+                    Finding(statistic=name, rule=f"{bound} {limit:g}", expected=limit,
+                            actual=None, by=math.inf)
+                )
+                continue
+            worse = limit - actual if bound == "min" else actual - limit
+            if worse > 0:
+                result.findings.append(
+                    Finding(statistic=name, rule=f"{bound} {limit:g}", expected=limit,
+                            actual=actual, by=worse)
+                )
+
+
+def _compare(
+    numbers: Mapping[str, float | None],
+    baseline: Baseline,
+    options: GateOptions,
+    result: GateResult,
+) -> None:
+    for name in options.compared_statistics:
+        if name in HIGHER_IS_BETTER:
+            sign, direction = 1.0, "higher is better"
+        elif name in LOWER_IS_BETTER:
+            sign, direction = -1.0, "lower is better"
+        else:
+            result.notes.append(f"{name} has no better direction: not compared")
+            continue
+        before = baseline.statistics.get(name)
+        if before is None:
+            result.notes.append(f"{name} missing in the baseline: not compared")
+            continue
+        actual = numbers.get(name)
+        rule = f"baseline {before:.6g} ({direction})"
+        result.checked.append(f"{name} vs baseline")
+        if actual is None or math.isnan(actual):
+            result.findings.append(
+                Finding(statistic=name, rule=rule, expected=before, actual=None, by=math.inf)
+            )
+            continue
+        worse = sign * (before - actual)
+        allowed = max(options.absolute_tolerance, options.relative_tolerance * abs(before))
+        if worse > allowed:
+            result.findings.append(
+                Finding(statistic=name, rule=rule, expected=before, actual=actual, by=worse)
+            )
+
+
+def evaluate_gate(
+    numbers: Mapping[str, float | None],
+    options: GateOptions,
+    baseline: Baseline | None = None,
+) -> GateResult:
+    """Check a backtest's numbers against the thresholds and, if asked, the baseline.
+
+    Args:
+        numbers: Statistic name → number (None when the service sent ``-`` or nothing).
+        options: The rules.
+        baseline: The last accepted result, if there is one.
+
+    Returns:
+        The verdict; ``findings`` lists what got worse. A missing statistic fails its rule.
+        With no baseline yet, the comparison passes with a note saying so.
+    """
+    result = GateResult(passed=True, baseline=baseline)
+    _check_thresholds(numbers, options, result)
+    if options.compare_to_baseline:
+        if baseline is None:
+            result.notes.append("no baseline yet: nothing to compare with")
+        else:
+            _compare(numbers, baseline, options, result)
+    result.passed = not result.findings
+    return result
+
+
+def should_accept(options: GateOptions, result: GateResult) -> bool:
+    """Whether this result becomes the new baseline (only ever on explicit request)."""
+    return options.accept_baseline == "always" or (
+        options.accept_baseline == "if passed" and result.passed
+    )
+
+
+async def load_baseline(key: str) -> Baseline | None:
+    """The baseline stored under ``key``, or None when there is none yet.
+
+    Raises:
+        ValueError: The variable holds something that is not a baseline (edited by hand?).
+    """
+    value: Any = await Variable.aget(key, default=None)  # type: ignore[func-returns-value]
+    if value is None:
+        return None
+    try:
+        return Baseline.model_validate(value)
+    except ValueError as error:
+        raise ValueError(
+            f"Prefect Variable {key!r} does not hold a baseline; delete it to start afresh "
+            f"({error.__class__.__name__})"
+        ) from error
+
+
+async def save_baseline(key: str, baseline: Baseline) -> None:
+    """Store ``baseline`` under ``key``, replacing the previous one."""
+    # Only numbers that are finite: JSON has no NaN/inf, and a missing one compares as missing.
+    cleaned = baseline.model_copy(
+        update={
+            "statistics": {
+                k: v for k, v in baseline.statistics.items() if v is None or math.isfinite(v)
+            }
+        }
+    )
+    await Variable.aset(key, cleaned.model_dump(mode="json"), overwrite=True, tags=["quantconnect"])
+
+
+async def run_gate(
+    numbers: Mapping[str, float | None],
+    options: GateOptions,
+    strategy: str,
+    *,
+    flow_run_id: str | None = None,
+    backtest_id: str | None = None,
+    parameters: Mapping[str, str | int | float] | None = None,
+    simulated: bool = False,
+) -> GateResult:
+    """Evaluate the gate against the stored baseline and, if asked, store the new one.
+
+    Does not raise on a regression: the caller decides (``options.fail_run``) and raises
+    :class:`RegressionError` after publishing its report.
+
+    Args:
+        numbers: The backtest's statistics as numbers.
+        options: The rules.
+        strategy: Whose baseline (see :func:`baseline_key`; ``options.baseline_key`` wins).
+        flow_run_id: Recorded with a new baseline.
+        backtest_id: Recorded with a new baseline.
+        parameters: Recorded with a new baseline.
+        simulated: The results are the emulator's (a baseline of their own).
+    """
+    key = options.baseline_key or baseline_key(strategy, simulated)
+    baseline = await load_baseline(key) if options.compare_to_baseline else None
+    result = evaluate_gate(numbers, options, baseline)
+    if should_accept(options, result):
+        await save_baseline(
+            key,
+            Baseline(
+                strategy=strategy,
+                statistics=dict(numbers),
+                flow_run_id=flow_run_id,
+                backtest_id=backtest_id,
+                parameters=dict(parameters or {}),
+            ),
+        )
+        result.accepted = True
+        result.notes.append(f"accepted as the new baseline (Prefect Variable {key!r})")
+    return result

@@ -1,0 +1,314 @@
+"""Thin Prefect tasks over the client's compile, backtest and node operations.
+
+Like the project tasks: a credentials block (never a token string), retries only for transient
+failures, and safe to retry. A retried upload compares before it writes; a retried start looks
+for its backtest by name first (names carry the flow run id, see :func:`backtest_name`), so it
+never starts a second one; a retried delete of a backtest already gone succeeds.
+
+A backtest's progress shows while it runs: a Prefect progress artifact follows every read the
+client makes, and the log gets a line at each tenth of the way or every
+:data:`PROGRESS_LOG_SECONDS`, whichever comes first.
+
+Example:
+    >>> from prefect import flow
+    >>> @flow
+    ... async def backtest(credentials, project_id):
+    ...     built = await compile_project(credentials, project_id)
+    ...     started = await start_backtest(credentials, project_id, built.compile_id, "nightly")
+    ...     return await wait_for_backtest(credentials, project_id, started.backtest_id)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.from_thread
+from prefect import get_run_logger, task
+from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
+
+from quantconnect_client import NotFoundError, QuantConnectClient
+from quantconnect_client.backtest_models import Backtest, BacktestSummary
+from quantconnect_client.compiles import Compile
+from quantconnect_client.errors import BuildError
+
+from ._run import in_thread, retry_context
+from .credentials import QuantConnectCredentials
+from .retries import api_task_options
+
+#: A log line at least this often while a backtest runs (and at every tenth of progress).
+PROGRESS_LOG_SECONDS = 30.0
+#: The service's equity chart and its series (LEAN's default chart names).
+EQUITY_CHART = "Strategy Equity"
+EQUITY_SERIES = "Equity"
+
+ParameterValue = str | int | float
+
+
+def backtest_name(flow_run_id: str, label: str = "") -> str:
+    """A backtest name that identifies the run that started it (and the set, for a grid).
+
+    Example:
+        >>> backtest_name("0b8e4c2e-1111-2222-3333-444455556666", "set 3")
+        'prefect 0b8e4c2e-1111-2222-3333-444455556666 set 3'
+    """
+    return f"prefect {flow_run_id} {label}".strip()
+
+
+@dataclass
+class ProgressLog:
+    """When to write a progress line: at each new tenth of the way, or after ``seconds``."""
+
+    seconds: float = PROGRESS_LOG_SECONDS
+    clock: Callable[[], float] = time.monotonic
+    _last_tenth: int = -1
+    _last_time: float = field(default=float("-inf"))
+
+    def due(self, progress: float) -> bool:
+        """Whether ``progress`` (0-1) deserves a line now; remembers that it got one.
+
+        Example:
+            >>> log = ProgressLog(clock=lambda: 0.0)
+            >>> [log.due(p) for p in (0.0, 0.05, 0.1, 0.15, 0.31)]
+            [True, False, True, False, True]
+        """
+        tenth = int(max(0.0, min(progress, 1.0)) * 10)
+        now = self.clock()
+        if tenth > self._last_tenth or now - self._last_time >= self.seconds:
+            self._last_tenth, self._last_time = max(tenth, self._last_tenth), now
+            return True
+        return False
+
+
+@task(name="upload-strategy", task_run_name="upload-strategy {project_id}", **api_task_options())
+async def upload_strategy(
+    credentials: QuantConnectCredentials, project_id: int, files: Mapping[str, str]
+) -> list[str]:
+    """Make the project's files hold ``files`` (name -> content): create what is missing,
+    update what differs, leave what is equal. Retry-safe: each attempt compares first.
+
+    Files the project holds and ``files`` does not (e.g. the default ``research.ipynb``) stay.
+
+    Returns:
+        The names written (created or updated).
+    """
+    return await in_thread(_upload, credentials.get_client(), project_id, dict(files))
+
+
+def _upload(client: QuantConnectClient, project_id: int, files: dict[str, str]) -> list[str]:
+    existing = {f.name: f.content for f in client.files.list(project_id)}
+    written = []
+    for name, content in files.items():
+        if name not in existing:
+            client.files.create(project_id, name, content)
+        elif existing[name] != content:
+            client.files.update(project_id, name, content)
+        else:
+            continue
+        written.append(name)
+    return written
+
+
+@task(name="compile-project", task_run_name="compile-project {project_id}", **api_task_options())
+async def compile_project(
+    credentials: QuantConnectCredentials, project_id: int, timeout: float = 300.0
+) -> Compile:
+    """Compile the project and wait for the result.
+
+    Raises:
+        BuildError: The build failed (permanent, never retried). Every log line is logged at
+            ERROR level first, so the run's logs in the UI show the file, line and message;
+            the exception's message names the errors too.
+    """
+    client = credentials.get_client()
+    logger = get_run_logger()
+    created = await in_thread(client.compiles.create, project_id)
+    try:
+        built = await in_thread(
+            client.compiles.wait, project_id, created.compile_id, timeout=timeout
+        )
+    except BuildError as error:
+        for line in error.logs:
+            logger.error("Build log: %s", line)
+        raise
+    logger.info("Compiled project %s: %s", project_id, built.compile_id)
+    return built
+
+
+@task(name="start-backtest", task_run_name="start-backtest {name}", **api_task_options())
+async def start_backtest(
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    compile_id: str,
+    name: str,
+    parameters: Mapping[str, ParameterValue] | None = None,
+) -> Backtest:
+    """Start a backtest; a retry first adopts the backtest an earlier attempt started.
+
+    The name is the key: give each backtest of a run its own (see :func:`backtest_name`).
+    """
+    client = credentials.get_client()
+    retrying, _ = retry_context()
+    if retrying:
+        existing = await in_thread(find_backtest, client, project_id, name)
+        if existing is not None:
+            get_run_logger().info("Backtest %r was started by an earlier attempt", name)
+            return await in_thread(client.backtests.read, project_id, existing.backtest_id)
+    started = await in_thread(
+        client.backtests.create, project_id, compile_id, name, dict(parameters or {})
+    )
+    get_run_logger().info("Started backtest %r: %s", name, started.backtest_id)
+    return started
+
+
+def find_backtest(client: QuantConnectClient, project_id: int, name: str) -> BacktestSummary | None:
+    """The project's backtest of this name, if any (the newest if several)."""
+    matches = [b for b in client.backtests.list(project_id) if b.name == name]
+    return max(matches, key=lambda b: str(b.created or ""), default=None)
+
+
+@task(name="wait-for-backtest", task_run_name="wait-for-backtest {backtest_id}",
+      **{**api_task_options(), "timeout_seconds": None})
+async def wait_for_backtest(
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    backtest_id: str,
+    timeout: float = 3600.0,
+    progress_key: str | None = None,
+) -> Backtest:
+    """Wait until the backtest has finished and its results settled, showing its progress.
+
+    No task timeout of its own: ``timeout`` (the client's deadline) bounds it.
+
+    Raises:
+        BacktestRuntimeError: The algorithm failed (with its error and stack trace).
+        BacktestResultsIncompleteError: Results did not settle by the deadline.
+    """
+    client = credentials.get_client()
+    logger = get_run_logger()
+    artifact = await acreate_progress_artifact(
+        0.0, key=progress_key, description=f"Backtest {backtest_id}"
+    )
+    log = ProgressLog()
+
+    async def show(progress: float, status: str) -> None:
+        await aupdate_progress_artifact(artifact, round(progress * 100, 1))
+        if log.due(progress):
+            shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
+            logger.info("Backtest %s: %s", backtest_id, shown)
+
+    def on_progress(backtest: Backtest) -> None:
+        # Called in the client's thread: hand the update to the flow's event loop.
+        anyio.from_thread.run(show, backtest.progress, backtest.status or "")
+
+    finished = await in_thread(
+        client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress
+    )
+    await aupdate_progress_artifact(artifact, 100.0)
+    logger.info("Backtest %s finished: %s", backtest_id, finished.status)
+    return finished
+
+
+@task(name="read-backtest", task_run_name="read-backtest {backtest_id}", **api_task_options())
+async def read_backtest(
+    credentials: QuantConnectCredentials, project_id: int, backtest_id: str
+) -> Backtest:
+    """Read a backtest as the service has it now (results only once finished)."""
+    return await in_thread(credentials.get_client().backtests.read, project_id, backtest_id)
+
+
+@task(name="read-equity", task_run_name="read-equity {backtest_id}", **api_task_options())
+async def read_equity(
+    credentials: QuantConnectCredentials, project_id: int, backtest_id: str
+) -> list[tuple[float, float]]:
+    """The equity curve of a finished backtest as ``(unix time, equity)`` (a candle gives its
+    close); [] if the chart has no equity series."""
+    chart = await in_thread(
+        credentials.get_client().backtests.chart, project_id, backtest_id, EQUITY_CHART
+    )
+    series = chart.series.get(EQUITY_SERIES)
+    return series.points() if series is not None else []
+
+
+@task(name="delete-backtest", task_run_name="delete-backtest {backtest_id}", **api_task_options())
+async def delete_backtest(
+    credentials: QuantConnectCredentials, project_id: int, backtest_id: str
+) -> bool:
+    """Delete (and so stop) a backtest. Returns False when it was already gone."""
+    return await in_thread(_delete, credentials.get_client(), project_id, backtest_id)
+
+
+def _delete(client: QuantConnectClient, project_id: int, backtest_id: str) -> bool:
+    try:
+        client.backtests.delete(project_id, backtest_id)
+    except NotFoundError:
+        return False
+    return True
+
+
+def delete_running_backtests(
+    client: QuantConnectClient, project_id: int, name_contains: str | None = None
+) -> list[str]:
+    """Delete every backtest of the project that has not finished; their ids.
+
+    Blocking, with the ``(client, project_id)`` shape of a temporary project's clean-up step
+    (``flows.temporary``), which may run in a state hook in another process.
+
+    Args:
+        client: Who to be.
+        project_id: The project.
+        name_contains: Only backtests whose name holds this (a flow run id, for an existing
+            project that other backtests share).
+    """
+    deleted = []
+    for summary in client.backtests.list(project_id):
+        if name_contains is not None and name_contains not in summary.name:
+            continue
+        if not _finished(summary) and _delete(client, project_id, summary.backtest_id):
+            deleted.append(summary.backtest_id)
+    return deleted
+
+
+def _finished(summary: BacktestSummary) -> bool:
+    # Anything not clearly over is deleted: a backtest in an unknown state may hold a node.
+    return (summary.status or "").startswith(("Completed", "Runtime Error"))
+
+
+@task(name="backtest-nodes", task_run_name="backtest-nodes {project_id}", **api_task_options())
+async def backtest_node_count(credentials: QuantConnectCredentials, project_id: int) -> int:
+    """How many backtests the account runs at once (its backtest nodes; at least 1)."""
+    nodes = await in_thread(credentials.get_client().nodes.read, project_id)
+    return max(1, int(nodes.backtest_node_count))
+
+
+@task(name="stop-running-backtests", task_run_name="stop-running-backtests",
+      **api_task_options())
+async def stop_running_backtests(
+    credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
+) -> dict[int, list[str]]:
+    """For each project, delete its backtests that still run (the sweeper calls it before it
+    removes orphaned temporary projects: a leaked running backtest holds a node).
+
+    Retry-safe: a retry finds only what still runs. A project already gone maps to ``[]``.
+
+    Returns:
+        Project id -> the ids of the backtests deleted.
+    """
+    client = credentials.get_client()
+    limiter = anyio.CapacityLimiter(max_concurrency)
+    stopped: dict[int, list[str]] = {}
+
+    async def one(project_id: int) -> None:
+        async with limiter:
+            try:
+                stopped[project_id] = await in_thread(delete_running_backtests, client,
+                                                      project_id)
+            except NotFoundError:
+                stopped[project_id] = []
+
+    async with anyio.create_task_group() as group:
+        for project_id in project_ids:
+            group.start_soon(one, project_id)
+    return {project_id: stopped[project_id] for project_id in project_ids}

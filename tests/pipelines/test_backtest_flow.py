@@ -1,0 +1,260 @@
+"""The backtest-strategy flow on real Prefect against the emulator: every way it can end, and
+that nothing is left behind (no project, no running backtest)."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.backtest import backtest_strategy
+from flows.backtest_params import BacktestOptions
+from tests.pipelines.helpers import (
+    FAST,
+    INIT_RAISES,
+    artifact_markdown,
+    artifacts_of,
+    existing_project,
+    paths,
+    running,
+    strategy_folder,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
+
+
+
+async def test_the_python_example_backtests_reports_and_leaves_nothing(emulator, credentials):
+    options = BacktestOptions(parameters={"fast": 5, "slow": 20}, retries=FAST)
+    report = await backtest_strategy(options=options, credentials=credentials)
+    assert report.outcome == "completed"
+    assert report.statistics["Sharpe Ratio"] and report.runtime_statistics["Equity"]
+    assert report.simulated and report.link is None
+    assert emulator.projects() == [] and running(emulator) == []
+    markdown = await artifact_markdown(str(report.flow_run_id))
+    assert "SIMULATED by the offline emulator" in markdown
+    assert "data:image/svg+xml;base64," in markdown
+    assert "fast=5, slow=20" in markdown
+    [progress] = [a for a in await artifacts_of(str(report.flow_run_id)) if a.type == "progress"]
+    assert progress.data == 100.0 and str(report.backtest_id) in str(progress.description)
+
+
+async def failed_run(**kwargs):
+    """Run the flow expecting it to fail: (the exception, the flow run id)."""
+    state = await backtest_strategy(return_state=True, **kwargs)
+    assert state.is_failed(), state
+    error = await state.aresult(raise_on_failure=False)
+    return error, str(state.state_details.flow_run_id)
+
+
+async def test_a_folder_the_service_would_refuse_fails_before_any_request(emulator, credentials,
+                                                                          tmp_path):
+    from flows.strategy_folder import StrategyFolderError
+
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    options = BacktestOptions.model_validate({"strategy": {"strategy_folder": str(folder)}})
+    with pytest.raises(StrategyFolderError, match="it is empty"):
+        await backtest_strategy(options=options, credentials=credentials)
+    assert emulator.requests_log() == []
+
+
+async def test_a_build_error_fails_with_its_logs_and_leaves_nothing(emulator, credentials,
+                                                                    tmp_path):
+    from quantconnect_client.errors import BuildError
+
+    folder = strategy_folder(tmp_path, "def initialize(self:\n    pass\n")
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": folder}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BuildError) and "main.py" in str(error)
+    markdown = await artifact_markdown(run_id)
+    assert markdown.startswith("# 🛠️ Backtest my_strategy: build error")
+    assert "## Build logs" in markdown and "Line 1" in markdown
+    assert emulator.projects() == []
+    assert paths(emulator, "/backtests/create") == []
+
+
+async def test_a_runtime_error_in_initialize_is_reported_and_cleaned_up(emulator, credentials,
+                                                                        tmp_path):
+    from quantconnect_client.errors import BacktestRuntimeError
+
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": strategy_folder(tmp_path, INIT_RAISES)},
+         "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BacktestRuntimeError) and error.during_initialization
+    markdown = await artifact_markdown(run_id)
+    assert "runtime error" in markdown.splitlines()[0]
+    assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
+
+
+async def test_a_runtime_error_later_on_in_an_existing_project(emulator, credentials):
+    from quantconnect_client.errors import BacktestRuntimeError
+
+    project_id = await existing_project(emulator, credentials)
+    emulator.force_runtime_error(project_id, message="Division by zero in on_data",
+                                 at_progress=0.5)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BacktestRuntimeError) and not error.during_initialization
+    assert "Division by zero" in str(error)
+    markdown = await artifact_markdown(run_id)
+    assert "Division by zero in on_data" in markdown
+    [project] = emulator.projects()  # the user's project stays
+    assert project["projectId"] == project_id
+
+
+async def test_an_existing_project_is_backtested_and_kept_with_its_backtest(emulator,
+                                                                           credentials):
+    project_id = await existing_project(emulator, credentials)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id},
+         "backtest_name": "nightly", "retries": FAST})
+    report = await backtest_strategy(options=options, credentials=credentials)
+    assert report.outcome == "completed" and not report.temporary_project
+    assert report.strategy == f"project {project_id}"
+    [backtest] = emulator.backtests()
+    assert backtest["name"] == f"prefect {report.flow_run_id} nightly"
+    assert backtest["status"] == "Completed." and len(emulator.projects()) == 1
+
+
+async def test_delete_backtest_removes_the_finished_backtest_of_an_existing_project(
+    emulator, credentials
+):
+    project_id = await existing_project(emulator, credentials)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id},
+         "delete_backtest": True, "retries": FAST})
+    report = await backtest_strategy(options=options, credentials=credentials)
+    assert emulator.backtests() == [] and len(emulator.projects()) == 1
+    assert report.cleanup == [f"deleted backtest {report.backtest_id} as asked"]
+
+
+async def test_the_deadline_deletes_the_running_backtest_and_says_so(emulator, credentials):
+    from flows.backtest import BacktestDeadlineError
+
+    emulator.set_jobs(backtest_seconds=3600)
+    options = BacktestOptions.model_validate(
+        {"limits": {"backtest_timeout_minutes": 0.02}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BacktestDeadlineError)
+    assert "did not finish within 0.02 min; it was deleted" in str(error)
+    assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+    # Deleted by the run before its project went (not only with it).
+    assert paths(emulator, "/backtests/delete", "/projects/delete")[0] == "/backtests/delete"
+    markdown = await artifact_markdown(run_id)
+    assert markdown.startswith("# ⌛ Backtest sma_crossover_py: timed out")
+    assert "at the deadline" in markdown
+
+
+async def test_cancelling_the_run_while_its_backtest_runs_deletes_it_first(emulator,
+                                                                           credentials):
+    import anyio
+
+    emulator.set_jobs(backtest_seconds=3600)
+    options = BacktestOptions(retries=FAST)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: backtest_strategy(options=options, credentials=credentials))
+        with anyio.fail_after(120):  # a bound on the wait, not a timing assertion
+            while not emulator.backtests():
+                await anyio.sleep(0.05)
+        group.cancel_scope.cancel()
+    assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+    deletes = paths(emulator, "/backtests/delete", "/projects/delete")
+    assert deletes[0] == "/backtests/delete" and "/projects/delete" in deletes
+
+
+async def test_a_regression_fails_the_run_with_the_table(emulator, credentials):
+    from flows.gate import RegressionError
+
+    options = BacktestOptions.model_validate(
+        {"gate": {"thresholds": {"Sharpe Ratio": {"min": 1000}}}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, RegressionError)
+    assert "| Sharpe Ratio | min 1000 |" in str(error)
+    markdown = await artifact_markdown(run_id)
+    assert markdown.startswith("# 📉 Backtest sma_crossover_py: regression")
+    assert "### Regression gate: REGRESSION" in markdown
+    assert emulator.projects() == []
+
+
+async def test_no_regression_passes_and_a_baseline_is_compared_once_accepted(emulator,
+                                                                           credentials):
+    import uuid
+
+    key = f"qc-baseline-test-{uuid.uuid4().hex[:8]}"
+    gate = {"thresholds": {"Sharpe Ratio": {"min": -1000}}, "compare_to_baseline": True,
+            "baseline_key": key}
+    first = await backtest_strategy(
+        options=BacktestOptions.model_validate(
+            {"gate": {**gate, "accept_baseline": "if passed"}, "retries": FAST}),
+        credentials=credentials)
+    assert first.outcome == "completed" and first.gate is not None and first.gate.accepted
+    assert first.gate.notes[0] == "no baseline yet: nothing to compare with"
+    again = await backtest_strategy(
+        options=BacktestOptions.model_validate({"gate": gate, "retries": FAST}),
+        credentials=credentials)
+    assert again.gate is not None and again.gate.passed and again.gate.baseline is not None
+    assert again.statistics == first.statistics  # the same inputs, the same (simulated) results
+    assert "Sharpe Ratio vs baseline" in again.gate.checked
+
+
+async def test_the_csharp_example_backtests(emulator, credentials):
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": "strategies/sma_crossover_cs"}, "retries": FAST})
+    report = await backtest_strategy(options=options, credentials=credentials)
+    assert report.outcome == "completed" and report.language == "C#"
+    assert emulator.projects() == []
+
+
+async def test_a_lost_start_answer_does_not_start_a_second_backtest(credentials, emulator):
+    emulator.inject("ambiguous_write", path="/backtests/create", count=1)
+    report = await backtest_strategy(options=BacktestOptions(retries=FAST),
+                                     credentials=credentials)
+    assert report.outcome == "completed"
+    assert len(paths(emulator, "/backtests/create")) >= 1
+    assert emulator.stats()["peak_running_backtests"] == 1
+
+
+async def test_the_gate_flow_on_its_own_gates_a_backtest_that_already_ran(emulator,
+                                                                         credentials):
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import RegressionError
+
+    project_id = await existing_project(emulator, credentials)
+    report = await backtest_strategy(
+        options=BacktestOptions.model_validate(
+            {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST}),
+        credentials=credentials)
+    target = {"project_id": project_id, "backtest_id": report.backtest_id,
+              "strategy_key": "sma_crossover_py", "retries": FAST}
+    passing = GateRunOptions.model_validate(
+        {**target, "gate": {"thresholds": {"Total Orders": {"min": 0}}}})
+    result = await regression_gate(options=passing, credentials=credentials)
+    assert result.passed and result.checked == ["Total Orders min 0"]
+    failing = GateRunOptions.model_validate(
+        {**target, "gate": {"thresholds": {"Sharpe Ratio": {"min": 1000}}}})
+    state = await regression_gate(options=failing, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, RegressionError) and "| Sharpe Ratio | min 1000 |" in str(error)
+    markdown = await artifact_markdown(str(state.state_details.flow_run_id),
+                                       "quantconnect-regression-gate")
+    assert "### Regression gate: REGRESSION" in markdown and "| Sharpe Ratio |" in markdown
+
+
+async def test_the_gate_flow_refuses_a_backtest_without_final_results(emulator, credentials):
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+
+    project_id = await existing_project(emulator, credentials)
+    client = credentials.get_client()
+    compile_id = client.compiles.wait(project_id,
+                                      client.compiles.create(project_id).compile_id).compile_id
+    emulator.set_jobs(backtest_seconds=3600)
+    running = client.backtests.create(project_id, compile_id, "still running")
+    options = GateRunOptions.model_validate(
+        {"project_id": project_id, "backtest_id": running.backtest_id, "strategy_key": "s",
+         "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}}}})
+    with pytest.raises(ValueError, match="no final results yet"):
+        await regression_gate(options=options, credentials=credentials)

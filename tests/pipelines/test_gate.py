@@ -1,0 +1,131 @@
+"""The regression gate: thresholds, baseline comparison, names refused up front."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from flows.gate import (
+    NUMERIC_STATISTICS,
+    STATISTIC_NAMES,
+    Baseline,
+    GateOptions,
+    RegressionError,
+    baseline_key,
+    evaluate_gate,
+    should_accept,
+)
+
+GOOD = {"Sharpe Ratio": 1.2, "Drawdown": 0.18, "Net Profit": 0.31, "Win Rate": 0.55,
+        "Compounding Annual Return": 0.08, "Probabilistic Sharpe Ratio": 0.6}
+
+
+def test_the_27_statistics_are_known_and_26_are_numbers():
+    assert len(STATISTIC_NAMES) == 27 and len(NUMERIC_STATISTICS) == 26
+    assert "Lowest Capacity Asset" not in NUMERIC_STATISTICS
+
+
+def test_an_unknown_statistic_is_refused_with_the_valid_names():
+    with pytest.raises(ValidationError) as caught:
+        GateOptions(thresholds={"Sharpe": {"min": 0.5}})
+    message = str(caught.value)
+    assert "'Sharpe Ratio'" in message and "'Drawdown'" in message
+
+
+def test_the_json_schema_refuses_unknown_names_before_a_run_exists():
+    schema = GateOptions.model_json_schema()
+    names = schema["properties"]["thresholds"]["propertyNames"]["enum"]
+    assert set(names) == set(NUMERIC_STATISTICS)
+
+
+def test_a_non_numeric_statistic_cannot_have_a_threshold():
+    with pytest.raises(ValidationError):
+        GateOptions(thresholds={"Lowest Capacity Asset": {"min": 1}})
+
+
+@pytest.mark.parametrize("bounds", [{}, {"min": 2, "max": 1}])
+def test_a_threshold_needs_a_sensible_bound(bounds):
+    with pytest.raises(ValidationError):
+        GateOptions(thresholds={"Sharpe Ratio": bounds})
+
+
+def test_thresholds_pass_when_met():
+    options = GateOptions(thresholds={"Sharpe Ratio": {"min": 0.5}, "Drawdown": {"max": 0.25}})
+    result = evaluate_gate(GOOD, options)
+    assert result.passed and result.findings == []
+    assert result.checked == ["Sharpe Ratio min 0.5", "Drawdown max 0.25"]
+
+
+def test_thresholds_report_what_got_worse_and_by_how_much():
+    options = GateOptions(thresholds={"Sharpe Ratio": {"min": 0.5}, "Drawdown": {"max": 0.25}})
+    result = evaluate_gate({**GOOD, "Sharpe Ratio": 0.2, "Drawdown": 0.4}, options)
+    assert not result.passed
+    got = {f.statistic: (f.expected, f.actual, round(f.by, 6)) for f in result.findings}
+    assert got == {"Sharpe Ratio": (0.5, 0.2, 0.3), "Drawdown": (0.25, 0.4, 0.15)}
+    table = result.to_markdown()
+    assert "REGRESSION" in table and "| Sharpe Ratio | min 0.5 | 0.5 | 0.2 | 0.3 |" in table
+
+
+def test_a_missing_statistic_fails_its_rule():
+    options = GateOptions(thresholds={"Sortino Ratio": {"min": 0}})
+    [finding] = evaluate_gate({**GOOD, "Sortino Ratio": None}, options).findings
+    assert finding.actual is None and math.isinf(finding.by)
+    assert "missing" in evaluate_gate(GOOD, options).to_markdown()
+
+
+def test_without_a_baseline_the_comparison_passes_and_says_why():
+    result = evaluate_gate(GOOD, GateOptions(compare_to_baseline=True), baseline=None)
+    assert result.passed and result.notes == ["no baseline yet: nothing to compare with"]
+
+
+def test_the_baseline_comparison_knows_which_way_is_worse():
+    baseline = Baseline(strategy="s", statistics=GOOD)
+    options = GateOptions(compare_to_baseline=True)
+    # Sharpe down, drawdown up: both worse. Net profit up: better, not a finding.
+    now = {**GOOD, "Sharpe Ratio": 0.9, "Drawdown": 0.30, "Net Profit": 0.5}
+    result = evaluate_gate(now, options, baseline)
+    assert not result.passed
+    got = {f.statistic: round(f.by, 6) for f in result.findings}
+    assert got == {"Sharpe Ratio": 0.3, "Drawdown": 0.12}
+
+
+def test_small_changes_within_the_tolerance_pass():
+    baseline = Baseline(strategy="s", statistics=GOOD)
+    # 1.2 * 5 % = 0.06 allowed on Sharpe; 0.01 absolute on drawdown.
+    now = {**GOOD, "Sharpe Ratio": 1.15, "Drawdown": 0.189}
+    assert evaluate_gate(now, GateOptions(compare_to_baseline=True), baseline).passed
+    strict = GateOptions(compare_to_baseline=True, relative_tolerance=0, absolute_tolerance=0)
+    assert not evaluate_gate(now, strict, baseline).passed
+
+
+def test_statistics_without_a_direction_are_not_compared():
+    baseline = Baseline(strategy="s", statistics={"Beta": 1.0})
+    options = GateOptions(compare_to_baseline=True, compared_statistics=["Beta"])
+    result = evaluate_gate({"Beta": 3.0}, options, baseline)
+    assert result.passed and "Beta has no better direction: not compared" in result.notes
+
+
+def test_accepting_a_baseline_is_explicit():
+    passed = evaluate_gate(GOOD, GateOptions())
+    failed = evaluate_gate({}, GateOptions(thresholds={"Sharpe Ratio": {"min": 1}}))
+    assert not should_accept(GateOptions(), passed)
+    assert should_accept(GateOptions(accept_baseline="if passed"), passed)
+    assert not should_accept(GateOptions(accept_baseline="if passed"), failed)
+    assert should_accept(GateOptions(accept_baseline="always"), failed)
+
+
+def test_the_regression_error_carries_the_table():
+    failed = evaluate_gate({"Sharpe Ratio": 0.1}, GateOptions(thresholds={"Sharpe Ratio":
+                                                                            {"min": 1}}))
+    error = RegressionError(failed)
+    assert "| Sharpe Ratio | min 1 |" in str(error) and error.result is failed
+
+
+def test_baseline_keys_are_valid_prefect_variable_names():
+    from prefect.types.names import raise_on_name_alphanumeric_dashes_underscores_only
+
+    for name in ["sma_crossover_py", "Project 123", "ÉtéStrategy/v2", "---"]:
+        key = baseline_key(name)
+        assert raise_on_name_alphanumeric_dashes_underscores_only(key) == key
