@@ -18,7 +18,8 @@ control): the running status text ``Running: NN%``; the no-node message; a
 compile that ended in ``BuildError`` is refused with its own message (an
 unknown or unfinished one gets the service's ``Compile id not found``); list
 entries without ``includeStatistics`` omit the statistics keys; a project's
-first delete (to the Recycle Bin) already removes its backtests.
+first delete (to the Recycle Bin) already removes its backtests, and no compile or
+backtest starts on a project in the Recycle Bin.
 
 Example:
     >>> from quantconnect_emulator.account import Account, ManualClock
@@ -146,7 +147,7 @@ class Backtests:
         account = self.account
         _check_text("backtestName", name, required=True)
         with account.lock:
-            Projects.of(account).require(project_id)
+            Projects.of(account).require_live(project_id)
             compiles = Compiles.of(account)
             build = compiles.by_id.get(compile_id)
             if build is None or build.project_id != project_id:

@@ -93,7 +93,7 @@ class Compiles:
         """Snapshot and check the project's files; start the compile job."""
         account = self.account
         with account.lock:
-            project = Projects.of(account).require(project_id)
+            project = Projects.of(account).require_live(project_id)
             files = {name: f.content for name, f in sorted(project.files.items())}
             report = check_sources(project.language, files)
             compile_id = account.ids.compile_id()

@@ -121,6 +121,13 @@ class Projects:
             raise ApiError(f"Project not found. ProjectId: {project_id}")
         return project
 
+    def require_live(self, project_id: int) -> Project:
+        """The project, refusing one in the Recycle Bin (no new jobs start there)."""
+        project = self.require(project_id)
+        if project.in_recycle_bin:
+            raise ApiError(f"Project {project_id} is in the Recycle Bin")
+        return project
+
     def page(self, start: int | None = None, end: int | None = None) -> list[Project]:
         """All projects in id order, Recycle Bin included; optionally a page.
 

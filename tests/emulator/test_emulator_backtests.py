@@ -343,6 +343,10 @@ def test_deleting_a_project_removes_its_backtests_and_frees_nodes(api, qc_emulat
         api.ok("/projects/delete", {"projectId": pid})
     assert qc_emulator.backtests()[0]["backtestId"] == waiting
     assert api.read_backtest(other, waiting)["status"].startswith("Running")
+    if not purge:  # nothing new starts in the Recycle Bin
+        body = {"projectId": pid, "compileId": compile_id, "backtestName": "late"}
+        assert "Recycle Bin" in api.fail("/backtests/create", body)
+        assert "Recycle Bin" in api.fail("/compile/create", {"projectId": pid})
 
 
 def test_update_renames_and_annotates_while_running(api, qc_emulator):

@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tasks.credentials import QuantConnectCredentials
+from tests.helpers import credentials_for
+
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
@@ -20,3 +23,17 @@ def prefect_server() -> Iterator[None]:
 def anyio_backend() -> str:
     """Async tests (``pytest.mark.anyio``) run on asyncio, as Prefect does."""
     return "asyncio"
+
+
+@pytest.fixture
+def emulator(qc_emulator):
+    """The emulator with quick jobs: a compile of 0.2 s, a backtest of 0.5 s, results settling
+    0.2 s after it completes."""
+    qc_emulator.set_jobs(compile_seconds=0.2, backtest_seconds=0.5,
+                         total_performance_lag_seconds=0.2)
+    return qc_emulator
+
+
+@pytest.fixture
+def credentials(emulator) -> QuantConnectCredentials:
+    return credentials_for(emulator)
