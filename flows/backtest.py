@@ -23,6 +23,9 @@ Example:
 
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -52,15 +55,26 @@ from tasks.backtests import (
 )
 from tasks.credentials import QuantConnectCredentials
 
-from .backtest_params import BacktestOptions, GateRunOptions, JobLimits, ReportOptions
+from .backtest_params import (
+    BacktestOptions,
+    GateRunOptions,
+    JobLimits,
+    ReportOptions,
+    StrategyChoice,
+)
 from .backtest_report import BacktestReport, Outcome, backtest_link, is_real_service
 from .charts import equity_svg, svg_markdown_image
 from .credentials import resolve_credentials, resolve_credentials_sync
 from .gate import GateOptions, GateResult, RegressionError, run_gate
 from .parameters import RetryOptions
 from .session import IN_MEMORY_RESULTS
-from .strategy_folder import load_strategy
-from .temporary import CLEANUP_TIMEOUT_SECONDS, cleanup_hooks, temporary_project
+from .strategy_folder import StrategySource, load_strategy
+from .temporary import (
+    CLEANUP_TIMEOUT_SECONDS,
+    TemporaryProject,
+    cleanup_hooks,
+    temporary_project,
+)
 
 logger = get_logger("flows.backtest")
 
@@ -88,6 +102,46 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, anyio.get_cancelled_exc_class()):
         return "the run was cancelled (or reached its flow timeout)"
     return f"{type(error).__name__}: {error}"
+
+
+@dataclass(frozen=True)
+class RunSetup:
+    """What every backtest flow works out before its first request."""
+
+    run_id: str
+    strategy: StrategySource | None
+    creds: QuantConnectCredentials
+    base_url: str
+    #: The existing project, when the run uses one instead of a strategy folder.
+    project_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The strategy's name in reports: its folder's, or ``project <id>``."""
+        return self.strategy.name if self.strategy else f"project {self.project_id}"
+
+    @property
+    def simulated(self) -> bool:
+        """Whether results come from something other than QuantConnect (the emulator)."""
+        return not is_real_service(self.base_url)
+
+
+async def prepare_run(
+    choice: StrategyChoice,
+    credentials: QuantConnectCredentials | None,
+    credentials_block: str | None,
+) -> RunSetup:
+    """The run id, the checked strategy folder (a refused one raises here, before any request)
+    and the credentials."""
+    strategy = load_strategy(choice.strategy_folder) if choice.strategy_folder else None
+    creds = await resolve_credentials(credentials, credentials_block)
+    return RunSetup(
+        run_id=str(current_flow_run.id or uuid.uuid4()),
+        strategy=strategy,
+        creds=creds,
+        base_url=creds.to_settings().base_url,
+        project_id=None if strategy else choice.project_id,
+    )
 
 
 def fill_results(report: BacktestReport, backtest: Backtest) -> None:
@@ -136,6 +190,7 @@ async def gate_results(
         flow_run_id=report.flow_run_id,
         backtest_id=backtest.backtest_id,
         parameters=report.parameters,
+        simulated=report.simulated,
     )
     report.gate = result
     get_run_logger().info("Regression gate %s", "passed" if result.passed else "found a regression")
@@ -147,12 +202,8 @@ async def _backtest_in(
     project_id: int,
     report: BacktestReport,
     options: BacktestOptions,
-    started: list[str],
 ) -> tuple[Backtest, str | None]:
-    """Compile, start, wait, read: the steps shared by both kinds of project.
-
-    ``started`` receives the backtest id as soon as it is known, for the clean-up.
-    """
+    """Compile, start, wait, read; at the deadline, delete the backtest and say so."""
     api = options.retries.apply
     limits: JobLimits = options.limits
     built = await api(compile_project)(creds, project_id, timeout=limits.compile_timeout_seconds)
@@ -161,7 +212,6 @@ async def _backtest_in(
     backtest = await api(start_backtest)(
         creds, project_id, built.compile_id, name, report.parameters
     )
-    started.append(backtest.backtest_id)
     report.backtest_id = backtest.backtest_id
     deadline = limits.backtest_timeout_minutes * 60
     try:
@@ -190,6 +240,8 @@ async def _backtest_in(
 
 
 def _stop_started_backtests(client: QuantConnectClient, project_id: int) -> None:
+    """The temporary project's clean-up step in the state hooks (module level: the hooks may
+    run in another process): its running backtests go before it does."""
     delete_running_backtests(client, project_id)
 
 
@@ -197,12 +249,14 @@ def stop_backtests_in_existing_project(flow: Flow[Any, Any], flow_run: FlowRun,
                                        state: State) -> None:
     """State hook: for a run on an existing project, delete the backtests it started that
     still run (found by the run id in their names; the project stays). It may run in another
-    process: the options are read back through their model, the credentials from the saved
-    block the run names."""
+    process: the strategy choice is read back through its model (the backtest and grid forms
+    both hold it as ``options.strategy``), the credentials from the saved block the run names.
+    """
     parameters = dict(flow_run.parameters or {})
     try:
-        options = BacktestOptions.model_validate(parameters.get("options") or {})
-        project_id = options.strategy.project_id
+        options = parameters.get("options") or {}
+        raw = options.get("strategy") if isinstance(options, dict) else None
+        project_id = StrategyChoice.model_validate(raw or {}).project_id
         if project_id is None:
             return  # a temporary project: cleanup_hooks remove it with its backtests
         creds = resolve_credentials_sync(None, parameters.get("credentials_block"))
@@ -215,12 +269,66 @@ def stop_backtests_in_existing_project(flow: Flow[Any, Any], flow_run: FlowRun,
                      state.name, type(error).__name__, error)
 
 
-_HOOKS = cleanup_hooks(before_removal=[_stop_started_backtests])
+#: ``@flow`` options of the backtest flows: the temporary project's hooks (which delete its
+#: running backtests before removing it) and the hook for an existing project.
+BACKTEST_HOOKS = cleanup_hooks(before_removal=[_stop_started_backtests])
 for _state in ("on_failure", "on_cancellation", "on_crashed"):
-    _HOOKS[_state] = [*_HOOKS[_state], stop_backtests_in_existing_project]
+    BACKTEST_HOOKS[_state] = [*BACKTEST_HOOKS[_state], stop_backtests_in_existing_project]
 
 
-@flow(**IN_MEMORY_RESULTS, name="backtest-strategy", **_HOOKS)
+@asynccontextmanager
+async def strategy_project(
+    creds: QuantConnectCredentials,
+    choice: StrategyChoice,
+    strategy: StrategySource | None,
+    retries: RetryOptions,
+    cleanup: list[str],
+    run_id: str,
+) -> AsyncIterator[int]:
+    """The project a run backtests in, with the strategy uploaded; cleaned up on the way out.
+
+    A folder: a temporary project (``flows.temporary``), removed on any exit after its running
+    backtests are deleted. An existing project: kept, but on any exit the backtests this run
+    started (their names hold ``run_id``) that still run are deleted. What was removed is
+    appended to ``cleanup``.
+    """
+    if strategy is None:
+        assert choice.project_id is not None  # the model guarantees one of the two
+        try:
+            yield choice.project_id
+        finally:
+            # Shielded and bounded, like the temporary project's own clean-up.
+            deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
+            with anyio.CancelScope(shield=True, deadline=deadline):
+                removed = await anyio.to_thread.run_sync(
+                    delete_running_backtests, creds.get_client(), choice.project_id, run_id,
+                    abandon_on_cancel=True,
+                )
+                cleanup.extend(f"deleted running backtest {b}" for b in removed)
+        return
+
+    def record(client: QuantConnectClient, project_id: int) -> None:
+        cleanup.extend(f"deleted running backtest {b}"
+                       for b in delete_running_backtests(client, project_id))
+
+    tmp: TemporaryProject | None = None
+    try:
+        async with temporary_project(
+            creds, strategy.language, prefix=choice.name_prefix, retries=retries,
+            before_removal=[record],
+        ) as tmp:
+            project_id = tmp.project.project_id
+            written = await retries.apply(upload_strategy)(
+                creds, project_id, {f.name: f.content for f in strategy.files}
+            )
+            get_run_logger().info("Uploaded %s to project %s", ", ".join(written), project_id)
+            yield project_id
+    finally:
+        if tmp is not None and tmp.cleanup:
+            cleanup.append(f"temporary project: {tmp.cleanup}")
+
+
+@flow(**IN_MEMORY_RESULTS, name="backtest-strategy", **BACKTEST_HOOKS)
 async def backtest_strategy(
     options: BacktestOptions = BacktestOptions(),  # noqa: B008 - an immutable-by-use default
     credentials: QuantConnectCredentials | None = None,
@@ -246,55 +354,35 @@ async def backtest_strategy(
     """
     log = get_run_logger()
     clock = time.perf_counter()
-    run_id = str(current_flow_run.id or uuid.uuid4())
-    choice = options.strategy
-    strategy = load_strategy(choice.strategy_folder) if choice.strategy_folder else None
-    creds = await resolve_credentials(credentials, credentials_block)
-    base_url = creds.to_settings().base_url
+    setup = await prepare_run(options.strategy, credentials, credentials_block)
+    run_id, strategy, creds, choice = setup.run_id, setup.strategy, setup.creds, options.strategy
     report = BacktestReport(
-        strategy=strategy.name if strategy else f"project {choice.project_id}",
+        strategy=setup.label,
         flow_run_id=run_id,
         language=strategy.language if strategy else None,
         source_digest=strategy.digest if strategy else None,
-        project_id=choice.project_id,
+        project_id=setup.project_id,
         temporary_project=strategy is not None,
         backtest_name=backtest_name(run_id, options.backtest_name or ""),
         parameters=dict(options.parameters),
-        simulated=not is_real_service(base_url),
+        simulated=setup.simulated,
     )
-    started: list[str] = []
     chart: str | None = None
-    gate: GateResult | None = None
     try:
-        if strategy is not None:
-
-            def record(client: QuantConnectClient, project_id: int) -> None:
-                report.cleanup += [f"deleted running backtest {b}"
-                                   for b in delete_running_backtests(client, project_id)]
-
-            async with temporary_project(
-                creds, strategy.language, prefix=choice.name_prefix, retries=options.retries,
-                before_removal=[record],
-            ) as tmp:
-                project_id = report.project_id = tmp.project.project_id
-                written = await options.retries.apply(upload_strategy)(
-                    creds, project_id, {f.name: f.content for f in strategy.files}
-                )
-                log.info("Uploaded %s to project %s", ", ".join(written), project_id)
-                finished, chart = await _backtest_in(creds, project_id, report, options, started)
-                gate = await gate_results(report, finished, options.gate, strategy.name)
-            report.cleanup.append(f"temporary project: {tmp.cleanup}")
-        else:
-            assert choice.project_id is not None  # the model guarantees one of the two
-            finished, chart = await _backtest_in(creds, choice.project_id, report, options,
-                                                 started)
-            gate = await gate_results(report, finished, options.gate,
-                                      f"project-{choice.project_id}")
-            if options.delete_backtest:
-                await options.retries.apply(delete_backtest)(creds, choice.project_id,
+        async with strategy_project(
+            creds, choice, strategy, options.retries, report.cleanup, run_id
+        ) as project_id:
+            report.project_id = project_id
+            finished, chart = await _backtest_in(creds, project_id, report, options)
+            gate = await gate_results(
+                report, finished, options.gate, strategy.name if strategy else
+                f"project-{project_id}"
+            )
+            if options.delete_backtest and strategy is None:
+                await options.retries.apply(delete_backtest)(creds, project_id,
                                                              finished.backtest_id)
                 report.cleanup.append(f"deleted backtest {finished.backtest_id} as asked")
-        report.link = backtest_link(base_url, report.project_id, report.backtest_id)
+        report.link = backtest_link(setup.base_url, report.project_id, report.backtest_id)
         if gate is not None and not gate.passed and options.gate and options.gate.fail_run:
             raise RegressionError(gate)
         report.outcome = "completed"
@@ -306,16 +394,7 @@ async def backtest_strategy(
             report.build_logs = list(error.logs)
         raise
     finally:
-        # Shielded and bounded, like the temporary project's own clean-up.
-        deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
-        with anyio.CancelScope(shield=True, deadline=deadline):
-            if choice.project_id is not None and started and report.outcome != "completed":
-                # An existing project stays; only what this run started and left running goes.
-                removed = await anyio.to_thread.run_sync(
-                    delete_running_backtests, creds.get_client(), choice.project_id, run_id,
-                    abandon_on_cancel=True,
-                )
-                report.cleanup += [f"deleted running backtest {b}" for b in removed]
+        with anyio.CancelScope(shield=True):
             report.seconds = round(time.perf_counter() - clock, 2)
             await acreate_markdown_artifact(
                 markdown=report.to_markdown(chart),

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import anyio
 import anyio.from_thread
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
@@ -195,7 +196,8 @@ async def wait_for_backtest(
     async def show(progress: float, status: str) -> None:
         await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
-            logger.info("Backtest %s: %s (%.0f %%)", backtest_id, status, progress * 100)
+            shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
+            logger.info("Backtest %s: %s", backtest_id, shown)
 
     def on_progress(backtest: Backtest) -> None:
         # Called in the client's thread: hand the update to the flow's event loop.
@@ -279,3 +281,34 @@ async def backtest_node_count(credentials: QuantConnectCredentials, project_id: 
     """How many backtests the account runs at once (its backtest nodes; at least 1)."""
     nodes = await in_thread(credentials.get_client().nodes.read, project_id)
     return max(1, int(nodes.backtest_node_count))
+
+
+@task(name="stop-running-backtests", task_run_name="stop-running-backtests",
+      **api_task_options())
+async def stop_running_backtests(
+    credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
+) -> dict[int, list[str]]:
+    """For each project, delete its backtests that still run (the sweeper calls it before it
+    removes orphaned temporary projects: a leaked running backtest holds a node).
+
+    Retry-safe: a retry finds only what still runs. A project already gone maps to ``[]``.
+
+    Returns:
+        Project id -> the ids of the backtests deleted.
+    """
+    client = credentials.get_client()
+    limiter = anyio.CapacityLimiter(max_concurrency)
+    stopped: dict[int, list[str]] = {}
+
+    async def one(project_id: int) -> None:
+        async with limiter:
+            try:
+                stopped[project_id] = await in_thread(delete_running_backtests, client,
+                                                      project_id)
+            except NotFoundError:
+                stopped[project_id] = []
+
+    async with anyio.create_task_group() as group:
+        for project_id in project_ids:
+            group.start_soon(one, project_id)
+    return {project_id: stopped[project_id] for project_id in project_ids}

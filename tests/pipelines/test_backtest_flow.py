@@ -4,44 +4,22 @@ that nothing is left behind (no project, no running backtest)."""
 from __future__ import annotations
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.backtest import backtest_strategy
 from flows.backtest_params import BacktestOptions
-from tests.helpers import credentials_for
+from tests.pipelines.helpers import (
+    FAST,
+    INIT_RAISES,
+    artifact_markdown,
+    artifacts_of,
+    existing_project,
+    paths,
+    running,
+    strategy_folder,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
 
-#: Task-level retries without waiting, so fault tests stay fast.
-FAST = {"task_retries": 2, "retry_delay_seconds": 0}
-
-
-@pytest.fixture
-def emulator(qc_emulator):
-    """Quick jobs: a compile of 0.2 s, a backtest of 0.5 s, results settling 0.2 s later."""
-    qc_emulator.set_jobs(compile_seconds=0.2, backtest_seconds=0.5,
-                         total_performance_lag_seconds=0.2)
-    return qc_emulator
-
-
-@pytest.fixture
-def credentials(emulator):
-    return credentials_for(emulator)
-
-
-def running(emulator):
-    return [b for b in emulator.backtests() if not str(b.get("status", "")).startswith(
-        ("Completed", "Runtime Error"))]
-
-
-async def artifact_markdown(flow_run_id: str, key: str = "quantconnect-backtest-report") -> str:
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-    [artifact] = [a for a in artifacts if a.key == key]
-    return str(artifact.data)
 
 
 async def test_the_python_example_backtests_reports_and_leaves_nothing(emulator, credentials):
@@ -55,35 +33,8 @@ async def test_the_python_example_backtests_reports_and_leaves_nothing(emulator,
     assert "SIMULATED by the offline emulator" in markdown
     assert "data:image/svg+xml;base64," in markdown
     assert "fast=5, slow=20" in markdown
-    async with get_client() as client:
-        artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(
-            flow_run_id=ArtifactFilterFlowRunId(any_=[report.flow_run_id])))
-    [progress] = [a for a in artifacts if a.type == "progress"]
+    [progress] = [a for a in await artifacts_of(str(report.flow_run_id)) if a.type == "progress"]
     assert progress.data == 100.0 and str(report.backtest_id) in str(progress.description)
-
-
-def strategy_folder(tmp_path, main: str, name: str = "my_strategy"):
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "main.py").write_text(main)
-    return str(folder)
-
-
-INIT_RAISES = '''
-from AlgorithmImports import QCAlgorithm
-
-
-class Broken(QCAlgorithm):
-    def initialize(self):
-        self.set_cash(100000)
-        raise ValueError("no data for this symbol")
-'''
-
-
-def paths(emulator, *wanted):
-    """The API paths called, in order, keeping only those asked about."""
-    return [r["path"].split("/api/v2")[-1] for r in emulator.requests_log()
-            if r["path"].endswith(wanted)]
 
 
 async def failed_run(**kwargs):
@@ -134,17 +85,6 @@ async def test_a_runtime_error_in_initialize_is_reported_and_cleaned_up(emulator
     markdown = await artifact_markdown(run_id)
     assert "runtime error" in markdown.splitlines()[0]
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
-
-
-async def existing_project(emulator, credentials) -> int:
-    """A project of the user's own, holding the Python example."""
-    from flows.strategy_folder import load_strategy
-
-    client = credentials.get_client()
-    project = client.projects.create("My strategies/SMA", "Py")
-    main = load_strategy("strategies/sma_crossover_py").files[0]
-    client.files.update(project.project_id, main.name, main.content)
-    return int(project.project_id)
 
 
 async def test_a_runtime_error_later_on_in_an_existing_project(emulator, credentials):
@@ -274,3 +214,47 @@ async def test_a_lost_start_answer_does_not_start_a_second_backtest(credentials,
     assert report.outcome == "completed"
     assert len(paths(emulator, "/backtests/create")) >= 1
     assert emulator.stats()["peak_running_backtests"] == 1
+
+
+async def test_the_gate_flow_on_its_own_gates_a_backtest_that_already_ran(emulator,
+                                                                         credentials):
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import RegressionError
+
+    project_id = await existing_project(emulator, credentials)
+    report = await backtest_strategy(
+        options=BacktestOptions.model_validate(
+            {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST}),
+        credentials=credentials)
+    target = {"project_id": project_id, "backtest_id": report.backtest_id,
+              "strategy_key": "sma_crossover_py", "retries": FAST}
+    passing = GateRunOptions.model_validate(
+        {**target, "gate": {"thresholds": {"Total Orders": {"min": 0}}}})
+    result = await regression_gate(options=passing, credentials=credentials)
+    assert result.passed and result.checked == ["Total Orders min 0"]
+    failing = GateRunOptions.model_validate(
+        {**target, "gate": {"thresholds": {"Sharpe Ratio": {"min": 1000}}}})
+    state = await regression_gate(options=failing, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, RegressionError) and "| Sharpe Ratio | min 1000 |" in str(error)
+    markdown = await artifact_markdown(str(state.state_details.flow_run_id),
+                                       "quantconnect-regression-gate")
+    assert "### Regression gate: REGRESSION" in markdown and "| Sharpe Ratio |" in markdown
+
+
+async def test_the_gate_flow_refuses_a_backtest_without_final_results(emulator, credentials):
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+
+    project_id = await existing_project(emulator, credentials)
+    client = credentials.get_client()
+    compile_id = client.compiles.wait(project_id,
+                                      client.compiles.create(project_id).compile_id).compile_id
+    emulator.set_jobs(backtest_seconds=3600)
+    running = client.backtests.create(project_id, compile_id, "still running")
+    options = GateRunOptions.model_validate(
+        {"project_id": project_id, "backtest_id": running.backtest_id, "strategy_key": "s",
+         "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}}}})
+    with pytest.raises(ValueError, match="no final results yet"):
+        await regression_gate(options=options, credentials=credentials)

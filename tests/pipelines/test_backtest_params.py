@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -81,3 +83,49 @@ def test_rank_by_is_a_drop_down_of_numeric_statistics():
     assert "Sharpe Ratio" in enum and "Lowest Capacity Asset" not in enum
     with pytest.raises(ValidationError):
         GridOptions(grid={"a": [1]}, rank_by="Sharpe")
+
+
+def test_every_field_has_help_text_for_the_ui_form():
+    from flows.backtest_params import GateRunOptions, JobLimits, ReportOptions
+    from flows.gate import GateOptions, Threshold
+
+    for model in (BacktestOptions, GridOptions, GateRunOptions, StrategyChoice, JobLimits,
+                  ReportOptions, GateOptions, Threshold):
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+
+
+@pytest.mark.parametrize(
+    ("flow_name", "parameters"),
+    [
+        ("backtest", {"options": {"gate": {"thresholds": {"Sharpe": {"min": 1}}}}}),
+        ("backtest", {"options": {"parameters": {"fast": True}}}),
+        ("backtest", {"options": {"limits": {"backtest_timeout_minutes": 0}}}),
+        ("grid", {"options": {"grid": {"fast": [1]}, "rank_by": "Sharpe"}}),
+        ("grid", {"options": {"grid": {"fast": [1]}, "max_concurrency": 0}}),
+        ("gate", {"options": {"project_id": 1, "backtest_id": "x", "strategy_key": "s",
+                              "gate": {"thresholds": {"Drawdown %": {"max": 0.2}}}}}),
+    ],
+)
+def test_the_deployment_schema_refuses_bad_parameters_before_a_run_exists(flow_name,
+                                                                           parameters):
+    # What the server checks with enforce_parameter_schema (HTTP 409 before a run is made).
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import ValidationError as SchemaError
+    from prefect.utilities.schema_tools.validation import validate
+
+    from flows.backtest import backtest_strategy, regression_gate
+    from flows.grid import backtest_grid
+
+    flows: dict[str, Any] = {"backtest": backtest_strategy, "grid": backtest_grid,
+                             "gate": regression_gate}
+    function = flows[flow_name]
+    schema = parameter_schema(function.fn).model_dump_for_openapi()
+    with pytest.raises(SchemaError):
+        validate(parameters, schema, raise_on_error=True, preprocess=True,
+                 ignore_required=True)
+    good: dict[str, dict[str, Any]] = {"backtest": {"options": {"parameters": {"fast": 5}}},
+            "grid": {"options": {"grid": {"fast": [1, 2]}}},
+            "gate": {"options": {"project_id": 1, "backtest_id": "x", "strategy_key": "s",
+                                 "gate": {"thresholds": {"Drawdown": {"max": 0.2}}}}}}
+    validate(good[flow_name], schema, raise_on_error=True, preprocess=True, ignore_required=True)

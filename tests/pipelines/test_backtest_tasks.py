@@ -1,0 +1,160 @@
+"""The backtest tasks against the emulator: retry-safe writes, build logs, clean-up helpers,
+and the state hooks that stop a run's backtests from another process."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+from prefect import flow
+from prefect.client.schemas.objects import FlowRun
+from prefect.states import Crashed
+
+from flows.backtest import BACKTEST_HOOKS, stop_backtests_in_existing_project
+from quantconnect_client.errors import BuildError
+from tasks.backtests import (
+    backtest_name,
+    backtest_node_count,
+    compile_project,
+    delete_backtest,
+    delete_running_backtests,
+    start_backtest,
+    stop_running_backtests,
+    upload_strategy,
+)
+from tests.helpers import credentials_for
+from tests.pipelines.helpers import existing_project, paths
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
+
+
+def compiled(credentials, project_id: int) -> str:
+    client = credentials.get_client()
+    return str(client.compiles.wait(project_id, client.compiles.create(project_id).compile_id)
+               .compile_id)
+
+
+async def test_an_upload_writes_only_what_differs(emulator, credentials):
+    project_id = await existing_project(emulator, credentials)
+    files = {"main.py": "x = 1\n", "lib/signals.py": "y = 2\n"}
+    assert sorted(await upload_strategy(credentials, project_id, files)) == [
+        "lib/signals.py", "main.py"]
+    writes = len(paths(emulator, "/files/create", "/files/update"))
+    assert await upload_strategy(credentials, project_id, files) == []  # what a retry does
+    assert len(paths(emulator, "/files/create", "/files/update")) == writes
+    stored = {f.name: f.content for f in credentials.get_client().files.list(project_id)}
+    assert stored["main.py"] == "x = 1\n" and stored["lib/signals.py"] == "y = 2\n"
+
+
+async def test_a_build_error_fails_the_task_with_its_logs_in_the_run_log(emulator, credentials,
+                                                                         caplog):
+    project_id = await existing_project(emulator, credentials)
+    credentials.get_client().files.update(project_id, "main.py", "def broken(:\n")
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(BuildError) as caught:
+        await compile_project(credentials, project_id)
+    build_lines = [r.getMessage() for r in caplog.records if "Build log:" in r.getMessage()]
+    assert build_lines and all(line.split("Build log: ")[1] in caught.value.logs
+                               for line in build_lines)
+    assert "main.py" in str(caught.value)
+    assert any("main.py" in line and "Line 1" in line for line in build_lines)
+
+
+async def test_a_retried_start_adopts_the_backtest_its_lost_answer_started(emulator):
+    # One attempt per client call: the lost answer reaches Prefect, which retries the task.
+    credentials = credentials_for(emulator, max_attempts=1)
+    project_id = await existing_project(emulator, credentials)
+    compile_id = compiled(credentials, project_id)
+    emulator.inject("ambiguous_write", path="/backtests/create", count=1)
+    retried = start_backtest.with_options(retries=1, retry_delay_seconds=0)
+
+    @flow
+    async def start() -> str:
+        backtest = await retried(credentials, project_id, compile_id, "prefect run-1 set 0")
+        return backtest.backtest_id
+
+    backtest_id = await start()
+    assert len(paths(emulator, "/backtests/create")) == 1  # the retry listed, then adopted
+    [only] = emulator.backtests()
+    assert only["backtestId"] == backtest_id
+
+
+async def test_deleting_a_backtest_twice_is_fine(emulator, credentials):
+    project_id = await existing_project(emulator, credentials)
+    client = credentials.get_client()
+    started = client.backtests.create(project_id, compiled(credentials, project_id), "b")
+    assert await delete_backtest(credentials, project_id, started.backtest_id) is True
+    assert await delete_backtest(credentials, project_id, started.backtest_id) is False
+
+
+async def test_the_node_count_is_the_accounts_backtest_nodes(emulator, credentials):
+    emulator.set_jobs(backtest_nodes=3)
+    project_id = await existing_project(emulator, credentials)
+    assert await backtest_node_count(credentials, project_id) == 3
+
+
+async def started_backtests(emulator, credentials, names: list[str]) -> tuple[int, list[str]]:
+    """A project with long backtests of these names (the first one finished)."""
+    project_id = await existing_project(emulator, credentials)
+    client = credentials.get_client()
+    compile_id = compiled(credentials, project_id)
+    emulator.set_jobs(backtest_seconds=0, backtest_nodes=4, total_performance_lag_seconds=0)
+    ids = [client.backtests.create(project_id, compile_id, names[0]).backtest_id]
+    client.backtests.wait(project_id, ids[0])
+    emulator.set_jobs(backtest_seconds=3600)
+    ids += [client.backtests.create(project_id, compile_id, n).backtest_id for n in names[1:]]
+    return project_id, ids
+
+
+async def test_only_running_backtests_are_deleted_and_only_the_runs_own(emulator, credentials):
+    run = str(uuid.uuid4())
+    names = [backtest_name(run, "done"), backtest_name(run, "mine"), "someone else's"]
+    project_id, (done, mine, other) = await started_backtests(emulator, credentials, names)
+    client = credentials.get_client()
+    assert delete_running_backtests(client, project_id, run) == [mine]
+    assert {b["backtestId"] for b in emulator.backtests()} == {done, other}
+    assert delete_running_backtests(client, project_id) == [other]
+
+
+async def test_the_sweepers_stop_task_stops_running_backtests_per_project(emulator,
+                                                                          credentials):
+    project_id, (_, running) = await started_backtests(emulator, credentials, ["a", "b"])
+    stopped = await stop_running_backtests(credentials, [project_id, 2_000_000_000])
+    assert stopped == {project_id: [running], 2_000_000_000: []}
+    assert emulator.stats()["running_backtests"] == 0
+
+
+async def test_the_crash_hook_stops_the_runs_backtests_in_an_existing_project(emulator,
+                                                                              credentials):
+    await credentials.save("pipelines-hook-test", overwrite=True)
+    run = uuid.uuid4()
+    project_id, (_, mine, other) = await started_backtests(
+        emulator, credentials, ["old", backtest_name(str(run)), "someone else's"])
+    flow_run = FlowRun(id=run, flow_id=uuid.uuid4(), name="crashed-run", parameters={
+        "options": {"strategy": {"strategy_folder": None, "project_id": project_id}},
+        "credentials_block": "pipelines-hook-test",
+    })
+    assert stop_backtests_in_existing_project in BACKTEST_HOOKS["on_crashed"]
+    stop_backtests_in_existing_project(None, flow_run, Crashed())  # type: ignore[arg-type]
+    running = {b["backtestId"] for b in emulator.backtests() if b["stage"] == "running"}
+    assert running == {other} and mine not in {b["backtestId"] for b in emulator.backtests()}
+    assert len(emulator.projects()) == 1  # the user's project stays
+
+
+async def test_the_temporary_projects_hook_deletes_its_running_backtests_first(emulator,
+                                                                             credentials):
+    await credentials.save("pipelines-hook-test", overwrite=True)
+    run = uuid.uuid4()
+    client = credentials.get_client()
+    project = client.projects.create(f"prefect-tmp-{run}", "Py")
+    compile_id = compiled(credentials, project.project_id)
+    emulator.set_jobs(backtest_seconds=3600)
+    client.backtests.create(project.project_id, compile_id, backtest_name(str(run)))
+    flow_run = FlowRun(id=run, flow_id=uuid.uuid4(), name="crashed-run",
+                       parameters={"credentials_block": "pipelines-hook-test"})
+    for hook in BACKTEST_HOOKS["on_crashed"]:
+        hook(None, flow_run, Crashed())  # type: ignore[arg-type]
+    assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
+    order = paths(emulator, "/backtests/delete", "/projects/delete")
+    assert order[0] == "/backtests/delete" and "/projects/delete" in order

@@ -1,0 +1,162 @@
+"""The backtest-grid flow on the harness against the emulator: one compile, every set, ranked;
+nodes that queue or refuse; a failing set reported; nothing left behind."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from flows.backtest_params import GridOptions
+from flows.grid import GridFailedError, backtest_grid
+from tests.helpers import credentials_for
+from tests.pipelines.helpers import FAST, INIT_RAISES, artifacts_of, existing_project, paths
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
+
+
+def grid_options(**fields) -> GridOptions:
+    base = {"grid": {"fast": [5, 10], "slow": [30, 60]}, "retries": FAST,
+            "no_node_wait_seconds": 0.2}
+    return GridOptions.model_validate({**base, **fields})
+
+
+async def table_of(flow_run_id: str) -> list[dict[str, object]]:
+    import json
+
+    [table] = [a for a in await artifacts_of(flow_run_id) if a.key == "quantconnect-backtest-grid"]
+    data = table.data if isinstance(table.data, list) else json.loads(str(table.data))
+    return list(data)
+
+
+async def test_every_set_runs_on_one_compile_ranked_and_nothing_is_left(emulator, credentials):
+    report = await backtest_grid(options=grid_options(), credentials=credentials)
+    assert report.outcome == "completed" and len(report.rows) == 4
+    assert all(row.outcome == "completed" for row in report.rows)
+    assert len(paths(emulator, "/compile/create")) == 1
+    assert len(paths(emulator, "/backtests/create")) == 4
+    assert report.concurrency == 2 == report.backtest_nodes  # the emulator's default nodes
+    assert emulator.stats()["peak_running_backtests"] <= 2
+    values = [row.value or 0.0 for row in report.ranked()]
+    assert values == sorted(values, reverse=True)  # Sharpe: higher first
+    assert len({tuple(sorted(r.statistics.items())) for r in report.rows}) > 1  # params matter
+    table = await table_of(str(report.flow_run_id))
+    assert [row["rank"] for row in table] == [1, 2, 3, 4]
+    assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
+
+
+async def test_the_form_cap_bounds_concurrency_below_the_nodes(emulator, credentials):
+    emulator.set_jobs(backtest_nodes=4)
+    report = await backtest_grid(options=grid_options(max_concurrency=1), credentials=credentials)
+    assert report.concurrency == 1 and report.backtest_nodes == 4
+    assert emulator.stats()["peak_running_backtests"] == 1
+
+
+async def occupy_a_node(emulator, credentials) -> tuple[int, str]:
+    """Someone else's long backtest, holding the account's only node."""
+    client = credentials.get_client()
+    project_id = await existing_project(emulator, credentials)
+    emulator.set_jobs(compile_seconds=0)
+    built = client.compiles.wait(project_id, client.compiles.create(project_id).compile_id)
+    emulator.set_jobs(backtest_seconds=3600)
+    other = client.backtests.create(project_id, built.compile_id, "someone else's")
+    emulator.set_jobs(backtest_seconds=0.5, compile_seconds=0.2)
+    return project_id, other.backtest_id
+
+
+async def run_until_then_free(emulator, credentials, options, project_id, backtest_id, ready):
+    """Run the grid; once ``ready()`` says it met the busy node, free the node."""
+    result = {}
+
+    async def grid():
+        result["report"] = await backtest_grid(options=options, credentials=credentials)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(grid)
+        with anyio.fail_after(120):  # a bound on the wait, not a timing assertion
+            while not ready():
+                await anyio.sleep(0.05)
+        credentials.get_client().backtests.delete(project_id, backtest_id)
+    return result["report"]
+
+
+async def test_a_service_that_refuses_without_a_free_node_gets_the_set_resubmitted(emulator):
+    emulator.set_jobs(backtest_nodes=1, node_mode="reject")
+    # One attempt per call and no task retries: the refusal reaches the flow at once.
+    credentials = credentials_for(emulator, max_attempts=1)
+    project_id, other = await occupy_a_node(emulator, credentials)
+    options = grid_options(grid={"fast": [5, 10]}, retries={"task_retries": 0})
+    refused_once = lambda: len(paths(emulator, "/backtests/create")) >= 3  # noqa: E731
+    report = await run_until_then_free(emulator, credentials, options, project_id, other,
+                                       refused_once)
+    assert all(row.outcome == "completed" for row in report.rows)  # never the set's failure
+    assert sum(row.resubmissions for row in report.rows) >= 1
+    assert report.concurrency == 1
+    assert emulator.stats()["running_backtests"] == 0
+    assert [p["projectId"] for p in emulator.projects()] == [project_id]  # only the user's
+
+
+async def test_a_service_that_queues_is_waited_for(emulator, credentials):
+    emulator.set_jobs(backtest_nodes=1, node_mode="queue")
+    project_id, other = await occupy_a_node(emulator, credentials)
+    options = grid_options(grid={"fast": [5, 10]})
+    queued = lambda: any(b["status"] == "In Queue..." for b in emulator.backtests())  # noqa: E731
+    report = await run_until_then_free(emulator, credentials, options, project_id, other, queued)
+    assert all(row.outcome == "completed" for row in report.rows)
+    assert all(row.resubmissions == 0 for row in report.rows)
+    assert emulator.stats()["peak_running_backtests"] == 1
+
+
+async def test_a_failing_set_is_reported_not_fatal(emulator, credentials):
+    emulator.set_jobs(backtest_nodes=1)
+    project_id = await existing_project(emulator, credentials)
+    emulator.force_runtime_error(project_id, message="Index out of range", at_progress=0.3)
+    options = GridOptions.model_validate({
+        "strategy": {"strategy_folder": None, "project_id": project_id},
+        "parameter_sets": [{"fast": 5}, {"fast": 7}, {"fast": 9}],
+        "rank_by": "Drawdown", "retries": FAST,
+    })
+    report = await backtest_grid(options=options, credentials=credentials)
+    assert report.outcome == "completed"
+    [failed] = report.failed
+    assert failed.index == 0 and "Index out of range" in str(failed.error)
+    assert [r.outcome for r in report.rows[1:]] == ["completed", "completed"]
+    table = await table_of(str(report.flow_run_id))
+    assert table[-1]["set"] == 0 and table[-1]["rank"] == "-"
+    assert "BacktestRuntimeError" in str(table[-1]["error"])
+    assert emulator.stats()["running_backtests"] == 0
+
+
+async def test_when_every_set_fails_the_run_fails(emulator, credentials, tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "main.py").write_text(INIT_RAISES)
+    options = grid_options(strategy={"strategy_folder": str(folder)},
+                           grid={"fast": [1, 2]})
+    with pytest.raises(GridFailedError, match="none of the 2"):
+        await backtest_grid(options=options, credentials=credentials)
+    assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
+
+
+async def test_cancelling_a_grid_deletes_its_running_backtests(emulator, credentials):
+    emulator.set_jobs(backtest_seconds=3600)
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: backtest_grid(options=grid_options(), credentials=credentials))
+        with anyio.fail_after(120):
+            while len(emulator.backtests()) < 2:
+                await anyio.sleep(0.05)
+        group.cancel_scope.cancel()
+    assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+
+
+async def test_sets_past_the_deadline_are_deleted_and_reported(emulator, credentials):
+    emulator.set_jobs(backtest_seconds=3600)
+    options = grid_options(grid={"fast": [5, 10]}, limits={"backtest_timeout_minutes": 0.02})
+    state = await backtest_grid(options=options, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, GridFailedError)
+    assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+    table = await table_of(str(state.state_details.flow_run_id))
+    assert all("BacktestResultsIncompleteError" in str(row["error"]) for row in table)
+    # Each set's backtest was deleted by the set itself (before its project went).
+    assert paths(emulator, "/backtests/delete", "/projects/delete")[:2] == [
+        "/backtests/delete", "/backtests/delete"]

@@ -1,0 +1,92 @@
+"""Fault soak of the backtest pipelines: ``backtest-strategy`` and ``backtest-grid`` runs against an
+emulator failing 20 % of requests (every fault kind, every endpoint: lost answers on
+``backtests/create`` and ``compile/create``, slow reads while a backtest is waited for) whose
+nodes refuse a start when none is free.
+
+The short soak runs in the normal suite; the long one is marked ``slow``
+(``QC_BACKTEST_SOAK_RUNS``, default 100, ``QC_BACKTEST_SOAK_SEED``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from quantconnect_emulator import FaultKind
+from tests.reliability.backtest_soak import (
+    BacktestSoakFigures,
+    NodeMode,
+    backtest_emulator,
+    run_backtest_soak,
+)
+from tests.reliability.conftest import report_figures
+from tests.reliability.soak import ALL_FAULTS, faulty
+
+pytestmark = pytest.mark.anyio
+
+SHORT_STRATEGY_RUNS = 8
+SHORT_GRID_RUNS = 2
+SHORT_CONCURRENCY = 4
+NODES = 2
+#: Long enough on the job clock that runs overlap on the nodes and some starts are refused.
+BACKTEST_SECONDS = 1.5
+LONG_RUNS = int(os.environ.get("QC_BACKTEST_SOAK_RUNS", "100"))
+LONG_CONCURRENCY = int(os.environ.get("QC_BACKTEST_SOAK_CONCURRENCY", "4"))
+
+
+def check(figures: BacktestSoakFigures, title: str) -> None:
+    report_figures(title, figures.lines())
+    assert figures.left_projects == [], "temporary projects were left behind (no sweeper ran)"
+    assert figures.left_running == 0, "a backtest was left running (it would hold a node)"
+    assert figures.duplicate_names == [], "a backtest was started twice under one name"
+    # The store's count, the names started and the creates seen agree: nothing extra started.
+    assert figures.store.get("backtests_created", 0) == figures.started_names
+    assert figures.started_names >= figures.reported_backtests
+    assert figures.peak_running <= figures.nodes
+    assert figures.unexplained == []
+    assert figures.completed + sum(figures.failed.values()) == figures.runs
+    assert figures.completed >= figures.runs * 0.8, figures.failure_messages[:5]
+
+
+#: Forced on top of the random faults, so that each short soak meets them whatever the draw:
+#: lost answers of both job creates, and reads answering late while a backtest is waited for.
+FORCED = [
+    (FaultKind.AMBIGUOUS_WRITE, "/backtests/create", 2),
+    (FaultKind.AMBIGUOUS_WRITE, "/compile/create", 2),
+    (FaultKind.SLOW_RESPONSE, "/backtests/read", 3),
+]
+
+
+async def run(strategy_runs: int, grid_runs: int, seed: int, concurrency: int,
+              node_mode: NodeMode = "reject") -> BacktestSoakFigures:
+    with backtest_emulator(seed, strategy_runs + grid_runs, nodes=NODES,
+                           node_mode=node_mode, backtest_seconds=BACKTEST_SECONDS) as server:
+        faulty(server)
+        for kind, path, count in FORCED:
+            server.inject(kind, path=path, count=count)
+        return await run_backtest_soak(server, strategy_runs, grid_runs, concurrency)
+
+
+async def test_short_backtest_fault_soak() -> None:
+    figures = await run(SHORT_STRATEGY_RUNS, SHORT_GRID_RUNS, seed=16,
+                        concurrency=SHORT_CONCURRENCY)
+    check(figures, f"backtest fault soak: {figures.runs} runs, 20% faults, {SHORT_CONCURRENCY} "
+                   f"at once, {NODES} nodes refusing when busy")
+    assert set(figures.faults) >= {kind.value for kind in ALL_FAULTS}
+    # The lost answers the issue names did happen on the job creates.
+    lost = {path for path in figures.faults_by_path
+            if path.endswith(FaultKind.AMBIGUOUS_WRITE.value)}
+    assert lost >= {"/backtests/create ambiguous_write", "/compile/create ambiguous_write"}
+    assert figures.store.get("backtests_refused_no_node", 0) > 0, "no start was refused"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(max(600, LONG_RUNS * 20))
+@pytest.mark.parametrize("node_mode", ["reject", "queue"])
+async def test_long_backtest_fault_soak(node_mode: NodeMode) -> None:
+    seed = int(os.environ.get("QC_BACKTEST_SOAK_SEED", "166"))
+    grids = max(1, LONG_RUNS // 5)
+    figures = await run(LONG_RUNS - grids, grids, seed, LONG_CONCURRENCY, node_mode)
+    check(figures, f"backtest fault soak (long): {figures.runs} runs, 20% faults, "
+                   f"{LONG_CONCURRENCY} at once, {NODES} nodes ({node_mode} mode)")
