@@ -66,6 +66,8 @@ class Sample:
     results_read_delay: float | None = None
     #: (c) only: every request the run made to the service.
     requests: int | None = None
+    #: (c) only: the requests it made after the results were in (chart, clean-up).
+    requests_after_results: int | None = None
 
 
 def lean_cli_wait(client: QuantConnectClient, project_id: int, backtest_id: str) -> bool:
@@ -105,13 +107,48 @@ def _client(emulator: EmulatorProcess) -> QuantConnectClient:
     )
 
 
-def _settled(emulator: EmulatorProcess) -> dict[str, float]:
-    """Backtest id -> when its results settle (known ahead once it runs), Unix seconds."""
-    return {
-        b["backtestId"]: float(b["settled_at"] or b["failed_at"])
-        for b in emulator.backtests()
-        if (b["settled_at"] or b["failed_at"]) is not None
-    }
+def settle_moment(record: dict[str, Any]) -> float | None:
+    """When a backtest's results settle (or it fails), Unix seconds on the job clock."""
+    moment = record.get("settled_at") or record.get("failed_at")
+    return None if moment is None else float(moment)
+
+
+class BacktestWatcher:
+    """Keeps the emulator's last word on every backtest it saw (a temporary project's
+    backtests vanish with the project), read every ``interval`` seconds while open. The
+    moments (``started_at``, ``completed_at``, ``settled_at``) are known ahead once a
+    backtest runs, so a slow poll loses nothing."""
+
+    def __init__(self, emulator: EmulatorProcess, interval: float = 0.5) -> None:
+        self._emulator = emulator
+        self._interval = interval
+        self.records: dict[str, dict[str, Any]] = {}
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def refresh(self) -> None:
+        """Read the emulator's backtests now."""
+        self.records.update({b["backtestId"]: b for b in self._emulator.backtests()})
+
+    def settled(self, backtest_id: str) -> float | None:
+        """When that backtest's results settled, if known."""
+        record = self.records.get(backtest_id)
+        return None if record is None else settle_moment(record)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            await asyncio.to_thread(self.refresh)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self._interval)
+
+    async def __aenter__(self) -> BacktestWatcher:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
 
 
 def _script_wait(
@@ -127,7 +164,7 @@ def _script_wait(
 
 
 async def _flow_wait(emulator: EmulatorProcess, duration: float, number: int,
-                     seen: dict[str, float]) -> Sample:
+                     watcher: BacktestWatcher) -> Sample:
     from flows.backtest import backtest_strategy
     from flows.backtest_params import BacktestOptions, StrategyChoice
     from tasks.credentials import QuantConnectCredentials
@@ -138,7 +175,7 @@ async def _flow_wait(emulator: EmulatorProcess, duration: float, number: int,
     options = BacktestOptions(strategy=StrategyChoice(strategy_folder=str(STRATEGY)))
     report = await backtest_strategy(options, credentials)
     had_results = time.time()
-    settled = seen.get(report.backtest_id or "")
+    settled = watcher.settled(report.backtest_id or "")
     # The project is gone with its backtests; the request log still names it.
     offset = time.time() - time.monotonic()  # Linux: one monotonic clock for all processes
     entries = [e for e in emulator.requests_log() if e.get("project_id") == report.project_id]
@@ -157,16 +194,9 @@ async def _flow_wait(emulator: EmulatorProcess, duration: float, number: int,
         report.outcome == "completed" and settled is not None,
         results_read_delay=round(delivered - settled, 3) if delivered and settled else None,
         requests=len(entries),
+        requests_after_results=None if delivered is None else len(
+            [e for e in entries if float(e["monotonic"]) + offset >= delivered]),
     )
-
-
-async def _watch(emulator: EmulatorProcess, seen: dict[str, float], stop: asyncio.Event) -> None:
-    """Keep every settle moment the emulator states (a temporary project's backtests vanish
-    with the project)."""
-    while not stop.is_set():
-        seen.update(await asyncio.to_thread(_settled, emulator))
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.5)
 
 
 async def run_waits(
@@ -191,10 +221,7 @@ async def run_waits(
     compiled = setup.compiles.create(project_id)
     setup.compiles.wait(project_id, compiled.compile_id)
     results: list[Sample] = []
-    seen: dict[str, float] = {}
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(_watch(emulator, seen, stop))
-    try:
+    async with BacktestWatcher(emulator) as watcher:
         for duration in durations:
             emulator.set_jobs(backtest_seconds=duration)
             jobs: list[Any] = []
@@ -205,24 +232,21 @@ async def run_waits(
                     jobs.append(asyncio.to_thread(_script_wait, emulator, method, duration,
                                                   number, project_id, backtest.backtest_id))
                 if FLOW in methods:
-                    jobs.append(_flow_wait(emulator, duration, number, seen))
+                    jobs.append(_flow_wait(emulator, duration, number, watcher))
             done = await asyncio.gather(*jobs)
-            seen.update(_settled(emulator))
+            watcher.refresh()
             for item in done:
                 if isinstance(item, Sample):
                     results.append(item)
                     continue
                 sample, backtest_id = item
-                settled = seen.get(backtest_id)
+                settled = watcher.settled(backtest_id)
                 sample.complete = sample.complete and settled is not None
                 sample.delay_after_settled = round(
                     sample.delay_after_settled - settled, 3) if settled else float("nan")
                 results.append(sample)
             print(f"  waits of {duration:g} s: {len(done)} done", file=sys.stderr, flush=True)
-    finally:
-        stop.set()
-        await watcher
-        setup.close()
+    setup.close()
     return results
 
 
@@ -239,6 +263,8 @@ def summarize(samples: list[Sample]) -> list[dict[str, Any]]:
             delays = [s.delay_after_settled for s in group]
             delivered = [s.results_read_delay for s in group if s.results_read_delay is not None]
             requests = [s.requests for s in group if s.requests is not None]
+            after = [s.requests_after_results for s in group
+                     if s.requests_after_results is not None]
             if method == LEAN:
                 lean_reads = reads
             row: dict[str, Any] = {
@@ -251,6 +277,7 @@ def summarize(samples: list[Sample]) -> list[dict[str, Any]]:
                 "results_read_delay_s": (round(statistics.median(delivered), 3)
                                          if delivered else None),
                 "requests": statistics.median(requests) if requests else None,
+                "requests_after_results": statistics.median(after) if after else None,
                 "completed": all(s.complete for s in group),
             }
             if lean_reads:

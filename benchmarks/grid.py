@@ -29,9 +29,9 @@ from typing import Any
 from quantconnect_client import NO_RETRY, QuantConnectClient
 from quantconnect_client.errors import NoNodeAvailableError
 
-from .backtest_wait import STRATEGY
+from .backtest_wait import STRATEGY, BacktestWatcher
 from .services import EmulatorProcess
-from .timing import settle
+from .timing import median, settle
 
 #: Target: the flow's makespan within this multiple of the floor.
 TARGET_MAKESPAN_RATIO = 1.15
@@ -109,6 +109,32 @@ async def _grid_flow(emulator: EmulatorProcess, sets: list[dict[str, Any]], node
     }
 
 
+def timeline(records: list[dict[str, Any]], width: int, began: float, ended: float
+             ) -> dict[str, float | None]:
+    """Where a variant's makespan went, from the emulator's moments of its backtests.
+
+    ``width`` backtests run at once (the peak seen): the j-th start took the node the
+    (j - width)-th completion freed, so ``start - completion`` is how long a node stood idle
+    and ``start - settlement`` how long the caller took from having one set's results to
+    starting the next one.
+    """
+    runs = [r for r in records if r.get("started_at") and r.get("completed_at")]
+    if not runs or width < 1:
+        return {"before_first_start_s": None, "after_last_settle_s": None,
+                "node_idle_s": None, "next_start_after_settle_s": None}
+    starts = sorted(float(r["started_at"]) for r in runs)
+    completions = sorted(float(r["completed_at"]) for r in runs)
+    settles = sorted(float(r["settled_at"] or r["completed_at"]) for r in runs)
+    idle = [starts[j] - completions[j - width] for j in range(width, len(starts))]
+    after = [starts[j] - settles[j - width] for j in range(width, len(starts))]
+    return {
+        "before_first_start_s": round(starts[0] - began, 3),
+        "after_last_settle_s": round(ended - settles[-1], 3),
+        "node_idle_s": round(median(idle), 3) if idle else None,
+        "next_start_after_settle_s": round(median(after), 3) if after else None,
+    }
+
+
 async def run_grid(
     emulator: EmulatorProcess, count: int, nodes: int, seconds: float, lag: float,
     compile_seconds: float = 1.0,
@@ -140,14 +166,16 @@ async def run_grid(
                               compile_seconds=compile_seconds,
                               total_performance_lag_seconds=lag)
             settle()
-            started = time.monotonic()
-            if kind == "flow":
-                outcome = await _grid_flow(emulator, sets, nodes)
-            else:
-                outcome = await asyncio.to_thread(scripts[kind], client, sets)
-            wall = time.monotonic() - started
+            async with BacktestWatcher(emulator) as watcher:
+                began, started = time.time(), time.monotonic()
+                if kind == "flow":
+                    outcome = await _grid_flow(emulator, sets, nodes)
+                else:
+                    outcome = await asyncio.to_thread(scripts[kind], client, sets)
+                wall, ended = time.monotonic() - started, time.time()
             stats = emulator.stats()
             peak = int(stats.get("peak_running_backtests", 0))
+            where = timeline(list(watcher.records.values()), peak, began, ended)
             variants.append({
                 "label": label,
                 "node_mode": mode,
@@ -157,6 +185,7 @@ async def run_grid(
                 "peak_running_backtests": peak,
                 "within_nodes": peak <= nodes,
                 "requests": stats["requests_total"],
+                **where,
                 **outcome,
             })
             print(f"  {label} ({mode}): {wall:.1f} s", flush=True, file=sys.stderr)

@@ -110,6 +110,10 @@ def memory_table(section: dict[str, Any]) -> str:
             f"itself peaked at {section['benchmark_process_peak_rss_mb']:.0f} MiB")
 
 
+def _opt(value: float | None, form: str) -> str:
+    return "" if value is None else format(value, form)
+
+
 def wait_table(section: dict[str, Any]) -> str:
     """Section 5 as a markdown table, then the targets."""
     rows = []
@@ -141,9 +145,13 @@ def grid_table(section: dict[str, Any]) -> str:
         + ("" if v["within_nodes"] else " EXCEEDED"),
         f"{v['completed_sets']} / {section['sets']}", str(v["refused"]),
         str(v["resubmissions"]), str(v["requests"]),
+        _opt(v.get("before_first_start_s"), ".1f"), _opt(v.get("node_idle_s"), ".2f"),
+        _opt(v.get("next_start_after_settle_s"), ".2f"), _opt(v.get("after_last_settle_s"), ".1f"),
     ] for v in section["variants"]]
     table = _table(["variant", "node mode", "makespan s", "÷ floor", "peak running / nodes",
-                    "sets done", "lost: node busy", "resubmitted", "requests"], rows)
+                    "sets done", "lost: node busy", "resubmitted", "requests",
+                    "to 1st start s", "node idle s", "next start after settle s",
+                    "after last settle s"], rows)
     flows = [v for v in section["variants"] if v["label"].startswith("backtest-grid")]
     target = section["target_makespan_to_floor"]
     def verdict(v: dict[str, Any]) -> str:
@@ -158,28 +166,26 @@ def grid_table(section: dict[str, Any]) -> str:
             f"request; floor = {section['floor_s']:g} s (rounds x backtest + one compile)")
 
 
-def _opt(value: float | None, form: str) -> str:
-    return "" if value is None else format(value, form)
-
-
 def scale_table(section: dict[str, Any]) -> str:
     """Section 7 as a markdown table, then the profiles' headlines."""
     rows = [[
         r["flow"], f"{r['projects']:,}", f"{r['wall_s']:.2f}", f"{r['wall_ms_per_1000']:.0f}",
         _opt(r["wall_ms_per_1000_more"], ".0f"), str(r["requests"]),
+        f"{r.get('list_request_s', 0.0):.2f}",
         f"{r['flow_rss_before_mb']:.0f} → {r['flow_peak_rss_mb']:.0f}",
         _opt(r["flow_peak_mb_per_1000_more"], ".2f"),
         _opt(r["emulator_rss_mb"], ".0f"), _opt(r["emulator_mb_per_1000_more"], ".2f"),
         "yes" if r["completed"] else "NO",
     ] for r in section["rows"]]
     table = _table(["flow", "projects", "wall s", "ms / 1k", "ms / 1k more", "requests",
-                    "flow MiB start → peak", "flow MiB / 1k more", "emulator MiB",
+                    "list answer s", "flow MiB start → peak", "flow MiB / 1k more", "emulator MiB",
                     "emulator MiB / 1k more", "completed"], rows)
     lines = [f"{section['orphan_share']:.0%} of each account are orphans (deleted by the sweep, "
              f"concurrency {section['sweep_concurrency']}), the rest ordinary projects; "
              f"{section['latency_ms']:g} ms per request; both flows in one fresh process per "
              "size; '/ 1k more': growth per 1,000 more projects since the previous size (flat = "
-             "linear)"]
+             "linear); 'list answer': the emulator's time for the one list of every project, "
+             "latency included"]
     for flow, found in section.get("profiles", {}).items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in
                           list(found["own_time_by_package_s"].items())[:6])

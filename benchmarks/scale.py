@@ -111,6 +111,7 @@ async def run_scale(emulator: EmulatorProcess, sizes: list[int], profile: bool =
                     "wall_ms_per_1000": round(found["seconds"] * 1e6 / size, 1),
                     "requests": found["requests"],
                     "requests_per_1000": _per_thousand(found["requests"], size),
+                    "list_request_s": found["list_request_s"],
                     "flow_rss_before_mb": found["rss_before_mb"],
                     "flow_peak_rss_mb": found["peak_rss_mb"],
                     "flow_rss_after_imports_mb": probe["rss_after_imports_mb"],
@@ -247,11 +248,16 @@ def _probe_main(argv: list[str]) -> int:
         started = time.perf_counter()
         result, ok = asyncio.run(_run_flow(flow, args.base_url, args.user_id, token))
         seconds = time.perf_counter() - started
+        made = emulator("/stats")["requests_total"] - requests_before
+        log = emulator(f"/requests?limit={made}")["requests"] if made else []
+        lists = [e for e in log if e["path"] == "/projects/read" and e.get("project_id") is None]
         report[flow] = {
+            # The emulator's answer to the list of every project, its latency included.
+            "list_request_s": round(sum(float(e["duration_ms"]) for e in lists) / 1000, 3),
             "seconds": round(seconds, 3),
             "rss_before_mb": round(before, 1),
             "peak_rss_mb": proc_memory_mb().get("VmHWM", round(rss_mb(), 1)),
-            "requests": emulator("/stats")["requests_total"] - requests_before,
+            "requests": made,
             "emulator": proc_memory_mb(args.emulator_pid),
             "result": result,
             "completed": ok,
