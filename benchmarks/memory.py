@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from quantconnect_client import QuantConnectClient
@@ -48,6 +49,8 @@ def run_memory(emulator: EmulatorProcess, count: int, concurrency: int) -> dict[
                 [sys.executable, "-m", "benchmarks.memory", mode, emulator.base_url,
                  str(emulator.user_id), str(count), str(concurrency)],
                 env=dict(os.environ, QC_BENCH_TOKEN=emulator.api_token),
+                # From the checkout: `benchmarks`, `flows` and `tasks` are not installed.
+                cwd=Path(__file__).resolve().parent.parent,
                 capture_output=True, text=True, timeout=600, check=False,
             )
             lines = output.stdout.strip().splitlines()

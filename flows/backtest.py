@@ -190,6 +190,7 @@ async def gate_results(
         flow_run_id=report.flow_run_id,
         backtest_id=backtest.backtest_id,
         parameters=report.parameters,
+        simulated=report.simulated,
     )
     report.gate = result
     get_run_logger().info("Regression gate %s", "passed" if result.passed else "found a regression")
@@ -201,12 +202,8 @@ async def _backtest_in(
     project_id: int,
     report: BacktestReport,
     options: BacktestOptions,
-    started: list[str],
 ) -> tuple[Backtest, str | None]:
-    """Compile, start, wait, read: the steps shared by both kinds of project.
-
-    ``started`` receives the backtest id as soon as it is known, for the clean-up.
-    """
+    """Compile, start, wait, read; at the deadline, delete the backtest and say so."""
     api = options.retries.apply
     limits: JobLimits = options.limits
     built = await api(compile_project)(creds, project_id, timeout=limits.compile_timeout_seconds)
@@ -215,7 +212,6 @@ async def _backtest_in(
     backtest = await api(start_backtest)(
         creds, project_id, built.compile_id, name, report.parameters
     )
-    started.append(backtest.backtest_id)
     report.backtest_id = backtest.backtest_id
     deadline = limits.backtest_timeout_minutes * 60
     try:
@@ -244,6 +240,8 @@ async def _backtest_in(
 
 
 def _stop_started_backtests(client: QuantConnectClient, project_id: int) -> None:
+    """The temporary project's clean-up step in the state hooks (module level: the hooks may
+    run in another process): its running backtests go before it does."""
     delete_running_backtests(client, project_id)
 
 
@@ -369,14 +367,13 @@ async def backtest_strategy(
         parameters=dict(options.parameters),
         simulated=setup.simulated,
     )
-    started: list[str] = []
     chart: str | None = None
     try:
         async with strategy_project(
             creds, choice, strategy, options.retries, report.cleanup, run_id
         ) as project_id:
             report.project_id = project_id
-            finished, chart = await _backtest_in(creds, project_id, report, options, started)
+            finished, chart = await _backtest_in(creds, project_id, report, options)
             gate = await gate_results(
                 report, finished, options.gate, strategy.name if strategy else
                 f"project-{project_id}"

@@ -246,17 +246,20 @@ def _number(value: float | None) -> str:
     return f"{value:.6g}"
 
 
-def baseline_key(strategy: str) -> str:
+def baseline_key(strategy: str, simulated: bool = False) -> str:
     """The Prefect Variable name for a strategy's baseline (lowercase, ``-`` for the rest).
+
+    Simulated results (the emulator's) get their own key: they must never become the baseline
+    LEAN's results are compared with, nor the other way round.
 
     Example:
         >>> baseline_key("sma_crossover_py")
         'qc-baseline-sma_crossover_py'
-        >>> baseline_key("Project 123 / SMA")
-        'qc-baseline-project-123-sma'
+        >>> baseline_key("Project 123 / SMA", simulated=True)
+        'qc-baseline-simulated-project-123-sma'
     """
     slug = re.sub(r"[^a-z0-9_]+", "-", strategy.lower()).strip("-") or "strategy"
-    return (BASELINE_PREFIX + slug)[:200]
+    return (BASELINE_PREFIX + ("simulated-" if simulated else "") + slug)[:200]
 
 
 def _check_thresholds(
@@ -389,13 +392,23 @@ async def run_gate(
     flow_run_id: str | None = None,
     backtest_id: str | None = None,
     parameters: Mapping[str, str | int | float] | None = None,
+    simulated: bool = False,
 ) -> GateResult:
     """Evaluate the gate against the stored baseline and, if asked, store the new one.
 
     Does not raise on a regression: the caller decides (``options.fail_run``) and raises
     :class:`RegressionError` after publishing its report.
+
+    Args:
+        numbers: The backtest's statistics as numbers.
+        options: The rules.
+        strategy: Whose baseline (see :func:`baseline_key`; ``options.baseline_key`` wins).
+        flow_run_id: Recorded with a new baseline.
+        backtest_id: Recorded with a new baseline.
+        parameters: Recorded with a new baseline.
+        simulated: The results are the emulator's (a baseline of their own).
     """
-    key = options.baseline_key or baseline_key(strategy)
+    key = options.baseline_key or baseline_key(strategy, simulated)
     baseline = await load_baseline(key) if options.compare_to_baseline else None
     result = evaluate_gate(numbers, options, baseline)
     if should_accept(options, result):

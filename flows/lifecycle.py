@@ -105,8 +105,8 @@ async def temporary_project_lifecycle(
                     await api(authenticate)(creds)
 
             # Each write reads its project back in the same task run (`confirm`): the same
-            # requests as separate read tasks, one task run fewer each (~10 ms of Prefect's
-            # bookkeeping and three events for its server, per step).
+            # requests as separate read tasks, one task run fewer each (Prefect's bookkeeping
+            # and three events for its server, per step; see benchmarks/README.md).
             async with report.step("create") as step:
                 try:
                     project = await tmp.create(confirm=True)

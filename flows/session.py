@@ -2,9 +2,9 @@
 
 Each flow run called outside such a session builds two new Prefect API clients (the engine's
 async one, and a sync one that looks up the server's default result storage), and each new
-client loads the whole CA bundle into an ``ssl.SSLContext`` even for an ``http://`` API: about
-40-90 ms per run on this project's 2-core machines, more than the rest of Prefect's client-side
-bookkeeping around a five-request lifecycle. Inside a session, every run reuses the same two
+client loads the whole CA bundle into an ``ssl.SSLContext`` even for an ``http://`` API: more
+than the rest of Prefect's client-side bookkeeping around a five-request lifecycle (measured in
+``benchmarks/README.md``). Inside a session, every run reuses the same two
 clients and their open connections. Prefect's engine looks these clients up itself
 (``AsyncClientContext`` / ``SyncClientContext``), so the flows need no change.
 
@@ -31,10 +31,10 @@ from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 #: ``@flow`` options for flows whose outputs are artifacts and a returned report, not persisted
 #: results. Prefect otherwise asks its server on every run whether a default result storage is
 #: configured, twice (once to pick the storage, once to decide whether to persist): two round
-#: trips, ~10-15 ms per run here. The storage named (Prefect's local fallback, read once at
-#: import) is never written to while nothing is persisted; it also means a server's default
-#: result storage is ignored: to persist, use ``with_options(persist_result=True,
-#: result_storage=...)`` with a storage every process can read.
+#: trips per run (``benchmarks/README.md`` has their cost). The storage named (Prefect's local
+#: fallback, read once at import) is never written to while nothing is persisted; it also means
+#: a server's default result storage is ignored: to persist, use
+#: ``with_options(persist_result=True, result_storage=...)`` with a storage every process reads.
 IN_MEMORY_RESULTS: dict[str, Any] = {
     "persist_result": False,
     "result_storage": PREFECT_LOCAL_STORAGE_PATH.value(),  # a Path: no block to look up

@@ -21,6 +21,7 @@ Example:
     A flow with the same guarantees as the lifecycle, in a few lines::
 
         from prefect import flow
+        from flows.credentials import resolve_credentials
         from flows.temporary import cleanup_hooks, temporary_project
 
         @flow(**cleanup_hooks())

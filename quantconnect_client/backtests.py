@@ -308,6 +308,7 @@ class BacktestsAPI:
             timeout=timeout,
             what=f"chart {name!r} of backtest {backtest_id}",
             policy=self._client.retry,
+            on_retry=self._client.count_retry,
         )
         if answer.chart is None:
             raise UnexpectedResponseError(
@@ -404,6 +405,7 @@ class BacktestsAPI:
                 on_progress=on_progress,
                 what=f"backtest {backtest_id}",
                 policy=self._client.retry,
+                on_retry=self._client.count_retry,
             )
         except WaitTimeoutError as error:
             last = error.last if isinstance(error.last, Backtest) else None

@@ -24,7 +24,7 @@ from .account import AccountAPI, read_lean_versions
 from .auth import Clock, RequestSigner
 from .backtests import BacktestsAPI
 from .compiles import CompilesAPI
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ConnectionFailedError
 from .files import FilesAPI
 from .models import LeanVersion
 from .nodes import NodesAPI
@@ -45,13 +45,16 @@ class ClientMetrics:
 
     Attributes:
         requests: HTTP attempts made (every one, re-sends after a clock correction included).
-        retries: Attempts that repeated an earlier one.
+        retries: Attempts that repeated a failed one (inside a call, or a wait's next read).
         reconciled: Writes found applied although their answer was lost (not sent again).
+        unsent: Attempts that certainly never reached the service (connection refused, name
+            not resolved, connect timeout): the service received ``requests - unsent``.
     """
 
     requests: int = 0
     retries: int = 0
     reconciled: int = 0
+    unsent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, amount: int = 1) -> None:
@@ -214,7 +217,16 @@ class QuantConnectClient:
         budget = current_budget()
         if budget is not None:
             budget.count_attempt()
-        return self._transport.post(endpoint, payload)
+        try:
+            return self._transport.post(endpoint, payload)
+        except ConnectionFailedError as error:
+            if not error.request_sent:
+                self.metrics.add("unsent")
+            raise
+
+    def count_retry(self, *_: object) -> None:
+        """Count one repeated attempt (the retry engine and the waits call it)."""
+        self.metrics.add("retries")
 
     def call(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """An idempotent call: ``post`` with retries on transient failures."""
@@ -242,6 +254,6 @@ class QuantConnectClient:
                 policy=self.retry,
                 what=endpoint,
                 reconcile=reconcile,
-                on_retry=lambda *_: self.metrics.add("retries"),
+                on_retry=self.count_retry,
                 on_reconciled=lambda: self.metrics.add("reconciled"),
             )

@@ -171,6 +171,7 @@ class CompilesAPI:
             on_progress=on_progress,
             what=f"compile {compile_id}",
             policy=self._client.retry,
+            on_retry=self._client.count_retry,
         )
         if compiled.succeeded:
             return compiled

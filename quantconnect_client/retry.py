@@ -371,6 +371,7 @@ def poll(
     on_progress: Callable[[T], None] | None = None,
     what: str = "the wait",
     policy: RetryPolicy | None = None,
+    on_retry: Callable[[QuantConnectError], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Read until ``done(value)`` holds, on a schedule, within a deadline.
@@ -390,6 +391,7 @@ def poll(
             progress display must not end the wait).
         what: Names the wait in errors and log lines.
         policy: Backoff for transient read failures (default :class:`RetryPolicy`).
+        on_retry: Called with the failure before a read is repeated after one.
         sleep: Waits between reads.
 
     Returns:
@@ -419,6 +421,8 @@ def poll(
             except TransientError as failure:
                 error, failures = failure, failures + 1
                 pause = policy.delay(failures + 1, failure)
+                if on_retry is not None:
+                    on_retry(failure)
             else:
                 error, failures, last = None, 0, value
                 _report(on_progress, value, what)

@@ -3,13 +3,15 @@ and know if this is a retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import anyio.to_thread
 from prefect.context import TaskRunContext
+
+from quantconnect_client import operation_budget
 
 T = TypeVar("T")
 
@@ -22,15 +24,15 @@ def task_time_limit() -> float | None:
     return float(context.task.timeout_seconds)
 
 
-@contextmanager
-def client_budget(seconds: float | None) -> Iterator[None]:
+def client_budget(seconds: float | None) -> AbstractContextManager[object]:
     """The one place a task's client work gets its time bound: every client call inside ends
-    within ``seconds`` (attempts, timeouts and backoff included).
+    within ``seconds`` (attempts, timeouts and backoff included), else raises
+    ``BudgetExhaustedError``; None sets no bound (the client's own per-call bounds remain).
 
-    A Prefect task timeout cannot stop a thread blocked in I/O, so the bound must come from the
-    client itself. Hook point for ``quantconnect_client.operation_budget``.
+    A Prefect task timeout cannot stop a thread blocked in I/O or asleep before a retry, so the
+    bound must come from the client itself: ``quantconnect_client.operation_budget``.
     """
-    yield
+    return nullcontext() if seconds is None else operation_budget(seconds)
 
 
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -188,7 +188,7 @@ def test_unreachable_host_is_a_connection_error_that_never_reached_the_service()
     with pytest.raises(ConnectionFailedError, match="could not connect") as caught:
         client.authenticate()
     assert caught.value.request_sent is False
-    assert client.metrics.requests == 2
+    assert client.metrics.requests == client.metrics.unsent == 2
 
 
 def test_a_base_url_serving_html_is_a_clear_permanent_error():

@@ -173,6 +173,7 @@ def test_metrics_count_every_attempt_the_service_received_clock_correction_inclu
         client.projects.read(project.project_id)
         client.projects.purge(project.project_id)
         assert client.metrics.requests == qc_emulator.stats()["requests_total"]
+        assert client.metrics.unsent == 0
         assert client.metrics.retries == 3  # the re-sign and two 500s
 
 

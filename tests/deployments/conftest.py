@@ -22,6 +22,7 @@ import pytest
 from prefect.client.schemas.objects import FlowRun
 
 from deployments import REPO_ROOT, WORK_POOL_NAME
+from flows.temporary import temporary_run_id
 from tests.deployments.stack import (
     PREFECT,
     PostgresCluster,
@@ -88,6 +89,19 @@ class Stack:
                 time.sleep(0.5)
 
 
+def _check_nothing_left(stack: Stack) -> None:
+    """Whatever the tests ran: every run that started completed, no temporary project is left."""
+    from quantconnect_client import RECYCLE_BIN_PREFIX
+
+    with stack.client() as client:
+        started = [r for r in client.read_flow_runs() if r.state and not r.state.is_scheduled()]
+    runs = stack.wait_for_runs([r.id for r in started])
+    states = {f"{r.name} ({r.id})": r.state.name for r in runs if r.state}
+    assert set(states.values()) <= {"Completed"}, f"{states}\n{stack.logs()}"
+    names = [p["name"].removeprefix(RECYCLE_BIN_PREFIX) for p in stack.emulator.projects()]
+    assert not [n for n in names if temporary_run_id(n) is not None], names
+
+
 def _database_params() -> list[Any]:
     reason = postgres_unavailable_reason()
     return [
@@ -135,7 +149,9 @@ def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[S
             # The worker starts away from the checkout: the pull step must take runs there.
             running.enter_context(worker(server, WORK_POOL_NAME, workdir, cwd=workdir))
             run_cli([PREFECT, "--no-prompt", "deploy", "--all"], server.env(), REPO_ROOT)
-            yield Stack(database, server, qc_emulator_server, workdir)
+            stack = Stack(database, server, qc_emulator_server, workdir)
+            yield stack
+            _check_nothing_left(stack)
     finally:
         # Workers stopped with the ExitStack above; now the server, then its database.
         if server is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
@@ -153,3 +155,24 @@ async def test_an_auth_failure_before_the_create_needs_no_clean_up(qc_emulator, 
     assert "Safety net" not in caplog.text
     assert "could not remove" not in caplog.text
     assert api_calls(qc_emulator, "/projects/read") == []
+
+
+async def test_a_project_binned_by_someone_else_mid_run_fails_verification(qc_emulator):
+    # The run is held on its first file listing; meanwhile another hand moves the project to
+    # the recycle bin. The run must not report "completed" for a project it no longer holds.
+    credentials = credentials_for(qc_emulator, read_timeout=30)
+    qc_emulator.set_faults(slow_response_seconds=3)
+    qc_emulator.inject("slow_response", path="/files/read", count=1)
+    run = asyncio.ensure_future(
+        temporary_project_lifecycle(credentials=credentials, return_state=True)
+    )
+    while qc_emulator.emulator.faults.pending_injections():
+        await asyncio.sleep(0.05)
+    [project] = qc_emulator.projects()
+    credentials.get_client().projects.delete(project["projectId"])  # someone else's delete
+    state = await run
+
+    assert state.is_failed()
+    with pytest.raises(VerificationError, match="left this run's hands"):
+        await state.aresult()
+    assert qc_emulator.projects() == []  # and it is still removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prefect import flow
 
+from quantconnect_client import BudgetExhaustedError
 from tasks import Outcome, Outcomes, authenticate, delete_projects, with_api_retries
 from tests.helpers import credentials_for
 
@@ -111,3 +112,22 @@ async def test_a_retried_batch_reports_typed_outcomes_and_retries_only_what_can_
     assert outcomes[live].error_type == "ServiceUnavailableError" and outcomes[live].retryable
     resubmit = [pid for pid, outcome in outcomes.items() if outcome.retryable]
     assert resubmit == [live]
+
+
+async def test_a_task_under_retry_after_59_ends_within_its_budget(qc_emulator):
+    # The service asks for a minute between attempts; the task has 3 s. Its thread cannot be
+    # stopped by Prefect's timeout, so the client must end the call itself, inside the budget
+    # the task gives it, instead of sleeping past the task's timeout.
+    credentials = credentials_for(qc_emulator, max_attempts=10)
+    qc_emulator.set_faults(retry_after_seconds=59)
+    qc_emulator.inject("http_429", count=20)
+
+    @flow
+    async def bounded() -> object:
+        task = with_api_retries(authenticate, 0, 0).with_options(timeout_seconds=3)
+        state = await task(credentials, return_state=True)  # type: ignore[misc]
+        return await state.result(raise_on_failure=False)  # type: ignore[misc]
+
+    error = await bounded()
+    assert isinstance(error, BudgetExhaustedError), error
+    assert attempts(qc_emulator) == 1  # no attempt after a wait longer than what is left

@@ -73,3 +73,14 @@ async def test_the_gate_compares_with_the_stored_baseline_and_accepts_only_when_
                            strategy)
     assert reset.accepted and not reset.passed
     assert (await run_gate(worse, compare, strategy)).passed
+
+
+async def test_simulated_results_never_share_a_baseline_with_real_ones():
+    from flows.gate import GateOptions, run_gate
+
+    strategy = f"strategy-{uuid.uuid4().hex[:8]}"
+    accept = GateOptions(compare_to_baseline=True, accept_baseline="always")
+    await run_gate({"Sharpe Ratio": 9.0}, accept, strategy, simulated=True)
+    assert await load_baseline(baseline_key(strategy)) is None
+    real = await run_gate({"Sharpe Ratio": 0.5}, GateOptions(compare_to_baseline=True), strategy)
+    assert real.passed and real.baseline is None  # not compared with the emulator's 9.0

@@ -72,3 +72,8 @@ def test_the_markdown_image_carries_the_svg_as_a_base64_data_uri():
     assert image.startswith(prefix) and image.endswith(")")
     assert base64.b64decode(image[len(prefix):-1]).decode() == svg
     assert "<svg" not in image  # the UI strips inline SVG: only the URI may carry it
+
+
+def test_a_flat_series_still_draws():
+    svg = equity_svg([(START, 100_000.0), (START + DAY, 100_000.0)])
+    assert {"$100,000", "0%", "0.0%"} <= set(texts(svg))

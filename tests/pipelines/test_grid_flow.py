@@ -146,3 +146,17 @@ async def test_cancelling_a_grid_deletes_its_running_backtests(emulator, credent
                 await anyio.sleep(0.05)
         group.cancel_scope.cancel()
     assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+
+
+async def test_sets_past_the_deadline_are_deleted_and_reported(emulator, credentials):
+    emulator.set_jobs(backtest_seconds=3600)
+    options = grid_options(grid={"fast": [5, 10]}, limits={"backtest_timeout_minutes": 0.02})
+    state = await backtest_grid(options=options, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, GridFailedError)
+    assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+    table = await table_of(str(state.state_details.flow_run_id))
+    assert all("BacktestResultsIncompleteError" in str(row["error"]) for row in table)
+    # Each set's backtest was deleted by the set itself (before its project went).
+    assert paths(emulator, "/backtests/delete", "/projects/delete")[:2] == [
+        "/backtests/delete", "/backtests/delete"]
