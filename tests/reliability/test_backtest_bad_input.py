@@ -21,7 +21,7 @@ from flows.strategy_folder import MAX_SOURCE_FILE_BYTES, StrategyFolderError
 from quantconnect_client.errors import BacktestRuntimeError, BuildError
 from tests.helpers import credentials_for
 from tests.pipelines.helpers import artifact_markdown
-from tests.reliability.backtest_soak import QUICK_JOBS, running_backtests
+from tests.reliability.backtest_soak import quick_jobs, running_backtests
 from tests.reliability.conftest import report_figures, table
 
 pytestmark = pytest.mark.anyio
@@ -53,7 +53,7 @@ def matrix() -> Iterator[None]:
 
 @pytest.fixture
 def emulator(qc_emulator: Any) -> Any:
-    qc_emulator.set_jobs(**QUICK_JOBS)
+    quick_jobs(qc_emulator)
     return qc_emulator
 
 
