@@ -43,6 +43,12 @@ QUICK_JOBS: dict[str, float] = {
 NodeMode = Literal["queue", "reject"]
 
 
+def quick_jobs(server: Any, **overrides: Any) -> None:
+    """Give an emulator the quick jobs of :data:`QUICK_JOBS` (``overrides`` on top)."""
+    settings: dict[str, Any] = {**QUICK_JOBS, **overrides}
+    server.set_jobs(None, **settings)
+
+
 class BacktestLedger:
     """Every backtest the emulator started, by name, as it started it (the store forgets a
     backtest once its project is removed, so duplicates must be seen at creation)."""
@@ -75,8 +81,7 @@ def backtest_emulator(
     """An emulator of its own with quick jobs (``jobs`` over :data:`QUICK_JOBS`) on ``nodes``
     backtest nodes, and a request log long enough for the whole soak."""
     with EmulatorServer(seed=seed, request_log_size=max(20_000, runs * 200)) as server:
-        settings: dict[str, Any] = {**QUICK_JOBS, **jobs}
-        server.set_jobs(None, backtest_nodes=nodes, node_mode=node_mode, **settings)
+        quick_jobs(server, backtest_nodes=nodes, node_mode=node_mode, **jobs)
         yield server
 
 

@@ -32,7 +32,7 @@ from prefect.states import Cancelling, Crashed
 from flows.parameters import SweepOptions
 from flows.sweep import sweep_temporary_projects
 from tests.helpers import credentials_for
-from tests.reliability.backtest_soak import QUICK_JOBS, running_backtests
+from tests.reliability.backtest_soak import quick_jobs, running_backtests
 from tests.reliability.conftest import report_figures, start_python, subprocess_env, wait_for
 from tests.reliability.proxy import CuttableProxy
 from tests.reliability.test_kill_and_cancel import (
@@ -70,7 +70,7 @@ BACKTEST_FLOW = TemporaryFlow(
 
 
 def long_backtests(emulator: Any) -> None:
-    emulator.set_jobs(**{**QUICK_JOBS, "backtest_seconds": FOREVER})
+    quick_jobs(emulator, backtest_seconds=FOREVER)
 
 
 def backtest_of(emulator: Any, prefix: str) -> dict[str, Any] | None:
