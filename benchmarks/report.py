@@ -178,14 +178,14 @@ def scale_table(section: dict[str, Any]) -> str:
         "yes" if r["completed"] else "NO",
     ] for r in section["rows"]]
     table = _table(["flow", "projects", "wall s", "ms / 1k", "ms / 1k more", "requests",
-                    "list answer s", "flow MiB start → peak", "flow MiB / 1k more", "emulator MiB",
-                    "emulator MiB / 1k more", "completed"], rows)
+                    "list answer s", "flow MiB start → peak", "flow growth MiB / 1k more",
+                    "emulator MiB", "emulator MiB / 1k more", "completed"], rows)
     lines = [f"{section['orphan_share']:.0%} of each account are orphans (deleted by the sweep, "
              f"concurrency {section['sweep_concurrency']}), the rest ordinary projects; "
              f"{section['latency_ms']:g} ms per request; both flows in one fresh process per "
-             "size; '/ 1k more': growth per 1,000 more projects since the previous size (flat = "
-             "linear); 'list answer': the emulator's time for the one list of every project, "
-             "latency included"]
+             "size; flow growth: its peak over its own start; '/ 1k more': growth per 1,000 more "
+             "projects since the previous size (flat = linear); 'list answer': the emulator's "
+             "time for the one list of every project, latency included"]
     for flow, found in section.get("profiles", {}).items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in
                           list(found["own_time_by_package_s"].items())[:6])

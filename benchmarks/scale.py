@@ -115,6 +115,9 @@ async def run_scale(emulator: EmulatorProcess, sizes: list[int], profile: bool =
                     "flow_rss_before_mb": found["rss_before_mb"],
                     "flow_peak_rss_mb": found["peak_rss_mb"],
                     "flow_rss_after_imports_mb": probe["rss_after_imports_mb"],
+                    # What this flow's run added: its peak over its own start (the inventory
+                    # runs first, so the sweep starts with what the process kept from it).
+                    "flow_growth_mb": round(found["peak_rss_mb"] - found["rss_before_mb"], 1),
                     "emulator_rss_mb": memory.get("VmRSS"),
                     "emulator_peak_rss_mb": memory.get("VmHWM"),
                     "result": found["result"],
@@ -124,7 +127,7 @@ async def run_scale(emulator: EmulatorProcess, sizes: list[int], profile: bool =
                 row["wall_ms_per_1000_more"] = _marginal(rows, row, "wall_s")
                 if row["wall_ms_per_1000_more"] is not None:
                     row["wall_ms_per_1000_more"] = round(row["wall_ms_per_1000_more"] * 1000, 1)
-                row["flow_peak_mb_per_1000_more"] = _marginal(rows, row, "flow_peak_rss_mb")
+                row["flow_peak_mb_per_1000_more"] = _marginal(rows, row, "flow_growth_mb")
                 row["emulator_mb_per_1000_more"] = _marginal(rows, row, "emulator_rss_mb")
                 rows.append(row)
                 print(f"  {flow} over {size}: {found['seconds']:.1f} s", file=sys.stderr,
