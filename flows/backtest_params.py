@@ -171,7 +171,9 @@ class GridOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: StrategyChoice = Field(default_factory=StrategyChoice, description="What to run.")
-    grid: dict[ParameterName, list[ParameterValue]] | None = Field(
+    # min_length is in the JSON schema, so a server with enforce_parameter_schema refuses an empty
+    # value list before a run exists (a model validator only runs once the run has started).
+    grid: dict[ParameterName, Annotated[list[ParameterValue], Field(min_length=1)]] | None = Field(
         default=None,
         description='Every combination of these values, e.g. {"fast": [5, 10], "slow": [30, 60]}.',
     )
