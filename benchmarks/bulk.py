@@ -63,7 +63,9 @@ async def run_bulk(
                                       PREFIX)
             else:
                 report = await sweep_temporary_projects(
-                    SweepOptions(ttl_minutes=0, max_concurrency=concurrency),
+                    # The plain loop's requests: these projects never ran a backtest.
+                    SweepOptions(ttl_minutes=0, max_concurrency=concurrency,
+                                 stop_running_backtests=False),
                     credentials=credentials,
                 )
                 removed = report.deleted if not report.failed else -report.failed

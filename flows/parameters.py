@@ -139,6 +139,11 @@ class SweepOptions(BaseModel):
         default=False, description="Remove live orphans for good instead of into the bin."
     )
     dry_run: bool = Field(default=False, description="Only report what would be removed.")
+    stop_running_backtests: bool = Field(
+        default=True,
+        description="First delete the backtests still running in each project (a leaked "
+        "backtest holds one of the account's nodes); off saves a request per project.",
+    )
     max_concurrency: int = Field(
         default=DEFAULT_BATCH_CONCURRENCY,
         ge=1,

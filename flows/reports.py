@@ -88,6 +88,8 @@ class SweepItem(BaseModel):
     error: str | None = None
     #: For a spared project: its flow run's state in Prefect (the run still owns it).
     run_state: str | None = None
+    #: Backtests still running that were deleted before the project.
+    backtests_stopped: int = 0
 
 
 class SweepReport(BaseModel):
@@ -99,6 +101,7 @@ class SweepReport(BaseModel):
     deleted: int = 0
     failed: int = 0
     spared: int = Field(default=0, description="Old enough, but their flow run still runs.")
+    backtests_stopped: int = Field(default=0, description="Running backtests deleted first.")
     items: list[SweepItem] = Field(default_factory=list)
     seconds: float = 0.0
 

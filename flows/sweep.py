@@ -28,6 +28,7 @@ from prefect.client.schemas.objects import StateType
 
 from quantconnect_client import Project
 from tasks import Outcome, delete_projects, list_projects
+from tasks.backtests import stop_running_backtests
 from tasks.credentials import QuantConnectCredentials
 
 from .credentials import resolve_credentials
@@ -79,6 +80,24 @@ async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
                 if run.state is not None and run.state.type in ACTIVE_STATES:
                     active[run.id] = str(run.state.name)
     return active
+
+
+async def _stop_backtests(
+    creds: QuantConnectCredentials, options: SweepOptions, project_ids: list[int]
+) -> dict[int, list[str]]:
+    """Delete the backtests still running in these projects (what a killed backtest flow
+    left); a failure here does not keep the projects: deleting them stops their backtests too
+    where the service does so, and the report says what could not be stopped."""
+    try:
+        return await options.retries.apply(stop_running_backtests)(
+            creds, project_ids, options.max_concurrency
+        )
+    except Exception as error:
+        get_run_logger().warning(
+            "Could not stop the running backtests of %d project(s) (%s: %s); removing them "
+            "anyway", len(project_ids), type(error).__name__, error,
+        )
+        return {}
 
 
 def _run_id(project: Project, options: SweepOptions) -> UUID:
@@ -150,6 +169,11 @@ async def sweep_temporary_projects(
         for start in range(0, len(orphans), options.batch_size):
             batch = orphans[start : start + options.batch_size]
             deletions = {p.project_id: options.purge or p.is_deleted for p in batch}
+            stopped = (
+                await _stop_backtests(creds, options, list(deletions))
+                if options.stop_running_backtests
+                else {}
+            )
             try:
                 outcomes = await deleter(creds, deletions, options.max_concurrency)
             except Exception as error:
@@ -158,11 +182,13 @@ async def sweep_temporary_projects(
                 outcomes = dict.fromkeys(deletions, failure)
             for item in report.items[start : start + len(batch)]:
                 outcome = outcomes[item.project_id]
+                item.backtests_stopped = len(stopped.get(item.project_id, []))
                 item.error = None if outcome.succeeded else str(outcome)
                 purged = deletions[item.project_id]
                 item.action = "failed" if item.error else ("purged" if purged else "deleted")
             logger.info("Swept %d/%d", start + len(batch), len(orphans))
     report.deleted = sum(item.action in ("deleted", "purged") for item in report.items)
+    report.backtests_stopped = sum(item.backtests_stopped for item in report.items)
     report.failed = sum(item.action == "failed" for item in report.items)
     report.seconds = round(time.perf_counter() - started, 4)
     await acreate_table_artifact(
@@ -170,7 +196,8 @@ async def sweep_temporary_projects(
         key="quantconnect-sweep",
         description=(
             f"Sweep: {report.matched} matched, {report.deleted} removed, {report.failed} failed, "
-            f"{report.spared} spared (their runs still run)"
+            f"{report.spared} spared (their runs still run), "
+            f"{report.backtests_stopped} running backtest(s) deleted first"
             + (" (dry run)" if options.dry_run else "")
         ),
     )

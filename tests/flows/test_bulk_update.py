@@ -142,7 +142,9 @@ async def test_a_pattern_that_happens_to_match_every_project_is_refused(qc_emula
     assert len(await bulk_update_projects(confirmed, credentials=credentials)) == 2
 
 
-@pytest.mark.parametrize("name", ["../main.py", "", "Strategies//main.py", "/main.py"])
+@pytest.mark.parametrize(
+    "name", ["../main.py", "", "Strategies//main.py", "/main.py", "a:b.py", "a?.py", " lead.py"]
+)
 def test_a_file_name_the_service_refuses_is_refused_before_the_run(name):
     with pytest.raises(pydantic.ValidationError, match="file_name"):
         BulkUpdateOptions(folder="Strategies", file_name=name, file_content="x")

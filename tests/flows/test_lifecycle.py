@@ -97,15 +97,6 @@ async def test_ambiguous_create_leaves_exactly_one_project(qc_emulator, credenti
     assert qc_emulator.projects() == []
 
 
-async def test_authentication_failure_is_not_retried_and_is_reported(qc_emulator):
-    credentials = credentials_for(qc_emulator, api_token="not-the-token")
-    options = LifecycleOptions(retries=RetryOptions(**FAST_RETRIES))
-    with pytest.raises(AuthenticationError, match="Hash doesn't match"):
-        await temporary_project_lifecycle(options=options, credentials=credentials)
-    assert len(api_calls(qc_emulator, "/authenticate")) == 1
-    assert api_calls(qc_emulator, "/projects/create") == []
-
-
 async def test_failed_verification_still_deletes_the_project(qc_emulator, credentials):
     options = LifecycleOptions(expected_files=["main.py", "strategy.py"])
     state = await temporary_project_lifecycle(
@@ -148,13 +139,19 @@ async def test_a_flow_timeout_still_removes_the_project(qc_emulator):
     assert "removed 1 project" in markdown
 
 
-async def test_an_auth_failure_before_the_create_needs_no_clean_up(qc_emulator, caplog):
-    credentials = credentials_for(qc_emulator, api_token="wrong")
-    state = await temporary_project_lifecycle(credentials=credentials, return_state=True)
+async def test_an_auth_failure_fails_the_run_before_anything_is_made(qc_emulator, caplog):
+    # That it is not retried is the retry rule's (tests/flows/test_task_retries.py).
+    credentials = credentials_for(qc_emulator, api_token="not-the-token")
+    options = LifecycleOptions(retries=RetryOptions(**FAST_RETRIES))
+    state = await temporary_project_lifecycle(
+        options=options, credentials=credentials, return_state=True
+    )
     assert state.is_failed()
-    assert "Safety net" not in caplog.text
+    with pytest.raises(AuthenticationError, match="Hash doesn't match"):
+        await state.aresult()
+    assert [r["path"] for r in qc_emulator.requests_log()] == ["/authenticate"]
+    assert "Safety net" not in caplog.text  # nothing was made, so nothing to clean up
     assert "could not remove" not in caplog.text
-    assert api_calls(qc_emulator, "/projects/read") == []
 
 
 async def test_a_project_binned_by_someone_else_mid_run_fails_verification(qc_emulator):

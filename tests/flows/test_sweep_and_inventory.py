@@ -131,6 +131,29 @@ async def test_a_one_letter_prefix_cannot_reach_a_users_projects(qc_emulator, cr
     assert not [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
 
 
+async def test_the_sweeper_deletes_an_orphans_running_backtest_before_the_project(
+    qc_emulator, credentials
+):
+    # What a backtest flow killed outright leaves: its temporary project with a backtest that
+    # still holds a node.
+    qc_emulator.set_jobs(compile_seconds=0, backtest_seconds=3600)
+    client = credentials.get_client()
+    [project_id] = seed(credentials, [temporary()]).values()
+    compile_id = client.compiles.wait(project_id, client.compiles.create(project_id).compile_id)
+    client.backtests.create(project_id, compile_id.compile_id, "left running")
+    assert qc_emulator.stats()["running_backtests"] == 1
+
+    report = await sweep_temporary_projects(
+        SweepOptions(ttl_minutes=0, purge=True), credentials=credentials
+    )
+    assert (report.deleted, report.backtests_stopped) == (1, 1)
+    assert report.items[0].backtests_stopped == 1
+    assert qc_emulator.stats()["running_backtests"] == 0
+    assert qc_emulator.projects() == []
+    paths = [r["path"] for r in qc_emulator.requests_log()]
+    assert paths.index("/backtests/delete") < paths.index("/projects/delete")
+
+
 async def test_inventory_filters_and_publishes_a_table(qc_emulator, credentials):
     seed(credentials, ["Strategies/Alpha", "Strategies/Beta", "Research/Gamma"])
     rows = await project_inventory(
