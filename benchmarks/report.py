@@ -110,6 +110,91 @@ def memory_table(section: dict[str, Any]) -> str:
             f"itself peaked at {section['benchmark_process_peak_rss_mb']:.0f} MiB")
 
 
+def _opt(value: float | None, form: str) -> str:
+    return "" if value is None else format(value, form)
+
+
+def wait_table(section: dict[str, Any]) -> str:
+    """Section 5 as a markdown table, then the targets."""
+    rows = []
+    for row in section["rows"]:
+        read = row["results_read_delay_s"]
+        target = row.get("target_met")
+        rows.append([
+            f"{row['duration_s']:g} s", row["method"], f"{row['reads']:g}",
+            f"{row.get('reads_vs_lean', 1.0):.2f}", f"{row['delay_s']:.2f}",
+            f"{row['max_delay_s']:.2f}", "" if read is None else f"{read:.2f}",
+            "" if target is None else ("met" if target else "NOT met"),
+        ])
+    table = _table(["backtest", "method", "reads", "reads ÷ (a)", "delay after settled s",
+                    "max delay s", "(c) results read s", "target"], rows)
+    return (f"{table}\nmedians of {section['samples_per_method']} per method and duration at "
+            f"{section['latency_ms']:g} ms per request; compile {section['compile_s']:g} s, "
+            f"totalPerformance {section['total_performance_lag_s']:g} s after completion; "
+            f"target for (b) and (c): delay <= {section['target_delay_s']:g} s and reads <= "
+            f"{section['target_reads_vs_lean']:g} x (a)'s; (c)'s delay is to the flow's return "
+            "(report, chart, clean-up done), 'results read' to the end of the read that "
+            "delivered them")
+
+
+def grid_table(section: dict[str, Any]) -> str:
+    """Section 6 as a markdown table, then the target."""
+    rows = [[
+        v["label"], v["node_mode"], f"{v['makespan_s']:.1f}", f"{v['makespan_to_floor']:.2f}",
+        f"{v['peak_running_backtests']} / {section['nodes']}"
+        + ("" if v["within_nodes"] else " EXCEEDED"),
+        f"{v['completed_sets']} / {section['sets']}", str(v["refused"]),
+        str(v["resubmissions"]), str(v["requests"]),
+        _opt(v.get("before_first_start_s"), ".1f"), _opt(v.get("node_idle_s"), ".2f"),
+        _opt(v.get("next_start_after_settle_s"), ".2f"), _opt(v.get("after_last_settle_s"), ".1f"),
+    ] for v in section["variants"]]
+    table = _table(["variant", "node mode", "makespan s", "÷ floor", "peak running / nodes",
+                    "sets done", "lost: node busy", "resubmitted", "requests",
+                    "to 1st start s", "node idle s", "next start after settle s",
+                    "after last settle s"], rows)
+    flows = [v for v in section["variants"] if v["label"].startswith("backtest-grid")]
+    target = section["target_makespan_to_floor"]
+    def verdict(v: dict[str, Any]) -> str:
+        met = v["makespan_to_floor"] <= target and v["within_nodes"] and v["refused"] == 0
+        return f"{v['node_mode']} {v['makespan_to_floor']:.2f}x ({'met' if met else 'NOT met'})"
+
+    verdicts = ", ".join(verdict(v) for v in flows)
+    return (f"{table}\n\nbacktest-grid vs floor: {verdicts} (target <= {target:g}x, never above "
+            f"{section['nodes']} running, none lost)\n{section['sets']} sets, {section['nodes']} "
+            f"nodes, {section['backtest_s']:g} s per backtest, totalPerformance "
+            f"{section['total_performance_lag_s']:g} s later, {section['latency_ms']:g} ms per "
+            f"request; floor = {section['floor_s']:g} s (rounds x backtest + one compile)")
+
+
+def scale_table(section: dict[str, Any]) -> str:
+    """Section 7 as a markdown table, then the profiles' headlines."""
+    rows = [[
+        r["flow"], f"{r['projects']:,}", f"{r['wall_s']:.2f}", f"{r['wall_ms_per_1000']:.0f}",
+        _opt(r["wall_ms_per_1000_more"], ".0f"), str(r["requests"]),
+        f"{r.get('list_request_s', 0.0):.2f}",
+        f"{r['flow_rss_before_mb']:.0f} → {r['flow_peak_rss_mb']:.0f}",
+        _opt(r["flow_peak_mb_per_1000_more"], ".2f"),
+        _opt(r["emulator_rss_mb"], ".0f"), _opt(r["emulator_mb_per_1000_more"], ".2f"),
+        "yes" if r["completed"] else "NO",
+    ] for r in section["rows"]]
+    table = _table(["flow", "projects", "wall s", "ms / 1k", "ms / 1k more", "requests",
+                    "list answer s", "flow MiB start → peak", "flow MiB / 1k more", "emulator MiB",
+                    "emulator MiB / 1k more", "completed"], rows)
+    lines = [f"{section['orphan_share']:.0%} of each account are orphans (deleted by the sweep, "
+             f"concurrency {section['sweep_concurrency']}), the rest ordinary projects; "
+             f"{section['latency_ms']:g} ms per request; both flows in one fresh process per "
+             "size; '/ 1k more': growth per 1,000 more projects since the previous size (flat = "
+             "linear); 'list answer': the emulator's time for the one list of every project, "
+             "latency included"]
+    for flow, found in section.get("profiles", {}).items():
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in
+                          list(found["own_time_by_package_s"].items())[:6])
+        top = ", ".join(f"{t['function']} {t['own_s']:.2f}" for t in found["top_own_time"][:4])
+        lines.append(f"profile, {flow} over {found['projects']:,} ({found['total_s']:.1f} s "
+                     f"under cProfile), own time s by part: {parts}; functions: {top}")
+    return table + "\n" + "\n".join(lines)
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as text (markdown tables)."""
     meta = results["meta"]
@@ -122,6 +207,9 @@ def render(results: dict[str, Any]) -> str:
         "bulk": ("2. Bulk: sweep N temporary projects", bulk_table),
         "overhead": ("3. Overhead per operation", overhead_table),
         "memory": ("4. Peak memory", memory_table),
+        "wait": ("5. Waiting for a backtest", wait_table),
+        "grid": ("6. Filling the nodes: a grid of backtests", grid_table),
+        "scale": ("7. How cost grows with the account", scale_table),
     }
     for key, (title, make) in titles.items():
         if key in results:
@@ -147,6 +235,20 @@ def problems(results: dict[str, Any]) -> list[str]:
     for mode in ("plain", "flow"):
         if mode in memory and not memory[mode]["completed"]:
             found.append(f"memory probe {mode}: did not complete its work")
+    for row in results.get("wait", {}).get("rows", []):
+        if not row["completed"]:
+            found.append(f"wait {row['method']} {row['duration_s']:g} s: results not delivered")
+    for variant in results.get("grid", {}).get("variants", []):
+        if not variant["within_nodes"]:
+            found.append(f"grid {variant['label']} ({variant['node_mode']}): "
+                         f"{variant['peak_running_backtests']} backtests running at once")
+        if variant["label"].startswith("backtest-grid") and (
+            variant["completed_sets"] != results["grid"]["sets"] or variant["refused"]
+        ):
+            found.append(f"grid {variant['label']} ({variant['node_mode']}): not every set done")
+    for row in results.get("scale", {}).get("rows", []):
+        if not row["completed"]:
+            found.append(f"scale {row['flow']} over {row['projects']}: did not complete")
     return found
 
 
@@ -164,6 +266,15 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     for mode in ("plain", "flow"):
         if mode in results.get("memory", {}):
             figures[f"memory {mode} peak MiB"] = results["memory"][mode]["peak_rss_mb"]
+    for row in results.get("wait", {}).get("rows", []):
+        key = f"wait {row['duration_s']:g}s {row['method'][:3]}"
+        figures[f"{key} delay s"] = row["delay_s"]
+        figures[f"{key} reads"] = row["reads"]
+    for variant in results.get("grid", {}).get("variants", []):
+        figures[f"grid {variant['label']} {variant['node_mode']} makespan s"] = (
+            variant["makespan_s"])
+    for row in results.get("scale", {}).get("rows", []):
+        figures[f"scale {row['flow']} {row['projects']} ms/1k"] = row["wall_ms_per_1000"]
     return figures
 
 

@@ -1,7 +1,7 @@
 """``python -m benchmarks``: the cost of orchestration, side by side with a plain script.
 
 Starts the emulator (default 100 ms per request) and a Prefect server with its own temporary
-``PREFECT_HOME``, runs the four sections, prints markdown tables and writes the figures as JSON.
+``PREFECT_HOME``, runs the seven sections, prints markdown tables and writes the figures as JSON.
 
 Example:
     $ python -m benchmarks                       # full run (a few minutes)
@@ -33,6 +33,7 @@ from .report import compare, problems, render
 from .services import EmulatorProcess, PrefectServer
 
 RESULTS = Path(__file__).parent / "results"
+SECTIONS = ("lifecycle", "bulk", "overhead", "memory", "wait", "grid", "scale")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,19 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true",
-                        help="small, fast run: 5 ms latency, N=20, 2 repetitions, concurrency 1,4")
+                        help="small, fast run: 5 ms latency, N=20, 2 repetitions, concurrency 1,4, "
+                        "short backtests, a 4-set grid, accounts of 100 and 300")
     parser.add_argument("--latency-ms", type=float, help="emulator latency per request (100)")
     parser.add_argument("--repetitions", type=int, help="lifecycle repetitions per variant (9)")
     parser.add_argument("--bulk-n", type=int, help="projects to sweep (200)")
     parser.add_argument("--bulk-repetitions", type=int, help="repetitions per bulk variant (3)")
     parser.add_argument("--concurrency", type=str, help="sweeper concurrencies (1,4,16)")
     parser.add_argument("--overhead-n", type=int, help="reads per overhead batch (200)")
+    parser.add_argument("--wait-durations", type=str,
+                        help="emulated backtest durations to wait for, s (5,20,60)")
+    parser.add_argument("--wait-samples", type=int, help="waits per method and duration (3)")
+    parser.add_argument("--grid-sets", type=int, help="parameter sets of the grid (24)")
+    parser.add_argument("--grid-nodes", type=int, help="backtest nodes of the account (4)")
+    parser.add_argument("--grid-seconds", type=float, help="seconds per grid backtest (5)")
+    parser.add_argument("--scale-sizes", type=str,
+                        help="account sizes for the growth section (1000,5000,20000)")
     parser.add_argument("--json", type=Path, dest="json_path",
                         help="write the figures here (default benchmarks/results/latest.json; "
                         "quick.json with --quick)")
     parser.add_argument("--compare", type=Path, help="print the changes since this JSON file")
-    parser.add_argument("--sections", default="lifecycle,bulk,overhead,memory",
-                        help="comma-separated subset of lifecycle,bulk,overhead,memory")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--verbose", action="store_true", help="show Prefect's console logs")
     return parser
 
@@ -62,10 +72,13 @@ def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the options not given from the full or the quick defaults."""
     defaults: dict[str, Any] = (
         {"latency_ms": 5.0, "repetitions": 2, "bulk_n": 20, "bulk_repetitions": 1,
-         "concurrency": "1,4", "overhead_n": 20}
+         "concurrency": "1,4", "overhead_n": 20, "wait_durations": "2", "wait_samples": 1,
+         "grid_sets": 4, "grid_nodes": 2, "grid_seconds": 0.5, "scale_sizes": "100,300"}
         if args.quick else
         {"latency_ms": 100.0, "repetitions": 9, "bulk_n": 200, "bulk_repetitions": 3,
-         "concurrency": "1,4,16", "overhead_n": 200}
+         "concurrency": "1,4,16", "overhead_n": 200, "wait_durations": "5,20,60",
+         "wait_samples": 3, "grid_sets": 24, "grid_nodes": 4, "grid_seconds": 5.0,
+         "scale_sizes": "1000,5000,20000"}
     )
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -73,6 +86,12 @@ def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
     args.concurrencies = [int(c) for c in str(args.concurrency).split(",") if c.strip()]
     if not args.concurrencies or min(args.concurrencies) < 1 or max(args.concurrencies) > 32:
         raise SystemExit("--concurrency takes values from 1 to 32, e.g. 1,4,16")
+    args.wait_durations = [float(d) for d in str(args.wait_durations).split(",") if d.strip()]
+    args.scale_sizes = [int(n) for n in str(args.scale_sizes).split(",") if n.strip()]
+    # totalPerformance arrives this long after completion (the emulator's default); quick mode
+    # has it at once, or the lean CLI's 10 s re-read alone would outlast the whole section.
+    args.lag = 0.0 if args.quick else 1.0
+    args.grid_compile_seconds = 0.2 if args.quick else 1.0
     timing.SETTLE_SECONDS = 0.1 if args.quick else 0.5
     if args.json_path is None:
         args.json_path = RESULTS / ("quick.json" if args.quick else "latest.json")
@@ -96,15 +115,24 @@ def _meta(args: argparse.Namespace, server: PrefectServer) -> dict[str, Any]:
         "bulk_repetitions": args.bulk_repetitions,
         "concurrencies": args.concurrencies,
         "overhead_n": args.overhead_n,
+        "wait_durations_s": args.wait_durations,
+        "wait_samples": args.wait_samples,
+        "grid": {"sets": args.grid_sets, "nodes": args.grid_nodes,
+                 "backtest_s": args.grid_seconds, "compile_s": args.grid_compile_seconds},
+        "scale_sizes": args.scale_sizes,
+        "total_performance_lag_s": args.lag,
         "prefect_server_start_s": round(server.started_in_seconds, 2),
     }
 
 
 async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict[str, Any]:
+    from .backtest_wait import run_backtest_wait
     from .bulk import run_bulk
+    from .grid import run_grid
     from .lifecycle import run_lifecycle
     from .memory import run_memory
     from .overhead import run_overhead
+    from .scale import run_scale
 
     runners: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
         "lifecycle": lambda: run_lifecycle(emulator, args.repetitions),
@@ -113,6 +141,11 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
         "overhead": lambda: run_overhead(emulator, args.overhead_n, max(3, args.overhead_n // 10)),
         "memory": lambda: asyncio.to_thread(run_memory, emulator, args.bulk_n,
                                             max(args.concurrencies)),
+        "wait": lambda: run_backtest_wait(emulator, args.wait_durations, args.wait_samples,
+                                          args.lag),
+        "grid": lambda: run_grid(emulator, args.grid_sets, args.grid_nodes, args.grid_seconds,
+                                 args.lag, args.grid_compile_seconds),
+        "scale": lambda: run_scale(emulator, args.scale_sizes),
     }
     results: dict[str, Any] = {}
     took: dict[str, float] = {}

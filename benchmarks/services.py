@@ -30,6 +30,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def proc_memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """``VmRSS`` and ``VmHWM`` of a process, in MiB (Linux ``/proc``; empty elsewhere)."""
+    found: dict[str, float] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                key = line.split(":", 1)[0]
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return found
+
+
 def _stop(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     if process.poll() is None:
         process.terminate()
@@ -114,6 +128,36 @@ class EmulatorProcess:
             self.control_url + "/faults", json={"latency_ms": latency_ms, "fault_rate": 0},
             timeout=30,
         ).raise_for_status()
+
+    def set_jobs(self, **fields: Any) -> dict[str, Any]:
+        """Change some job settings (nodes, node mode, compile and backtest seconds, lags)."""
+        response = self._control.put(self.control_url + "/jobs", json=fields, timeout=30)
+        response.raise_for_status()
+        config: dict[str, Any] = response.json()
+        return config
+
+    def backtests(self) -> list[dict[str, Any]]:
+        """Every backtest with its status and moments (``settled_at``... on the job clock)."""
+        found: list[dict[str, Any]] = self._get("/backtests")["backtests"]
+        return found
+
+    def seed_projects(self, names: list[str], language: str = "Py") -> list[int]:
+        """Create many projects at once through the emulator's control (no latency, no log)."""
+        ids: list[int] = []
+        for start in range(0, len(names), 10_000):
+            response = self._control.post(
+                self.control_url + "/projects/seed",
+                json={"names": names[start : start + 10_000], "language": language}, timeout=120,
+            )
+            response.raise_for_status()
+            ids += response.json()["projectIds"]
+        return ids
+
+    @property
+    def pid(self) -> int:
+        """The emulator's process id (for ``/proc/<pid>/status``)."""
+        assert self._process is not None, "not started"
+        return self._process.pid
 
     def stats(self) -> dict[str, Any]:
         """The emulator's counters since the last reset."""

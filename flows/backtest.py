@@ -147,6 +147,8 @@ async def prepare_run(
 def fill_results(report: BacktestReport, backtest: Backtest) -> None:
     """Copy what a person reads from a backtest into the report."""
     report.status = backtest.status
+    if backtest.backtest_start and backtest.backtest_end:
+        report.period = f"{backtest.backtest_start:%Y-%m-%d} to {backtest.backtest_end:%Y-%m-%d}"
     report.statistics = dict(backtest.statistics.raw) if backtest.statistics else {}
     report.runtime_statistics = (
         dict(backtest.runtime_statistics.raw) if backtest.runtime_statistics else {}

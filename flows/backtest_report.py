@@ -107,6 +107,7 @@ class BacktestReport(BaseModel):
     parameters: dict[str, str | int | float] = Field(default_factory=dict)
     outcome: Outcome = "running"
     status: str | None = Field(default=None, description="The service's last status text.")
+    period: str | None = Field(default=None, description="The simulated dates, start to end.")
     error: str | None = None
     build_logs: list[str] = Field(default_factory=list)
     stacktrace: str | None = None
@@ -149,6 +150,7 @@ class BacktestReport(BaseModel):
             ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(self.parameters.items()))
              or "none"),
             ("Status", self.status or "-"),
+            ("Period", self.period or "-"),
             ("Source", self.source_digest or "-"),
             ("Seconds", f"{self.seconds:.1f}"),
         ]

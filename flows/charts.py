@@ -139,7 +139,8 @@ def equity_svg(
     lo = min(y for _, y in ordered)
     hi = max(y for _, y in ordered)
     bottom = _MARGIN_TOP + EQUITY_HEIGHT
-    total_height = bottom + 36 + ((_GAP + DRAWDOWN_HEIGHT) if drawdown else 0)
+    # Room under the last panel for its lowest label's descenders.
+    total_height = bottom + 36 + ((_GAP + DRAWDOWN_HEIGHT + 12) if drawdown else 0)
     right = _MARGIN_LEFT + plot_width
     parts = [
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{WIDTH}' height='{total_height}' "

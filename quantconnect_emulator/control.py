@@ -24,6 +24,8 @@ or read its files through the browser.
 - ``POST /_emulator/backtests/force-error`` -> ``{"projectId", "backtestId"?, "message"?,
   "duringInitialization"?, "atProgress"?}``: fail a running backtest now or the next one
 - ``GET  /_emulator/backtests`` -> every backtest with its status, and the node figures
+- ``POST /_emulator/projects/seed`` -> ``{"names": [...], "language"?}``: create many projects
+  at once (as ``/projects/create`` does, without latency or faults); ``{"projectIds": [...]}``
 
 Example:
     >>> import requests  # doctest: +SKIP

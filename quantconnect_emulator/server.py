@@ -304,6 +304,13 @@ class EmulatorServer:
             at_progress=at_progress,
         )
 
+    def seed_projects(self, names: list[str], language: str = "Py") -> list[int]:
+        """Create many projects at once, as ``/projects/create`` would, without latency, faults
+        or the request log (a benchmark's large account). Returns their ids."""
+        from quantconnect_emulator.resources.projects import Projects
+
+        return Projects.of(self.emulator.account).seed(names, language)
+
     def backtests(self) -> list[dict[str, Any]]:
         """Snapshot of every backtest: ids, name, status, stage, progress, parameters."""
         from quantconnect_emulator.resources.backtests import Backtests

@@ -30,7 +30,8 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
 
     assert results["meta"]["quick"] is True
     assert results["problems"] == []
-    for number, section in enumerate(("lifecycle", "bulk", "overhead", "memory"), start=1):
+    sections = ("lifecycle", "bulk", "overhead", "memory", "wait", "grid", "scale")
+    for number, section in enumerate(sections, start=1):
         assert section in results, section
         assert f"### {number}. " in completed.stdout  # its table was printed
 
@@ -66,5 +67,55 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     for mode in ("plain", "flow"):
         assert memory[mode]["completed"]
         assert memory[mode]["peak_rss_mb"] >= memory[mode]["rss_after_imports_mb"] > 0
+
+    wait = results["wait"]
+    methods = {"(a) lean CLI schedule", "(b) client wait", "(c) backtest-strategy flow"}
+    assert {row["method"] for row in wait["rows"]} == methods
+    assert len(wait["samples"]) == len(methods) * wait["samples_per_method"] * len(
+        wait["durations_s"])
+    for sample in wait["samples"]:
+        assert sample["complete"], sample
+        assert sample["reads"] >= 1
+        # Nobody can have the results before they settled (the clocks are the machine's).
+        assert sample["delay_after_settled"] >= -0.05, sample
+    flow_samples = [s for s in wait["samples"] if s["method"].startswith("(c)")]
+    for sample in flow_samples:  # the flow returns after the read that delivered the results
+        assert 0 <= sample["results_read_delay"] <= sample["delay_after_settled"] + 0.05
+        assert sample["requests"] > sample["reads"]
+
+    grid = results["grid"]
+    labels = [(v["label"], v["node_mode"]) for v in grid["variants"]]
+    assert labels == [("backtest-grid flow", "queue"), ("backtest-grid flow", "reject"),
+                      ("plain script, all at once", "queue"),
+                      ("plain script, all at once", "reject"),
+                      ("plain script, one by one", "queue")]
+    for variant in grid["variants"]:
+        assert 1 <= variant["peak_running_backtests"] <= grid["nodes"], variant
+        assert variant["makespan_s"] > 0
+    flows, all_at_once = grid["variants"][:2], grid["variants"][2:4]
+    for variant in flows:  # every set done, none lost to a busy node
+        assert variant["completed_sets"] == grid["sets"] and variant["refused"] == 0
+    assert all_at_once[0]["completed_sets"] == grid["sets"]  # queue mode waits
+    # Reject mode refuses what does not fit on the nodes, and the plain script loses it.
+    assert all_at_once[1]["refused"] == grid["sets"] - grid["nodes"]
+    assert grid["variants"][4]["peak_running_backtests"] == 1  # one by one
+
+    scale = results["scale"]
+    assert [(r["flow"], r["projects"]) for r in scale["rows"]] == [
+        (flow, size) for size in scale["sizes"] for flow in ("inventory", "sweep")]
+    for row in scale["rows"]:
+        assert row["completed"], row
+        assert row["flow_peak_rss_mb"] >= row["flow_rss_before_mb"] > 0
+        assert row["emulator_rss_mb"] > 0
+    inventories = [r for r in scale["rows"] if r["flow"] == "inventory"]
+    assert [r["result"] for r in inventories] == [  # every live project listed
+        r["projects"] for r in inventories]
+    assert [r["requests"] for r in inventories] == [1] * len(inventories)  # one list
+    sweeps = [r for r in scale["rows"] if r["flow"] == "sweep"]
+    assert [r["result"] for r in sweeps] == [r["orphans"] for r in sweeps]
+    assert all(r["requests"] == r["orphans"] + 1 for r in sweeps)  # one list, one delete each
+    assert set(scale["profiles"]) == {"inventory", "sweep"}
+    for profile in scale["profiles"].values():
+        assert profile["top_own_time"] and profile["own_time_by_package_s"]
 
     assert "Compared with earlier" in completed.stdout

@@ -94,7 +94,7 @@ async def test_sweeper_dry_run_changes_nothing(qc_emulator, credentials):
 async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emulator):
     # Six lifecycles are held right after their creates; a sweep with TTL 0 runs meanwhile.
     credentials = credentials_for(qc_emulator, read_timeout=30)
-    qc_emulator.set_faults(slow_response_seconds=8)
+    qc_emulator.set_faults(slow_response_seconds=10)
     qc_emulator.inject("slow_response", path="/projects/read", count=6)
     runs = [asyncio.ensure_future(temporary_project_lifecycle(credentials=credentials))
             for _ in range(6)]
@@ -102,6 +102,9 @@ async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emu
     while qc_emulator.emulator.faults.pending_injections():  # every run is held now
         assert time.monotonic() < deadline, "the runs did not reach their held reads"
         await asyncio.sleep(0.1)
+    # Creation times have whole seconds: let every project be at least a second old, so that
+    # TTL 0 selects all six (and only the run check can spare them).
+    await asyncio.sleep(2)
     report = await sweep_temporary_projects(
         SweepOptions(ttl_minutes=0, purge=True, include_recycle_bin=True),
         credentials=credentials,

@@ -33,6 +33,7 @@ async def test_the_python_example_backtests_reports_and_leaves_nothing(emulator,
     assert "SIMULATED by the offline emulator" in markdown
     assert "data:image/svg+xml;base64," in markdown
     assert "fast=5, slow=20" in markdown
+    assert report.period is not None and f"- Period: {report.period}" in markdown
     [progress] = [a for a in await artifacts_of(str(report.flow_run_id)) if a.type == "progress"]
     assert progress.data == 100.0 and str(report.backtest_id) in str(progress.description)
 

@@ -160,3 +160,16 @@ async def test_sets_past_the_deadline_are_deleted_and_reported(emulator, credent
     # Each set's backtest was deleted by the set itself (before its project went).
     assert paths(emulator, "/backtests/delete", "/projects/delete")[:2] == [
         "/backtests/delete", "/backtests/delete"]
+
+
+async def test_a_build_error_stops_the_grid_before_any_backtest(emulator, credentials,
+                                                                tmp_path):
+    from quantconnect_client.errors import BuildError
+    from tests.pipelines.helpers import strategy_folder
+
+    options = grid_options(strategy={"strategy_folder": strategy_folder(tmp_path, "x = (\n")})
+    state = await backtest_grid(options=options, credentials=credentials, return_state=True)
+    assert isinstance(await state.aresult(raise_on_failure=False), BuildError)
+    table = await table_of(str(state.state_details.flow_run_id))
+    assert [row["outcome"] for row in table] == ["not run"] * 4
+    assert paths(emulator, "/backtests/create") == [] and emulator.projects() == []
