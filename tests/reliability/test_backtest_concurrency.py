@@ -22,7 +22,7 @@ pytestmark = pytest.mark.anyio
 
 GRIDS = 3
 NODES = 2
-GRID = {"fast": [5, 10], "slow": [30, 60]}
+GRID = {"fast": [5, 10, 20]}
 #: On the job clock: long enough that the grids contend for the nodes.
 BACKTEST_SECONDS = 1.0
 

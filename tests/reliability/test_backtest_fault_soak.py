@@ -25,7 +25,7 @@ from tests.reliability.soak import ALL_FAULTS, faulty
 
 pytestmark = pytest.mark.anyio
 
-SHORT_STRATEGY_RUNS = 6
+SHORT_STRATEGY_RUNS = 5
 SHORT_GRID_RUNS = 2
 SHORT_CONCURRENCY = 4
 NODES = 2

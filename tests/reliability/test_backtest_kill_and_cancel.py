@@ -173,9 +173,9 @@ async def test_backtest_runs_killed_crashed_or_cancelled_while_their_backtests_r
         # Cancel: the run's process loses its network (the saved block follows the service),
         # then the run is cancelled through the API. Its wait for the backtest runs in a
         # thread that a cancellation cannot stop and that keeps trying the cut network until
-        # the run's deadline: a deadline of 15 s (the cancel comes at once) lets the process
-        # end before the runner's fixed 30 s grace.
-        await start(CANCEL_PREFIX, CANCEL_BLOCK, limits={"backtest_timeout_minutes": 0.25})
+        # the run's deadline: a deadline of 9 s (the cancel comes at once) lets the process
+        # end well before the runner's fixed 30 s grace.
+        await start(CANCEL_PREFIX, CANCEL_BLOCK, limits={"backtest_timeout_minutes": 0.15})
         await start(KILL_PREFIX, CRASH_BLOCK)
         await running(CANCEL_PREFIX)
         await credentials_for(qc_emulator).asave(CANCEL_BLOCK, overwrite=True)
