@@ -182,12 +182,14 @@ async def _flow_wait(emulator: EmulatorProcess, duration: float, number: int,
     reads = [e for e in entries if e["path"] == "/backtests/read"]
     delivered = None
     if settled is not None:
-        after = [e for e in reads if float(e["monotonic"]) + offset >= settled]
+        # The emulator answers after its latency, so the read that saw the settled results is
+        # the first to end after they settled (it may have started just before).
+        ends = [float(e["monotonic"]) + float(e["duration_ms"]) / 1000 + offset for e in reads]
+        after = [end for end in ends if end >= settled]
         if after:
-            first = after[0]
-            delivered = float(first["monotonic"]) + float(first["duration_ms"]) / 1000 + offset
+            delivered = after[0]
     reads_spent = len([e for e in reads if delivered is None
-                       or float(e["monotonic"]) + offset < delivered])
+                       or float(e["monotonic"]) + offset < delivered])  # the delivering one too
     return Sample(
         FLOW, duration, number, reads_spent,
         round(had_results - settled, 3) if settled is not None else float("nan"),

@@ -25,7 +25,7 @@ from tests.reliability.soak import ALL_FAULTS, faulty
 
 pytestmark = pytest.mark.anyio
 
-SHORT_STRATEGY_RUNS = 8
+SHORT_STRATEGY_RUNS = 5
 SHORT_GRID_RUNS = 2
 SHORT_CONCURRENCY = 4
 NODES = 2
@@ -46,7 +46,10 @@ def check(figures: BacktestSoakFigures, title: str) -> None:
     assert figures.peak_running <= figures.nodes
     assert figures.unexplained == []
     assert figures.completed + sum(figures.failed.values()) == figures.runs
-    assert figures.completed >= figures.runs * 0.8, figures.failure_messages[:5]
+    # Failures are allowed if they name their cause (the checks above); most runs complete.
+    assert figures.completed >= figures.runs * 0.75, figures.failure_messages[:5]
+    # A failed grid set names its cause too.
+    assert all(m.strip() for m in figures.grid_set_failures)
 
 
 #: Forced on top of the random faults, so that each short soak meets them whatever the draw:
