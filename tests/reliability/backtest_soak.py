@@ -134,7 +134,7 @@ class BacktestSoakFigures:
             f"backtest-grid): completed {self.completed}, failed {sum(self.failed.values())} "
             f"({failed}), in {self.seconds:.1f} s",
             f"API requests received {self.requests}; faults injected "
-            f"{sum(self.faults.values())} ({faults}); on job creates: {writes}",
+            f"{sum(self.faults.values())} ({faults}); on job creates and waiting reads: {writes}",
             f"client: {self.client_retries} retries, {self.client_reconciled} lost writes "
             f"reconciled; Prefect task retries {self.task_retries}",
             f"grid sets {self.grid_sets}: completed {self.grid_sets_completed}; starts refused "
@@ -246,7 +246,7 @@ async def run_backtest_soak(
     figures.faults = {k: v for k, v in stats["faults_injected"].items() if v}
     log = server.requests_log()
     assert len(log) == stats["requests_total"], "the request log overflowed; raise its size"
-    creates = ("/backtests/create", "/compile/create")
+    creates = ("/backtests/create", "/compile/create", "/backtests/read")
     by_path = Counter(
         f"{e['path'].rsplit('/api/v2', 1)[-1]} {e['fault']}"
         for e in log if e["fault"] and e["path"].endswith(creates)
