@@ -1,9 +1,11 @@
 # Entry points for a fresh machine with only Python 3 and make:
-#   make demo   - set up, then run the temporary-project lifecycle (emulator unless QC_* is set)
+#   make demo   - set up, then the lifecycle check and the example strategy's backtest pipeline
+#                 (against the built-in emulator unless QC_* is set)
 #   make test   - set up, then lint, type-check and run the test suite
 #   make test-fast - set up, then the suite without the end-to-end and slow tests
 #   make bench  - set up, then run the benchmarks (benchmarks/README.md)
-#   make soak   - set up, then the long fault soak (QC_SOAK_RUNS lifecycle runs, default 500)
+#   make soak   - set up, then the long fault soaks (QC_SOAK_RUNS lifecycle runs, default 500;
+#                 QC_BACKTEST_SOAK_RUNS backtest runs per node mode, default 100)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -46,7 +48,8 @@ bench: $(STAMP)
 
 # The long fault soak (tests/reliability/README.md): QC_SOAK_RUNS=2000 make soak for more.
 soak: $(STAMP)
-	$(BIN)/pytest tests/reliability/test_fault_soak.py -m slow -p no:cacheprovider
+	$(BIN)/pytest tests/reliability/test_fault_soak.py tests/reliability/test_backtest_fault_soak.py \
+		tests/reliability/test_backtest_concurrency.py -m slow -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect-home

@@ -9,7 +9,7 @@ entry point.
 Example:
     >>> from deployments.spec import load_deployment_specs
     >>> [spec.name for spec in load_deployment_specs()]
-    ['lifecycle-check', 'sweeper', 'inventory', 'bulk-update']
+    ['lifecycle-check', 'sweeper', 'inventory', 'bulk-update', 'nightly-backtest', 'grid']
 """
 
 from __future__ import annotations

@@ -171,12 +171,15 @@ class GridOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     strategy: StrategyChoice = Field(default_factory=StrategyChoice, description="What to run.")
-    grid: dict[ParameterName, list[ParameterValue]] | None = Field(
+    # min_length is in the JSON schema, so a server with enforce_parameter_schema refuses an empty
+    # value list before a run exists (a model validator only runs once the run has started).
+    grid: dict[ParameterName, Annotated[list[ParameterValue], Field(min_length=1)]] | None = Field(
         default=None,
+        min_length=1,
         description='Every combination of these values, e.g. {"fast": [5, 10], "slow": [30, 60]}.',
     )
     parameter_sets: list[Parameters] | None = Field(
-        default=None, description="Or an explicit list of parameter sets."
+        default=None, min_length=1, description="Or an explicit list of parameter sets."
     )
     fixed: Parameters = Field(
         default_factory=dict, description="Parameters added to every set (a set's own win)."
@@ -211,11 +214,7 @@ class GridOptions(BaseModel):
     def _sets(self) -> GridOptions:
         if (self.grid is None) == (self.parameter_sets is None):
             raise ValueError("give exactly one of grid and parameter_sets")
-        if self.grid is not None and any(not values for values in self.grid.values()):
-            raise ValueError("every grid parameter needs at least one value")
         count = self.set_count()
-        if count == 0:
-            raise ValueError("no parameter sets to run")
         if count > self.max_sets:
             raise ValueError(f"{count} parameter sets, more than max_sets={self.max_sets}")
         return self

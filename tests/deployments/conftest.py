@@ -112,7 +112,7 @@ def _database_params() -> list[Any]:
     ]
 
 
-@pytest.fixture(scope="module", params=_database_params())
+@pytest.fixture(scope="package", params=_database_params())
 def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[Stack]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -17,8 +17,10 @@ from flows.parameters import LifecycleOptions
 SPECS = {spec.name: spec for spec in load_deployment_specs()}
 
 
-def test_the_file_defines_the_four_deployments_on_the_process_pool() -> None:
-    assert list(SPECS) == ["lifecycle-check", "sweeper", "inventory", "bulk-update"]
+def test_the_file_defines_the_deployments_on_the_process_pool() -> None:
+    assert list(SPECS) == [
+        "lifecycle-check", "sweeper", "inventory", "bulk-update", "nightly-backtest", "grid"
+    ]
     for spec in SPECS.values():
         assert spec.work_pool["name"] == WORK_POOL_NAME
         assert spec.enforce_parameter_schema is True
@@ -38,6 +40,20 @@ def test_credentials_are_referenced_by_block_name_only() -> None:
     assert "api_token" not in text and "QC_API_TOKEN" not in text
     for spec in SPECS.values():
         assert set(spec.parameters) - {"options"} == {"credentials_block"}
+
+
+def test_backtests_cost_nodes_so_the_nightly_ships_switched_off_with_a_gate() -> None:
+    [nightly] = SPECS["nightly-backtest"].prefect_schedules()
+    assert nightly.cron == "0 2 * * *" and not nightly.active
+    assert SPECS["grid"].prefect_schedules() == []
+    options = SPECS["nightly-backtest"].load_flow().validate_parameters(
+        SPECS["nightly-backtest"].parameters
+    )["options"]
+    assert options.gate is not None and options.gate.compare_to_baseline
+    assert options.gate.accept_baseline == "if passed"
+    assert options.strategy.strategy_folder == "strategies/sma_crossover_py"
+    grid = SPECS["grid"].load_flow().validate_parameters(SPECS["grid"].parameters)["options"]
+    assert len(grid.sets()) == 6
 
 
 def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() -> None:

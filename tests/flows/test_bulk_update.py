@@ -15,6 +15,7 @@ from flows.bulk_update import bulk_update_projects, previous_files, restore_prev
 from flows.parameters import BulkUpdateOptions, RetryOptions
 from tasks import update_projects
 from tests.helpers import credentials_for, task_run_names
+from tests.reliability.conftest import report_figures
 
 pytestmark = pytest.mark.anyio
 
@@ -140,6 +141,12 @@ async def test_a_pattern_that_happens_to_match_every_project_is_refused(qc_emula
     # Confirmed, the same selection runs.
     confirmed = options.model_copy(update={"all_projects": True})
     assert len(await bulk_update_projects(confirmed, credentials=credentials)) == 2
+    report_figures(
+        "bulk update: patterns that select every project",
+        ["refused without all_projects before any request: '*', '**', '*?*', '?*', "
+         "'*[!\\x00]*' (by what they match); '[a-z]*' over an all-lower-case account "
+         "(by the account's names): 0 writes"],
+    )
 
 
 @pytest.mark.parametrize(
@@ -172,6 +179,11 @@ async def test_a_file_overwrite_keeps_what_it_replaced_and_can_be_undone(qc_emul
 
     assert await restore_previous_files(str(run_id), credentials=credentials) == 3
     assert {pid: client.files.read(pid, "main.py").content for pid in ids} == originals
+    report_figures(
+        "bulk update: a wrong file overwrite undone",
+        [f"3 projects overwritten; previous contents kept for {len(kept)} (artifact "
+         "quantconnect-bulk-update-previous-files); restore_previous_files put back 3/3"],
+    )
 
 
 def test_a_real_run_over_every_project_can_be_confirmed():

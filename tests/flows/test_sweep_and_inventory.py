@@ -17,6 +17,7 @@ from flows.lifecycle import temporary_project_lifecycle
 from flows.parameters import InventoryOptions, SweepOptions
 from flows.sweep import sweep_temporary_projects
 from tests.helpers import credentials_for
+from tests.reliability.conftest import report_figures
 
 pytestmark = pytest.mark.anyio
 
@@ -93,8 +94,10 @@ async def test_sweeper_dry_run_changes_nothing(qc_emulator, credentials):
 
 async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emulator):
     # Six lifecycles are held right after their creates; a sweep with TTL 0 runs meanwhile.
-    credentials = credentials_for(qc_emulator, read_timeout=30)
-    qc_emulator.set_faults(slow_response_seconds=8)
+    # The hold outlasts the runs' staggered starts (seconds apart on a busy machine), so that no
+    # run has moved on before the sweep looks.
+    credentials = credentials_for(qc_emulator, read_timeout=60)
+    qc_emulator.set_faults(slow_response_seconds=25)
     qc_emulator.inject("slow_response", path="/projects/read", count=6)
     runs = [asyncio.ensure_future(temporary_project_lifecycle(credentials=credentials))
             for _ in range(6)]
@@ -102,6 +105,9 @@ async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emu
     while qc_emulator.emulator.faults.pending_injections():  # every run is held now
         assert time.monotonic() < deadline, "the runs did not reach their held reads"
         await asyncio.sleep(0.1)
+    # The client's notion of the service's time comes from `Date` headers (whole seconds): let
+    # every project be a little older than that, so that TTL 0 selects all six.
+    await asyncio.sleep(1.5)
     report = await sweep_temporary_projects(
         SweepOptions(ttl_minutes=0, purge=True, include_recycle_bin=True),
         credentials=credentials,
@@ -112,6 +118,13 @@ async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emu
     assert {item.run_state for item in report.items} == {"Running"}
     assert [r.outcome for r in reports] == ["completed"] * 6
     assert qc_emulator.projects() == []  # each run removed its own
+    report_figures(
+        "sweeper against running runs (6 lifecycles held after their creates, TTL 0, purge)",
+        [f"matched {report.matched}, removed {report.deleted}, spared {report.spared} "
+         f"(runs {', '.join(sorted({str(i.run_state) for i in report.items}))}); "
+         f"lifecycles completed {sum(r.outcome == 'completed' for r in reports)}/6; "
+         f"projects left {len(qc_emulator.projects())}"],
+    )
 
 
 async def test_a_one_letter_prefix_cannot_reach_a_users_projects(qc_emulator, credentials):
@@ -129,6 +142,12 @@ async def test_a_one_letter_prefix_cannot_reach_a_users_projects(qc_emulator, cr
     assert report.matched == 0
     assert [p["projectId"] for p in qc_emulator.projects()] == [kept]
     assert not [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
+    report_figures(
+        "sweeper against a one-letter prefix (production-live-strategy in the account)",
+        ["prefix 'p': refused before the run (ParameterTypeError); prefix 'production-': "
+         f"matched {report.matched}; deletes sent 0; projects left "
+         f"{[p['name'] for p in qc_emulator.projects()]}"],
+    )
 
 
 async def test_the_sweeper_deletes_an_orphans_running_backtest_before_the_project(

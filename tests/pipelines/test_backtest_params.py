@@ -62,10 +62,18 @@ def test_grid_or_list_not_both_nor_neither():
         GridOptions()
     with pytest.raises(ValidationError, match="exactly one"):
         GridOptions(grid={"a": [1]}, parameter_sets=[{"a": 1}])
-    with pytest.raises(ValidationError, match="at least one value"):
+    # Empty values, grids and lists are refused by the JSON schema too (minItems/minProperties),
+    # so a server with enforce_parameter_schema refuses them before a run exists.
+    with pytest.raises(ValidationError, match="at least 1 item"):
         GridOptions(grid={"a": [1], "b": []})
-    with pytest.raises(ValidationError, match="no parameter sets"):
+    with pytest.raises(ValidationError, match="at least 1 item"):
+        GridOptions(grid={})
+    with pytest.raises(ValidationError, match="at least 1 item"):
         GridOptions(parameter_sets=[])
+    schema = GridOptions.model_json_schema()
+    grid = next(s for s in schema["properties"]["grid"]["anyOf"] if s.get("type") == "object")
+    [values] = grid["patternProperties"].values()
+    assert grid["minProperties"] == 1 and values["minItems"] == 1
 
 
 def test_the_cap_is_checked_without_building_the_product():

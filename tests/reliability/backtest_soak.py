@@ -109,6 +109,7 @@ class BacktestSoakFigures:
     grid_sets: int = 0
     grid_sets_completed: int = 0
     grid_resubmissions: int = 0
+    grid_set_failures: list[str] = field(default_factory=list)
     #: Names the completed runs' reports hold a backtest for (each must exist exactly once).
     reported_backtests: int = 0
     duplicate_names: list[str] = field(default_factory=list)
@@ -133,7 +134,7 @@ class BacktestSoakFigures:
             f"backtest-grid): completed {self.completed}, failed {sum(self.failed.values())} "
             f"({failed}), in {self.seconds:.1f} s",
             f"API requests received {self.requests}; faults injected "
-            f"{sum(self.faults.values())} ({faults}); on job creates: {writes}",
+            f"{sum(self.faults.values())} ({faults}); on job creates and waiting reads: {writes}",
             f"client: {self.client_retries} retries, {self.client_reconciled} lost writes "
             f"reconciled; Prefect task retries {self.task_retries}",
             f"grid sets {self.grid_sets}: completed {self.grid_sets_completed}; starts refused "
@@ -148,6 +149,7 @@ class BacktestSoakFigures:
             f"Prefect API errors (test server overloaded), runs started again: "
             f"{len(self.orchestration_errors)}",
             *[f"failure: {m}" for m in self.failure_messages[:5]],
+            *[f"grid set failed (reported in its row): {m}" for m in self.grid_set_failures[:5]],
         ]
 
 
@@ -225,6 +227,8 @@ async def run_backtest_soak(
                 figures.grid_sets += len(result.rows)
                 figures.grid_sets_completed += sum(r.outcome == "completed" for r in result.rows)
                 figures.grid_resubmissions += sum(r.resubmissions for r in result.rows)
+                figures.grid_set_failures += [str(r.error) for r in result.rows
+                                              if r.outcome != "completed"]
                 reported += [f"prefect {result.flow_run_id} set {r.index}"
                              for r in result.rows if r.backtest_id]
             else:
@@ -242,7 +246,7 @@ async def run_backtest_soak(
     figures.faults = {k: v for k, v in stats["faults_injected"].items() if v}
     log = server.requests_log()
     assert len(log) == stats["requests_total"], "the request log overflowed; raise its size"
-    creates = ("/backtests/create", "/compile/create")
+    creates = ("/backtests/create", "/compile/create", "/backtests/read")
     by_path = Counter(
         f"{e['path'].rsplit('/api/v2', 1)[-1]} {e['fault']}"
         for e in log if e["fault"] and e["path"].endswith(creates)

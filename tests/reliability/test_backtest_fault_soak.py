@@ -25,7 +25,7 @@ from tests.reliability.soak import ALL_FAULTS, faulty
 
 pytestmark = pytest.mark.anyio
 
-SHORT_STRATEGY_RUNS = 8
+SHORT_STRATEGY_RUNS = 5
 SHORT_GRID_RUNS = 2
 SHORT_CONCURRENCY = 4
 NODES = 2
@@ -35,7 +35,7 @@ LONG_RUNS = int(os.environ.get("QC_BACKTEST_SOAK_RUNS", "100"))
 LONG_CONCURRENCY = int(os.environ.get("QC_BACKTEST_SOAK_CONCURRENCY", "4"))
 
 
-def check(figures: BacktestSoakFigures, title: str) -> None:
+def check(figures: BacktestSoakFigures, title: str, completed_share: float) -> None:
     report_figures(title, figures.lines())
     assert figures.left_projects == [], "temporary projects were left behind (no sweeper ran)"
     assert figures.left_running == 0, "a backtest was left running (it would hold a node)"
@@ -46,7 +46,12 @@ def check(figures: BacktestSoakFigures, title: str) -> None:
     assert figures.peak_running <= figures.nodes
     assert figures.unexplained == []
     assert figures.completed + sum(figures.failed.values()) == figures.runs
-    assert figures.completed >= figures.runs * 0.8, figures.failure_messages[:5]
+    # Failures are allowed if they name their cause (the checks above): under these faults a
+    # few runs in a hundred spend their clean-up's attempts (the failure hook then removes the
+    # project). Most runs complete.
+    assert figures.completed >= figures.runs * completed_share, figures.failure_messages[:5]
+    # A failed grid set names its cause too.
+    assert all(m.strip() for m in figures.grid_set_failures)
 
 
 #: Forced on top of the random faults, so that each short soak meets them whatever the draw:
@@ -72,12 +77,13 @@ async def test_short_backtest_fault_soak() -> None:
     figures = await run(SHORT_STRATEGY_RUNS, SHORT_GRID_RUNS, seed=16,
                         concurrency=SHORT_CONCURRENCY)
     check(figures, f"backtest fault soak: {figures.runs} runs, 20% faults, {SHORT_CONCURRENCY} "
-                   f"at once, {NODES} nodes refusing when busy")
+                   f"at once, {NODES} nodes refusing when busy", completed_share=0.5)
     assert set(figures.faults) >= {kind.value for kind in ALL_FAULTS}
     # The lost answers the issue names did happen on the job creates.
     lost = {path for path in figures.faults_by_path
             if path.endswith(FaultKind.AMBIGUOUS_WRITE.value)}
     assert lost >= {"/backtests/create ambiguous_write", "/compile/create ambiguous_write"}
+    assert "/backtests/read slow_response" in figures.faults_by_path
     assert figures.store.get("backtests_refused_no_node", 0) > 0, "no start was refused"
 
 
@@ -88,5 +94,6 @@ async def test_long_backtest_fault_soak(node_mode: NodeMode) -> None:
     seed = int(os.environ.get("QC_BACKTEST_SOAK_SEED", "166"))
     grids = max(1, LONG_RUNS // 5)
     figures = await run(LONG_RUNS - grids, grids, seed, LONG_CONCURRENCY, node_mode)
-    check(figures, f"backtest fault soak (long): {figures.runs} runs, 20% faults, "
-                   f"{LONG_CONCURRENCY} at once, {NODES} nodes ({node_mode} mode)")
+    title = (f"backtest fault soak (long): {figures.runs} runs, 20% faults, "
+             f"{LONG_CONCURRENCY} at once, {NODES} nodes ({node_mode} mode)")
+    check(figures, title, completed_share=0.9)
