@@ -96,8 +96,10 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     for variant in flows:  # every set done, none lost to a busy node
         assert variant["completed_sets"] == grid["sets"] and variant["refused"] == 0
     assert all_at_once[0]["completed_sets"] == grid["sets"]  # queue mode waits
-    # Reject mode refuses what does not fit on the nodes, and the plain script loses it.
-    assert all_at_once[1]["refused"] == grid["sets"] - grid["nodes"]
+    # Reject mode refuses what does not fit on the free nodes, and the plain script loses it
+    # (how many depends on how fast the creates go; at least one of 4 sets on 2 nodes).
+    assert all_at_once[1]["refused"] >= 1
+    assert all_at_once[1]["completed_sets"] + all_at_once[1]["refused"] == grid["sets"]
     assert grid["variants"][4]["peak_running_backtests"] == 1  # one by one
 
     scale = results["scale"]
