@@ -62,11 +62,26 @@ async def _run_set(
     options: GridOptions,
     limiter: anyio.CapacityLimiter,
 ) -> None:
-    """Backtest one parameter set into its row; never raises a QuantConnect error."""
+    """Backtest one parameter set into its row; never raises a QuantConnect error.
+
+    The set holds one of ``limiter``'s slots (one of the account's nodes) from its start until
+    a read shows its backtest completed or failed, not until its results settle: the node is
+    free then, and the next set starts on it while this one waits for ``totalPerformance``.
+    """
     api = options.retries.apply
     log = get_run_logger()
     name = backtest_name(run_id, f"set {row.index}")
-    async with limiter:
+    slot = object()  # the borrower of this set's slot, so that the wait's callback can free it
+    await limiter.acquire_on_behalf_of(slot)
+    held = True
+
+    def release_node() -> None:
+        nonlocal held
+        if held:
+            held = False
+            limiter.release_on_behalf_of(slot)
+
+    try:
         try:
             while True:
                 try:
@@ -85,6 +100,7 @@ async def _run_set(
             finished = await api(wait_for_backtest)(
                 creds, project_id, started.backtest_id,
                 timeout=options.limits.backtest_timeout_minutes * 60,
+                node_released=release_node,
             )
         except QuantConnectError as error:
             row.outcome, row.error = "failed", f"{type(error).__name__}: {error}"
@@ -93,6 +109,8 @@ async def _run_set(
                 # Past its deadline and maybe still running: free its node for the others.
                 await api(delete_backtest)(creds, project_id, row.backtest_id)
             return
+    finally:
+        release_node()
     stats = finished.statistics
     row.statistics = dict(stats.raw) if stats else {}
     row.value = stats.number(options.rank_by) if stats else None

@@ -177,10 +177,21 @@ async def wait_for_backtest(
     backtest_id: str,
     timeout: float = 3600.0,
     progress_key: str | None = None,
+    node_released: Callable[[], None] | None = None,
 ) -> Backtest:
     """Wait until the backtest has finished and its results settled, showing its progress.
 
     No task timeout of its own: ``timeout`` (the client's deadline) bounds it.
+
+    Args:
+        credentials: Who to be.
+        project_id: The backtest's project.
+        backtest_id: The backtest.
+        timeout: Seconds to wait in all (the client's deadline).
+        progress_key: Key of the progress artifact (none: an unkeyed one).
+        node_released: Called once, in the flow's event loop, when a read first shows the
+            backtest completed or failed: its node is free from then on, although its results
+            may take a moment more to settle (the grid hands the node to its next set then).
 
     Raises:
         BacktestRuntimeError: The algorithm failed (with its error and stack trace).
@@ -193,7 +204,9 @@ async def wait_for_backtest(
     )
     log = ProgressLog()
 
-    async def show(progress: float, status: str) -> None:
+    async def show(progress: float, status: str, done: bool) -> None:
+        if done and node_released is not None:
+            node_released()
         await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
             shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
@@ -201,7 +214,8 @@ async def wait_for_backtest(
 
     def on_progress(backtest: Backtest) -> None:
         # Called in the client's thread: hand the update to the flow's event loop.
-        anyio.from_thread.run(show, backtest.progress, backtest.status or "")
+        done = bool(backtest.completed or backtest.failed)
+        anyio.from_thread.run(show, backtest.progress, backtest.status or "", done)
 
     finished = await in_thread(
         client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress

@@ -173,3 +173,33 @@ async def test_a_build_error_stops_the_grid_before_any_backtest(emulator, creden
     table = await table_of(str(state.state_details.flow_run_id))
     assert [row["outcome"] for row in table] == ["not run"] * 4
     assert paths(emulator, "/backtests/create") == [] and emulator.projects() == []
+
+
+async def test_a_node_goes_to_the_next_set_when_its_backtest_completes_not_when_it_settles(
+    emulator, credentials
+):
+    # One node, results that settle long after completion: the second set must start on the
+    # freed node while the first still waits for its totalPerformance.
+    emulator.set_jobs(backtest_nodes=1, backtest_seconds=0.5, total_performance_lag_seconds=3)
+    seen: dict[str, dict[str, object]] = {}  # the emulator forgets them with their project
+    result = {}
+
+    async def grid():
+        result["report"] = await backtest_grid(
+            options=grid_options(grid={"fast": [5, 10]}, max_concurrency=1),
+            credentials=credentials,
+        )
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(grid)
+        with anyio.fail_after(120):  # a bound on the wait, not a timing assertion
+            while "report" not in result:
+                seen.update({b["backtestId"]: b for b in emulator.backtests()})
+                await anyio.sleep(0.02)
+    report = result["report"]
+    assert report.outcome == "completed" and len(report.rows) == 2
+    first, second = sorted(seen.values(), key=lambda b: b["started_at"])
+    assert first["settled_at"] is not None and second["started_at"] is not None
+    assert second["started_at"] < first["settled_at"]
+    assert emulator.stats()["peak_running_backtests"] == 1
+    assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
