@@ -1,8 +1,8 @@
 """Reliability and security tests: real Prefect, the real emulator over loopback, and figures.
 
 Passing tests' stdout is captured by pytest, so each test hands its figures to
-:func:`report_figures`; the ``pytest_terminal_summary`` hook below prints them all at the end of
-every run (``make test`` included), under "reliability figures".
+:func:`report_figures` (from ``tests/figures.py``); ``tests/conftest.py`` prints them all at the end
+of every run (``make test`` included, in parallel workers too), under "reliability figures".
 """
 
 from __future__ import annotations
@@ -17,16 +17,11 @@ from typing import Any
 
 import pytest
 
+from tests.figures import report_figures
+
+__all__ = ["report_figures", "start_python", "subprocess_env", "table"]
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-#: (title, lines) in the order the tests reported them.
-_FIGURES: list[tuple[str, list[str]]] = []
-
-
-def report_figures(title: str, lines: Sequence[str]) -> None:
-    """Keep figures for the terminal summary (and print them, for ``-s`` runs)."""
-    _FIGURES.append((title, list(lines)))
-    print(f"\n== {title} ==", *lines, sep="\n")
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
@@ -36,16 +31,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return lines
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _FIGURES:
-        return
-    terminalreporter.section("reliability figures")
-    for title, lines in _FIGURES:
-        terminalreporter.write_line(f"-- {title}")
-        for line in lines:
-            terminalreporter.write_line(f"   {line}")
 
 
 @pytest.fixture(scope="session", autouse=True)
