@@ -3,6 +3,8 @@ nodes that queue or refuse; a failing set reported; nothing left behind."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 
@@ -181,7 +183,7 @@ async def test_a_node_goes_to_the_next_set_when_its_backtest_completes_not_when_
     # One node, results that settle long after completion: the second set must start on the
     # freed node while the first still waits for its totalPerformance.
     emulator.set_jobs(backtest_nodes=1, backtest_seconds=0.5, total_performance_lag_seconds=3)
-    seen: dict[str, dict[str, object]] = {}  # the emulator forgets them with their project
+    seen: dict[str, dict[str, Any]] = {}  # the emulator forgets them with their project
     result = {}
 
     async def grid():
