@@ -199,7 +199,8 @@ class JobsConfig(BaseModel):
     ``Compile id not found`` (third-party clients report this; off by default).
     """
     chart_loading_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
-    """How long after completion ``/backtests/chart/read`` answers ``{'status': 'loading'}``."""
+    """How long after a chart's first read ``/backtests/chart/read`` answers ``{'status':
+    'loading'}`` (it always does while the backtest is queued)."""
 
 
 class EmulatorConfig(BaseSettings):
