@@ -105,9 +105,19 @@ async def _run_set(
         except QuantConnectError as error:
             row.outcome, row.error = "failed", f"{type(error).__name__}: {error}"
             log.warning("Set %d (%s) failed: %s", row.index, row.parameters, row.error)
-            if isinstance(error, BacktestResultsIncompleteError) and row.backtest_id:
-                # Past its deadline and maybe still running: free its node for the others.
-                await api(delete_backtest)(creds, project_id, row.backtest_id)
+            still_running = isinstance(error, BacktestResultsIncompleteError) and not (
+                error.completed  # it ran to the end; only its final results are late: keep it
+            )
+            if still_running and row.backtest_id:
+                # Past its deadline and still running: free its node for the others. A failed
+                # delete stays this row's problem (the clean-up at the end of the run tries
+                # again), never the other sets'.
+                try:
+                    await api(delete_backtest)(creds, project_id, row.backtest_id)
+                except QuantConnectError as failed:
+                    row.error += f"; deleting it failed ({type(failed).__name__}: {failed})"
+                    log.warning("Set %d: could not delete backtest %s: %s",
+                                row.index, row.backtest_id, failed)
             return
     finally:
         release_node()

@@ -164,6 +164,25 @@ async def test_sets_past_the_deadline_are_deleted_and_reported(emulator, credent
         "/backtests/delete", "/backtests/delete"]
 
 
+async def test_a_set_that_completed_but_whose_results_are_late_is_not_deleted(
+    emulator, credentials
+):
+    # In the user's own project: a backtest that ran to the end is kept even when its
+    # totalPerformance is still missing at the deadline (only a running one is deleted).
+    project_id = await existing_project(emulator, credentials)
+    emulator.set_jobs(backtest_seconds=0.2, total_performance_lag_seconds=600)
+    options = grid_options(
+        strategy={"strategy_folder": None, "project_id": project_id},
+        grid={"fast": [5]},
+        limits={"backtest_timeout_minutes": 0.05},
+    )
+    state = await backtest_grid(options=options, credentials=credentials, return_state=True)
+    assert isinstance(await state.aresult(raise_on_failure=False), GridFailedError)
+    assert paths(emulator, "/backtests/delete") == []
+    [kept] = credentials.get_client().backtests.list(project_id)
+    assert kept.name is not None and "set 0" in kept.name
+
+
 async def test_a_build_error_stops_the_grid_before_any_backtest(emulator, credentials,
                                                                 tmp_path):
     from quantconnect_client.errors import BuildError
