@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tasks.credentials import QuantConnectCredentials
+from tests.harness import prefect_harness
 from tests.helpers import credentials_for
 
 
@@ -15,17 +16,7 @@ from tests.helpers import credentials_for
 def prefect_server() -> Iterator[str]:
     """The Prefect API URL: the harness of another test folder if one runs already (one
     temporary server per session, not two), else a new one."""
-    import prefect.settings
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.testing.utilities import prefect_test_harness
-
-    running = SubprocessASGIServer._instances.get(None)
-    current = prefect.settings.PREFECT_API_URL.value()
-    if running is not None and current and current == running.api_url:
-        yield current
-        return
-    with prefect_test_harness(server_startup_timeout=60):
-        yield str(prefect.settings.PREFECT_API_URL.value())
+    yield from prefect_harness()
 
 
 @pytest.fixture

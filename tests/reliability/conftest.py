@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.figures import report_figures
+from tests.harness import prefect_harness
 
 __all__ = ["report_figures", "start_python", "subprocess_env", "table"]
 
@@ -36,17 +37,7 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
 @pytest.fixture(scope="session", autouse=True)
 def prefect_server() -> Iterator[str]:
     """The Prefect API URL: the flow tests' harness if one runs already, else a new one."""
-    import prefect.settings
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.testing.utilities import prefect_test_harness
-
-    running = SubprocessASGIServer._instances.get(None)
-    current = prefect.settings.PREFECT_API_URL.value()
-    if running is not None and current and current == running.api_url:
-        yield current
-        return
-    with prefect_test_harness(server_startup_timeout=60):
-        yield str(prefect.settings.PREFECT_API_URL.value())
+    yield from prefect_harness()
 
 
 @pytest.fixture
