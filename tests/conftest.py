@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Generator
@@ -52,3 +53,45 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"-- {title}")
         for line in lines:
             terminalreporter.write_line(f"   {line}")
+
+
+
+# Parallel runs (`pytest -n N`, pytest-xdist): the tests of one end-to-end stack (a Prefect server,
+# a worker and their database, a package-scoped fixture per database) must run on one worker, one
+# after the other, or each worker would start that stack again. xdist's own `xdist_group` mark
+# does not reach its scheduler under pytest 9 (it renames a node id field pytest no longer reads),
+# so the scope is taken from the node id here: the database is the first parameter id.
+_STACK_TEST = re.compile(r"^tests/deployments/test_e2e\w*\.py::\w+\[(sqlite|postgresql)\b")
+# The longest-running folders start first, so that no worker is left with one of them at the end.
+_FIRST = ("tests/deployments/", "tests/reliability/", "tests/benchmarks/")
+
+
+def stack_scope(nodeid: str) -> str:
+    """The xdist scope of a test: its end-to-end stack, or the test itself.
+
+    Examples:
+        >>> stack_scope("tests/deployments/test_e2e.py::test_x[postgresql]")
+        'stack-postgresql'
+        >>> stack_scope("tests/deployments/test_e2e_backtests.py::test_y[sqlite-empty-grid]")
+        'stack-sqlite'
+        >>> stack_scope("tests/client/test_units.py::test_z")
+        'tests/client/test_units.py::test_z'
+    """
+    match = _STACK_TEST.match(nodeid)
+    return f"stack-{match.group(1)}" if match else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneStackPerWorker(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return stack_scope(nodeid)
+
+    return OneStackPerWorker(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: not item.nodeid.startswith(_FIRST))

@@ -5,6 +5,28 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 
+def release_prefect_services() -> None:
+    """Drain and stop this process's Prefect event and log workers.
+
+    Both are process-wide singletons that keep the API URL they started with: after a test has
+    pointed Prefect at another server (the end-to-end stack's), they would go on sending events
+    and logs there, and the task runs that Prefect creates from events would never reach the
+    next server. The next use starts them again against the current URL.
+    """
+    import inspect
+
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        for result in (APILogWorker.drain_all(), EventsWorker.drain_all()):
+            if inspect.isawaitable(result):
+                await result
+
+    run_coro_as_sync(drain())
+
+
 def prefect_harness() -> Iterator[str]:
     """Yield the Prefect API URL: the running harness of another folder if there is one (one
     temporary server per session, not two), else a new one for as long as the caller holds it."""
@@ -17,5 +39,6 @@ def prefect_harness() -> Iterator[str]:
     if running is not None and current and current == running.api_url:
         yield current
         return
+    release_prefect_services()
     with prefect_test_harness(server_startup_timeout=60):
         yield str(prefect.settings.PREFECT_API_URL.value())

@@ -32,6 +32,7 @@ from tests.deployments.stack import (
     tail,
     worker,
 )
+from tests.harness import release_prefect_services
 
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 
@@ -150,8 +151,11 @@ def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[S
             running.enter_context(worker(server, WORK_POOL_NAME, workdir, cwd=workdir))
             run_cli([PREFECT, "--no-prompt", "deploy", "--all"], server.env(), REPO_ROOT)
             stack = Stack(database, server, qc_emulator_server, workdir)
-            yield stack
-            _check_nothing_left(stack)
+            try:
+                yield stack
+                _check_nothing_left(stack)
+            finally:
+                release_prefect_services()
     finally:
         # Workers stopped with the ExitStack above; now the server, then its database.
         if server is not None:

@@ -7,15 +7,14 @@ from collections.abc import Iterator
 import pytest
 
 from tasks.credentials import QuantConnectCredentials
+from tests.harness import prefect_harness
 from tests.helpers import credentials_for
 
 
 @pytest.fixture(scope="session", autouse=True)
-def prefect_server() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
+def prefect_server() -> Iterator[str]:
+    """The Prefect API URL: this session's one test harness (tests/harness.py)."""
+    yield from prefect_harness()
 
 
 @pytest.fixture
