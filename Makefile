@@ -7,6 +7,9 @@
 #   make soak   - set up, then the long fault soaks (QC_SOAK_RUNS lifecycle runs, default 500;
 #                 QC_BACKTEST_SOAK_RUNS backtest runs per node mode, default 100)
 PYTHON ?= python3
+# pytest-xdist workers for the suite (tests/conftest.py keeps each end-to-end stack on one worker);
+# PYTEST_WORKERS=0 runs it in this process, one test after another.
+PYTEST_WORKERS ?= 3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -31,13 +34,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 test: lint typecheck pytest
 
 # The quick loop: everything but the end-to-end (real server + worker) and slow tests.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m 'not e2e and not slow' -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow' -q
 
 emulator: $(STAMP)
 	$(BIN)/qc-emulator
