@@ -10,12 +10,16 @@ on the wire, e.g. that the API token never did.
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 @dataclass
@@ -66,12 +70,51 @@ class CannedServer:
         return "\n".join(str(sorted(r.items())) for r in self.requests)
 
 
+def self_signed_certificate(directory: Path) -> Path:
+    """A PEM file with a key and a certificate for 127.0.0.1 (also the CA bundle to trust)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / "canned-127.0.0.1.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        + certificate.public_bytes(serialization.Encoding.PEM)
+    )
+    return path
+
+
 @contextmanager
 def canned_server(
-    response: CannedResponse | None = None, *then: CannedResponse
+    response: CannedResponse | None = None,
+    *then: CannedResponse,
+    tls_certificate: Path | None = None,
 ) -> Iterator[CannedServer]:
     """Serve ``response`` (and, if given, ``then`` after it, the last repeating) on a free
-    loopback port."""
+    loopback port; over HTTPS with ``tls_certificate`` (see :func:`self_signed_certificate`)."""
     first = response or CannedResponse()
     state = CannedServer(url="", response=then[-1] if then else first)
     if then:
@@ -134,9 +177,18 @@ def canned_server(
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if tls_certificate is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls_certificate)
+        # The handshake happens in the handler's thread, so a stalled client holds no other.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+        scheme = "https"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/api/v2"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/api/v2"
     try:
         yield state
     finally:

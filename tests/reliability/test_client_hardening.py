@@ -41,7 +41,12 @@ from quantconnect_client import (
     operation_budget,
 )
 from quantconnect_client.deadline import WATCHDOG_THREAD_NAME
-from tests.canned_http import CannedResponse, CannedServer, canned_server
+from tests.canned_http import (
+    CannedResponse,
+    CannedServer,
+    canned_server,
+    self_signed_certificate,
+)
 from tests.reliability.conftest import report_figures, table, wait_for
 
 JSON = {"Content-Type": "application/json"}
@@ -279,18 +284,23 @@ def test_12_a_trickling_answer_cannot_hold_a_call_past_the_attempt_bound():
         ROWS[-1] = (*ROWS[-1][:3], f"{ROWS[-1][3]} ({time.monotonic() - started:.1f} s)")
 
 
-def test_12_trickling_headers_cannot_hold_an_attempt_past_its_bound():
-    # About 14 s to send the status line and headers whole; each byte comes well within the
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_12_trickling_headers_cannot_hold_an_attempt_past_its_bound(scheme, tmp_path,
+                                                                    monkeypatch):
+    # About 17 s to send the status line and headers whole; each byte comes well within the
     # 0.5 s read timeout, so only a bound on the whole attempt stops it.
     padding = {f"X-Pad-{n}": "." * 8 for n in range(3)}
     trickle = CannedResponse(200, b'{"success": true, "projects": []}', {**JSON, **padding},
                              head_trickle_seconds=0.1)
-    with canned_server(trickle) as srv:
+    certificate = self_signed_certificate(tmp_path) if scheme == "https" else None
+    if certificate is not None:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    with canned_server(trickle, tls_certificate=certificate) as srv:
         client = client_for(srv.url, timeouts=Timeouts(connect=0.5, read=0.5),
                             retry=RetryPolicy(max_attempts=2, backoff_seconds=0.01,
                                               max_backoff_seconds=0.02))
         started = time.monotonic()
-        error = expect("12: headers 1 byte per 100 ms, attempt bound 1 s, 2 attempts",
+        error = expect(f"12: {scheme}, headers 1 byte per 100 ms, attempt bound 1 s, 2 attempts",
                        client.projects.list, RequestTimeoutError,
                        r"No complete status line and headers from .* within the attempt's bound "
                        r"of 1 s", srv)
@@ -304,6 +314,17 @@ def test_12_trickling_headers_cannot_hold_an_attempt_past_its_bound():
     ROWS[-1] = (*ROWS[-1][:3], f"{ROWS[-1][3]} (header bytes sent {sent} of "
                 f"{answered[0]['head_bytes']}; gave up after {took:.1f} s, bound 2 x 1 s "
                 "+ backoff)")
+
+
+def test_12_an_https_answer_in_time_is_read_whole(tmp_path, monkeypatch):
+    # The same connection classes on the good path: pooled, reused, nothing cut.
+    certificate = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    body = b'{"success": true, "projects": [{"projectId": 7, "name": "kept"}], "versions": []}'
+    with canned_server(envelope(body.decode()), tls_certificate=certificate) as srv:
+        client = client_for(srv.url)
+        assert [[p.project_id for p in client.projects.list()] for _ in range(3)] == [[7]] * 3
+    record("12: https, 3 answers in time", "read whole", "", len(srv.requests))
 
 
 def test_12_the_deadline_costs_one_thread_for_all_attempts_none_per_request(qc_emulator):
