@@ -3,8 +3,9 @@
 The transport knows the envelope (``success``, ``errors``) and every failure shape the contract
 lists. It never retries (that is :func:`quantconnect_client.retry.retry_call`'s job) and never
 follows a redirect. Every attempt has a wall-clock bound (``Timeouts.attempt``, and no more than
-the active :func:`~quantconnect_client.retry.operation_budget` leaves), not only a bound per
-socket read, and every answer a size cap (after decompression).
+the active :func:`~quantconnect_client.retry.operation_budget` leaves) over all its phases, from
+sending to the body's last byte (:mod:`quantconnect_client.deadline` cuts it), not only a bound
+per socket read, and every answer a size cap (after decompression).
 """
 
 from __future__ import annotations
