@@ -340,6 +340,38 @@ def test_12_the_deadline_costs_one_thread_for_all_attempts_none_per_request(qc_e
     record("12: 50 calls, threads left behind", "none", "one deadline thread in all", 51)
 
 
+def test_12_a_cut_attempt_never_breaks_another_attempt_on_the_shared_pool(qc_emulator):
+    # Threads share one client's keep-alive pool; the emulator's latency puts some attempts
+    # past their bound. A cut reaching a connection another attempt uses would surface as a
+    # dropped connection (ConnectionFailedError) or a wrong answer there.
+    qc_emulator.set_faults(latency_jitter_ms=600)
+    client = QuantConnectClient(qc_emulator.user_id, qc_emulator.api_token,
+                                base_url=qc_emulator.base_url,
+                                timeouts=Timeouts(connect=1.0, read=5.0, total=0.3),
+                                retry=RetryPolicy(max_attempts=1))
+    client.projects.create("shared-pool")
+    outcomes: list[str] = []
+
+    def calls() -> None:
+        for _ in range(15):
+            try:
+                names = [p.name for p in client.projects.list()]
+                outcomes.append("ok" if names == ["shared-pool"] else f"wrong answer {names}")
+            except RequestTimeoutError:
+                outcomes.append("cut")
+            except Exception as error:  # anything else is the defect this test looks for
+                outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=calls) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 90 and set(outcomes) <= {"ok", "cut"}, sorted(set(outcomes))
+    record("12: 6 threads x 15 calls, one pool, latency 0-600 ms, bound 0.3 s",
+           f"{outcomes.count('ok')} ok, {outcomes.count('cut')} cut, 0 other", "", 91)
+
+
 # ----------------------------------------------------------------------- 13: answer size cap
 
 
