@@ -3,8 +3,9 @@
 The transport knows the envelope (``success``, ``errors``) and every failure shape the contract
 lists. It never retries (that is :func:`quantconnect_client.retry.retry_call`'s job) and never
 follows a redirect. Every attempt has a wall-clock bound (``Timeouts.attempt``, and no more than
-the active :func:`~quantconnect_client.retry.operation_budget` leaves), not only a bound per
-socket read, and every answer a size cap (after decompression).
+the active :func:`~quantconnect_client.retry.operation_budget` leaves) over all its phases, from
+sending to the body's last byte (:mod:`quantconnect_client.deadline` cuts it), not only a bound
+per socket read, and every answer a size cap (after decompression).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Any
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .auth import RequestSigner
+from .deadline import AttemptDeadline, DeadlineAdapter, attempt_deadline
 from .errors import (
     AuthenticationError,
     ClockSkewError,
@@ -72,6 +73,9 @@ _NOT_SENT_TYPES: tuple[type[BaseException], ...] = (
     ConnectionRefusedError,
     socket.gaierror,
 )
+
+#: requests' errors for a base URL it cannot use at all.
+_UNUSABLE_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema)
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ class Transport:
         self.max_response_bytes = max_response_bytes
         self.session = requests.Session()
         self.session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
@@ -220,41 +224,65 @@ class Transport:
     # ------------------------------------------------------------------------------ sending
 
     def _send(self, endpoint: str, payload: dict[str, Any] | None) -> Answer:
-        url = f"{self.base_url}{endpoint}"
         bound = self.timeouts.attempt
         left = remaining_budget()
         if left is not None:
             bound = max(0.001, min(bound, left))
         started = time.monotonic()
-        deadline = started + bound
+        # Per-read timeouts alone would let a trickling server hold the attempt: past the
+        # deadline its socket is cut, whichever phase (request, status line, headers, body).
+        with attempt_deadline(started + bound) as watch:
+            response = self._request(endpoint, payload, watch, started, bound)
+            try:
+                content = self._read_body(endpoint, response, watch, started, bound)
+            finally:
+                response.close()
+        return Answer(response.status_code, response.headers, content)
+
+    def _request(
+        self,
+        endpoint: str,
+        payload: dict[str, Any] | None,
+        watch: AttemptDeadline,
+        started: float,
+        bound: float,
+    ) -> requests.Response:
+        """Send the request and read the answer's status line and headers."""
         timeout = (min(self.timeouts.connect, bound), min(self.timeouts.read, bound))
         shown = redact_url(self.base_url)
         try:
-            response = self.session.post(
-                url,
+            return self.session.post(
+                f"{self.base_url}{endpoint}",
                 json=payload or {},
                 headers=self.signer.headers(),
                 timeout=timeout,
                 stream=True,
                 allow_redirects=False,
             )
-        except requests.exceptions.ConnectTimeout:
-            raise ConnectionFailedError(
-                f"Timed out connecting to {shown} after {timeout[0]:g} s",
-                endpoint=endpoint,
-                request_sent=False,
-            ) from None
-        except requests.exceptions.ReadTimeout:
-            raise RequestTimeoutError(
-                f"No answer from {shown} within {timeout[1]:g} s; the request may still have "
-                "been applied",
-                endpoint=endpoint,
-            ) from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as error:
-            raise ConfigurationError(
-                f"Unusable base URL {shown!r}: {type(error).__name__}", endpoint=endpoint
-            ) from None
         except requests.exceptions.RequestException as error:
+            if watch.expired:
+                raise self._over_bound(
+                    endpoint,
+                    f"No complete status line and headers from {shown} within",
+                    started,
+                    bound,
+                ) from None
+            if isinstance(error, requests.exceptions.ConnectTimeout):
+                raise ConnectionFailedError(
+                    f"Timed out connecting to {shown} after {timeout[0]:g} s",
+                    endpoint=endpoint,
+                    request_sent=False,
+                ) from None
+            if isinstance(error, requests.exceptions.ReadTimeout):
+                raise RequestTimeoutError(
+                    f"No answer from {shown} within {timeout[1]:g} s; the request may still "
+                    "have been applied",
+                    endpoint=endpoint,
+                ) from None
+            if isinstance(error, _UNUSABLE_URL):
+                raise ConfigurationError(
+                    f"Unusable base URL {shown!r}: {type(error).__name__}", endpoint=endpoint
+                ) from None
             # Chained errors would carry urllib3's texts (with the URL) into tracebacks; the
             # reason and whether the request went out are kept instead.
             sent = not never_reached_service(error)
@@ -268,18 +296,13 @@ class Transport:
                 endpoint=endpoint,
                 request_sent=sent,
             ) from None
-        try:
-            content = self._read_body(endpoint, response, started, deadline, bound)
-        finally:
-            response.close()
-        return Answer(response.status_code, response.headers, content)
 
     def _read_body(
         self,
         endpoint: str,
         response: requests.Response,
+        watch: AttemptDeadline,
         started: float,
-        deadline: float,
         bound: float,
     ) -> bytes:
         """Read the body under the attempt's deadline and the size cap."""
@@ -290,48 +313,68 @@ class Transport:
             raise self._too_large(endpoint, f"it declares {int(declared):,} bytes")
         received = bytearray()
         raw = response.raw
+        status = response.status_code
         try:
             while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise RequestTimeoutError(
-                        f"The answer from {redact_url(self.base_url)} stalled: "
-                        f"{len(received):,} bytes in {time.monotonic() - started:.1f} s, "
-                        f"still incomplete at the attempt's bound of {bound:g} s; the request "
-                        "may have been applied",
-                        endpoint=endpoint,
-                        status_code=response.status_code,
-                    )
+                left = watch.deadline - time.monotonic()
+                if left <= 0 or watch.expired:
+                    break
                 _limit_socket_wait(raw, min(left, self.timeouts.read))
                 chunk = raw.read1(_CHUNK_BYTES, decode_content=True)
                 if not chunk:
+                    if watch.expired:  # the end we saw may be the cut, not the answer's
+                        break
                     return bytes(received)
                 received += chunk
                 if len(received) > cap:
                     raise self._too_large(endpoint, f"more than {cap:,} bytes arrived")
-        except urllib3.exceptions.ReadTimeoutError:
-            raise RequestTimeoutError(
-                f"The answer from {redact_url(self.base_url)} stalled: no data for "
-                f"{self.timeouts.read:g} s after {len(received):,} bytes; the request may have "
-                "been applied",
-                endpoint=endpoint,
-                status_code=response.status_code,
-            ) from None
         except urllib3.exceptions.DecodeError:
             raise UnexpectedResponseError(
                 f"The answer's {response.headers.get('Content-Encoding')} body could not be "
                 "decompressed",
                 endpoint=endpoint,
-                status_code=response.status_code,
+                status_code=status,
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise ConnectionFailedError(
-                "the connection was dropped before a complete answer arrived "
-                f"({redact_url(self.base_url)}, {len(received):,} bytes received): "
-                f"{failure_reason(error)}",
-                endpoint=endpoint,
-                status_code=response.status_code,
-            ) from None
+            if watch.expired:
+                pass  # cut at the deadline: reported below
+            elif isinstance(error, urllib3.exceptions.ReadTimeoutError):
+                raise RequestTimeoutError(
+                    f"The answer from {redact_url(self.base_url)} stalled: no data for "
+                    f"{self.timeouts.read:g} s after {len(received):,} bytes; the request may "
+                    "have been applied",
+                    endpoint=endpoint,
+                    status_code=status,
+                ) from None
+            else:
+                raise ConnectionFailedError(
+                    "the connection was dropped before a complete answer arrived "
+                    f"({redact_url(self.base_url)}, {len(received):,} bytes received): "
+                    f"{failure_reason(error)}",
+                    endpoint=endpoint,
+                    status_code=status,
+                ) from None
+        raise self._over_bound(
+            endpoint,
+            f"The answer from {redact_url(self.base_url)} stalled: {len(received):,} bytes of "
+            "its body, still incomplete at",
+            started,
+            bound,
+            status,
+        )
+
+    @staticmethod
+    def _over_bound(
+        endpoint: str, what: str, started: float, bound: float, status: int | None = None
+    ) -> RequestTimeoutError:
+        """The error of an attempt cut at its wall-clock bound (``what`` says what was
+        missing)."""
+        return RequestTimeoutError(
+            f"{what} the attempt's bound of {bound:g} s (gave up after "
+            f"{time.monotonic() - started:.1f} s); the request may have been applied",
+            endpoint=endpoint,
+            status_code=status,
+        )
 
     def _too_large(self, endpoint: str, detail: str) -> ResponseTooLargeError:
         return ResponseTooLargeError(

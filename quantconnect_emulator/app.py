@@ -12,12 +12,15 @@ does it with uvicorn in a background thread.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI
 
 from quantconnect_emulator import control, routes
 from quantconnect_emulator.account import Account, Clock
+from quantconnect_emulator.auth import check_request_auth
 from quantconnect_emulator.config import CONTROL_PREFIX, EmulatorConfig, FaultConfig, JobsConfig
 from quantconnect_emulator.faults import FaultEngine
 from quantconnect_emulator.middleware import EmulatorMiddleware, install_drop_log_filter
@@ -58,6 +61,19 @@ class Emulator:
         self.log = RequestLog(self.config.request_log_size)
         #: Set while the server shuts down: stalled answers are released.
         self.closing = False
+
+    def check_auth(self, headers: Mapping[str, str]) -> str | None:
+        """Check a request's signature now: None if authentic, else the service's message."""
+        config = self.config
+        return check_request_auth(
+            headers,
+            user_id=config.user_id,
+            api_token=config.api_token.get_secret_value(),
+            # Real time, not the job clock: advancing jobs must not age every signature.
+            now=time.time(),
+            max_age_seconds=config.max_timestamp_age_seconds,
+            max_future_seconds=config.max_timestamp_future_seconds,
+        )
 
     def reset(self) -> None:
         """Forget projects, jobs, counters, the request log and queued faults.

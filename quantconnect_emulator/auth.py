@@ -38,6 +38,11 @@ WWW_AUTHENTICATE = "Basic"
 _MAX_ECHO = 128  # longest user-supplied value echoed back in a message
 
 
+#: Where the middleware leaves its verdict on a request's signature (the message, or None if
+#: authentic) in the ASGI scope's ``state``: the routes use that verdict rather than check again
+#: a moment later, when a timestamp at the edge of its window may have aged out.
+AUTH_VERDICT_KEY = "quantconnect_emulator_auth_error"
+
 def expected_hash(api_token: str, timestamp: str) -> str:
     """Lowercase hex SHA-256 of ``"{api_token}:{timestamp}"``."""
     return hashlib.sha256(f"{api_token}:{timestamp}".encode()).hexdigest()

@@ -9,7 +9,9 @@ Wraps the FastAPI routes. For a request under ``/api/v2`` it
 3. answers HTTP 429 + ``Retry-After`` if the rate limit is exceeded;
 4. picks a fault (forced queue first, then random), sleeps the latency, and
    either answers with the fault or passes the request to the routes;
-5. appends an entry to the request log.
+5. appends an entry to the request log: method, path, status, fault, and only for a request
+   whose signature holds, the ``projectId``/``name`` of its parameters (an unauthenticated
+   body is never parsed for the log).
 
 Every other path (the control plane under ``/_emulator``, its docs) is served
 only to requests whose ``Host`` names this machine — a loopback name or
@@ -43,6 +45,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from quantconnect_emulator.auth import AUTH_VERDICT_KEY
 from quantconnect_emulator.config import API_PREFIX, FaultKind, is_loopback, normalize_api_path
 from quantconnect_emulator.params import peek_params
 from quantconnect_emulator.wire import datetime_iso
@@ -305,13 +308,18 @@ class EmulatorMiddleware:
                 message = _json_bytes(["Request body too large"])
                 await _send_response(exchange.send, 413, message, [_JSON])
                 return
-            entry.update(
-                peek_params(
-                    content_type=headers.get("content-type", ""),
-                    query_string=scope.get("query_string", b""),
-                    body=body,
+            # Checked once, here: the log reads an unauthenticated body for nothing (a hostile
+            # body costs no parsing before the 401), and the routes answer by this verdict.
+            auth_error = emulator.check_auth(headers)
+            scope.setdefault("state", {})[AUTH_VERDICT_KEY] = auth_error
+            if auth_error is None:
+                entry.update(
+                    peek_params(
+                        content_type=headers.get("content-type", ""),
+                        query_string=scope.get("query_string", b""),
+                        body=body,
+                    )
                 )
-            )
             wait = faults.check_rate_limit()
             if wait is not None:
                 entry["fault"] = "rate_limit"

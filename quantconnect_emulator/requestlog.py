@@ -10,8 +10,9 @@ Each entry is a plain dict::
 ``path`` is relative to ``/api/v2``; ``timestamp`` is the raw ``Timestamp``
 header; ``status`` is ``None`` when no complete response was sent (dropped
 connection, client gone); ``fault`` is a :class:`~quantconnect_emulator.config.FaultKind`
-value, ``"rate_limit"`` or ``None``. Headers other than ``Timestamp`` (above
-all ``Authorization``) are never recorded.
+value, ``"rate_limit"`` or ``None``. ``project_id`` and ``name`` come from the parameters of an
+authenticated request only (an unauthenticated body is never parsed for the log: they stay
+``None``). Headers other than ``Timestamp`` (above all ``Authorization``) are never recorded.
 
 Example:
     >>> log = RequestLog(maxlen=2)

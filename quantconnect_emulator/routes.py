@@ -18,14 +18,13 @@ Answers:
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 import quantconnect_emulator.resources  # noqa: F401  (registers every action)
-from quantconnect_emulator.auth import WWW_AUTHENTICATE, check_request_auth
+from quantconnect_emulator.auth import AUTH_VERDICT_KEY, WWW_AUTHENTICATE
 from quantconnect_emulator.config import API_PREFIX, normalize_api_path
 from quantconnect_emulator.params import parse_request_params
 from quantconnect_emulator.registry import HANDLERS, ApiError, dispatch
@@ -62,19 +61,15 @@ async def api_endpoint(request: Request, api_path: str) -> JSONResponse:
     if request.method not in ("GET", "POST"):
         return _failure(f"Method {request.method} is not allowed; use POST", status=405)
 
-    config = emulator.config
-    auth_error = check_request_auth(
-        request.headers,
-        user_id=config.user_id,
-        api_token=config.api_token.get_secret_value(),
-        # Real time, not the job clock: advancing jobs must not age every signature.
-        now=time.time(),
-        max_age_seconds=config.max_timestamp_age_seconds,
-        max_future_seconds=config.max_timestamp_future_seconds,
+    verdicts = request.scope.get("state") or {}
+    auth_error = (
+        verdicts[AUTH_VERDICT_KEY]
+        if AUTH_VERDICT_KEY in verdicts
+        else emulator.check_auth(request.headers)
     )
     if auth_error is not None:
         emulator.faults.record_auth_failure()
-        if config.auth_failure_status == 401:
+        if emulator.config.auth_failure_status == 401:
             return _failure(auth_error, 401, {"WWW-Authenticate": WWW_AUTHENTICATE})
         return _failure(auth_error)
 

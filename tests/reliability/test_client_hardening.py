@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from email.utils import formatdate
@@ -39,8 +40,14 @@ from quantconnect_client import (
     UnexpectedResponseError,
     operation_budget,
 )
-from tests.canned_http import CannedResponse, CannedServer, canned_server
-from tests.reliability.conftest import report_figures, table
+from quantconnect_client.deadline import WATCHDOG_THREAD_NAME
+from tests.canned_http import (
+    CannedResponse,
+    CannedServer,
+    canned_server,
+    self_signed_certificate,
+)
+from tests.reliability.conftest import report_figures, table, wait_for
 
 JSON = {"Content-Type": "application/json"}
 SIGNATURE_SHAPED = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
@@ -275,6 +282,94 @@ def test_12_a_trickling_answer_cannot_hold_a_call_past_the_attempt_bound():
         expect("12: 1 byte per 50 ms, attempt bound 1 s", client.projects.list,
                RequestTimeoutError, "stalled", srv)
         ROWS[-1] = (*ROWS[-1][:3], f"{ROWS[-1][3]} ({time.monotonic() - started:.1f} s)")
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_12_trickling_headers_cannot_hold_an_attempt_past_its_bound(scheme, tmp_path,
+                                                                    monkeypatch):
+    # About 17 s to send the status line and headers whole; each byte comes well within the
+    # 0.5 s read timeout, so only a bound on the whole attempt stops it.
+    padding = {f"X-Pad-{n}": "." * 8 for n in range(3)}
+    trickle = CannedResponse(200, b'{"success": true, "projects": []}', {**JSON, **padding},
+                             head_trickle_seconds=0.1)
+    certificate = self_signed_certificate(tmp_path) if scheme == "https" else None
+    if certificate is not None:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    with canned_server(trickle, tls_certificate=certificate) as srv:
+        client = client_for(srv.url, timeouts=Timeouts(connect=0.5, read=0.5),
+                            retry=RetryPolicy(max_attempts=2, backoff_seconds=0.01,
+                                              max_backoff_seconds=0.02))
+        started = time.monotonic()
+        error = expect(f"12: {scheme}, headers 1 byte per 100 ms, attempt bound 1 s, 2 attempts",
+                       client.projects.list, RequestTimeoutError,
+                       r"No complete status line and headers from .* within the attempt's bound "
+                       r"of 1 s", srv)
+        took = time.monotonic() - started
+        assert isinstance(error, RequestTimeoutError) and error.retryable
+        assert len(srv.requests) == 2  # transient: the second attempt ran
+        answered = wait_for(lambda: all("head_sent" in r for r in srv.requests) and srv.requests,
+                            10, "the server to notice the client hung up")
+    sent = [int(r["head_sent"]) for r in answered]
+    assert all(0 < n < int(r["head_bytes"]) for n, r in zip(sent, answered, strict=True))
+    ROWS[-1] = (*ROWS[-1][:3], f"{ROWS[-1][3]} (header bytes sent {sent} of "
+                f"{answered[0]['head_bytes']}; gave up after {took:.1f} s, bound 2 x 1 s "
+                "+ backoff)")
+
+
+def test_12_an_https_answer_in_time_is_read_whole(tmp_path, monkeypatch):
+    # The same connection classes on the good path: pooled, reused, nothing cut.
+    certificate = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    body = b'{"success": true, "projects": [{"projectId": 7, "name": "kept"}], "versions": []}'
+    with canned_server(envelope(body.decode()), tls_certificate=certificate) as srv:
+        client = client_for(srv.url)
+        assert [[p.project_id for p in client.projects.list()] for _ in range(3)] == [[7]] * 3
+    record("12: https, 3 answers in time", "read whole", "", len(srv.requests))
+
+
+def test_12_the_deadline_costs_one_thread_for_all_attempts_none_per_request(qc_emulator):
+    client = QuantConnectClient(qc_emulator.user_id, qc_emulator.api_token,
+                                base_url=qc_emulator.base_url)
+    client.projects.list()  # the watchdog thread starts with the first attempt (if not yet)
+    before = {thread.ident for thread in threading.enumerate()}
+    for _ in range(50):
+        client.projects.list()
+    left_behind = [t.name for t in threading.enumerate() if t.ident not in before]
+    watchdogs = [t for t in threading.enumerate() if t.name == WATCHDOG_THREAD_NAME]
+    assert left_behind == [] and len(watchdogs) == 1
+    record("12: 50 calls, threads left behind", "none", "one deadline thread in all", 51)
+
+
+def test_12_a_cut_attempt_never_breaks_another_attempt_on_the_shared_pool(qc_emulator):
+    # Threads share one client's keep-alive pool; the emulator's latency puts some attempts
+    # past their bound. A cut reaching a connection another attempt uses would surface as a
+    # dropped connection (ConnectionFailedError) or a wrong answer there.
+    qc_emulator.set_faults(latency_jitter_ms=600)
+    client = QuantConnectClient(qc_emulator.user_id, qc_emulator.api_token,
+                                base_url=qc_emulator.base_url,
+                                timeouts=Timeouts(connect=1.0, read=5.0, total=0.3),
+                                retry=RetryPolicy(max_attempts=1))
+    client.projects.create("shared-pool")
+    outcomes: list[str] = []
+
+    def calls() -> None:
+        for _ in range(15):
+            try:
+                names = [p.name for p in client.projects.list()]
+                outcomes.append("ok" if names == ["shared-pool"] else f"wrong answer {names}")
+            except RequestTimeoutError:
+                outcomes.append("cut")
+            except Exception as error:  # anything else is the defect this test looks for
+                outcomes.append(type(error).__name__)
+
+    threads = [threading.Thread(target=calls) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 90 and set(outcomes) <= {"ok", "cut"}, sorted(set(outcomes))
+    record("12: 6 threads x 15 calls, one pool, latency 0-600 ms, bound 0.3 s",
+           f"{outcomes.count('ok')} ok, {outcomes.count('cut')} cut, 0 other", "", 91)
 
 
 # ----------------------------------------------------------------------- 13: answer size cap

@@ -211,6 +211,29 @@ def test_hostile_bodies_get_the_ordinary_answers(api, qc_emulator, case) -> None
     )
 
 
+def test_an_unauthenticated_body_is_never_read_for_the_request_log(api, qc_emulator) -> None:
+    body = {"projectId": 4242, "name": "read-before-auth"}
+    refusals = {
+        "unsigned": {},
+        "wrong token": api.headers(token="not-the-token"),
+        "wrong user id": api.headers(user_id=qc_emulator.user_id + 1),
+    }
+    for headers in refusals.values():
+        assert api.call("/projects/update", body, headers=headers).status_code == 401
+    api.call("/projects/update", body)  # signed: its parameters are logged as before
+    *refused, accepted = qc_emulator.requests_log()
+    assert [(e["status"], e["project_id"], e["name"]) for e in refused] == [(401, None, None)] * 3
+    assert all(e["path"] == "/projects/update" for e in refused)
+    assert (accepted["project_id"], accepted["name"]) == (4242, "read-before-auth")
+    ROWS.append(
+        (
+            "request log of /projects/update unsigned, wrong token, wrong user id",
+            "HTTP 401 each",
+            "logged path and status only; the signed request keeps projectId and name",
+        )
+    )
+
+
 # ------------------------------------------------------------ names and the recycle bin
 
 
