@@ -202,6 +202,21 @@ class Budget:
 _CURRENT_BUDGET: ContextVar[Budget | None] = ContextVar("quantconnect_budget", default=None)
 
 
+def check_seconds(seconds: float, what: str) -> float:
+    """``seconds`` as a float, if it is a positive finite number (``what`` names it otherwise).
+
+    Raises:
+        ValueError: It is not.
+
+    Example:
+        >>> check_seconds(2, "The compile timeout")
+        2.0
+    """
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{what} must be a positive number of seconds, got {seconds!r}")
+    return float(seconds)
+
+
 @contextmanager
 def operation_budget(seconds: float) -> Iterator[Budget]:
     """Bound every client call made inside the block to ``seconds`` in all.
@@ -219,9 +234,7 @@ def operation_budget(seconds: float) -> Iterator[Budget]:
         ...     inner.remaining() <= 10
         True
     """
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"A budget must be a positive number of seconds, got {seconds!r}")
-    budget = Budget(float(seconds), _CURRENT_BUDGET.get())
+    budget = Budget(check_seconds(seconds, "A budget"), _CURRENT_BUDGET.get())
     token = _CURRENT_BUDGET.set(budget)
     try:
         yield budget
