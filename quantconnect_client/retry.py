@@ -242,6 +242,62 @@ def operation_budget(seconds: float) -> Iterator[Budget]:
         _CURRENT_BUDGET.reset(token)
 
 
+# ------------------------------------------------------------------------------ cancelling
+
+#: How often a wait of the client looks for a cancellation (see :func:`cancel_check`).
+CANCEL_CHECK_SECONDS = 0.2
+
+_CANCEL_CHECK: ContextVar[Callable[[], None] | None] = ContextVar(
+    "quantconnect_cancel_check", default=None
+)
+
+
+@contextmanager
+def cancel_check(check: Callable[[], None]) -> Iterator[None]:
+    """Let the client's waits be cancelled: inside the block, every wait (between a poll's
+    reads, between a call's attempts) calls ``check`` before it starts, at least every
+    :data:`CANCEL_CHECK_SECONDS` while it lasts, and as it ends; ``check`` stops the operation
+    by raising. Like budgets, it lives in a context variable.
+
+    A caller that runs the client in a worker thread passes what tells that thread its caller
+    was cancelled (for AnyIO: ``anyio.from_thread.check_cancelled``); a cancelled caller then
+    no longer leaves its thread reading until the deadline. A request in flight ends as usual.
+
+    Example:
+        >>> def stop() -> None:
+        ...     raise InterruptedError("the caller was cancelled")
+        >>> with cancel_check(stop):
+        ...     cancellable_sleep(60)
+        Traceback (most recent call last):
+        ...
+        InterruptedError: the caller was cancelled
+    """
+    token = _CANCEL_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _CANCEL_CHECK.reset(token)
+
+
+def cancellable_sleep(seconds: float) -> None:
+    """``time.sleep(seconds)``, in slices that call the active :func:`cancel_check`.
+
+    Example:
+        >>> cancellable_sleep(0.01)
+    """
+    check = _CANCEL_CHECK.get()
+    if check is None:
+        time.sleep(max(0.0, seconds))
+        return
+    end = time.monotonic() + seconds
+    while True:
+        check()
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, CANCEL_CHECK_SECONDS))
+
+
 def current_budget() -> Budget | None:
     """The innermost active budget, if any."""
     return _CURRENT_BUDGET.get()
@@ -279,7 +335,7 @@ def retry_call(
     reconcile: Callable[[], T | None] | None = None,
     on_retry: Callable[[int, QuantConnectError, float], None] | None = None,
     on_reconciled: Callable[[], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = cancellable_sleep,
 ) -> T:
     """Run ``attempt`` until it succeeds, fails permanently, or attempts or time run out.
 
@@ -385,7 +441,7 @@ def poll(
     what: str = "the wait",
     policy: RetryPolicy | None = None,
     on_retry: Callable[[QuantConnectError], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = cancellable_sleep,
 ) -> T:
     """Read until ``done(value)`` holds, on a schedule, within a deadline.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 
+import anyio
 import pytest
 from prefect import flow
 from prefect.client.schemas.objects import FlowRun
@@ -14,6 +15,7 @@ from prefect.states import Crashed
 from flows.backtest import BACKTEST_HOOKS, stop_backtests_in_existing_project
 from flows.parameters import RetryOptions
 from quantconnect_client.errors import BuildError, WaitTimeoutError
+from tasks._run import in_thread
 from tasks.backtests import (
     backtest_name,
     backtest_node_count,
@@ -207,3 +209,53 @@ def test_the_package_exports_the_backtest_tasks_like_the_project_tasks():
     for name in names:
         assert name in tasks.__all__ and getattr(tasks, name) is getattr(tasks.backtests, name)
     assert {"create_project", "delete_projects", "with_api_retries"} <= set(tasks.__all__)
+
+
+
+def reads_of(emulator, path: str):
+    return lambda: len(paths(emulator, path))
+
+
+async def cancel_once_read(start, reads, times: int = 2) -> int:
+    """Run ``start`` until the emulator has had ``times`` reads, cancel it, and wait for it to
+    end; the reads counted at the cancel."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(start)
+        with anyio.fail_after(60):  # a bound on the wait, not a timing assertion
+            while reads() < times:
+                await anyio.sleep(0.05)
+        at_cancel = int(reads())
+        group.cancel_scope.cancel()
+    return at_cancel
+
+
+async def test_a_cancelled_wait_in_a_worker_thread_stops_reading_the_backtest(emulator,
+                                                                              credentials):
+    # A queued backtest (the only node is busy) is read every couple of seconds, until the
+    # deadline unless the wait notices that its caller was cancelled.
+    project_id = await existing_project(emulator, credentials)
+    compile_id = compiled(credentials, project_id)
+    emulator.set_jobs(backtest_seconds=3600, backtest_nodes=1)
+    client = credentials.get_client()
+    client.backtests.create(project_id, compile_id, "holds the node")
+    queued = client.backtests.create(project_id, compile_id, "queued").backtest_id
+    reads = reads_of(emulator, "/backtests/read")
+
+    at_cancel = await cancel_once_read(
+        lambda: in_thread(client.backtests.wait, project_id, queued, timeout=40), reads)
+    await anyio.sleep(5)  # more than two of the queued backtest's read intervals
+    assert reads() - at_cancel <= 1  # a read already in flight may land; none after it
+
+
+async def test_cancelling_a_run_stops_its_compile_tasks_reads(emulator, credentials):
+    project_id = await existing_project(emulator, credentials)
+    emulator.set_jobs(compile_seconds=3600)
+    reads = reads_of(emulator, "/compile/read")
+
+    @flow
+    async def building() -> None:
+        await compile_project(credentials, project_id, timeout=40)
+
+    at_cancel = await cancel_once_read(building, reads)
+    await anyio.sleep(5)  # more than two of the compile's read intervals
+    assert reads() - at_cancel <= 1
