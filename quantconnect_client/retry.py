@@ -9,6 +9,9 @@ Three pieces, used by every retrying path of the client (each call, a create's r
 * :func:`retry_call` runs one operation under a policy; :func:`poll` repeats a read on a
   schedule until a predicate holds.
 
+Their sleeps (:func:`cancellable_sleep`) call the check set by :func:`cancel_check`, so a caller
+running the client in a worker thread can stop a wait when it is itself cancelled.
+
 The engine is a short loop rather than tenacity or stamina: what it must do besides "retry with
 jittered backoff" (re-send once at once after a clock correction, ask a reconcile callback before
 re-sending a write whose answer was lost, give up early when ``Retry-After`` or the budget says
