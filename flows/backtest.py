@@ -70,9 +70,10 @@ from .parameters import RetryOptions
 from .session import IN_MEMORY_RESULTS
 from .strategy_folder import StrategySource, load_strategy
 from .temporary import (
-    CLEANUP_TIMEOUT_SECONDS,
+    CleanupError,
     TemporaryProject,
     cleanup_hooks,
+    run_cleanup,
     temporary_project,
 )
 
@@ -291,22 +292,32 @@ async def strategy_project(
 
     A folder: a temporary project (``flows.temporary``), removed on any exit after its running
     backtests are deleted. An existing project: kept, but on any exit the backtests this run
-    started (their names hold ``run_id``) that still run are deleted. What was removed is
-    appended to ``cleanup``.
+    started (their names hold ``run_id``) that still run are deleted. What was removed, or
+    could not be, is appended to ``cleanup``.
+
+    Both follow the temporary project's rule (:func:`flows.temporary.run_cleanup`): a clean-up
+    failure never replaces the error that ended the block; after a block that completed, it
+    raises :class:`~flows.temporary.CleanupError` saying what may be left behind (the run's
+    state hooks try again).
     """
     if strategy is None:
         assert choice.project_id is not None  # the model guarantees one of the two
+        project_id = choice.project_id
+        failed = True
         try:
-            yield choice.project_id
+            yield project_id
+            failed = False
         finally:
-            # Shielded and bounded, like the temporary project's own clean-up.
-            deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
-            with anyio.CancelScope(shield=True, deadline=deadline):
-                removed = await anyio.to_thread.run_sync(
-                    delete_running_backtests, creds.get_client(), choice.project_id, run_id,
-                    abandon_on_cancel=True,
-                )
-                cleanup.extend(f"deleted running backtest {b}" for b in removed)
+            removed, failure = await run_cleanup(
+                lambda: delete_running_backtests(creds.get_client(), project_id, run_id),
+                f"could not stop this run's running backtests in project {project_id}",
+            )
+            cleanup.extend(f"deleted running backtest {b}" for b in removed or [])
+            if failure is not None:
+                cleanup.append(failure)
+                get_run_logger().warning("Clean-up: %s", failure)
+        if failure is not None and not failed:
+            raise CleanupError(f"a backtest of this run may still run: {failure}")
         return
 
     def record(client: QuantConnectClient, project_id: int) -> None:

@@ -75,7 +75,9 @@ class JobLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     compile_timeout_seconds: float = Field(
-        default=300, gt=0, le=3600, description="Give up on a compile after this long."
+        default=300, gt=0, le=3600,
+        description="Seconds to wait for a compile; one still queued then fails the run, "
+        "naming this timeout (it is not started again).",
     )
     backtest_timeout_minutes: float = Field(
         default=60,

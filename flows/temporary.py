@@ -42,7 +42,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -84,6 +84,8 @@ _TEMPORARY_NAME = re.compile(
 )
 
 logger = get_logger("flows.temporary")
+
+T = TypeVar("T")
 
 
 class CleanupError(QuantConnectError):
@@ -224,6 +226,35 @@ def remove_projects(
     return removed
 
 
+async def run_cleanup(step: Callable[[], T], failure: str) -> tuple[T | None, str | None]:
+    """Run a blocking clean-up step in a worker thread, shielded from cancellation and bounded
+    by :data:`CLEANUP_TIMEOUT_SECONDS`; never raises an ``Exception``.
+
+    The one rule for a run's own clean-up (the temporary project's, an existing project's):
+    it runs whatever ended the run, and its failure is reported, not raised, so it never masks
+    the error that ended the run; a caller whose work completed raises :class:`CleanupError`
+    when it gets a failure back, so the run does not end Completed with something left behind.
+
+    Args:
+        step: The clean-up, ``() -> what it did``.
+        failure: What a failure means, e.g. ``"could not remove the project"``.
+
+    Returns:
+        ``(what the step returned, None)``, or ``(None, why not)``: ``failure`` with the error,
+        or with the time limit.
+    """
+    with anyio.CancelScope(shield=True) as shield:
+        # Shielded: a flow timeout or cancellation cancels every await in its scope, and the
+        # clean-up must still run; bounded, so a dead service cannot hold the run forever (the
+        # thread is left to end on the client's own timeouts).
+        shield.deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
+        try:
+            return await anyio.to_thread.run_sync(step, abandon_on_cancel=True), None
+        except Exception as error:
+            return None, f"{failure} ({type(error).__name__}: {error})"
+    return None, f"{failure} within {CLEANUP_TIMEOUT_SECONDS:g} s"
+
+
 def find_run_projects(client: QuantConnectClient, run_id: str | uuid.UUID) -> list[int]:
     """Ids of the temporary projects (live or in the bin) whose name holds this run's id."""
     wanted = uuid.UUID(str(run_id))
@@ -321,24 +352,10 @@ class TemporaryProject:
         Returns:
             Whether the run is known to leave nothing behind.
         """
-        settled = False
-        with anyio.CancelScope(shield=True) as shield:
-            # Shielded: a flow timeout or cancellation cancels every await in its scope, and the
-            # clean-up must still run; bounded, so a dead service cannot hold the run forever
-            # (the thread is left to end on the client's own timeouts).
-            shield.deadline = anyio.current_time() + CLEANUP_TIMEOUT_SECONDS
-            try:
-                self.cleanup = await anyio.to_thread.run_sync(
-                    self._remove, abandon_on_cancel=True
-                )
-                settled = True
-            except Exception as error:
-                self.cleanup = f"could not remove the project ({type(error).__name__}: {error})"
-        if shield.cancelled_caught:
-            self.cleanup = f"could not remove the project within {CLEANUP_TIMEOUT_SECONDS:g} s"
-            settled = False
-        (_log().info if settled else _log().warning)("Safety net: %s", self.cleanup)
-        return settled
+        done, failure = await run_cleanup(self._remove, "could not remove the project")
+        self.cleanup = failure or done
+        (_log().warning if failure else _log().info)("Safety net: %s", self.cleanup)
+        return failure is None
 
 
 def _current_run_id() -> str:
@@ -468,6 +485,7 @@ __all__ = [
     "cleanup_hooks",
     "find_run_projects",
     "remove_projects",
+    "run_cleanup",
     "temporary_name",
     "temporary_project",
     "temporary_run_id",

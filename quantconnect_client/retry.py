@@ -9,6 +9,9 @@ Three pieces, used by every retrying path of the client (each call, a create's r
 * :func:`retry_call` runs one operation under a policy; :func:`poll` repeats a read on a
   schedule until a predicate holds.
 
+Their sleeps (:func:`cancellable_sleep`) call the check set by :func:`cancel_check`, so a caller
+running the client in a worker thread can stop a wait when it is itself cancelled.
+
 The engine is a short loop rather than tenacity or stamina: what it must do besides "retry with
 jittered backoff" (re-send once at once after a clock correction, ask a reconcile callback before
 re-sending a write whose answer was lost, give up early when ``Retry-After`` or the budget says
@@ -202,6 +205,21 @@ class Budget:
 _CURRENT_BUDGET: ContextVar[Budget | None] = ContextVar("quantconnect_budget", default=None)
 
 
+def check_seconds(seconds: float, what: str) -> float:
+    """``seconds`` as a float, if it is a positive finite number (``what`` names it otherwise).
+
+    Raises:
+        ValueError: It is not.
+
+    Example:
+        >>> check_seconds(2, "The compile timeout")
+        2.0
+    """
+    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"{what} must be a positive number of seconds, got {seconds!r}")
+    return float(seconds)
+
+
 @contextmanager
 def operation_budget(seconds: float) -> Iterator[Budget]:
     """Bound every client call made inside the block to ``seconds`` in all.
@@ -219,14 +237,68 @@ def operation_budget(seconds: float) -> Iterator[Budget]:
         ...     inner.remaining() <= 10
         True
     """
-    if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"A budget must be a positive number of seconds, got {seconds!r}")
-    budget = Budget(float(seconds), _CURRENT_BUDGET.get())
+    budget = Budget(check_seconds(seconds, "A budget"), _CURRENT_BUDGET.get())
     token = _CURRENT_BUDGET.set(budget)
     try:
         yield budget
     finally:
         _CURRENT_BUDGET.reset(token)
+
+
+# ------------------------------------------------------------------------------ cancelling
+
+#: How often a wait of the client looks for a cancellation (see :func:`cancel_check`).
+CANCEL_CHECK_SECONDS = 0.2
+
+_CANCEL_CHECK: ContextVar[Callable[[], None] | None] = ContextVar(
+    "quantconnect_cancel_check", default=None
+)
+
+
+@contextmanager
+def cancel_check(check: Callable[[], None]) -> Iterator[None]:
+    """Let the client's waits be cancelled: inside the block, every wait (between a poll's
+    reads, between a call's attempts) calls ``check`` before it starts, at least every
+    :data:`CANCEL_CHECK_SECONDS` while it lasts, and as it ends; ``check`` stops the operation
+    by raising. Like budgets, it lives in a context variable.
+
+    A caller that runs the client in a worker thread passes what tells that thread its caller
+    was cancelled (for AnyIO: ``anyio.from_thread.check_cancelled``); a cancelled caller then
+    no longer leaves its thread reading until the deadline. A request in flight ends as usual.
+
+    Example:
+        >>> def stop() -> None:
+        ...     raise InterruptedError("the caller was cancelled")
+        >>> with cancel_check(stop):
+        ...     cancellable_sleep(60)
+        Traceback (most recent call last):
+        ...
+        InterruptedError: the caller was cancelled
+    """
+    token = _CANCEL_CHECK.set(check)
+    try:
+        yield
+    finally:
+        _CANCEL_CHECK.reset(token)
+
+
+def cancellable_sleep(seconds: float) -> None:
+    """``time.sleep(seconds)``, in slices that call the active :func:`cancel_check`.
+
+    Example:
+        >>> cancellable_sleep(0.01)
+    """
+    check = _CANCEL_CHECK.get()
+    if check is None:
+        time.sleep(max(0.0, seconds))
+        return
+    end = time.monotonic() + seconds
+    while True:
+        check()
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, CANCEL_CHECK_SECONDS))
 
 
 def current_budget() -> Budget | None:
@@ -266,7 +338,7 @@ def retry_call(
     reconcile: Callable[[], T | None] | None = None,
     on_retry: Callable[[int, QuantConnectError, float], None] | None = None,
     on_reconciled: Callable[[], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = cancellable_sleep,
 ) -> T:
     """Run ``attempt`` until it succeeds, fails permanently, or attempts or time run out.
 
@@ -372,7 +444,7 @@ def poll(
     what: str = "the wait",
     policy: RetryPolicy | None = None,
     on_retry: Callable[[QuantConnectError], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = cancellable_sleep,
 ) -> T:
     """Read until ``done(value)`` holds, on a schedule, within a deadline.
 

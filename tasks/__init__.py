@@ -2,8 +2,23 @@
 
 Example:
     >>> from tasks import QuantConnectCredentials, create_project, delete_project
+    >>> from tasks import compile_project, start_backtest, wait_for_backtest
 """
 
+from .backtests import (
+    backtest_name,
+    backtest_node_count,
+    compile_project,
+    delete_backtest,
+    delete_running_backtests,
+    find_backtest,
+    read_backtest,
+    read_equity,
+    start_backtest,
+    stop_running_backtests,
+    upload_strategy,
+    wait_for_backtest,
+)
 from .batches import (
     BatchIncompleteError,
     Outcome,
@@ -34,18 +49,30 @@ __all__ = [
     "ReadBackError",
     "api_task_options",
     "authenticate",
+    "backtest_name",
+    "backtest_node_count",
+    "compile_project",
     "create_project",
+    "delete_backtest",
     "delete_project",
     "delete_projects",
+    "delete_running_backtests",
+    "find_backtest",
     "list_files",
     "list_projects",
     "project_status",
+    "read_backtest",
+    "read_equity",
     "read_file",
     "read_files",
     "read_project",
     "retry_only_transient_errors",
+    "start_backtest",
+    "stop_running_backtests",
     "update_file",
     "update_project",
     "update_projects",
+    "upload_strategy",
+    "wait_for_backtest",
     "with_api_retries",
 ]

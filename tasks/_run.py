@@ -8,10 +8,12 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+import anyio.from_thread
 import anyio.to_thread
 from prefect.context import TaskRunContext
 
 from quantconnect_client import operation_budget
+from quantconnect_client.retry import cancel_check
 
 T = TypeVar("T")
 
@@ -37,11 +39,18 @@ def client_budget(seconds: float | None) -> AbstractContextManager[object]:
 
 async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a blocking client call in a worker thread so concurrent tasks overlap, within the
-    current task's timeout (see :func:`client_budget`)."""
+    current task's timeout (see :func:`client_budget`).
+
+    Cancelling the awaiting task (a cancelled flow run, a flow timeout) stops the client's
+    waits: between reads and between attempts the thread checks its caller's cancellation
+    (``quantconnect_client.retry.cancel_check``) and ends with it, instead of reading on until
+    its deadline while the caller waits for it. A request in flight ends first, so a write is
+    never cut off halfway; a shielded caller (a run's clean-up) is not cancelled.
+    """
     seconds = task_time_limit()
 
     def bounded() -> T:
-        with client_budget(seconds):
+        with client_budget(seconds), cancel_check(anyio.from_thread.check_cancelled):
             return function(*args, **kwargs)
 
     return await anyio.to_thread.run_sync(bounded)

@@ -32,7 +32,8 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from quantconnect_client import NotFoundError, QuantConnectClient
 from quantconnect_client.backtest_models import Backtest, BacktestSummary
 from quantconnect_client.compiles import Compile
-from quantconnect_client.errors import BuildError
+from quantconnect_client.errors import BuildError, WaitTimeoutError
+from quantconnect_client.retry import check_seconds, describe_seconds
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
@@ -111,17 +112,31 @@ def _upload(client: QuantConnectClient, project_id: int, files: dict[str, str]) 
     return written
 
 
-@task(name="compile-project", task_run_name="compile-project {project_id}", **api_task_options())
+#: The compile timeout when none is given (the flows' ``compile_timeout_seconds`` default).
+COMPILE_TIMEOUT_SECONDS = 300.0
+
+
+@task(name="compile-project", task_run_name="compile-project {project_id}",
+      **{**api_task_options(), "timeout_seconds": None})
 async def compile_project(
-    credentials: QuantConnectCredentials, project_id: int, timeout: float = 300.0
+    credentials: QuantConnectCredentials, project_id: int, timeout: float = COMPILE_TIMEOUT_SECONDS
 ) -> Compile:
     """Compile the project and wait for the result.
 
+    No task timeout of its own: ``timeout`` (the client's deadline for the wait) bounds it, so
+    a compile timeout above the standard task timeout takes effect; the create has the client's
+    own per-call bounds. A compile still in the queue at ``timeout`` is a permanent failure: a
+    task retry would only start another compile of the same files, and a compile cannot be
+    found again but by its id.
+
     Raises:
+        ValueError: ``timeout`` is not a positive number of seconds (before any request).
         BuildError: The build failed (permanent, never retried). Every log line is logged at
             ERROR level first, so the run's logs in the UI show the file, line and message;
             the exception's message names the errors too.
+        WaitTimeoutError: Not compiled within ``timeout`` (permanent; the message names it).
     """
+    check_seconds(timeout, "The compile timeout")
     client = credentials.get_client()
     logger = get_run_logger()
     created = await in_thread(client.compiles.create, project_id)
@@ -133,6 +148,13 @@ async def compile_project(
         for line in error.logs:
             logger.error("Build log: %s", line)
         raise
+    except WaitTimeoutError as error:
+        raise WaitTimeoutError(
+            f"Project {project_id} did not compile within the compile timeout of "
+            f"{describe_seconds(timeout)} (compile_timeout_seconds): compile "
+            f"{created.compile_id} was still in the queue after {error.reads} read(s)",
+            last=error.last, reads=error.reads, elapsed=error.elapsed,
+        ) from error
     logger.info("Compiled project %s: %s", project_id, built.compile_id)
     return built
 

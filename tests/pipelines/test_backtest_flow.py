@@ -259,3 +259,42 @@ async def test_the_gate_flow_refuses_a_backtest_without_final_results(emulator, 
          "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}}}})
     with pytest.raises(ValueError, match="no final results yet"):
         await regression_gate(options=options, credentials=credentials)
+
+
+async def test_a_failed_clean_up_of_an_existing_project_does_not_mask_the_runs_error(
+    emulator, credentials
+):
+    from quantconnect_client.errors import BuildError
+
+    project_id = await existing_project(emulator, credentials)
+    emulator.force_build_error(project_id, message="the real error")
+    emulator.inject("http_500_empty", path="/backtests/list", count=50)  # the clean-up's list
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BuildError) and "the real error" in str(error)
+    assert paths(emulator, "/backtests/list")  # the clean-up was tried, and failed
+    markdown = await artifact_markdown(run_id)
+    assert markdown.startswith("# 🛠️ Backtest")
+    assert (f"- could not stop this run's running backtests in project {project_id}"
+            in markdown)
+
+
+async def test_a_completed_run_whose_clean_up_failed_fails_saying_so_and_keeps_its_results(
+    emulator, credentials
+):
+    from flows.temporary import CleanupError
+
+    project_id = await existing_project(emulator, credentials)
+    emulator.inject("http_500_empty", path="/backtests/list", count=50)  # only the clean-up lists
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, CleanupError)
+    assert f"could not stop this run's running backtests in project {project_id}" in str(error)
+    assert "may still run" in str(error)
+    [backtest] = emulator.backtests()
+    assert backtest["status"] == "Completed."  # the work itself completed
+    markdown = await artifact_markdown(run_id)
+    assert "## Headline" in markdown and "Sharpe Ratio" in markdown  # the results are kept
+    assert "CleanupError" in markdown and "## Clean-up" in markdown

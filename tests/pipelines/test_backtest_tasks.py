@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import uuid
 
+import anyio
 import pytest
 from prefect import flow
 from prefect.client.schemas.objects import FlowRun
 from prefect.states import Crashed
 
 from flows.backtest import BACKTEST_HOOKS, stop_backtests_in_existing_project
-from quantconnect_client.errors import BuildError
+from flows.parameters import RetryOptions
+from quantconnect_client.errors import BuildError, WaitTimeoutError
+from tasks._run import in_thread
 from tasks.backtests import (
     backtest_name,
     backtest_node_count,
@@ -22,6 +25,7 @@ from tasks.backtests import (
     start_backtest,
     stop_running_backtests,
     upload_strategy,
+    wait_for_backtest,
 )
 from tests.helpers import credentials_for
 from tests.pipelines.helpers import existing_project, paths
@@ -59,6 +63,41 @@ async def test_a_build_error_fails_the_task_with_its_logs_in_the_run_log(emulato
                                for line in build_lines)
     assert "main.py" in str(caught.value)
     assert any("main.py" in line and "Line 1" in line for line in build_lines)
+
+
+async def test_a_compile_past_its_timeout_fails_naming_it_and_is_not_started_again(
+    emulator, credentials
+):
+    project_id = await existing_project(emulator, credentials)
+    emulator.set_jobs(compile_seconds=3600)
+    retried = compile_project.with_options(retries=2, retry_delay_seconds=0)
+
+    @flow
+    async def build() -> object:
+        state = await retried(credentials, project_id, timeout=1.5,
+                              return_state=True)  # type: ignore[misc]
+        return await state.aresult(raise_on_failure=False)
+
+    error = await build()
+    assert isinstance(error, WaitTimeoutError), error
+    assert "within the compile timeout of 1.5 s (compile_timeout_seconds)" in str(error)
+    assert error.reads >= 1 and "still in the queue" in str(error)
+    assert len(paths(emulator, "/compile/create")) == 1  # not retried: one compile, not three
+
+
+async def test_the_compile_is_bounded_by_its_compile_timeout_not_the_standard_task_timeout():
+    # The standard task timeout (300 s) would become the client's budget and end a longer
+    # compile timeout early, with a retryable error that starts another compile; the client's
+    # deadline (the compile timeout) bounds the task instead, as for the backtest's wait.
+    assert compile_project.timeout_seconds is None
+    assert RetryOptions(task_retries=3).apply(compile_project).timeout_seconds is None
+    assert wait_for_backtest.timeout_seconds is None
+
+
+async def test_a_bad_compile_timeout_is_refused_before_any_request(emulator, credentials):
+    with pytest.raises(ValueError, match="compile timeout must be a positive number"):
+        await compile_project(credentials, 1, timeout=float("nan"))
+    assert emulator.requests_log() == []
 
 
 async def test_a_retried_start_adopts_the_backtest_its_lost_answer_started(emulator):
@@ -158,3 +197,65 @@ async def test_the_temporary_projects_hook_deletes_its_running_backtests_first(e
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
     order = paths(emulator, "/backtests/delete", "/projects/delete")
     assert order[0] == "/backtests/delete" and "/projects/delete" in order
+
+
+def test_the_package_exports_the_backtest_tasks_like_the_project_tasks():
+    import tasks
+    import tasks.backtests
+
+    names = ["backtest_name", "backtest_node_count", "compile_project", "delete_backtest",
+             "delete_running_backtests", "find_backtest", "read_backtest", "read_equity",
+             "start_backtest", "stop_running_backtests", "upload_strategy", "wait_for_backtest"]
+    for name in names:
+        assert name in tasks.__all__ and getattr(tasks, name) is getattr(tasks.backtests, name)
+    assert {"create_project", "delete_projects", "with_api_retries"} <= set(tasks.__all__)
+
+
+
+def reads_of(emulator, path: str):
+    return lambda: len(paths(emulator, path))
+
+
+async def cancel_once_read(start, reads, times: int = 2) -> int:
+    """Run ``start`` until the emulator has had ``times`` reads, cancel it, and wait for it to
+    end; the reads counted at the cancel."""
+    async with anyio.create_task_group() as group:
+        group.start_soon(start)
+        with anyio.fail_after(60):  # a bound on the wait, not a timing assertion
+            while reads() < times:
+                await anyio.sleep(0.05)
+        at_cancel = int(reads())
+        group.cancel_scope.cancel()
+    return at_cancel
+
+
+async def test_a_cancelled_wait_in_a_worker_thread_stops_reading_the_backtest(emulator,
+                                                                              credentials):
+    # A queued backtest (the only node is busy) is read every couple of seconds, until the
+    # deadline unless the wait notices that its caller was cancelled.
+    project_id = await existing_project(emulator, credentials)
+    compile_id = compiled(credentials, project_id)
+    emulator.set_jobs(backtest_seconds=3600, backtest_nodes=1)
+    client = credentials.get_client()
+    client.backtests.create(project_id, compile_id, "holds the node")
+    queued = client.backtests.create(project_id, compile_id, "queued").backtest_id
+    reads = reads_of(emulator, "/backtests/read")
+
+    at_cancel = await cancel_once_read(
+        lambda: in_thread(client.backtests.wait, project_id, queued, timeout=40), reads)
+    await anyio.sleep(5)  # more than two of the queued backtest's read intervals
+    assert reads() - at_cancel <= 1  # a read already in flight may land; none after it
+
+
+async def test_cancelling_a_run_stops_its_compile_tasks_reads(emulator, credentials):
+    project_id = await existing_project(emulator, credentials)
+    emulator.set_jobs(compile_seconds=3600)
+    reads = reads_of(emulator, "/compile/read")
+
+    @flow
+    async def building() -> None:
+        await compile_project(credentials, project_id, timeout=40)
+
+    at_cancel = await cancel_once_read(building, reads)
+    await anyio.sleep(5)  # more than two of the compile's read intervals
+    assert reads() - at_cancel <= 1
