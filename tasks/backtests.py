@@ -233,13 +233,15 @@ async def wait_for_backtest(
 
     told: set[str] = set()  # which of the two callbacks ran (each runs once)
 
-    async def show(progress: float, status: str, done: bool, completed: bool) -> None:
+    async def show(progress: float, status: str, done: bool, completed: bool,
+                   final: bool) -> None:
         for due, name, callback in ((done, "released", node_released),
                                     (completed, "completed", on_completed)):
             if due and callback is not None and name not in told:
                 told.add(name)
                 callback()
-        await aupdate_progress_artifact(artifact, round(progress * 100, 1))
+        if not final:  # the final read's 100 % is written once the wait returns
+            await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
             shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
             logger.info("Backtest %s: %s", backtest_id, shown)
@@ -248,7 +250,9 @@ async def wait_for_backtest(
         # Called in the client's thread: hand the update to the flow's event loop.
         completed = bool(backtest.completed and not backtest.failed)
         done = bool(completed or backtest.failed)
-        anyio.from_thread.run(show, backtest.progress, backtest.status or "", done, completed)
+        final = bool(backtest.results_ready and not backtest.failed)
+        anyio.from_thread.run(show, backtest.progress, backtest.status or "", done, completed,
+                              final)
 
     finished = await in_thread(
         client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress,
