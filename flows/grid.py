@@ -81,6 +81,8 @@ MAX_READ_LEAD = 0.5
 #: reads at the estimated finish: a few more reads than the client's default, for a rate
 #: measured over most of the backtest rather than its first fraction of a second.
 GRID_APPROACH_SECONDS = 1.5
+#: The shortest delay between reads of a queued set.
+MIN_QUEUED_READ_SECONDS = 0.5
 #: Re-reads of a completed set in the last round, until its ``totalPerformance`` is in.
 LAST_ROUND_SETTLE_SECONDS = 0.25
 
@@ -101,7 +103,7 @@ class GridSchedule(ProgressSchedule):
         >>> ticks = iter([0.0, 0.0, 0.2, 0.2])  # the schedule reads the clock twice a call
         >>> schedule = GridSchedule(lambda: True, clock=lambda: next(ticks))
         >>> schedule(Read(progress=0.0, completed=False, queued=True))
-        0.1
+        0.5
         >>> schedule(Read(progress=1.0, completed=True, queued=False))
         0.25
     """
@@ -120,7 +122,11 @@ class GridSchedule(ProgressSchedule):
         if report.completed or report.progress >= 1.0:
             if self._last_round():
                 delay = min(delay, LAST_ROUND_SETTLE_SECONDS)
-        elif not report.queued and report.progress > 0.0:
+        elif report.queued or report.progress <= 0.0:
+            # A queued set starts when the service gives it a node; nothing waits on seeing
+            # that at once (its finish is estimated from its reads while it runs).
+            delay = max(delay, MIN_QUEUED_READ_SECONDS)
+        else:
             delay = max(self.min_interval, delay - min(max(0.0, took), MAX_READ_LEAD))
         self._called_at, self._delay = now, delay
         return delay
