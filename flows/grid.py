@@ -1,12 +1,17 @@
 """The ``backtest-grid`` flow: one compile, many parameter sets, a ranked table.
 
 The sets run as backtests of one compile, as many at once as the account has backtest nodes
-(and no more than the form's cap). It copes with both behaviours the service may have when no
-node is free: a queued backtest (``In Queue...``) is simply waited for; a refused start
-(``NoNodeAvailableError``) is submitted again after a pause, and never counts as the set's
-failure. A set that fails (runtime error, deadline) is reported in its row; the others go on.
-At the end everything goes: the temporary project with its backtests, or, in an existing
-project, whatever this run left running.
+(and no more than the form's cap). The run finds out which of two behaviours the service has
+when no node is free (:class:`NodeBoard`): it submits one set beyond the nodes; if the service
+queues it (``In Queue...``), one extra set per node stays submitted, so that the service starts
+the next set the moment a node frees; if it refuses (``NoNodeAvailableError``), nothing is
+submitted beyond the nodes again, and a refused set is submitted again when one of the run's
+backtests frees its node. A refusal never counts as the set's failure; before a set is
+submitted again its name is looked up (a start whose answer was lost is adopted, never
+repeated), and the resubmissions end at the set's deadline (:class:`SetsNeverStartedError` names
+the sets that never started). A set that fails (runtime error, deadline) is reported in its row;
+the others go on. At the end everything goes: the temporary project with its backtests, or, in
+an existing project, whatever this run left running.
 
 Example:
     >>> import asyncio
@@ -343,6 +348,9 @@ async def _start_set(
             log.warning("Set %d: no answer to its start (%s)", row.index, error)
             row.resubmissions += 1
             await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
+        except QuantConnectError:
+            board.gave_up()  # refused for good (not for a node): the row says why
+            raise
         adopted = await options.retries.apply(find_started_backtest)(creds, project_id, name)
         if adopted is not None:
             log.info("Set %d: its backtest %s was started after all", row.index,
