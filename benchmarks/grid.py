@@ -137,9 +137,10 @@ def timeline(records: list[dict[str, Any]], width: int, began: float, ended: flo
 
 async def run_grid(
     emulator: EmulatorProcess, count: int, nodes: int, seconds: float, lag: float,
-    compile_seconds: float = 1.0,
+    compile_seconds: float = 1.0, kinds: tuple[str, ...] = ("flow", "all", "one"),
 ) -> dict[str, Any]:
-    """Every variant once; figures per variant (see the module docstring)."""
+    """Every variant once (of ``kinds``: ``flow``, ``all``, ``one``); figures per variant (see
+    the module docstring)."""
     import asyncio
 
     from flows.session import prefect_api_session
@@ -155,6 +156,7 @@ async def run_grid(
         ("plain script, all at once", "reject", "all"),
         ("plain script, one by one", "queue", "one"),
     ]
+    plan = [step for step in plan if step[2] in kinds]
     scripts: dict[str, Callable[[QuantConnectClient, list[dict[str, Any]]], dict[str, Any]]] = {
         "all": plain_all_at_once, "one": plain_one_by_one,
     }

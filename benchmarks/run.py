@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grid-sets", type=int, help="parameter sets of the grid (24)")
     parser.add_argument("--grid-nodes", type=int, help="backtest nodes of the account (4)")
     parser.add_argument("--grid-seconds", type=float, help="seconds per grid backtest (5)")
+    parser.add_argument("--grid-variants", default="flow,all,one",
+                        help="grid variants to run: flow (the backtest-grid flow, both modes), "
+                        "all (the all-at-once script), one (the one-by-one script)")
     parser.add_argument("--scale-sizes", type=str,
                         help="account sizes for the growth section (1000,5000,20000)")
     parser.add_argument("--json", type=Path, dest="json_path",
@@ -144,7 +147,8 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
         "wait": lambda: run_backtest_wait(emulator, args.wait_durations, args.wait_samples,
                                           args.lag),
         "grid": lambda: run_grid(emulator, args.grid_sets, args.grid_nodes, args.grid_seconds,
-                                 args.lag, args.grid_compile_seconds),
+                                 args.lag, args.grid_compile_seconds,
+                                 tuple(v.strip() for v in args.grid_variants.split(","))),
         "scale": lambda: run_scale(emulator, args.scale_sizes),
     }
     results: dict[str, Any] = {}

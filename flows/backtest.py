@@ -68,6 +68,7 @@ from .credentials import resolve_credentials, resolve_credentials_sync
 from .gate import GateOptions, GateResult, RegressionError, run_gate
 from .parameters import RetryOptions
 from .session import IN_MEMORY_RESULTS
+from .side_by_side import side_by_side
 from .strategy_folder import StrategySource, load_strategy
 from .temporary import (
     CleanupError,
@@ -218,9 +219,8 @@ async def _backtest_in(
     report.backtest_id = backtest.backtest_id
     deadline = limits.backtest_timeout_minutes * 60
     try:
-        finished = await api(wait_for_backtest)(
-            creds, project_id, backtest.backtest_id, timeout=deadline
-        )
+        finished, chart = await _results_and_chart(creds, project_id, backtest.backtest_id,
+                                                   deadline, options)
     except BacktestResultsIncompleteError as error:
         if error.completed:
             raise  # it ran to the end; only its final results are late: nothing to stop
@@ -237,9 +237,37 @@ async def _backtest_in(
             report.status = error.backtest.status
         raise
     fill_results(report, finished)
-    chart = await equity_chart(creds, project_id, finished.backtest_id, options.report,
-                               options.retries)
     return finished, chart
+
+
+async def _results_and_chart(
+    creds: QuantConnectCredentials,
+    project_id: int,
+    backtest_id: str,
+    deadline: float,
+    options: BacktestOptions,
+) -> tuple[Backtest, str | None]:
+    """Wait for the backtest's final results; read its equity chart meanwhile.
+
+    The service fills results in stages: the chart needs only a completed backtest, so it is
+    read as soon as a read shows it completed, while the wait goes on for ``totalPerformance``.
+    A failure of the wait cancels the chart's read (a failed backtest has none to draw).
+    """
+    completed = anyio.Event()
+
+    async def results() -> Backtest:
+        finished = await options.retries.apply(wait_for_backtest)(
+            creds, project_id, backtest_id, timeout=deadline, on_completed=completed.set
+        )
+        completed.set()  # in case no progress callback got through
+        return finished
+
+    async def chart_once_completed() -> str | None:
+        await completed.wait()
+        return await equity_chart(creds, project_id, backtest_id, options.report,
+                                  options.retries)
+
+    return await side_by_side(results, chart_once_completed)
 
 
 def _stop_started_backtests(client: QuantConnectClient, project_id: int) -> None:

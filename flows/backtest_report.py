@@ -172,6 +172,9 @@ class BacktestReport(BaseModel):
         return "\n".join(lines).rstrip() + "\n"
 
 
+_NODE_MODES = {"queue": "queued", "reject": "refused", "unknown": "not tried"}
+
+
 class GridRow(BaseModel):
     """One parameter set of a grid run."""
 
@@ -183,7 +186,8 @@ class GridRow(BaseModel):
     value: float | None = Field(default=None, description="The ranking statistic, parsed.")
     error: str | None = None
     resubmissions: int = Field(
-        default=0, description="Times the service refused for lack of a free node."
+        default=0, description="Times the set was submitted again: the service refused for lack "
+        "of a free node, or its answer was lost."
     )
 
 
@@ -207,6 +211,11 @@ class GridReport(BaseModel):
     order: str = "best first"
     concurrency: int = 1
     backtest_nodes: int | None = None
+    node_mode: Literal["queue", "reject", "unknown"] = Field(
+        default="unknown",
+        description="What the service did with a start beyond the free nodes: queued it, "
+        "refused it, or the run never tried one.",
+    )
     outcome: Outcome = "running"
     error: str | None = None
     simulated: bool = True
@@ -269,7 +278,8 @@ class GridReport(BaseModel):
         lines += [
             f"- Sets: {len(self.rows)}, completed {done}, failed {len(self.failed)}",
             f"- Ranked by {self.rank_by} ({direction} first)",
-            f"- Concurrency: {self.concurrency} (backtest nodes: {self.backtest_nodes or '-'})",
+            f"- Concurrency: {self.concurrency} (backtest nodes: {self.backtest_nodes or '-'}; "
+            f"a start beyond them: {_NODE_MODES[self.node_mode]})",
             f"- Project: {self.project_id or '-'}"
             + (" (temporary)" if self.temporary_project else ""),
             f"- Seconds: {self.seconds:.1f}",

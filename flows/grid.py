@@ -1,12 +1,17 @@
 """The ``backtest-grid`` flow: one compile, many parameter sets, a ranked table.
 
 The sets run as backtests of one compile, as many at once as the account has backtest nodes
-(and no more than the form's cap). It copes with both behaviours the service may have when no
-node is free: a queued backtest (``In Queue...``) is simply waited for; a refused start
-(``NoNodeAvailableError``) is submitted again after a pause, and never counts as the set's
-failure. A set that fails (runtime error, deadline) is reported in its row; the others go on.
-At the end everything goes: the temporary project with its backtests, or, in an existing
-project, whatever this run left running.
+(and no more than the form's cap). The run finds out which of two behaviours the service has
+when no node is free (:class:`NodeBoard`): it submits one set beyond the nodes; if the service
+queues it (``In Queue...``), one extra set per node stays submitted, so that the service starts
+the next set the moment a node frees; if it refuses (``NoNodeAvailableError``), nothing is
+submitted beyond the nodes again, and a refused set is submitted again when one of the run's
+backtests frees its node. A refusal never counts as the set's failure; before a set is
+submitted again its name is looked up (a start whose answer was lost is adopted, never
+repeated), and the resubmissions end at the set's deadline (:class:`SetsNeverStartedError` names
+the sets that never started). A set that fails (runtime error, deadline) is reported in its row;
+the others go on. At the end everything goes: the temporary project with its backtests, or, in
+an existing project, whatever this run left running.
 
 Example:
     >>> import asyncio
@@ -22,19 +27,30 @@ Example:
 # whose globals hold only names its body uses, so string annotations of parameters (the option
 # models) could not be resolved there.
 
+import math
 import time
+from collections.abc import Callable
+from typing import Any, Literal
 
 import anyio
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from quantconnect_client import QuantConnectError
-from quantconnect_client.errors import BacktestResultsIncompleteError, NoNodeAvailableError
+from quantconnect_client.backtest_models import Backtest
+from quantconnect_client.compiles import Compile
+from quantconnect_client.errors import (
+    BacktestResultsIncompleteError,
+    NoNodeAvailableError,
+    TransientError,
+)
+from quantconnect_client.schedules import ProgressReport, ProgressSchedule
 from tasks.backtests import (
     backtest_name,
     backtest_node_count,
     compile_project,
     delete_backtest,
+    find_started_backtest,
     start_backtest,
     wait_for_backtest,
 )
@@ -44,6 +60,7 @@ from .backtest import BACKTEST_HOOKS, outcome_of, prepare_run, strategy_project
 from .backtest_params import GridOptions
 from .backtest_report import GridReport, GridRow
 from .session import IN_MEMORY_RESULTS
+from .side_by_side import side_by_side
 
 #: What a grid deployment runs unless told otherwise: the Python example's two averages.
 DEFAULT_GRID = GridOptions(grid={"fast": [5, 10, 20], "slow": [30, 60]})
@@ -53,6 +70,310 @@ class GridFailedError(RuntimeError):
     """No parameter set completed: there is nothing to rank (each row says why)."""
 
 
+class SetsNeverStartedError(GridFailedError):
+    """Some sets never got a backtest node before their deadline (the message names them);
+    the sets that ran are in the report."""
+
+
+#: Seconds a set waits before it submits again after a lost create answer (it looks its
+#: backtest up by name first, so a create that did take effect is adopted, not repeated).
+UNSURE_RESUBMIT_SECONDS = 0.5
+#: Lost create answers in a row after which a set fails (the service is not answering).
+MAX_UNSURE_SUBMISSIONS = 3
+#: The most a grid set sends a read ahead of the moment it should reach the service.
+MAX_READ_LEAD = 0.5
+#: A grid set halves the estimated time left with each read until this little is left, then
+#: reads at the estimated finish: a few more reads than the client's default, for a rate
+#: measured over most of the backtest rather than its first fraction of a second.
+GRID_APPROACH_SECONDS = 1.5
+#: The shortest delay between reads of a queued set.
+MIN_QUEUED_READ_SECONDS = 0.5
+#: Re-reads of a completed set in the last round, until its ``totalPerformance`` is in.
+LAST_ROUND_SETTLE_SECONDS = 0.25
+
+
+class GridSchedule(ProgressSchedule):
+    """The read schedule of a grid set: the client's progress-driven one, with three changes.
+
+    The rate is measured over most of the backtest (reads halve the time left until
+    :data:`GRID_APPROACH_SECONDS` are left); near the finish a read is sent a round trip early
+    (the time the previous read took, at most :data:`MAX_READ_LEAD`), so that it reaches the
+    service just after the estimated finish: the node hand-over waits on that read. Once
+    completed, the set re-reads every :data:`LAST_ROUND_SETTLE_SECONDS` if it is in the run's
+    last round (the run's end waits for its slowest set), else on the client's slower settle
+    schedule (its node is handed over already).
+
+    Example:
+        >>> from types import SimpleNamespace as Read
+        >>> ticks = iter([0.0, 0.0, 0.2, 0.2])  # the schedule reads the clock twice a call
+        >>> schedule = GridSchedule(lambda: True, clock=lambda: next(ticks))
+        >>> schedule(Read(progress=0.0, completed=False, queued=True))
+        0.5
+        >>> schedule(Read(progress=1.0, completed=True, queued=False))
+        0.25
+    """
+
+    def __init__(self, last_round: Callable[[], bool], **settings: Any) -> None:
+        super().__init__(**{"min_interval": 0.1, "finish_margin": 0.05,
+                            "approach": GRID_APPROACH_SECONDS, **settings})
+        self._last_round = last_round
+        self._called_at: float | None = None
+        self._delay = 0.0
+
+    def __call__(self, report: ProgressReport) -> float:
+        now = self._clock()
+        took = 0.0 if self._called_at is None else now - self._called_at - self._delay
+        delay = super().__call__(report)
+        if report.completed or report.progress >= 1.0:
+            if self._last_round():
+                delay = min(delay, LAST_ROUND_SETTLE_SECONDS)
+        elif report.queued or report.progress <= 0.0:
+            # A queued set starts when the service gives it a node; nothing waits on seeing
+            # that at once (its finish is estimated from its reads while it runs).
+            delay = max(delay, MIN_QUEUED_READ_SECONDS)
+        else:
+            delay = max(self.min_interval, delay - min(max(0.0, took), MAX_READ_LEAD))
+        self._called_at, self._delay = now, delay
+        return delay
+
+
+class NodeBoard:
+    """Which sets may submit a backtest now, in both behaviours of a busy service.
+
+    ``nodes`` sets hold the account's nodes. While the service has not refused a start, up to
+    ``extra`` more are submitted besides, for the service to queue (``In Queue...``) and start
+    the moment a node frees; the first of them goes alone, as the probe of the service's
+    behaviour. A refusal (``NoNodeAvailableError``) means the service does not queue: from then
+    on no extra set is submitted, and a refused set submits again when one of the run's own
+    backtests gives its node back (or after ``no_node_wait`` seconds, for a node held outside
+    the run). A set holds its place from its submission until a read shows its backtest
+    completed or failed (its node is free then).
+
+    Example:
+        >>> board = NodeBoard(nodes=2, extra=2, no_node_wait=15)
+        >>> board.limit(), board.refused(), board.limit(), board.mode
+        (4, None, 2, 'reject')
+    """
+
+    def __init__(self, nodes: int, extra: int, no_node_wait: float, sets: int = 0) -> None:
+        self.nodes = nodes
+        self.unstarted = sets
+        self.extra = extra
+        self.no_node_wait = no_node_wait
+        self.holding = 0
+        self.refusing = False  # the service refused a start: it does not queue
+        self.queued_seen = False  # an extra set was accepted: the service queues
+        self._probing = False
+        self._answers_due = 0  # submissions within the nodes still waiting for their answer
+        self._waiting: set[int] = set()  # the sets waiting for a place, by index
+        self._changed: anyio.Event | None = None
+
+    @property
+    def mode(self) -> Literal["queue", "reject", "unknown"]:
+        """What the run has seen: ``reject``, ``queue`` or ``unknown``."""
+        return "reject" if self.refusing else "queue" if self.queued_seen else "unknown"
+
+    def limit(self) -> int:
+        """How many sets may hold a place now."""
+        return self.nodes + (0 if self.refusing else self.extra)
+
+    def _may_take(self) -> bool:
+        if self.holding >= self.limit():
+            return False
+        if self.holding < self.nodes:
+            return True
+        # Beyond the nodes only after the sets before have their answers (an extra start must
+        # not take the node of one of them), and one probe at a time until the service showed
+        # that it queues.
+        return self._answers_due == 0 and (self.queued_seen or not self._probing)
+
+    def _notify(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
+
+    async def wait_for_change(self, timeout: float) -> None:
+        """Until a place is given back or the board changes, at most ``timeout`` seconds."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        changed = self._changed
+        with anyio.move_on_after(max(0.0, timeout)):
+            await changed.wait()
+
+    async def take(self, order: int, deadline: float = math.inf) -> bool:
+        """Wait for a place (by ``deadline``, on anyio's clock); whether it is an extra one.
+        Places go by ``order`` (the set's index): a set submitted again goes before the sets
+        that have not started yet.
+
+        Raises:
+            TimeoutError: The deadline passed first.
+        """
+        self._waiting.add(order)
+        try:
+            while not (order == min(self._waiting) and self._may_take()):
+                left = deadline - anyio.current_time()
+                if left <= 0:
+                    raise TimeoutError
+                await self.wait_for_change(left)
+        finally:
+            self._waiting.discard(order)
+            self._notify()  # the next in order may take a place too
+        extra = self.holding >= self.nodes
+        self._probing = self._probing or (extra and not self.queued_seen)
+        self._answers_due += 0 if extra else 1
+        self.holding += 1
+        return extra
+
+    def answered(self, extra: bool) -> None:
+        """A set's submission came back (accepted, refused or failed)."""
+        self._answers_due -= 0 if extra else 1
+        self._notify()
+
+    def hold(self) -> None:
+        """Count a set's place without waiting (its backtest turned out to exist)."""
+        self.holding += 1
+
+    def accepted(self, extra: bool) -> None:
+        """The set's start was accepted (an extra one: the service queues)."""
+        if extra:
+            self.queued_seen = self.queued_seen or not self.refusing
+            self._probing = False
+        self.unstarted -= 1
+        self._notify()
+
+    def gave_up(self) -> None:
+        """A set will not start (its deadline passed, or its start failed for good)."""
+        self.unstarted -= 1
+        self._notify()
+
+    @property
+    def last_round(self) -> bool:
+        """Whether every set has started (or given up): the running ones are the last."""
+        return self.unstarted <= 0
+
+    def refused(self) -> None:
+        """The service refused the set's start: it does not queue; the place is given back."""
+        self.refusing = True
+        self._probing = False
+        self.give_back()
+
+    def give_back(self) -> None:
+        """A set's node is free (its backtest ended) or it gave up its place."""
+        self.holding -= 1
+        self._notify()
+
+
+class _Place:
+    """One set's place on the board, given back once whatever happens."""
+
+    def __init__(self, board: NodeBoard, order: int) -> None:
+        self.board = board
+        self.order = order
+        self.held = False
+        self.extra = False
+
+    async def take(self, deadline: float = math.inf) -> None:
+        self.extra = await self.board.take(self.order, deadline)
+        self.held = True
+
+    def hold(self) -> None:
+        self.board.hold()
+        self.extra, self.held = False, True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.board.give_back()
+
+    def refused(self) -> None:
+        if self.held:
+            self.held = False
+            self.board.refused()
+
+
+def _never_started(row: GridRow, seconds: float) -> str:
+    row.outcome = "failed"
+    row.error = (f"NoNodeAvailableError: never started: no backtest node was free within "
+                 f"{seconds:g} s ({row.resubmissions} submission(s) refused)")
+    return row.error
+
+
+async def _start_set(
+    row: GridRow,
+    creds: QuantConnectCredentials,
+    project_id: int,
+    compile_id: str,
+    name: str,
+    options: GridOptions,
+    place: _Place,
+) -> Backtest | None:
+    """Submit the set's backtest until the service takes it; None if it never started by the
+    set's deadline (the row says why).
+
+    After a refused or unanswered submission the name is looked up before anything else (a
+    late or lost answer may hide a start), so a resubmission never makes a second backtest.
+    The deadline (the backtest's, counted from the set's first submission) bounds the
+    resubmissions.
+    """
+    log = get_run_logger()
+    board = place.board
+    await place.take()
+    budget = options.limits.backtest_timeout_minutes * 60
+    deadline = anyio.current_time() + budget
+    unsure = 0
+    while True:
+        # An extra (queued) set goes without task retries: its refusal must come back at
+        # once, it is how the run learns that the service does not queue.
+        retries = options.retries.model_copy(update={"task_retries": 0}) if place.extra \
+            else options.retries
+        try:
+            try:
+                started = await retries.apply(start_backtest)(
+                    creds, project_id, compile_id, name, row.parameters
+                )
+            finally:
+                board.answered(place.extra)
+            board.accepted(place.extra)
+            return started
+        except NoNodeAvailableError:
+            place.refused()
+            row.resubmissions += 1
+            unsure = 0
+        except TransientError as error:
+            place.give_back()
+            unsure += 1
+            if not error.request_sent or unsure >= MAX_UNSURE_SUBMISSIONS:
+                board.gave_up()
+                raise
+            log.warning("Set %d: no answer to its start (%s)", row.index, error)
+            row.resubmissions += 1
+            await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
+        except QuantConnectError:
+            board.gave_up()  # refused for good (not for a node): the row says why
+            raise
+        adopted = await options.retries.apply(find_started_backtest)(creds, project_id, name)
+        if adopted is not None:
+            log.info("Set %d: its backtest %s was started after all", row.index,
+                     adopted.backtest_id)
+            place.hold()  # it runs, or waits in the service's queue: it holds its place
+            board.accepted(False)
+            return adopted
+        log.info("Set %d: submitting again when a backtest node frees", row.index)
+        try:
+            if not place.extra:
+                # Refused with a place of the run's own: a node is held outside the run. Wait
+                # for one of the run's backtests to end, or a while for the other one.
+                await board.wait_for_change(min(board.no_node_wait,
+                                                deadline - anyio.current_time()))
+            if anyio.current_time() >= deadline:
+                raise TimeoutError
+            await place.take(deadline)
+        except TimeoutError:
+            board.gave_up()
+            log.warning("Set %d: %s", row.index, _never_started(row, budget))
+            return None
+
+
 async def _run_set(
     row: GridRow,
     creds: QuantConnectCredentials,
@@ -60,47 +381,29 @@ async def _run_set(
     compile_id: str,
     run_id: str,
     options: GridOptions,
-    limiter: anyio.CapacityLimiter,
+    board: NodeBoard,
 ) -> None:
     """Backtest one parameter set into its row; never raises a QuantConnect error.
 
-    The set holds one of ``limiter``'s slots (one of the account's nodes) from its start until
-    a read shows its backtest completed or failed, not until its results settle: the node is
-    free then, and the next set starts on it while this one waits for ``totalPerformance``.
+    The set holds a place on ``board`` from its start until a read shows its backtest
+    completed or failed, not until its results settle: the node is free then, and the next
+    set starts on it while this one waits for ``totalPerformance``.
     """
     api = options.retries.apply
     log = get_run_logger()
     name = backtest_name(run_id, f"set {row.index}")
-    slot = object()  # the borrower of this set's slot, so that the wait's callback can free it
-    await limiter.acquire_on_behalf_of(slot)
-    held = True
-
-    def release_node() -> None:
-        nonlocal held
-        if held:
-            held = False
-            limiter.release_on_behalf_of(slot)
-
+    place = _Place(board, row.index)
     try:
         try:
-            while True:
-                try:
-                    started = await api(start_backtest)(
-                        creds, project_id, compile_id, name, row.parameters
-                    )
-                    break
-                except NoNodeAvailableError:
-                    # The service refuses rather than queues: a node frees when some backtest
-                    # ends. Not the set's failure; wait and submit again.
-                    row.resubmissions += 1
-                    log.info("Set %d: no backtest node free; submitting again in %g s",
-                             row.index, options.no_node_wait_seconds)
-                    await anyio.sleep(options.no_node_wait_seconds)
+            started = await _start_set(row, creds, project_id, compile_id, name, options, place)
+            if started is None:
+                return
             row.backtest_id = started.backtest_id
             finished = await api(wait_for_backtest)(
                 creds, project_id, started.backtest_id,
                 timeout=options.limits.backtest_timeout_minutes * 60,
-                node_released=release_node,
+                node_released=place.give_back,
+                schedule=GridSchedule(lambda: board.last_round),
             )
         except QuantConnectError as error:
             row.outcome, row.error = "failed", f"{type(error).__name__}: {error}"
@@ -120,11 +423,31 @@ async def _run_set(
                                 row.index, row.backtest_id, failed)
             return
     finally:
-        release_node()
+        place.give_back()
     stats = finished.statistics
     row.statistics = dict(stats.raw) if stats else {}
     row.value = stats.number(options.rank_by) if stats else None
     row.outcome = "completed"
+
+
+def _never_started_note(indexes: list[int]) -> str:
+    if not indexes:
+        return ""
+    shown = ", ".join(str(i) for i in indexes[:20]) + (", ..." if len(indexes) > 20 else "")
+    return f"; never started (no backtest node by the deadline, or no answer): sets {shown}"
+
+
+async def _compile_and_count_nodes(
+    creds: QuantConnectCredentials, project_id: int, options: GridOptions
+) -> tuple[Compile, int]:
+    """The compile and the node count, read side by side (neither needs the other)."""
+    api = options.retries.apply
+    return await side_by_side(
+        lambda: api(compile_project)(
+            creds, project_id, timeout=options.limits.compile_timeout_seconds
+        ),
+        lambda: api(backtest_node_count)(creds, project_id),
+    )
 
 
 @flow(**IN_MEMORY_RESULTS, name="backtest-grid", **BACKTEST_HOOKS)
@@ -162,26 +485,36 @@ async def backtest_grid(
         simulated=setup.simulated,
         rows=[GridRow(index=i, parameters=p) for i, p in enumerate(options.sets())],
     )
-    api = options.retries.apply
     try:
         async with strategy_project(
             creds, options.strategy, setup.strategy, options.retries, report.cleanup, run_id
         ) as project_id:
             report.project_id = project_id
-            built = await api(compile_project)(
-                creds, project_id, timeout=options.limits.compile_timeout_seconds
+            built, report.backtest_nodes = await _compile_and_count_nodes(
+                creds, project_id, options
             )
             report.compile_id = built.compile_id
-            report.backtest_nodes = await api(backtest_node_count)(creds, project_id)
             report.concurrency = min(report.backtest_nodes, options.max_concurrency)
+            # Extra sets for the service to queue only when the nodes bound the run, not the
+            # form's cap: a queued set would start at once on a node the cap keeps free.
+            extra = report.concurrency if report.concurrency == report.backtest_nodes else 0
+            board = NodeBoard(report.concurrency, extra, options.no_node_wait_seconds,
+                              sets=len(report.rows))
             log.info("%d parameter set(s), %d at a time", len(report.rows), report.concurrency)
-            limiter = anyio.CapacityLimiter(report.concurrency)
-            async with anyio.create_task_group() as group:
-                for row in report.rows:
-                    group.start_soon(_run_set, row, creds, project_id, built.compile_id, run_id,
-                                     options, limiter)
+            try:
+                async with anyio.create_task_group() as group:
+                    for row in report.rows:
+                        group.start_soon(_run_set, row, creds, project_id, built.compile_id,
+                                         run_id, options, board)
+            finally:
+                report.node_mode = board.mode
+        never = [row.index for row in report.rows if row.backtest_id is None]
         if not any(row.outcome == "completed" for row in report.rows):
-            raise GridFailedError(f"none of the {len(report.rows)} parameter sets completed")
+            raise GridFailedError(f"none of the {len(report.rows)} parameter sets completed"
+                                  + _never_started_note(never))
+        if never:
+            raise SetsNeverStartedError(f"{len(never)} of {len(report.rows)} parameter sets"
+                                        + _never_started_note(never))
         report.outcome = "completed"
         return report
     except BaseException as error:

@@ -34,6 +34,7 @@ from quantconnect_client.backtest_models import Backtest, BacktestSummary
 from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import BuildError, WaitTimeoutError
 from quantconnect_client.retry import check_seconds, describe_seconds
+from quantconnect_client.schedules import ProgressSchedule
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
@@ -174,10 +175,10 @@ async def start_backtest(
     client = credentials.get_client()
     retrying, _ = retry_context()
     if retrying:
-        existing = await in_thread(find_backtest, client, project_id, name)
+        existing = await in_thread(_read_by_name, client, project_id, name)
         if existing is not None:
             get_run_logger().info("Backtest %r was started by an earlier attempt", name)
-            return await in_thread(client.backtests.read, project_id, existing.backtest_id)
+            return existing
     started = await in_thread(
         client.backtests.create, project_id, compile_id, name, dict(parameters or {})
     )
@@ -191,6 +192,25 @@ def find_backtest(client: QuantConnectClient, project_id: int, name: str) -> Bac
     return max(matches, key=lambda b: str(b.created or ""), default=None)
 
 
+def _read_by_name(client: QuantConnectClient, project_id: int, name: str) -> Backtest | None:
+    existing = find_backtest(client, project_id, name)
+    return None if existing is None else client.backtests.read(project_id, existing.backtest_id)
+
+
+@task(name="find-started-backtest", task_run_name="find-started-backtest {name}",
+      **api_task_options())
+async def find_started_backtest(
+    credentials: QuantConnectCredentials, project_id: int, name: str
+) -> Backtest | None:
+    """The backtest of this name, read, if one was started; None if not.
+
+    For a caller that submits a backtest again after :func:`start_backtest` failed (a refusal
+    for lack of a node, an answer lost after every retry): an earlier submission may have
+    started it all the same, and a second one must not be created.
+    """
+    return await in_thread(_read_by_name, credentials.get_client(), project_id, name)
+
+
 @task(name="wait-for-backtest", task_run_name="wait-for-backtest {backtest_id}",
       **{**api_task_options(), "timeout_seconds": None})
 async def wait_for_backtest(
@@ -200,6 +220,8 @@ async def wait_for_backtest(
     timeout: float = 3600.0,
     progress_key: str | None = None,
     node_released: Callable[[], None] | None = None,
+    schedule: ProgressSchedule | None = None,
+    on_completed: Callable[[], None] | None = None,
 ) -> Backtest:
     """Wait until the backtest has finished and its results settled, showing its progress.
 
@@ -214,6 +236,11 @@ async def wait_for_backtest(
         node_released: Called once, in the flow's event loop, when a read first shows the
             backtest completed or failed: its node is free from then on, although its results
             may take a moment more to settle (the grid hands the node to its next set then).
+        schedule: When to read again (default: the client's :class:`ProgressSchedule`); one
+            instance per wait.
+        on_completed: Called once, in the flow's event loop, when a read first shows the
+            backtest completed (not failed): what needs only a completed backtest (its charts,
+            its orders) can start while ``totalPerformance`` settles.
 
     Raises:
         BacktestRuntimeError: The algorithm failed (with its error and stack trace).
@@ -226,21 +253,32 @@ async def wait_for_backtest(
     )
     log = ProgressLog()
 
-    async def show(progress: float, status: str, done: bool) -> None:
-        if done and node_released is not None:
-            node_released()
-        await aupdate_progress_artifact(artifact, round(progress * 100, 1))
+    told: set[str] = set()  # which of the two callbacks ran (each runs once)
+
+    async def show(progress: float, status: str, done: bool, completed: bool,
+                   final: bool) -> None:
+        for due, name, callback in ((done, "released", node_released),
+                                    (completed, "completed", on_completed)):
+            if due and callback is not None and name not in told:
+                told.add(name)
+                callback()
+        if not final:  # the final read's 100 % is written once the wait returns
+            await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
             shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
             logger.info("Backtest %s: %s", backtest_id, shown)
 
     def on_progress(backtest: Backtest) -> None:
         # Called in the client's thread: hand the update to the flow's event loop.
-        done = bool(backtest.completed or backtest.failed)
-        anyio.from_thread.run(show, backtest.progress, backtest.status or "", done)
+        completed = bool(backtest.completed and not backtest.failed)
+        done = bool(completed or backtest.failed)
+        final = bool(backtest.results_ready and not backtest.failed)
+        anyio.from_thread.run(show, backtest.progress, backtest.status or "", done, completed,
+                              final)
 
     finished = await in_thread(
-        client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress
+        client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress,
+        schedule=schedule,
     )
     await aupdate_progress_artifact(artifact, 100.0)
     logger.info("Backtest %s finished: %s", backtest_id, finished.status)

@@ -103,6 +103,28 @@ async def test_a_runtime_error_later_on_in_an_existing_project(emulator, credent
     assert "Division by zero in on_data" in markdown
     [project] = emulator.projects()  # the user's project stays
     assert project["projectId"] == project_id
+    assert paths(emulator, "/backtests/chart/read") == []  # a failed backtest has no chart
+
+
+async def test_the_chart_is_read_while_the_final_results_settle_and_the_report_is_whole(
+    emulator, credentials
+):
+    # totalPerformance a while after completion: the chart, which needs only a completed
+    # backtest, is read in that while, before the read that brings the final results.
+    emulator.set_jobs(total_performance_lag_seconds=2)
+    project_id = await existing_project(emulator, credentials)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST})
+    report = await backtest_strategy(options=options, credentials=credentials)
+    assert report.outcome == "completed" and report.statistics["Sharpe Ratio"]
+    [backtest] = emulator.backtests()
+    assert backtest["settled_at"] is not None
+    order = paths(emulator, "/backtests/read", "/backtests/chart/read")
+    assert order.count("/backtests/chart/read") == 1
+    assert order.index("/backtests/chart/read") < len(order) - 1  # reads came after it
+    assert order[-1] == "/backtests/read"  # the one with the final results
+    markdown = await artifact_markdown(str(report.flow_run_id))
+    assert "data:image/svg+xml;base64," in markdown and "## All statistics" in markdown
 
 
 async def test_an_existing_project_is_backtested_and_kept_with_its_backtest(emulator,

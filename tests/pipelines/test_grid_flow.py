@@ -224,3 +224,118 @@ async def test_a_node_goes_to_the_next_set_when_its_backtest_completes_not_when_
     assert second["started_at"] < first["settled_at"]
     assert emulator.stats()["peak_running_backtests"] == 1
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
+
+
+async def watch_grid(emulator, credentials, options, until=None, then=None):
+    """Run the grid, keeping the emulator's last word on every backtest (they go with the
+    temporary project); once ``until()`` holds, call ``then()`` once."""
+    seen: dict[str, dict[str, Any]] = {}
+    result: dict[str, Any] = {}
+
+    async def grid():
+        state = await backtest_grid(options=options, credentials=credentials, return_state=True)
+        result["state"] = state
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(grid)
+        with anyio.fail_after(120):  # a bound on the wait, not a timing assertion
+            while "state" not in result:
+                snapshot = emulator.backtests()
+                seen.update({b["backtestId"]: b for b in snapshot})
+                result.setdefault("snapshots", []).append(snapshot)
+                if until is not None and then is not None and until():
+                    then()
+                    then = None
+                await anyio.sleep(0.02)
+    return result["state"], seen, result.get("snapshots", [])
+
+
+async def test_a_service_that_queues_gets_one_extra_set_per_node_and_never_more_running(
+    emulator, credentials
+):
+    emulator.set_jobs(backtest_nodes=2, node_mode="queue", backtest_seconds=0.6)
+    options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})  # 6 sets
+    state, seen, snapshots = await watch_grid(emulator, credentials, options)
+    report = await state.aresult()
+    assert report.outcome == "completed" and report.node_mode == "queue"
+    assert all(row.outcome == "completed" and row.resubmissions == 0 for row in report.rows)
+    assert emulator.stats()["peak_running_backtests"] == 2  # the service never ran more
+    # Exactly one backtest per set (nothing lost, nothing twice), each of them started once.
+    assert len(paths(emulator, "/backtests/create")) == 6 == len(seen)
+    assert sorted(b["name"].rsplit(" ", 1)[-1] for b in seen.values()) == [str(i) for i in range(6)]
+    # While two ran, the service held submitted sets in its queue, at most one per node.
+    queued = [sum(b["status"] == "In Queue..." for b in snap) for snap in snapshots]
+    assert max(queued) >= 1 and max(queued) <= 2
+    assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
+
+
+async def test_a_service_that_refuses_is_found_out_by_one_probe_and_no_set_is_lost(emulator):
+    emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=0.6)
+    credentials = credentials_for(emulator, max_attempts=1)
+    options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})
+    state, seen, _ = await watch_grid(emulator, credentials, options)
+    report = await state.aresult()
+    assert report.outcome == "completed" and report.node_mode == "reject"
+    assert all(row.outcome == "completed" for row in report.rows)
+    assert sum(row.resubmissions for row in report.rows) == 1  # the probe, refused once
+    assert emulator.stats()["peak_running_backtests"] == 2
+    assert len(seen) == 6  # one backtest per set
+    markdown = await artifacts_of(str(report.flow_run_id))
+    [summary] = [a for a in markdown if a.key == "quantconnect-backtest-grid-summary"]
+    assert "a start beyond them: refused" in str(summary.data)
+
+
+async def test_a_resubmission_looks_the_set_up_by_name_and_adopts_a_start_whose_answer_was_lost(
+    emulator,
+):
+    from quantconnect_emulator.config import FaultKind
+
+    emulator.set_jobs(backtest_nodes=1, node_mode="reject")
+    # One attempt per call and no task retries: the refusal and the lost answer reach the flow.
+    credentials = credentials_for(emulator, max_attempts=1)
+    project_id, other = await occupy_a_node(emulator, credentials)
+    before = len(emulator.requests_log())
+    options = grid_options(grid={"fast": [5]}, retries={"task_retries": 0},
+                           no_node_wait_seconds=2)
+
+    def refused_and_looked_up() -> bool:
+        mine = [r["path"] for r in emulator.requests_log()[before:]]
+        return "/backtests/list" in mine[mine.index("/backtests/create"):] if (
+            "/backtests/create" in mine) else False
+
+    def free_the_node_and_lose_the_next_answer() -> None:
+        credentials.get_client().backtests.delete(project_id, other)
+        emulator.inject(FaultKind.AMBIGUOUS_WRITE, path="/backtests/create")
+
+    state, seen, _ = await watch_grid(emulator, credentials, options, refused_and_looked_up,
+                                      free_the_node_and_lose_the_next_answer)
+    report = await state.aresult()
+    [row] = report.rows
+    assert row.outcome == "completed" and row.resubmissions == 2
+    # The start whose answer was lost did start it: it was found by name, not started again.
+    mine = [b for b in seen.values() if "set 0" in str(b["name"])]
+    assert len(mine) == 1 and row.backtest_id == mine[0]["backtestId"]
+    # Someone else's start, the refused one, its look-up, the unanswered one, its look-up.
+    assert paths(emulator, "/backtests/create", "/backtests/list")[:5] == [
+        "/backtests/create", "/backtests/create", "/backtests/list", "/backtests/create",
+        "/backtests/list"]
+    assert len(paths(emulator, "/backtests/create")) == 3
+    assert emulator.stats()["running_backtests"] == 0
+
+
+async def test_resubmissions_end_at_the_deadline_with_an_error_naming_the_sets(emulator):
+    emulator.set_jobs(backtest_nodes=1, node_mode="reject")
+    credentials = credentials_for(emulator, max_attempts=1)
+    project_id, other = await occupy_a_node(emulator, credentials)  # held for the whole run
+    options = grid_options(grid={"fast": [5, 10]}, retries={"task_retries": 0},
+                           limits={"backtest_timeout_minutes": 0.02})
+    with anyio.fail_after(120):  # a bound on the test, not a timing assertion
+        state = await backtest_grid(options=options, credentials=credentials,
+                                    return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, GridFailedError)
+    assert "never started" in str(error) and "sets 0, 1" in str(error)
+    table = await table_of(str(state.state_details.flow_run_id))
+    assert all("never started" in str(row["error"]) for row in table)
+    assert [b["backtestId"] for b in emulator.backtests()] == [other]  # none of the grid's
+    credentials.get_client().backtests.delete(project_id, other)
