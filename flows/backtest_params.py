@@ -207,8 +207,9 @@ class GridOptions(BaseModel):
         default=15,
         gt=0,
         le=600,
-        description="When the service refuses for lack of a free node: wait this long before "
-        "submitting again (never counted as the set's failure).",
+        description="When the service refuses for lack of a free node: wait at most this long "
+        "before submitting again, sooner when one of the run's backtests frees a node (never "
+        "counted as the set's failure).",
     )
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
 
