@@ -3,6 +3,7 @@ and know if this is a retry."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta, timezone
@@ -50,7 +51,15 @@ async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     seconds = task_time_limit()
 
     def bounded() -> T:
-        with client_budget(seconds), cancel_check(anyio.from_thread.check_cancelled):
+        worker = threading.current_thread()
+
+        def check() -> None:
+            # The check travels with the context, also into threads this call starts itself
+            # (a batch's pool); only AnyIO's own worker thread can ask about the caller.
+            if threading.current_thread() is worker:
+                anyio.from_thread.check_cancelled()
+
+        with client_budget(seconds), cancel_check(check):
             return function(*args, **kwargs)
 
     return await anyio.to_thread.run_sync(bounded)

@@ -68,6 +68,25 @@ async def test_batch_delete_reports_each_project_and_bounds_concurrency(qc_emula
     assert qc_emulator.stats()["peak_in_flight"] == 3
 
 
+async def test_the_client_retries_inside_a_batch_s_pool_threads(qc_emulator, credentials):
+    # The client backs off between attempts in the batch's own pool threads, where the task's
+    # cancellation check cannot be asked (only AnyIO's worker thread can): the backoff must
+    # still run, and the retry succeed, with no Prefect task retry.
+    client = credentials.get_client()
+    ids = [client.projects.create(f"Batch/backoff-{i}", "Py").project_id for i in range(3)]
+    qc_emulator.inject("http_503_html", path="/projects/delete", count=1)
+
+    @flow
+    async def sweep() -> Outcomes:
+        return await delete_projects.with_options(retries=0)(
+            credentials, {pid: False for pid in ids}, max_concurrency=2
+        )
+
+    assert await sweep() == {pid: Outcome.ok() for pid in ids}
+    deletes = [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
+    assert len(deletes) == 4  # one answered 503, sent again by the client after its backoff
+
+
 async def test_a_batch_retries_only_the_projects_that_failed_transiently(qc_emulator):
     # No client retries: the 503 reaches the task, which Prefect retries for that project only.
     credentials = credentials_for(qc_emulator, max_attempts=1)
