@@ -167,6 +167,7 @@ class NodeBoard:
         self._answers_due = 0  # submissions within the nodes still waiting for their answer
         self._waiting: set[int] = set()  # the sets waiting for a place, by index
         self._changed: anyio.Event | None = None
+        self._released: anyio.Event | None = None  # set only when a backtest frees its node
 
     @property
     def mode(self) -> Literal["queue", "reject", "unknown"]:
@@ -199,6 +200,18 @@ class NodeBoard:
         changed = self._changed
         with anyio.move_on_after(max(0.0, timeout)):
             await changed.wait()
+
+    async def wait_for_release(self, timeout: float) -> None:
+        """Until one of the run's backtests frees its node, at most ``timeout`` seconds.
+
+        Only a node that really came free wakes a refused set: another set's refusal, answer
+        or place does not, or refused sets would wake each other and resubmit in a loop.
+        """
+        if self._released is None:
+            self._released = anyio.Event()
+        released = self._released
+        with anyio.move_on_after(max(0.0, timeout)):
+            await released.wait()
 
     async def take(self, order: int, deadline: float = math.inf) -> bool:
         """Wait for a place (by ``deadline``, on anyio's clock); whether it is an extra one.
@@ -257,9 +270,16 @@ class NodeBoard:
         self._probing = False
         self.give_back()
 
-    def give_back(self) -> None:
-        """A set's node is free (its backtest ended) or it gave up its place."""
+    def give_back(self, released: bool = False, probe: bool = False) -> None:
+        """A set gave up its place; ``released``: its backtest ended, so a node is free;
+        ``probe``: the place was the probe's (an extra one not yet known to be queued), which
+        ends the probe whatever its answer was, so that a later extra set may probe again."""
         self.holding -= 1
+        if probe and not self.queued_seen:
+            self._probing = False
+        if released and self._released is not None:
+            self._released.set()
+            self._released = None
         self._notify()
 
 
@@ -280,10 +300,14 @@ class _Place:
         self.board.hold()
         self.extra, self.held = False, True
 
-    def give_back(self) -> None:
+    def give_back(self, released: bool = False) -> None:
         if self.held:
             self.held = False
-            self.board.give_back()
+            self.board.give_back(released=released, probe=self.extra)
+
+    def release(self) -> None:
+        """The set's backtest ended: its node is free."""
+        self.give_back(released=True)
 
     def refused(self) -> None:
         if self.held:
@@ -342,16 +366,28 @@ async def _start_set(
         except TransientError as error:
             place.give_back()
             unsure += 1
-            if not error.request_sent or unsure >= MAX_UNSURE_SUBMISSIONS:
+            if unsure >= MAX_UNSURE_SUBMISSIONS:
                 board.gave_up()
                 raise
             log.warning("Set %d: no answer to its start (%s)", row.index, error)
             row.resubmissions += 1
             await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
+            if not error.request_sent:
+                # Nothing reached the service: submit again, there is nothing to look up.
+                if not await _take_again(place, deadline):
+                    log.warning("Set %d: %s", row.index, _never_started(row, budget))
+                    return None
+                continue
         except QuantConnectError:
             board.gave_up()  # refused for good (not for a node): the row says why
             raise
-        adopted = await options.retries.apply(find_started_backtest)(creds, project_id, name)
+        try:
+            adopted = await options.retries.apply(find_started_backtest)(
+                creds, project_id, name
+            )
+        except BaseException:
+            board.gave_up()  # the row says why; the last round must still be noticed
+            raise
         if adopted is not None:
             log.info("Set %d: its backtest %s was started after all", row.index,
                      adopted.backtest_id)
@@ -359,19 +395,27 @@ async def _start_set(
             board.accepted(False)
             return adopted
         log.info("Set %d: submitting again when a backtest node frees", row.index)
-        try:
-            if not place.extra:
-                # Refused with a place of the run's own: a node is held outside the run. Wait
-                # for one of the run's backtests to end, or a while for the other one.
-                await board.wait_for_change(min(board.no_node_wait,
-                                                deadline - anyio.current_time()))
-            if anyio.current_time() >= deadline:
-                raise TimeoutError
-            await place.take(deadline)
-        except TimeoutError:
-            board.gave_up()
+        if not place.extra:
+            # Refused with a place of the run's own: a node is held outside the run. Wait for
+            # one of the run's backtests to end, or a while for the other one.
+            await board.wait_for_release(min(board.no_node_wait,
+                                             deadline - anyio.current_time()))
+        if not await _take_again(place, deadline):
             log.warning("Set %d: %s", row.index, _never_started(row, budget))
             return None
+
+
+async def _take_again(place: _Place, deadline: float) -> bool:
+    """Take a place again for a resubmission; False (the set gave up) once ``deadline``
+    (anyio's clock) has passed."""
+    try:
+        if anyio.current_time() >= deadline:
+            raise TimeoutError
+        await place.take(deadline)
+    except TimeoutError:
+        place.board.gave_up()
+        return False
+    return True
 
 
 async def _run_set(
@@ -402,7 +446,7 @@ async def _run_set(
             finished = await api(wait_for_backtest)(
                 creds, project_id, started.backtest_id,
                 timeout=options.limits.backtest_timeout_minutes * 60,
-                node_released=place.give_back,
+                node_released=place.release,
                 schedule=GridSchedule(lambda: board.last_round),
             )
         except QuantConnectError as error:
@@ -423,7 +467,8 @@ async def _run_set(
                                 row.index, row.backtest_id, failed)
             return
     finally:
-        place.give_back()
+        # A set that had a backtest frees its node (ended, failed or deleted at its deadline).
+        place.give_back(released=row.backtest_id is not None)
     stats = finished.statistics
     row.statistics = dict(stats.raw) if stats else {}
     row.value = stats.number(options.rank_by) if stats else None

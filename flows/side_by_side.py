@@ -61,7 +61,12 @@ async def side_by_side(
         group.start_soon(run, 0, first)
         group.start_soon(run, 1, second)
     if errors:
-        raise errors[0]
+        failure, *others = errors
+        for other in others:
+            # Both failed: the second is named on the first rather than lost (Python 3.11+).
+            if hasattr(failure, "add_note"):
+                failure.add_note(f"Alongside it: {type(other).__name__}: {other}")
+        raise failure
     return results[0], results[1]
 
 

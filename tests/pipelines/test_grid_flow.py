@@ -339,3 +339,26 @@ async def test_resubmissions_end_at_the_deadline_with_an_error_naming_the_sets(e
     assert all("never started" in str(row["error"]) for row in table)
     assert [b["backtestId"] for b in emulator.backtests()] == [other]  # none of the grid's
     credentials.get_client().backtests.delete(project_id, other)
+
+
+async def test_refused_sets_wait_for_a_free_node_instead_of_waking_each_other(emulator):
+    # Four sets, the only node held outside the run: each refusal must not wake the other
+    # refused sets into submitting again at once (they would keep each other going at the
+    # speed of the round trips); each waits for one of the run's backtests to free a node, or
+    # for no_node_wait_seconds.
+    emulator.set_jobs(backtest_nodes=1, node_mode="reject")
+    credentials = credentials_for(emulator, max_attempts=1)
+    project_id, other = await occupy_a_node(emulator, credentials)  # held for the whole run
+    creates_before = len(paths(emulator, "/backtests/create"))
+    options = grid_options(grid={"fast": [5, 10, 15, 20]}, retries={"task_retries": 0},
+                           no_node_wait_seconds=5, limits={"backtest_timeout_minutes": 0.1})
+    with anyio.fail_after(120):  # a bound on the test, not a timing assertion
+        state = await backtest_grid(options=options, credentials=credentials,
+                                    return_state=True)
+    assert isinstance(await state.aresult(raise_on_failure=False), GridFailedError)
+    creates = len(paths(emulator, "/backtests/create")) - creates_before
+    # A deadline of 6 s and a 5 s wait: at most two submissions per set (the first, and one
+    # after the wait), plus the probe's; the old loop sent about 150.
+    assert 4 <= creates <= 9, creates
+    assert [b["backtestId"] for b in emulator.backtests()] == [other]
+    credentials.get_client().backtests.delete(project_id, other)

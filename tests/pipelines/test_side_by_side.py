@@ -1,0 +1,23 @@
+"""side_by_side: the first failure raised as itself, a second one named on it."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from flows.side_by_side import side_by_side
+
+
+def test_when_both_fail_the_second_failure_is_named_on_the_first() -> None:
+    async def both() -> None:
+        async def a() -> None:
+            raise KeyError("a")
+
+        async def b() -> None:
+            raise ValueError("b")
+
+        await side_by_side(a, b)
+
+    with pytest.raises(KeyError) as raised:
+        anyio.run(both)
+    assert any("ValueError: b" in note for note in getattr(raised.value, "__notes__", []))
