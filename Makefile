@@ -9,7 +9,7 @@
 PYTHON ?= python3
 # pytest-xdist workers for the suite (tests/conftest.py keeps each end-to-end stack on one worker);
 # PYTEST_WORKERS=0 runs it in this process, one test after another.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -9,6 +9,7 @@ from uuid import UUID
 import anyio
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
+from prefect.client.schemas.objects import TaskRun
 
 from tasks.credentials import QuantConnectCredentials
 
@@ -42,3 +43,15 @@ async def task_run_names(flow_run_id: str | UUID, at_least: int) -> list[str]:
                 break
             await anyio.sleep(0.2)
     return sorted(run.name.split(" ")[0] for run in runs)
+
+
+async def recorded_task_run(task_run_id: str | UUID) -> TaskRun:
+    """A task run as the server has it once it recorded its final state (it does so from
+    events, a moment after the run; a loaded server takes longer), at most 30 s later."""
+    deadline = time.monotonic() + 30
+    async with get_client() as client:
+        while True:
+            run = await client.read_task_run(UUID(str(task_run_id)))
+            if (run.state is not None and run.state.is_final()) or time.monotonic() > deadline:
+                return run
+            await anyio.sleep(0.2)

@@ -14,7 +14,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from flows.bulk_update import bulk_update_projects, previous_files, restore_previous_files
 from flows.parameters import BulkUpdateOptions, RetryOptions
 from tasks import update_projects
-from tests.helpers import credentials_for, task_run_names
+from tests.helpers import credentials_for, recorded_task_run, task_run_names
 from tests.reliability.conftest import report_figures
 
 pytestmark = pytest.mark.anyio
@@ -97,8 +97,7 @@ async def test_update_projects_refuses_an_empty_change_without_retrying(qc_emula
     assert qc_emulator.requests_log() == []  # refused before any request
     assert update_projects.retries > 0  # it could have been retried...
     assert task_run_id is not None
-    async with get_client() as prefect:
-        task_run = await prefect.read_task_run(task_run_id)
+    task_run = await recorded_task_run(task_run_id)
     assert task_run.run_count == 1  # ...but a permanent error is not
 
 
