@@ -172,7 +172,11 @@ class BacktestReport(BaseModel):
         return "\n".join(lines).rstrip() + "\n"
 
 
-_NODE_MODES = {"queue": "queued", "reject": "refused", "unknown": "not tried"}
+_NODE_MODES = {
+    "queue": "queued",
+    "reject": "refused",
+    "unknown": "not seen (no start met a busy service)",
+}
 
 
 class GridRow(BaseModel):

@@ -162,7 +162,7 @@ class NodeBoard:
         self.no_node_wait = no_node_wait
         self.holding = 0
         self.refusing = False  # the service refused a start: it does not queue
-        self.queued_seen = False  # an extra set was accepted: the service queues
+        self.queued_seen = False  # an extra set was accepted into the queue: the service queues
         self._probing = False
         self._answers_due = 0  # submissions within the nodes still waiting for their answer
         self._waiting: set[int] = set()  # the sets waiting for a place, by index
@@ -246,10 +246,23 @@ class NodeBoard:
         """Count a set's place without waiting (its backtest turned out to exist)."""
         self.holding += 1
 
-    def accepted(self, extra: bool) -> None:
-        """The set's start was accepted (an extra one: the service queues)."""
+    def accepted(self, extra: bool, queued: bool = False) -> None:
+        """The set's start was accepted; ``queued``: the answer said ``In Queue...``.
+
+        Only an extra set's queued answer shows that the service queues. An extra set that
+        found a node free (one came free between the set taking its place and its request
+        arriving) shows nothing either way: the probe ends, and a later extra set probes again.
+
+        Example:
+            >>> board = NodeBoard(nodes=1, extra=1, no_node_wait=15)
+            >>> board.hold(); board.accepted(False)
+            >>> board.accepted(True, queued=False); board.mode
+            'unknown'
+            >>> board.accepted(True, queued=True); board.mode
+            'queue'
+        """
         if extra:
-            self.queued_seen = self.queued_seen or not self.refusing
+            self.queued_seen = self.queued_seen or (queued and not self.refusing)
             self._probing = False
         self.unstarted -= 1
         self._notify()
@@ -357,7 +370,7 @@ async def _start_set(
                 )
             finally:
                 board.answered(place.extra)
-            board.accepted(place.extra)
+            board.accepted(place.extra, queued=started.queued)
             return started
         except NoNodeAvailableError:
             place.refused()

@@ -285,6 +285,23 @@ async def test_a_service_that_refuses_is_found_out_by_one_probe_and_no_set_is_lo
     assert "a start beyond them: refused" in str(summary.data)
 
 
+async def test_an_extra_start_that_finds_a_node_free_says_nothing_of_the_node_mode(emulator):
+    # Backtests that end at once: every start, the probe's too, finds a node free. Only an
+    # "In Queue..." answer shows that the service queues (CI once saw a probe accepted on a
+    # node freed on its way, then two sets refused as if queued extras).
+    emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=0)
+    credentials = credentials_for(emulator, max_attempts=1)
+    options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})
+    state, seen, _ = await watch_grid(emulator, credentials, options)
+    report = await state.aresult()
+    assert report.outcome == "completed" and report.node_mode == "unknown"
+    assert all(row.outcome == "completed" and row.resubmissions == 0 for row in report.rows)
+    assert len(seen) == 6
+    [summary] = [a for a in await artifacts_of(str(report.flow_run_id))
+                 if a.key == "quantconnect-backtest-grid-summary"]
+    assert "a start beyond them: not seen" in str(summary.data)
+
+
 async def test_a_resubmission_looks_the_set_up_by_name_and_adopts_a_start_whose_answer_was_lost(
     emulator,
 ):
