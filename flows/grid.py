@@ -41,7 +41,6 @@ from quantconnect_client.backtest_models import Backtest
 from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import (
     BacktestResultsIncompleteError,
-    NoNodeAvailableError,
     TransientError,
 )
 from quantconnect_client.schedules import ProgressReport, ProgressSchedule
@@ -51,7 +50,7 @@ from tasks.backtests import (
     compile_project,
     delete_backtest,
     find_started_backtest,
-    start_backtest,
+    try_start_backtest,
     wait_for_backtest,
 )
 from tasks.credentials import QuantConnectCredentials
@@ -359,20 +358,19 @@ async def _start_set(
     deadline = anyio.current_time() + budget
     unsure = 0
     while True:
-        # An extra (queued) set goes without task retries: its refusal must come back at
-        # once, it is how the run learns that the service does not queue.
-        retries = options.retries.model_copy(update={"task_retries": 0}) if place.extra \
-            else options.retries
+        # A refusal for lack of a node comes back at once, as an answer (not retried, not a
+        # failed task run): it is how the run learns that the service does not queue, and
+        # the board knows better than a backoff when a node frees.
         try:
             try:
-                started = await retries.apply(start_backtest)(
+                started = await options.retries.apply(try_start_backtest)(
                     creds, project_id, compile_id, name, row.parameters
                 )
             finally:
                 board.answered(place.extra)
-            board.accepted(place.extra, queued=started.queued)
-            return started
-        except NoNodeAvailableError:
+            if started is not None:
+                board.accepted(place.extra, queued=started.queued)
+                return started
             place.refused()
             row.resubmissions += 1
             unsure = 0

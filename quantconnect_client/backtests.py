@@ -115,6 +115,8 @@ class BacktestsAPI:
         compile_id: str,
         name: str,
         parameters: dict[str, str | int | float] | None = None,
+        *,
+        retry_no_node: bool = True,
     ) -> Backtest:
         """Start a backtest of a compiled project; safe to retry.
 
@@ -130,6 +132,9 @@ class BacktestsAPI:
             compile_id: A finished compile (:meth:`CompilesAPI.wait`).
             name: The backtest's name.
             parameters: Name to text or number (no bools, lists or nested objects).
+            retry_no_node: Retry a refusal for lack of a free node like any transient failure
+                (the default); False raises it at the first refusal, for a caller that
+                resubmits when one of its own backtests frees a node.
 
         Raises:
             ValidationError: A bad id, name or parameter (nothing is sent).
@@ -165,6 +170,7 @@ class BacktestsAPI:
             "/backtests/create",
             attempt,
             reconcile=lambda: self._created_since(project_id, name, started),
+            raise_at_once=() if retry_no_node else (NoNodeAvailableError,),
         )
 
     def _created_since(self, project_id: int, name: str, since: datetime) -> Backtest | None:

@@ -24,7 +24,7 @@ from .account import AccountAPI, read_lean_versions
 from .auth import Clock, RequestSigner
 from .backtests import BacktestsAPI
 from .compiles import CompilesAPI
-from .errors import ConfigurationError, ConnectionFailedError
+from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
 from .models import LeanVersion
 from .nodes import NodesAPI
@@ -238,6 +238,7 @@ class QuantConnectClient:
         attempt: Callable[[], T],
         *,
         reconcile: Callable[[], T | None] | None = None,
+        raise_at_once: tuple[type[TransientError], ...] = (),
     ) -> T:
         """Run ``attempt`` under the client's retry policy, within one call's time bound.
 
@@ -247,6 +248,7 @@ class QuantConnectClient:
             reconcile: For writes that are not idempotent: after a failure that may have been
                 applied, it looks at the service's state and returns the result if the write
                 took effect (then nothing is sent again), or None to send it again.
+            raise_at_once: Transient errors the caller handles itself (not retried).
         """
         with operation_budget(self.call_bound):
             return retry_call(
@@ -256,4 +258,5 @@ class QuantConnectClient:
                 reconcile=reconcile,
                 on_retry=self.count_retry,
                 on_reconciled=lambda: self.metrics.add("reconciled"),
+                raise_at_once=raise_at_once,
             )

@@ -339,6 +339,7 @@ def retry_call(
     on_retry: Callable[[int, QuantConnectError, float], None] | None = None,
     on_reconciled: Callable[[], None] | None = None,
     sleep: Callable[[float], None] = cancellable_sleep,
+    raise_at_once: tuple[type[TransientError], ...] = (),
 ) -> T:
     """Run ``attempt`` until it succeeds, fails permanently, or attempts or time run out.
 
@@ -352,6 +353,8 @@ def retry_call(
         on_retry: Called with (next attempt number, error, delay) before each wait.
         on_reconciled: Called when ``reconcile`` found the write applied.
         sleep: Waits between attempts (tests may pass a recorder).
+        raise_at_once: Transient errors not retried, for a caller that handles them itself
+            (a scheduler that resubmits a refused backtest when a node frees).
 
     Raises:
         TransientError: The last transient failure, its message saying how many attempts over
@@ -394,6 +397,8 @@ def retry_call(
             if on_retry is not None:
                 on_retry(number + 1, error, 0.0)
         except TransientError as error:
+            if isinstance(error, raise_at_once):
+                raise
             last = error
             unsure = unsure or (error.request_sent and reconcile is not None)
             elapsed = time.monotonic() - started

@@ -32,7 +32,7 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 from quantconnect_client import NotFoundError, QuantConnectClient
 from quantconnect_client.backtest_models import Backtest, BacktestSummary
 from quantconnect_client.compiles import Compile
-from quantconnect_client.errors import BuildError, WaitTimeoutError
+from quantconnect_client.errors import BuildError, NoNodeAvailableError, WaitTimeoutError
 from quantconnect_client.retry import check_seconds, describe_seconds
 from quantconnect_client.schedules import ProgressSchedule
 
@@ -171,7 +171,46 @@ async def start_backtest(
     """Start a backtest; a retry first adopts the backtest an earlier attempt started.
 
     The name is the key: give each backtest of a run its own (see :func:`backtest_name`).
+    A refusal for lack of a free node is retried by the client, then by the task (it is
+    transient); a caller with its own plan for that uses :func:`try_start_backtest`.
     """
+    return await _start(credentials, project_id, compile_id, name, parameters,
+                        retry_no_node=True)
+
+
+@task(name="try-start-backtest", task_run_name="try-start-backtest {name}",
+      **api_task_options())
+async def try_start_backtest(
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    compile_id: str,
+    name: str,
+    parameters: Mapping[str, ParameterValue] | None = None,
+) -> Backtest | None:
+    """Start a backtest if the service takes it now; None, at once, if it refused for lack of
+    a free node (nothing started, nothing retried).
+
+    For a scheduler that submits again when one of its own backtests frees a node (the grid):
+    a refusal is an answer there, not a failure, so the task run ends Completed and its log
+    says so, instead of a Failed run with a traceback in the UI. Every other failure is as
+    with :func:`start_backtest`, and so is adopting an earlier attempt's backtest on a retry.
+    """
+    try:
+        return await _start(credentials, project_id, compile_id, name, parameters,
+                            retry_no_node=False)
+    except NoNodeAvailableError as refusal:
+        get_run_logger().info("Backtest %r not started, no node is free: %s", name, refusal)
+        return None
+
+
+async def _start(
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    compile_id: str,
+    name: str,
+    parameters: Mapping[str, ParameterValue] | None,
+    retry_no_node: bool,
+) -> Backtest:
     client = credentials.get_client()
     retrying, _ = retry_context()
     if retrying:
@@ -180,7 +219,8 @@ async def start_backtest(
             get_run_logger().info("Backtest %r was started by an earlier attempt", name)
             return existing
     started = await in_thread(
-        client.backtests.create, project_id, compile_id, name, dict(parameters or {})
+        client.backtests.create, project_id, compile_id, name, dict(parameters or {}),
+        retry_no_node=retry_no_node,
     )
     get_run_logger().info("Started backtest %r: %s", name, started.backtest_id)
     return started

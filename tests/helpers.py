@@ -27,22 +27,28 @@ def credentials_for(emulator: Any, **overrides: Any) -> QuantConnectCredentials:
     return QuantConnectCredentials(**fields)
 
 
-async def task_run_names(flow_run_id: str | UUID, at_least: int) -> list[str]:
-    """A flow run's task run names (up to the first space), sorted, once the server has
-    recorded at least ``at_least`` of them (it does so from events, a moment after the run) and
-    their number has then stayed the same for a second, so a latecomer shows too."""
+async def task_runs_of(flow_run_id: str | UUID, at_least: int) -> list[TaskRun]:
+    """A flow run's task runs once the server has recorded at least ``at_least`` of them, each
+    in a final state (it does so from events, a moment after the run), and their number has
+    then stayed the same for a second, so a latecomer shows too; at most 30 s."""
     task_filter = TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=[UUID(str(flow_run_id))]))
     deadline = time.monotonic() + 30
     seen, stable_since = -1, time.monotonic()
     async with get_client() as client:
         while time.monotonic() < deadline:
             runs = await client.read_task_runs(task_run_filter=task_filter)
-            if len(runs) != seen:
+            final = all(run.state is not None and run.state.is_final() for run in runs)
+            if len(runs) != seen or not final:
                 seen, stable_since = len(runs), time.monotonic()
             elif seen >= at_least and time.monotonic() - stable_since >= 1.0:
                 break
             await anyio.sleep(0.2)
-    return sorted(run.name.split(" ")[0] for run in runs)
+    return list(runs)
+
+
+async def task_run_names(flow_run_id: str | UUID, at_least: int) -> list[str]:
+    """A flow run's task run names (up to the first space), sorted (see :func:`task_runs_of`)."""
+    return sorted(run.name.split(" ")[0] for run in await task_runs_of(flow_run_id, at_least))
 
 
 async def recorded_task_run(task_run_id: str | UUID) -> TaskRun:

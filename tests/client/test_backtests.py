@@ -162,6 +162,24 @@ def test_no_free_node_is_a_retryable_typed_error(client, qc_emulator):
     assert len(qc_emulator.backtests()) == 1
 
 
+def test_a_caller_with_its_own_plan_gets_the_refusal_at_once_not_retried(client, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=1, node_mode="reject", backtest_seconds=60,
+                         compile_seconds=0.1)
+    pid, cid = compiled_project(client)
+    client.backtests.create(pid, cid, "Holds the node")
+    before = len(qc_emulator.requests_log())
+    with make_client(qc_emulator, retry=RetryPolicy(max_attempts=4)) as patient:
+        with pytest.raises(NoNodeAvailableError):
+            patient.backtests.create(pid, cid, "Refused", retry_no_node=False)
+        assert patient.metrics.retries == 0
+        sent = [e["path"] for e in qc_emulator.requests_log()[before:]]
+        assert sent == ["/backtests/create"]  # one request, no backoff, no second try
+        with pytest.raises(NoNodeAvailableError):  # the default: retried like any transient
+            patient.backtests.create(pid, cid, "Refused")
+        assert patient.metrics.retries == 3
+    assert len(qc_emulator.backtests()) == 1
+
+
 def test_a_queued_backtest_waits_for_the_node(client, qc_emulator):
     qc_emulator.set_jobs(backtest_nodes=1, node_mode="queue", backtest_seconds=0.5,
                          compile_seconds=0.1, total_performance_lag_seconds=0.1)

@@ -24,10 +24,11 @@ from tasks.backtests import (
     delete_running_backtests,
     start_backtest,
     stop_running_backtests,
+    try_start_backtest,
     upload_strategy,
     wait_for_backtest,
 )
-from tests.helpers import credentials_for
+from tests.helpers import credentials_for, task_runs_of
 from tests.pipelines.helpers import existing_project, paths
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
@@ -119,6 +120,38 @@ async def test_a_retried_start_adopts_the_backtest_its_lost_answer_started(emula
     assert only["backtestId"] == backtest_id
 
 
+async def test_a_refused_try_start_is_an_answer_not_a_failed_task_run(emulator):
+    emulator.set_jobs(backtest_nodes=1, node_mode="reject", backtest_seconds=3600)
+    credentials = credentials_for(emulator, max_attempts=4)
+    project_id = await existing_project(emulator, credentials)
+    compile_id = compiled(credentials, project_id)
+    holder = credentials.get_client().backtests.create(project_id, compile_id, "holds the node")
+    before = len(paths(emulator, "/backtests/create"))
+
+    @flow
+    async def offer() -> tuple[object, str]:
+        from prefect.runtime import flow_run
+
+        answer = await try_start_backtest(credentials, project_id, compile_id,
+                                          "prefect run-1 set 1")
+        return answer, str(flow_run.id)
+
+    refused, flow_run_id = await offer()
+    assert refused is None
+    assert len(paths(emulator, "/backtests/create")) == before + 1  # at once, not retried
+    [run] = await task_runs_of(flow_run_id, at_least=1)
+    assert run.state is not None and run.state.is_completed()  # no Failed run, no traceback
+    credentials.get_client().backtests.delete(project_id, holder.backtest_id)
+
+    @flow
+    async def offer_again() -> object:
+        return await try_start_backtest(credentials, project_id, compile_id, "prefect run-1 set 1")
+
+    started = await offer_again()
+    assert started is not None and [b["name"] for b in emulator.backtests()] == [
+        "prefect run-1 set 1"]
+
+
 async def test_deleting_a_backtest_twice_is_fine(emulator, credentials):
     project_id = await existing_project(emulator, credentials)
     client = credentials.get_client()
@@ -204,8 +237,9 @@ def test_the_package_exports_the_backtest_tasks_like_the_project_tasks():
     import tasks.backtests
 
     names = ["backtest_name", "backtest_node_count", "compile_project", "delete_backtest",
-             "delete_running_backtests", "find_backtest", "read_backtest", "read_equity",
-             "start_backtest", "stop_running_backtests", "upload_strategy", "wait_for_backtest"]
+             "delete_running_backtests", "find_backtest", "find_started_backtest",
+             "read_backtest", "read_equity", "start_backtest", "stop_running_backtests",
+             "try_start_backtest", "upload_strategy", "wait_for_backtest"]
     for name in names:
         assert name in tasks.__all__ and getattr(tasks, name) is getattr(tasks.backtests, name)
     assert {"create_project", "delete_projects", "with_api_retries"} <= set(tasks.__all__)

@@ -10,7 +10,7 @@ import pytest
 
 from flows.backtest_params import GridOptions
 from flows.grid import GridFailedError, backtest_grid
-from tests.helpers import credentials_for
+from tests.helpers import credentials_for, task_runs_of
 from tests.pipelines.helpers import FAST, INIT_RAISES, artifacts_of, existing_project, paths
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
@@ -269,17 +269,23 @@ async def test_a_service_that_queues_gets_one_extra_set_per_node_and_never_more_
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
 
 
-async def test_a_service_that_refuses_is_found_out_by_one_probe_and_no_set_is_lost(emulator):
+async def test_a_service_that_refuses_is_found_out_by_one_probe_and_no_set_is_lost(
+    emulator, credentials
+):
     emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=0.6)
-    credentials = credentials_for(emulator, max_attempts=1)
     options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})
     state, seen, _ = await watch_grid(emulator, credentials, options)
     report = await state.aresult()
     assert report.outcome == "completed" and report.node_mode == "reject"
     assert all(row.outcome == "completed" for row in report.rows)
     assert sum(row.resubmissions for row in report.rows) == 1  # the probe, refused once
+    # The refusal came back at once (the client retries transient failures, not this one).
+    assert len(paths(emulator, "/backtests/create")) == 7
     assert emulator.stats()["peak_running_backtests"] == 2
     assert len(seen) == 6  # one backtest per set
+    # The refusal is an answer: no task run of the grid shows as Failed in the UI.
+    runs = await task_runs_of(str(report.flow_run_id), at_least=len(report.rows) + 1)
+    assert [r.name for r in runs if r.state is None or not r.state.is_completed()] == []
     markdown = await artifacts_of(str(report.flow_run_id))
     [summary] = [a for a in markdown if a.key == "quantconnect-backtest-grid-summary"]
     assert "a start beyond them: refused" in str(summary.data)
