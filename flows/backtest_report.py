@@ -193,6 +193,11 @@ class GridRow(BaseModel):
         default=0, description="Times the set was submitted again: the service refused for lack "
         "of a free node, or its answer was lost."
     )
+    never_started: bool = Field(
+        default=False, description="No backtest was started for the set: no node was free by "
+        "its deadline, or its start was never answered. A set refused for another reason "
+        "(its parameters, say) failed instead."
+    )
 
 
 def _descending(rank_by: str, order: str) -> bool:

@@ -328,7 +328,7 @@ class _Place:
 
 
 def _never_started(row: GridRow, seconds: float) -> str:
-    row.outcome = "failed"
+    row.outcome, row.never_started = "failed", True
     row.error = (f"NoNodeAvailableError: never started: no backtest node was free within "
                  f"{seconds:g} s ({row.resubmissions} submission(s) refused)")
     return row.error
@@ -462,6 +462,8 @@ async def _run_set(
             )
         except QuantConnectError as error:
             row.outcome, row.error = "failed", f"{type(error).__name__}: {error}"
+            # Unanswered starts, every one of them: the set may or may not have a backtest.
+            row.never_started = row.backtest_id is None and isinstance(error, TransientError)
             log.warning("Set %d (%s) failed: %s", row.index, row.parameters, row.error)
             still_running = isinstance(error, BacktestResultsIncompleteError) and not (
                 error.completed  # it ran to the end; only its final results are late: keep it
@@ -564,7 +566,7 @@ async def backtest_grid(
                                          run_id, options, board)
             finally:
                 report.node_mode = board.mode
-        never = [row.index for row in report.rows if row.backtest_id is None]
+        never = [row.index for row in report.rows if row.never_started]
         if not any(row.outcome == "completed" for row in report.rows):
             raise GridFailedError(f"none of the {len(report.rows)} parameter sets completed"
                                   + _never_started_note(never))

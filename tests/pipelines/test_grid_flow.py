@@ -364,6 +364,20 @@ async def test_resubmissions_end_at_the_deadline_with_an_error_naming_the_sets(e
     credentials.get_client().backtests.delete(project_id, other)
 
 
+async def test_a_set_refused_for_its_parameters_failed_it_did_not_go_unstarted(emulator,
+                                                                               credentials):
+    # The service refuses more than 200 parameters: that set fails in its row, for its own
+    # reason; it is not one of the sets that found no node (the run is not failed for it).
+    crowded = {"fast": 10, "slow": 30, **{f"extra_{i}": i for i in range(200)}}
+    options = grid_options(grid=None, parameter_sets=[{"fast": 5, "slow": 30}, crowded])
+    report = await backtest_grid(options=options, credentials=credentials)
+    assert report.outcome == "completed"
+    good, bad = sorted(report.rows, key=lambda row: row.index)
+    assert good.outcome == "completed" and bad.outcome == "failed"
+    assert "Too many parameters" in str(bad.error) and not bad.never_started
+    assert emulator.projects() == []
+
+
 async def test_refused_sets_wait_for_a_free_node_instead_of_waking_each_other(emulator):
     # Four sets, the only node held outside the run: each refusal must not wake the other
     # refused sets into submitting again at once (they would keep each other going at the
