@@ -17,7 +17,10 @@ from tests.reliability.soak import soak_credentials
 
 pytestmark = pytest.mark.anyio
 
-RUNS = 20
+#: Runs at once: enough that their first requests alone overrun the bucket. More only load the
+#: Prefect test server: at 20, a loaded 2-core machine's SQLite server answered 503 to creating
+#: a flow run (busy) after all of Prefect's own retries, which says nothing about the client.
+RUNS = 12
 RATE = 8.0  # requests per second; the emulator's token bucket holds a burst of as many
 
 
@@ -39,7 +42,7 @@ async def test_concurrent_lifecycles_under_a_rate_limit() -> None:
         client = credentials.get_client()
         retries_before = client.metrics.retries
         # The core of the lifecycle (create, verify, rename, verify, delete, purge): fewer tasks
-        # per run keep twenty runs at once affordable for the test server.
+        # per run keep many runs at once affordable for the test server.
         options = LifecycleOptions(
             name_prefix="concurrent-tmp-",
             authenticate_first=False,
