@@ -223,7 +223,8 @@ class GridReport(BaseModel):
     node_mode: Literal["queue", "reject", "unknown"] = Field(
         default="unknown",
         description="What the service did with a start beyond the free nodes: queued it, "
-        "refused it, or the run never tried one.",
+        "refused it, or unknown: no start met a busy service (none went beyond the nodes, "
+        "or each that did found a node just freed).",
     )
     outcome: Outcome = "running"
     error: str | None = None

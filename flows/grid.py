@@ -245,12 +245,13 @@ class NodeBoard:
         """Count a set's place without waiting (its backtest turned out to exist)."""
         self.holding += 1
 
-    def accepted(self, extra: bool, queued: bool = False) -> None:
-        """The set's start was accepted; ``queued``: the answer said ``In Queue...``.
+    def accepted(self, probe: bool, queued: bool = False) -> None:
+        """A set's start was accepted; ``probe``: it was the probe; ``queued``: the answer said
+        ``In Queue...``.
 
-        Only an extra set's queued answer shows that the service queues. An extra set that
-        found a node free (one came free between the set taking its place and its request
-        arriving) shows nothing either way: the probe ends, and a later extra set probes again.
+        Only the probe's queued answer shows that the service queues. A probe that found a node
+        free (one came free between the set taking its place and its request arriving) shows
+        nothing either way: the probe ends, and a later extra set probes again.
 
         Example:
             >>> board = NodeBoard(nodes=1, extra=1, no_node_wait=15)
@@ -260,7 +261,7 @@ class NodeBoard:
             >>> board.accepted(True, queued=True); board.mode
             'queue'
         """
-        if extra:
+        if probe:
             self.queued_seen = self.queued_seen or (queued and not self.refusing)
             self._probing = False
         self.unstarted -= 1
@@ -284,8 +285,8 @@ class NodeBoard:
 
     def give_back(self, released: bool = False, probe: bool = False) -> None:
         """A set gave up its place; ``released``: its backtest ended, so a node is free;
-        ``probe``: the place was the probe's (an extra one not yet known to be queued), which
-        ends the probe whatever its answer was, so that a later extra set may probe again."""
+        ``probe``: the place is the probe still waiting for its answer, which ends the probe
+        whatever the answer was, so that a later extra set may probe again."""
         self.holding -= 1
         if probe and not self.queued_seen:
             self._probing = False
@@ -296,26 +297,52 @@ class NodeBoard:
 
 
 class _Place:
-    """One set's place on the board, given back once whatever happens."""
+    """One set's place on the board, given back once whatever happens.
+
+    ``probing``: the place is the probe and its answer has not come back. Only then does
+    giving it back end the probe: a probe that was answered (its backtest found a node free)
+    must not end the turn of a later probe when its backtest ends.
+
+    Example:
+        >>> board = NodeBoard(nodes=1, extra=1, no_node_wait=15)
+        >>> first, second, third = _Place(board, 0), _Place(board, 1), _Place(board, 2)
+        >>> anyio.run(first.take); board.answered(False); first.accepted(queued=False)
+        >>> anyio.run(second.take); second.probing     # beyond the one node: the probe
+        True
+        >>> second.accepted(queued=False)  # a node had come free on its way: nothing learnt
+        >>> first.release(); anyio.run(third.take); third.probing   # the next probe
+        True
+        >>> second.release(); board._may_take()  # the answered probe ends, the new one goes on
+        False
+    """
 
     def __init__(self, board: NodeBoard, order: int) -> None:
         self.board = board
         self.order = order
         self.held = False
         self.extra = False
+        self.probing = False
 
     async def take(self, deadline: float = math.inf) -> None:
         self.extra = await self.board.take(self.order, deadline)
+        # The board makes an extra place the probe while the service is not known to queue.
+        self.probing = self.extra and not self.board.queued_seen
         self.held = True
 
     def hold(self) -> None:
         self.board.hold()
-        self.extra, self.held = False, True
+        self.extra, self.probing, self.held = False, False, True
+
+    def accepted(self, queued: bool) -> None:
+        """The set's start was accepted (``queued``: the answer said ``In Queue...``)."""
+        self.board.accepted(self.probing, queued=queued)
+        self.probing = False
 
     def give_back(self, released: bool = False) -> None:
         if self.held:
             self.held = False
-            self.board.give_back(released=released, probe=self.extra)
+            self.board.give_back(released=released, probe=self.probing)
+            self.probing = False
 
     def release(self) -> None:
         """The set's backtest ended: its node is free."""
@@ -324,13 +351,16 @@ class _Place:
     def refused(self) -> None:
         if self.held:
             self.held = False
+            self.probing = False
             self.board.refused()
 
 
-def _never_started(row: GridRow, seconds: float) -> str:
+def _never_started(row: GridRow, seconds: float, refused: int, unanswered: int) -> str:
     row.outcome, row.never_started = "failed", True
-    row.error = (f"NoNodeAvailableError: never started: no backtest node was free within "
-                 f"{seconds:g} s ({row.resubmissions} submission(s) refused)")
+    why = "no backtest node was free" if refused else "no start was answered"
+    row.error = (f"NoNodeAvailableError: never started: {why} within {seconds:g} s "
+                 f"({refused} submission(s) refused for lack of a node, {unanswered} "
+                 f"unanswered)")
     return row.error
 
 
@@ -347,8 +377,9 @@ async def _start_set(
     set's deadline (the row says why).
 
     After a refused or unanswered submission the name is looked up before anything else (a
-    late or lost answer may hide a start), so a resubmission never makes a second backtest.
-    The deadline (the backtest's, counted from the set's first submission) bounds the
+    late or lost answer may hide a start, and an unanswered start whose last attempt never
+    left may follow one that did), so a resubmission never makes a second backtest. The
+    deadline (the backtest's, counted from the set's first submission) bounds the
     resubmissions.
     """
     log = get_run_logger()
@@ -356,8 +387,9 @@ async def _start_set(
     await place.take()
     budget = options.limits.backtest_timeout_minutes * 60
     deadline = anyio.current_time() + budget
-    unsure = 0
+    unsure = refusals = unanswered = 0
     while True:
+        refused = False
         # A refusal for lack of a node comes back at once, as an answer (not retried, not a
         # failed task run): it is how the run learns that the service does not queue, and
         # the board knows better than a backoff when a node frees.
@@ -369,11 +401,12 @@ async def _start_set(
             finally:
                 board.answered(place.extra)
             if started is not None:
-                board.accepted(place.extra, queued=started.queued)
+                place.accepted(queued=started.queued)
                 return started
             place.refused()
             row.resubmissions += 1
-            unsure = 0
+            refusals += 1
+            unsure, refused = 0, True
         except TransientError as error:
             place.give_back()
             unsure += 1
@@ -382,13 +415,8 @@ async def _start_set(
                 raise
             log.warning("Set %d: no answer to its start (%s)", row.index, error)
             row.resubmissions += 1
+            unanswered += 1
             await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
-            if not error.request_sent:
-                # Nothing reached the service: submit again, there is nothing to look up.
-                if not await _take_again(place, deadline):
-                    log.warning("Set %d: %s", row.index, _never_started(row, budget))
-                    return None
-                continue
         except QuantConnectError:
             board.gave_up()  # refused for good (not for a node): the row says why
             raise
@@ -403,16 +431,17 @@ async def _start_set(
             log.info("Set %d: its backtest %s was started after all", row.index,
                      adopted.backtest_id)
             place.hold()  # it runs, or waits in the service's queue: it holds its place
-            board.accepted(False)
+            place.accepted(queued=adopted.queued)
             return adopted
-        log.info("Set %d: submitting again when a backtest node frees", row.index)
-        if not place.extra:
+        if refused and not place.extra:
             # Refused with a place of the run's own: a node is held outside the run. Wait for
             # one of the run's backtests to end, or a while for the other one.
+            log.info("Set %d: submitting again when a backtest node frees", row.index)
             await board.wait_for_release(min(board.no_node_wait,
                                              deadline - anyio.current_time()))
         if not await _take_again(place, deadline):
-            log.warning("Set %d: %s", row.index, _never_started(row, budget))
+            log.warning("Set %d: %s", row.index,
+                        _never_started(row, budget, refusals, unanswered))
             return None
 
 

@@ -233,7 +233,8 @@ class TransientError(QuantConnectError):
     Attributes:
         retry_after: Seconds the service asked us to wait (``Retry-After``), if it said.
         request_sent: False when the request certainly never reached the service (a refused
-            connection), so a retried write cannot have been applied twice.
+            connection), so a retried write cannot have been applied twice. From a call with
+            retries, False only if no attempt of a write may have been applied.
     """
 
     retryable = True

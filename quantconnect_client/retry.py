@@ -359,6 +359,8 @@ def retry_call(
     Raises:
         TransientError: The last transient failure, its message saying how many attempts over
             how long (or why the client gave up early, e.g. a ``Retry-After`` past its limit).
+            Its ``request_sent`` is True if any attempt of a reconciled write may have been
+            applied, whatever the last request did.
         BudgetExhaustedError: The active budget ran out.
         QuantConnectError: A permanent failure, at once.
     """
@@ -397,10 +399,14 @@ def retry_call(
             if on_retry is not None:
                 on_retry(number + 1, error, 0.0)
         except TransientError as error:
+            unsure = unsure or (error.request_sent and reconcile is not None)
+            if unsure:
+                # The error raised speaks for the whole call: an earlier attempt may have been
+                # applied even when this last request (a reconciling read, say) never left.
+                error.request_sent = True
             if isinstance(error, raise_at_once):
                 raise
             last = error
-            unsure = unsure or (error.request_sent and reconcile is not None)
             elapsed = time.monotonic() - started
             asked = error.retry_after
             if asked is not None and asked > policy.max_retry_after_seconds:

@@ -13,6 +13,7 @@ import urllib3.exceptions
 from quantconnect_client import (
     AuthenticationError,
     BudgetExhaustedError,
+    ConnectionFailedError,
     NotFoundError,
     QuantConnectClient,
     RateLimitedError,
@@ -92,6 +93,22 @@ def test_a_lost_write_is_reconciled_before_it_is_sent_again():
     attempt = failing([ServiceUnavailableError("HTTP 502")], result="sent again")
     found = retry_call(attempt, policy=QUICK, what="/x", reconcile=lambda: "it was applied")
     assert found == "it was applied" and attempt.calls == 1
+
+
+def test_a_write_that_may_have_been_applied_says_so_even_if_its_last_request_never_left():
+    # The write times out (it may have been applied); every later request is refused at the
+    # door, the reconciling reads too. The error must not tell the caller "nothing was sent".
+    attempt = failing([ConnectionFailedError("timed out", request_sent=True)])
+    refused = failing([ConnectionFailedError("refused", request_sent=False)] * 3)
+    with pytest.raises(ConnectionFailedError) as caught:
+        retry_call(attempt, policy=QUICK, what="/x", reconcile=refused)
+    assert caught.value.request_sent is True and "refused" in str(caught.value)
+    assert attempt.calls == 1 and refused.calls == 2
+    # Without a write in doubt, a request that never left still says so.
+    idempotent = failing([ConnectionFailedError("refused", request_sent=False)] * 3)
+    with pytest.raises(ConnectionFailedError) as caught:
+        retry_call(idempotent, policy=QUICK, what="/x")
+    assert caught.value.request_sent is False
 
 
 def test_the_call_bound_counts_attempts_and_waits():

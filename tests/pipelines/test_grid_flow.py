@@ -308,6 +308,27 @@ async def test_an_extra_start_that_finds_a_node_free_says_nothing_of_the_node_mo
     assert "a start beyond them: not seen" in str(summary.data)
 
 
+async def test_an_unanswered_start_is_looked_up_then_sent_again_without_waiting_for_a_node(
+    emulator, caplog
+):
+    import logging
+
+    from quantconnect_emulator.config import FaultKind
+
+    # A start that is dropped unprocessed: no node is busy, so nothing is worth waiting for.
+    credentials = credentials_for(emulator, max_attempts=1)
+    emulator.inject(FaultKind.CONNECTION_DROP, path="/backtests/create")
+    options = grid_options(grid={"fast": [5]}, retries={"task_retries": 0},
+                           no_node_wait_seconds=5)
+    caplog.set_level(logging.INFO)
+    report = await backtest_grid(options=options, credentials=credentials)
+    [row] = report.rows
+    assert row.outcome == "completed" and row.resubmissions == 1
+    assert paths(emulator, "/backtests/create", "/backtests/list")[:3] == [
+        "/backtests/create", "/backtests/list", "/backtests/create"]  # looked up in between
+    assert "submitting again when a backtest node frees" not in caplog.text
+
+
 async def test_a_resubmission_looks_the_set_up_by_name_and_adopts_a_start_whose_answer_was_lost(
     emulator,
 ):
