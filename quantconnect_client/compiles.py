@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 #: Compile states (an open set: an unknown one is kept as text).
 IN_QUEUE, BUILD_SUCCESS, BUILD_ERROR = "InQueue", "BuildSuccess", "BuildError"
 
-#: Reads of a compile: a compile takes about a second, so look early and often, then settle.
-COMPILE_SCHEDULE = (0.25, 0.25, 0.5, 0.5, 1.0, 1.0, 2.0)
+#: Reads of a compile: a compile takes about a second, so look every quarter of a second for
+#: the first one and a half (a pipeline's first backtest waits on the read that sees it done),
+#: then back off.
+COMPILE_SCHEDULE = (0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.5, 1.0, 1.0, 2.0)
 
 #: ``Build Error File: main.py Line 3 Column 5 - invalid syntax`` (Python, as the lean CLI's
 #: compiler writes it) and ``error: Main.cs Line 3 Column 5 - ...`` (C#).
