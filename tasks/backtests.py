@@ -199,7 +199,7 @@ async def try_start_backtest(
         return await _start(credentials, project_id, compile_id, name, parameters,
                             retry_no_node=False)
     except NoNodeAvailableError as refusal:
-        get_run_logger().info("Backtest %r not started, no node is free: %s", name, refusal)
+        get_run_logger().info("Backtest %r not started: %s", name, refusal)
         return None
 
 
