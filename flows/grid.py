@@ -357,10 +357,9 @@ class _Place:
 
 def _never_started(row: GridRow, seconds: float, refused: int, unanswered: int) -> str:
     row.outcome, row.never_started = "failed", True
-    why = "no backtest node was free" if refused else "no start was answered"
-    row.error = (f"NoNodeAvailableError: never started: {why} within {seconds:g} s "
-                 f"({refused} submission(s) refused for lack of a node, {unanswered} "
-                 f"unanswered)")
+    cause = "NoNodeAvailableError" if refused else "TimeoutError"
+    row.error = (f"{cause}: never started within {seconds:g} s ({refused} submission(s) "
+                 f"refused for lack of a node, {unanswered} unanswered)")
     return row.error
 
 
@@ -389,7 +388,7 @@ async def _start_set(
     deadline = anyio.current_time() + budget
     unsure = refusals = unanswered = 0
     while True:
-        refused = False
+        refused, pending = False, None
         # A refusal for lack of a node comes back at once, as an answer (not retried, not a
         # failed task run): it is how the run learns that the service does not queue, and
         # the board knows better than a backoff when a node frees.
@@ -410,20 +409,16 @@ async def _start_set(
         except TransientError as error:
             place.give_back()
             unsure += 1
-            if unsure >= MAX_UNSURE_SUBMISSIONS:
-                board.gave_up()
-                raise
-            log.warning("Set %d: no answer to its start (%s)", row.index, error)
-            row.resubmissions += 1
             unanswered += 1
+            pending = error
+            row.resubmissions += 0 if unsure >= MAX_UNSURE_SUBMISSIONS else 1
+            log.warning("Set %d: no answer to its start (%s)", row.index, error)
             await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
         except QuantConnectError:
             board.gave_up()  # refused for good (not for a node): the row says why
             raise
         try:
-            adopted = await options.retries.apply(find_started_backtest)(
-                creds, project_id, name
-            )
+            adopted, unsure = await _look_up(row, creds, project_id, name, options, unsure)
         except BaseException:
             board.gave_up()  # the row says why; the last round must still be noticed
             raise
@@ -433,6 +428,9 @@ async def _start_set(
             place.hold()  # it runs, or waits in the service's queue: it holds its place
             place.accepted(queued=adopted.queued)
             return adopted
+        if pending is not None and unsure >= MAX_UNSURE_SUBMISSIONS:
+            board.gave_up()  # unanswered too often, and not started: the row says why
+            raise pending
         if refused and not place.extra:
             # Refused with a place of the run's own: a node is held outside the run. Wait for
             # one of the run's backtests to end, or a while for the other one.
@@ -443,6 +441,31 @@ async def _start_set(
             log.warning("Set %d: %s", row.index,
                         _never_started(row, budget, refusals, unanswered))
             return None
+
+
+async def _look_up(
+    row: GridRow,
+    creds: QuantConnectCredentials,
+    project_id: int,
+    name: str,
+    options: GridOptions,
+    unsure: int,
+) -> tuple[Backtest | None, int]:
+    """The set's backtest if a submission started it after all, and ``unsure`` (the rounds in
+    a row without an answer) updated: a failed look-up is one more such round, tried again
+    after a pause; at :data:`MAX_UNSURE_SUBMISSIONS` its error is raised. Nothing is submitted
+    again without a look-up that answered."""
+    while True:
+        try:
+            found = await options.retries.apply(find_started_backtest)(creds, project_id, name)
+            return found, unsure
+        except TransientError as error:
+            unsure += 1
+            if unsure >= MAX_UNSURE_SUBMISSIONS:
+                raise
+            get_run_logger().warning("Set %d: its look-up got no answer (%s); looking again",
+                                     row.index, error)
+            await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
 
 
 async def _take_again(place: _Place, deadline: float) -> bool:

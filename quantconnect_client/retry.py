@@ -386,7 +386,9 @@ def retry_call(
                     return found
                 unsure = False
             return attempt()
-        except BudgetExhaustedError:
+        except BudgetExhaustedError as error:
+            if unsure:
+                error.request_sent = True  # as below: the error speaks for the whole call
             raise  # an inner call spent the shared budget: nothing is left to retry with
         except AuthenticationError as error:
             # Refused at the door for our clock, now corrected: the request was not applied, so

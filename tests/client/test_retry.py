@@ -104,6 +104,12 @@ def test_a_write_that_may_have_been_applied_says_so_even_if_its_last_request_nev
         retry_call(attempt, policy=QUICK, what="/x", reconcile=refused)
     assert caught.value.request_sent is True and "refused" in str(caught.value)
     assert attempt.calls == 1 and refused.calls == 2
+    # The same when the reconciling read spends the shared budget.
+    attempt = failing([ConnectionFailedError("timed out", request_sent=True)])
+    spent = failing([BudgetExhaustedError("budget spent", request_sent=False)])
+    with pytest.raises(BudgetExhaustedError) as spent_error:
+        retry_call(attempt, policy=QUICK, what="/x", reconcile=spent)
+    assert spent_error.value.request_sent is True
     # Without a write in doubt, a request that never left still says so.
     idempotent = failing([ConnectionFailedError("refused", request_sent=False)] * 3)
     with pytest.raises(ConnectionFailedError) as caught:

@@ -329,6 +329,40 @@ async def test_an_unanswered_start_is_looked_up_then_sent_again_without_waiting_
     assert "submitting again when a backtest node frees" not in caplog.text
 
 
+async def test_a_look_up_without_an_answer_is_tried_again_not_the_end_of_the_set(emulator):
+    from quantconnect_emulator.config import FaultKind
+
+    # The start and then its look-up are dropped: one outage, not a reason to give the set up.
+    credentials = credentials_for(emulator, max_attempts=1)
+    emulator.inject(FaultKind.CONNECTION_DROP, path="/backtests/create")
+    emulator.inject(FaultKind.CONNECTION_DROP, path="/backtests/list")
+    options = grid_options(grid={"fast": [5]}, retries={"task_retries": 0})
+    report = await backtest_grid(options=options, credentials=credentials)
+    [row] = report.rows
+    assert row.outcome == "completed" and not row.never_started
+    # The failed look-up, the look-up that answered, then the start sent again: one backtest.
+    assert paths(emulator, "/backtests/create", "/backtests/list")[:4] == [
+        "/backtests/create", "/backtests/list", "/backtests/list", "/backtests/create"]
+    assert len(paths(emulator, "/backtests/create")) == 2
+
+
+async def test_the_last_unanswered_start_is_looked_up_before_the_set_gives_up(emulator):
+    from flows.grid import MAX_UNSURE_SUBMISSIONS
+    from quantconnect_emulator.config import FaultKind
+
+    # Every start goes unanswered; the last one did start the backtest. It is adopted, not
+    # left running on a node the run believes free.
+    credentials = credentials_for(emulator, max_attempts=1)
+    emulator.inject(FaultKind.CONNECTION_DROP, path="/backtests/create",
+                    count=MAX_UNSURE_SUBMISSIONS - 1)
+    emulator.inject(FaultKind.AMBIGUOUS_WRITE, path="/backtests/create")
+    options = grid_options(grid={"fast": [5]}, retries={"task_retries": 0})
+    report = await backtest_grid(options=options, credentials=credentials)
+    [row] = report.rows
+    assert row.outcome == "completed" and row.backtest_id is not None
+    assert len(paths(emulator, "/backtests/create")) == MAX_UNSURE_SUBMISSIONS
+
+
 async def test_a_resubmission_looks_the_set_up_by_name_and_adopts_a_start_whose_answer_was_lost(
     emulator,
 ):
