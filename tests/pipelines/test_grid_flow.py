@@ -253,7 +253,8 @@ async def watch_grid(emulator, credentials, options, until=None, then=None):
 async def test_a_service_that_queues_gets_one_extra_set_per_node_and_never_more_running(
     emulator, credentials
 ):
-    emulator.set_jobs(backtest_nodes=2, node_mode="queue", backtest_seconds=0.6)
+    # Backtests long enough that a probe slowed by a loaded machine still meets busy nodes.
+    emulator.set_jobs(backtest_nodes=2, node_mode="queue", backtest_seconds=1.5)
     options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})  # 6 sets
     state, seen, snapshots = await watch_grid(emulator, credentials, options)
     report = await state.aresult()
@@ -272,7 +273,8 @@ async def test_a_service_that_queues_gets_one_extra_set_per_node_and_never_more_
 async def test_a_service_that_refuses_is_found_out_by_one_probe_and_no_set_is_lost(
     emulator, credentials
 ):
-    emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=0.6)
+    # Backtests long enough that a probe slowed by a loaded machine still meets busy nodes.
+    emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=1.5)
     options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})
     state, seen, _ = await watch_grid(emulator, credentials, options)
     report = await state.aresult()
