@@ -39,10 +39,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from quantconnect_client import QuantConnectError
 from quantconnect_client.backtest_models import Backtest
 from quantconnect_client.compiles import Compile
-from quantconnect_client.errors import (
-    BacktestResultsIncompleteError,
-    TransientError,
-)
+from quantconnect_client.errors import BacktestResultsIncompleteError, TransientError
 from quantconnect_client.schedules import ProgressReport, ProgressSchedule
 from tasks.backtests import (
     backtest_name,
@@ -388,7 +385,7 @@ async def _start_set(
     deadline = anyio.current_time() + budget
     unsure = refusals = unanswered = 0
     while True:
-        refused, pending = False, None
+        pending: TransientError | None = None  # the start got no answer (None: refused)
         # A refusal for lack of a node comes back at once, as an answer (not retried, not a
         # failed task run): it is how the run learns that the service does not queue, and
         # the board knows better than a backoff when a node frees.
@@ -405,7 +402,7 @@ async def _start_set(
             place.refused()
             row.resubmissions += 1
             refusals += 1
-            unsure, refused = 0, True
+            unsure = 0
         except TransientError as error:
             place.give_back()
             unsure += 1
@@ -431,7 +428,7 @@ async def _start_set(
         if pending is not None and unsure >= MAX_UNSURE_SUBMISSIONS:
             board.gave_up()  # unanswered too often, and not started: the row says why
             raise pending
-        if refused and not place.extra:
+        if pending is None and not place.extra:
             # Refused with a place of the run's own: a node is held outside the run. Wait for
             # one of the run's backtests to end, or a while for the other one.
             log.info("Set %d: submitting again when a backtest node frees", row.index)
