@@ -147,6 +147,7 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             raise ParamError(f"Request body is not valid JSON: {str(exc)[:200]}") from exc
         if not isinstance(decoded, dict):
             raise ParamError("Request body must be a JSON object")
+        _refuse_surrogates(decoded)
         return decoded
     if media_type.startswith("multipart/"):
         raise ParamError("multipart/form-data bodies are not supported; send JSON")
@@ -156,6 +157,50 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_surrogates(decoded: dict[str, Any]) -> None:
+    r"""Refuse a decoded body holding a lone surrogate in any string, naming where.
+
+    Example:
+        >>> _refuse_surrogates({"name": "main.py", "content": "x = '\\ud800'"})  # escaped: text
+        >>> try:
+        ...     _refuse_surrogates({"parameters": {"fast": "\ud800"}})
+        ... except ParamError as error:
+        ...     print(error)
+        Parameter 'parameters.fast' is not valid text: it holds a lone surrogate (U+D800)
+    """
+    stack: list[tuple[str, Any]] = [("", decoded)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    inside = f"'{_printable(where)}'" if where else "the request"
+                    raise ParamError(f"Parameter names in {inside} must be valid text")
+                stack.append((f"{where}.{key}" if where else key, item))
+        elif isinstance(value, list):
+            stack += [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+        elif isinstance(value, str) and not _is_text(value):
+            surrogate = next(c for c in value if 0xD800 <= ord(c) <= 0xDFFF)
+            raise ParamError(
+                f"Parameter '{_printable(where)}' is not valid text: "
+                f"it holds a lone surrogate (U+{ord(surrogate):04X})"
+            )
+
+
+def _printable(where: str) -> str:
+    return where.encode("utf-8", "backslashreplace").decode("utf-8")[:200]
 
 
 def _no_constant(name: str) -> float:
