@@ -84,7 +84,7 @@ def _in_child(
     request = {
         "language": language,
         "files": files,
-        "today": (today or date.today()).isoformat(),
+        "today": today.isoformat() if today else None,
         "memory_mb": CHILD_MEMORY_MB,
     }
     try:

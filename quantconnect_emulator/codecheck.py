@@ -42,7 +42,7 @@ import math
 import re
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 #: LEAN API calls whose literal arguments the service reports as overfitting hints.
@@ -189,11 +189,11 @@ def check_sources(
     Args:
         language: ``"Py"`` or ``"C#"``.
         files: File name -> content (other languages' files are ignored).
-        today: The day "the future" starts (LEAN refuses a start date after today);
-            default: today.
+        today: The day "the future" starts after (LEAN refuses a later start date);
+            default: today (UTC).
     """
     report = SourceReport()
-    collector = _Collector(report, today or date.today())
+    collector = _Collector(report, today or datetime.now(timezone.utc).date())
     suffix = ".py" if language == "Py" else ".cs"
     sources = {name: text for name, text in sorted(files.items()) if name.endswith(suffix)}
     if not sources:

@@ -83,6 +83,9 @@ INIT_ERROR_PREFIX = "During the algorithm initialization, the following exceptio
 BACKTEST_NOT_FOUND = "Backtest not found. BacktestId: {backtest_id}"
 #: Longest backtest name or note accepted (unconfirmed upstream).
 MAX_TEXT = 1_000
+#: Widest ``/backtests/orders/read`` page: ``0..100`` is accepted live (LEAN's default),
+#: ``0..200`` refused.
+MAX_ORDERS_PAGE = 100
 #: Fraction of the run an initialization failure takes before it ends the backtest.
 INIT_FRACTION = 0.05
 
@@ -506,11 +509,13 @@ def _orders(account: Account, params: Params) -> dict[str, Any]:
     start, end = params.require_int("start"), params.require_int("end")
     if start < 0 or end <= start:
         raise ParamError("start must be zero or positive and less than end")
-    if end - start >= 100:
-        raise ParamError("The requested range is too large: end - start must be less than 100")
+    if end - start > MAX_ORDERS_PAGE:
+        raise ParamError(
+            f"The requested range is too large: end - start must be at most {MAX_ORDERS_PAGE}"
+        )
     upto = backtest.simulation.index_at(backtests.progress(backtest))
-    orders = wire.orders(backtest.simulation, upto)
-    return {"orders": orders[start:end], "length": len(orders)}
+    page = wire.orders(backtest.simulation, upto)[start:end]
+    return {"orders": page, "length": len(page)}  # OpenAPI: the number of orders returned
 
 
 # -------------------------------------------------------------- test controls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -179,6 +180,120 @@ def test_literal_dates_and_cash_set_the_simulated_period(api, qc_emulator):
     assert backtest["tradeableDates"] == 65  # weekdays from Jan 1 to Mar 29, 2024
     qc_emulator.advance(60)
     assert api.read_backtest(pid, backtest["backtestId"])["statistics"]["Start Equity"] == "25000"
+
+
+def _every_read_answers(api, pid: int, backtest_id: str) -> dict[str, Any]:
+    """Read the backtest through every path (none may answer HTTP 500); return the read."""
+    ids = {"projectId": pid, "backtestId": backtest_id}
+    api.ok("/backtests/list", {"projectId": pid, "includeStatistics": True})
+    api.ok("/backtests/orders/read", {**ids, "start": 0, "end": 100})
+    api.ok("/backtests/chart/read", {**ids, "name": "Strategy Equity", "count": 100})
+    return api.read_backtest(pid, backtest_id)
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("self.set_start_date(99999999999999999999, 1, 1)",
+         "TypeError: No method matches given arguments for SetStartDate"),
+        ("self.set_cash(1e400)",
+         "OverflowException: Value was either too large or too small for a Decimal."),
+        ("self.set_cash(10 ** 40 if False else 100000000000000000000000000000000000)",
+         None),  # not a literal call argument: nothing is known before running it
+        ("self.set_end_date(9999, 12, 31)",
+         "ArgumentException: Date Invalid: The added or subtracted value results in an "
+         "un-representable DateTime."),
+        ("self.set_start_date(9999, 12, 31)",
+         "ArgumentException: Date Invalid: Please select start date less than today"),
+        ("self.set_start_date(1899, 12, 31)",
+         "ArgumentException: Date Invalid: Please select a start date after January 1st, 1900."),
+        ("self.set_start_date(2024, 2, 30)",
+         "ArgumentException: Date Invalid: Year, Month, and Day parameters describe an "
+         "un-representable DateTime."),
+    ],
+    ids=["year-overflow", "cash-1e400", "cash-expression", "end-9999-12-31", "start-future",
+         "start-1899", "start-feb-30"],
+)  # fmt: skip
+def test_literals_lean_refuses_fail_initialization_not_the_emulator(api, qc_emulator, line, error):
+    pid = api.create_project("Overflow")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    api.put_file(pid, "main.py", main.replace("self.set_cash(100000)", line))
+    built = api.compile(pid)
+    assert built["state"] == "BuildSuccess"  # it parses: LEAN refuses it when it runs
+    backtest = api.backtest(pid, built["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    if error is None:
+        assert read["status"] == "Completed." and read["error"] is None
+        return
+    assert read["status"] == "Runtime Error" and read["hasInitializeError"] is True
+    prefix = "During the algorithm initialization, the following exception has occurred: "
+    assert read["error"].startswith(prefix + error), read["error"]
+    assert "in main.py: line 10" in read["stacktrace"]  # the replaced set_cash line
+
+
+def test_an_end_date_after_yesterday_is_moved_to_yesterday(api, qc_emulator):
+    pid = api.create_project("Far End")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    far = main.replace("self.set_cash(100000)", "self.set_end_date(9999, 12, 30)")
+    api.put_file(pid, "main.py", far)
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert read["status"] == "Completed." and read["backtestEnd"].startswith(yesterday)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("SetStartDate(2024, 1, 1);", "SetStartDate(99999999999999999999, 1, 1);",
+         "Line 15 Column 26 - Integral constant is too large"),
+        ("SetCash(100000);", "SetCash(1e400);",
+         "Line 16 Column 21 - Floating-point constant is outside the range of type 'double'"),
+        ("SetCash(100000);", "SetCash(1e40m);",
+         "Floating-point constant is outside the range of type 'decimal'"),
+        ("SetStartDate(2024, 1, 1);", "SetStartDate(3000000000, 1, 1);",
+         "Line 15 Column 1 - Argument 1: cannot convert from 'long' to 'int'"),
+    ],
+    ids=["int-overflow", "double-overflow", "decimal-overflow", "long-for-int"],
+)  # fmt: skip
+def test_csharp_literals_that_do_not_fit_are_build_errors(api, qc_emulator, old, new, message):
+    pid = api.create_project("Sharp Overflow", "C#")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "Main.cs"})["files"][0]["content"]
+    api.put_file(pid, "Main.cs", main.replace(old, new))
+    built = api.compile(pid)
+    assert built["state"] == "BuildError"
+    (log,) = built["logs"]
+    assert log.startswith("error: Main.cs Line ") and log.endswith(message), log
+
+
+def test_csharp_end_date_9999_12_31_fails_initialization(api, qc_emulator):
+    pid = api.create_project("Sharp End", "C#")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "Main.cs"})["files"][0]["content"]
+    api.put_file(pid, "Main.cs", main.replace("SetCash(100000);", "SetEndDate(9999, 12, 31);"))
+    built = api.compile(pid)
+    assert built["state"] == "BuildSuccess"
+    backtest = api.backtest(pid, built["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    assert read["hasInitializeError"] is True and "Date Invalid: The added" in read["error"]
+
+
+def test_parameters_count_as_the_text_lean_sees(api, qc_emulator):
+    pid, compile_id = _ready(api)
+
+    def statistics(value: Any) -> dict[str, str]:
+        made = api.backtest(pid, compile_id, f"fast={value!r}", parameters={"fast": value})
+        qc_emulator.advance(60)
+        read = api.read_backtest(pid, made["backtestId"])
+        assert read["parameterSet"] == {"fast": value}  # as given
+        return dict(read["statistics"])
+
+    ten = statistics(10)
+    assert statistics(10.0) == ten and statistics("10") == ten  # LEAN reads "10" each time
+    assert statistics("10.0") != ten  # other text
+    assert statistics(0.5) == statistics("0.5") != ten
 
 
 @pytest.mark.parametrize(
@@ -417,21 +532,23 @@ def test_chart_read_answers_loading_while_the_chart_is_built(api, qc_emulator):
     assert api.ok("/backtests/chart/read", body)["chart"]["name"] == "Drawdown"
 
 
-def test_orders_are_read_in_pages_under_100(api, qc_emulator):
+def test_orders_are_read_in_pages_of_up_to_100(api, qc_emulator):
     pid, compile_id = _ready(api)
     backtest = api.backtest(pid, compile_id)
     qc_emulator.advance(60)
     body = {"projectId": pid, "backtestId": backtest["backtestId"]}
-    first = api.ok("/backtests/orders/read", {**body, "start": 0, "end": 99})
-    total = first["length"]
+    first = api.ok("/backtests/orders/read", {**body, "start": 0, "end": 100})  # LEAN's default
     read = api.read_backtest(pid, backtest["backtestId"])
-    assert total == int(read["statistics"]["Total Orders"]) == len(first["orders"])
+    total = int(read["statistics"]["Total Orders"])
+    assert 0 < total < 100 and first["length"] == len(first["orders"]) == total
     order = first["orders"][0]
     assert {"id", "symbol", "price", "time", "quantity", "type", "status", "direction",
             "value"} <= set(order)  # fmt: skip
-    assert [o["id"] for o in api.ok("/backtests/orders/read", {**body, "start": 2, "end": 4})
-            ["orders"]] == [3, 4]  # fmt: skip
-    assert "less than 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 100})
+    page = api.ok("/backtests/orders/read", {**body, "start": 2, "end": 4})
+    assert [o["id"] for o in page["orders"]] == [3, 4]
+    assert page["length"] == 2  # the number of orders returned (OpenAPI), not the total
+    assert "at most 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 200})
+    assert "at most 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 101})
     assert api.fail("/backtests/orders/read", {**body, "start": 5, "end": 5})
     assert "'start'" in api.fail("/backtests/orders/read", {**body, "end": 5})
 
