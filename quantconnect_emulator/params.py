@@ -5,6 +5,15 @@ parameters; the emulator accepts all three on every endpoint. Query parameters
 and body fields are merged (the body wins). Unknown keys are ignored, as the
 real service does: ``{"id": 5}`` on ``/projects/read`` means "no filter".
 
+Form fields named ``name[key]`` (QuantConnect's older docs send backtest
+parameters as ``parameters[fast]=10``) are bound into a map ``name``: ``{"fast":
+"10"}``. What cannot be bound (``name[]``, ``name[a][b]``, or ``name`` given
+both ways) is refused, never dropped.
+
+A JSON string may spell a lone UTF-16 surrogate (``"\\ud800"``): valid JSON, but
+not text, so nothing could encode it again (every later answer holding it would
+fail). A body holding one anywhere is refused before any action sees it.
+
 Example:
     >>> params = parse_request_params(
     ...     content_type="application/x-www-form-urlencoded",
@@ -215,7 +224,38 @@ def parse_request_params(*, content_type: str, query_string: bytes, body: bytes)
     """
     values = _form(query_string.decode("latin-1")) if query_string else {}
     values.update(_decode_body(content_type, body))
-    return Params(values)
+    return Params(_bind_brackets(values))
+
+
+_BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
+
+
+def _bind_brackets(values: dict[str, Any]) -> dict[str, Any]:
+    """Bind ``name[key]=value`` fields into ``name: {key: value}``.
+
+    Example:
+        >>> _bind_brackets({"projectId": "1", "parameters[fast]": "10", "parameters[slow]": "30"})
+        {'projectId': '1', 'parameters': {'fast': '10', 'slow': '30'}}
+    """
+    bracketed = [key for key in values if "[" in key or "]" in key]
+    if not bracketed:
+        return values
+    bound = {key: value for key, value in values.items() if key not in bracketed}
+    for key in bracketed:
+        match = _BRACKETED.match(key)
+        if match is None:
+            raise ParamError(
+                f"Parameter '{key[:100]}' cannot be read: send 'name[key]=value' fields, "
+                "or the whole value as JSON"
+            )
+        name, inner = match.groups()
+        target = bound.setdefault(name, {})
+        if not isinstance(target, dict):
+            raise ParamError(
+                f"Parameter '{name[:100]}' is given both whole and as '{name[:100]}[...]'"
+            )
+        target[inner] = values[key]
+    return bound
 
 
 def peek_params(*, content_type: str, query_string: bytes, body: bytes) -> dict[str, Any]:

@@ -96,7 +96,14 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     )
     assert created["debugging"] is False
     backtest = created["backtest"]
-    assert set(backtest) >= BACKTEST_KEYS and BACKTEST_ID.match(backtest["backtestId"])
+    # The create answer: a just-created backtest, queued; a map or nothing where maps belong.
+    assert set(backtest) >= BACKTEST_KEYS - {"statistics"} and "statistics" not in backtest
+    assert BACKTEST_ID.match(backtest["backtestId"])
+    assert (backtest["status"], backtest["progress"], backtest["completed"]) == (
+        "In Queue...", 0, False
+    )
+    assert backtest["runtimeStatistics"] is None
+    assert backtest["charts"] == {} and backtest["rollingWindow"] == {}
     assert (backtest["projectId"], backtest["name"]) == (pid, "first")
     assert backtest["organizationId"] == qc_emulator.organization_id
     assert backtest["parameterSet"] == []  # the service's empty map
@@ -109,6 +116,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert 0.4 <= running["progress"] < 0.5 and running["completed"] is False
     assert running["statistics"]["Total Orders"] == "0"  # placeholders while running
     assert set(running["statistics"]) == set(STATISTICS)
+    assert running["rollingWindow"] == {} and "Portfolio Margin" in running["charts"]
     assert running["totalPerformance"] is None and running["error"] is None
 
     qc_emulator.advance(LONG * 0.6)  # completed 20 s ago: totalPerformance not yet in
@@ -119,6 +127,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert list(done["runtimeStatistics"]) == sorted(RUNTIME)
     assert _matches(RUNTIME, done["runtimeStatistics"]) == []
     assert done["totalPerformance"] is None  # settles a configurable moment later
+    assert done["rollingWindow"] == {}
 
     qc_emulator.advance(11)
     settled = api.read_backtest(pid, backtest["backtestId"])
@@ -138,13 +147,134 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert int(settled["statistics"]["Total Orders"]) == 2 * len(performance["closedTrades"])
 
 
-def test_results_are_labelled_simulated(api, qc_emulator):
+# ------------------------------------------- shapes before, during and after a run (§7)
+
+
+def test_a_just_created_backtest_answers_in_queue_even_on_a_free_node(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=2, backtest_seconds=LONG)
+    pid, compile_id = _ready(api)
+    created = api.backtest(pid, compile_id)
+    assert (created["status"], created["progress"], created["nodeName"]) == ("In Queue...", 0, None)
+    (snapshot,) = qc_emulator.backtests()
+    assert snapshot["started_at"] is not None  # it has its node: reads show it running
+    read = api.read_backtest(pid, created["backtestId"])
+    assert read["status"] == "Running: 0%" and isinstance(read["runtimeStatistics"], dict)
+
+
+@pytest.mark.parametrize("queued_statistics", ["list", "absent"])
+def test_a_backtest_waiting_for_a_node_has_maps_or_nothing(api, qc_emulator, queued_statistics):
+    qc_emulator.set_jobs(backtest_nodes=1, backtest_seconds=LONG,
+                         queued_statistics=queued_statistics)  # fmt: skip
+    pid, compile_id = _ready(api)
+    api.backtest(pid, compile_id, "holds the node")
+    created = api.backtest(pid, compile_id, "waits")
+    assert "statistics" not in created  # never [] on the create answer
+    for read in (created, api.read_backtest(pid, created["backtestId"])):
+        assert (read["status"], read["progress"], read["completed"]) == ("In Queue...", 0, False)
+        assert read["runtimeStatistics"] is None  # null before it runs, never []
+        assert read["charts"] == {} and read["rollingWindow"] == {}
+    if queued_statistics == "list":
+        assert read["statistics"] == []  # seen on the service while queued
+    else:
+        assert "statistics" not in read
+
+
+def test_running_statistics_may_be_an_empty_list(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_seconds=LONG, running_statistics="list")
+    pid, compile_id = _ready(api)
+    created = api.backtest(pid, compile_id)
+    qc_emulator.advance(LONG / 2)
+    running = api.read_backtest(pid, created["backtestId"])
+    assert running["status"].startswith("Running") and running["statistics"] == []
+    assert set(running["runtimeStatistics"]) == set(RUNTIME)
+    qc_emulator.advance(LONG)
+    assert set(api.read_backtest(pid, created["backtestId"])["statistics"]) == set(STATISTICS)
+
+
+@pytest.mark.parametrize("missing", ["both", "statistics", "runtime_statistics"])
+def test_completed_before_its_statistics_are_in(api, qc_emulator, missing):
+    qc_emulator.set_jobs(backtest_seconds=10, results_lag_seconds=30, results_lag_missing=missing,
+                         total_performance_lag_seconds=5)  # fmt: skip
+    pid, compile_id = _ready(api)
+    backtest_id = api.backtest(pid, compile_id)["backtestId"]
+    qc_emulator.advance(11)
+    early = api.read_backtest(pid, backtest_id)
+    assert (early["completed"], early["status"], early["progress"]) == (True, "Completed.", 1)
+    if missing in ("both", "statistics"):
+        assert early["statistics"] == []
+    else:
+        assert set(early["statistics"]) == set(STATISTICS)
+    if missing in ("both", "runtime_statistics"):
+        assert early["runtimeStatistics"] is None
+    else:
+        assert set(early["runtimeStatistics"]) == set(RUNTIME)
+    assert early["totalPerformance"] is None and early["rollingWindow"] == {}
+    qc_emulator.advance(30)
+    late = api.read_backtest(pid, backtest_id)
+    assert set(late["statistics"]) == set(STATISTICS) and set(late["runtimeStatistics"]) == set(
+        RUNTIME
+    )
+    assert late["totalPerformance"] is None  # and then the configured lag for it
+    qc_emulator.advance(5)
+    assert api.read_backtest(pid, backtest_id)["totalPerformance"] is not None
+    (snapshot,) = qc_emulator.backtests()
+    assert snapshot["finished_at"] == pytest.approx(snapshot["started_at"] + 10)
+    assert snapshot["completed_at"] == pytest.approx(snapshot["finished_at"] + 30)
+    assert snapshot["settled_at"] == pytest.approx(snapshot["completed_at"] + 5)
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_form_encoded_parameters_are_bound(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    form = (f"projectId={pid}&compileId={compile_id}&backtestName=form"
+            "&parameters[fast]=10&parameters[slow]=30")  # fmt: skip
+    answer = api.call("/backtests/create", data=form, headers={**api.headers(), **FORM}).json()
+    assert answer["success"] is True, answer
+    assert answer["backtest"]["parameterSet"] == {"fast": "10", "slow": "30"}
+    as_json = api.backtest(pid, compile_id, "json", parameters={"fast": 10, "slow": 30})
+    qc_emulator.advance(60)
+    by_form = api.read_backtest(pid, answer["backtest"]["backtestId"])
+    by_json = api.read_backtest(pid, as_json["backtestId"])
+    assert by_form["statistics"] == by_json["statistics"]  # the same text as LEAN sees it
+
+
+@pytest.mark.parametrize(
+    "fields",
+    ["parameters[]=1", "parameters[a][b]=1", "parameters=%7B%22a%22%3A1%7D&parameters[b]=2"],
+    ids=["no-name", "nested", "both-ways"],
+)
+def test_form_parameters_that_cannot_be_bound_are_refused(api, qc_emulator, fields):
+    pid, compile_id = _ready(api)
+    form = f"projectId={pid}&compileId={compile_id}&backtestName=form&{fields}"
+    answer = api.call("/backtests/create", data=form, headers={**api.headers(), **FORM}).json()
+    assert answer["success"] is False and "arameter" in answer["errors"][0]
+    assert _ids(api, pid) == []  # refused, not run without them
+
+
+LABEL = "simulated by quantconnect_emulator; not LEAN results"
+
+
+def test_results_are_labelled_simulated_outside_the_users_fields(api, qc_emulator):
     pid, compile_id = _ready(api)
     backtest = api.backtest(pid, compile_id)
-    assert "simulated by quantconnect_emulator; not LEAN results" in str(
-        backtest["serverStatistics"]
-    )
-    assert "simulated" in backtest["note"]
+    assert backtest["serverStatistics"]["Note"] == LABEL
+    assert backtest["note"] == ""  # the user's note: empty until the user writes one
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    assert (read["note"], read["serverStatistics"]["Note"]) == ("", LABEL)
+    (listed,) = api.ok("/backtests/list", {"projectId": pid})["backtests"]
+    assert (listed["note"], listed["tags"]) == ("", [])  # a new backtest carries no tags
+    (snapshot,) = qc_emulator.backtests()  # the emulator's own listing says it
+    assert snapshot["simulated"] == LABEL
+    ids = {"projectId": pid, "backtestId": backtest["backtestId"]}
+    orders = api.ok("/backtests/orders/read", {**ids, "start": 0, "end": 100})["orders"]
+    assert {order["tag"] for order in orders} == {""}  # the algorithm's tag: none was set
+    api.ok("/backtests/update", {**ids, "note": "mine"})
+    assert api.read_backtest(pid, backtest["backtestId"])["note"] == "mine"
+    api.ok("/backtests/update", {**ids, "note": ""})
+    assert api.read_backtest(pid, backtest["backtestId"])["note"] == ""  # empty reads back empty
 
 
 def test_results_are_a_function_of_files_and_parameters(api, qc_emulator):
@@ -188,7 +318,8 @@ def _every_read_answers(api, pid: int, backtest_id: str) -> dict[str, Any]:
     api.ok("/backtests/list", {"projectId": pid, "includeStatistics": True})
     api.ok("/backtests/orders/read", {**ids, "start": 0, "end": 100})
     api.ok("/backtests/chart/read", {**ids, "name": "Strategy Equity", "count": 100})
-    return api.read_backtest(pid, backtest_id)
+    read: dict[str, Any] = api.read_backtest(pid, backtest_id)
+    return read
 
 
 @pytest.mark.parametrize(
@@ -517,6 +648,58 @@ def test_charts_are_readable_series(api, qc_emulator):
         other = api.ok("/backtests/chart/read", {**body, "name": name})["chart"]
         assert other["series"][series]["values"] and len(other["series"][series]["values"][0]) == 2
     assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Nope"})
+
+
+DEFAULT_CHARTS = [
+    "Strategy Equity", "Benchmark", "Drawdown", "Capacity", "Exposure", "Assets Sales Volume",
+    "Portfolio Turnover", "Portfolio Margin",
+]  # fmt: skip
+PLOTS = {
+    "Py": ("main.py", 'self.debug("Purchased Stock")',
+           'self.debug("Purchased Stock")\n            self.plot("SMA", "fast", 1.5)\n'
+           '            self.plot("SMA", "slow", self.portfolio.total_portfolio_value)\n'
+           '            self.plot("Signals", "buy", 1)\n            self.plot("Extra", 2)'),
+    "C#": ("Main.cs", 'Debug("Purchased Stock");',
+           'Debug("Purchased Stock");\n                Plot("SMA", "fast", 1.5m);\n'
+           '                Plot("SMA", "slow", Portfolio.TotalPortfolioValue);\n'
+           '                Plot("Signals", "buy", 1);\n                Plot("Extra", 2);'),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["Py", "C#"])
+def test_charts_include_portfolio_margin_and_the_algorithms_own(api, qc_emulator, language):
+    file, old, new = PLOTS[language]
+    pid = api.create_project("Plots", language)["projectId"]
+    text = api.ok("/files/read", {"projectId": pid, "name": file})["files"][0]["content"]
+    api.put_file(pid, file, text.replace(old, new))
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    # plot(series, value) draws on Strategy Equity: no chart of its own.
+    assert list(read["charts"]) == [*DEFAULT_CHARTS, "SMA", "Signals"]
+    assert all(read["charts"][name] == {"name": name} for name in read["charts"])
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "count": 100}
+    sma = api.ok("/backtests/chart/read", {**body, "name": "SMA"})["chart"]
+    assert sma["name"] == "SMA" and list(sma["series"]) == ["fast", "slow"]
+    assert all(len(s["values"]) == 100 and len(s["values"][0]) == 2
+               for s in sma["series"].values())  # fmt: skip
+    margin = api.ok("/backtests/chart/read", {**body, "name": "Portfolio Margin"})["chart"]
+    assert margin["series"] and all(s["unit"] == "%" for s in margin["series"].values())
+    assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Extra"})
+
+
+def test_chart_read_refuses_start_after_end(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    backtest = api.backtest(pid, compile_id)
+    qc_emulator.advance(60)
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "name": "Benchmark",
+            "count": 100}  # fmt: skip
+    first = api.ok("/backtests/chart/read", body)["chart"]["series"]["Benchmark"]["values"][0][0]
+    assert "must not be after end" in api.fail(
+        "/backtests/chart/read", {**body, "start": first + 1, "end": first}
+    )
+    same = api.ok("/backtests/chart/read", {**body, "start": first, "end": first})["chart"]
+    assert len(same["series"]["Benchmark"]["values"]) == 1
 
 
 def test_chart_read_answers_loading_while_the_chart_is_built(api, qc_emulator):

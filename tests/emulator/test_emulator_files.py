@@ -25,7 +25,7 @@ def test_python_project_default_files(api):
         assert file["projectId"] == project["projectId"]
         assert isinstance(file["id"], int)
         assert file["isLibrary"] is False
-        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", file["modified"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", file["modified"])  # service's form
     main, notebook = files
     assert "from AlgorithmImports import *" in main["content"]
     assert "class PyProj(QCAlgorithm):" in main["content"]
