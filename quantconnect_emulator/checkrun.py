@@ -60,15 +60,15 @@ def run_check(
         today: See :func:`~quantconnect_emulator.codecheck.check_sources`.
     """
     suffix = ".py" if language == "Py" else ".cs"
-    size = sum(len(text) for name, text in files.items() if name.endswith(suffix))
-    if size <= inline_bytes:
-        return check_sources(language, files, today=today)
+    sources = {name: text for name, text in files.items() if name.endswith(suffix)}
+    if sum(len(text) for text in sources.values()) <= inline_bytes:
+        return check_sources(language, sources, today=today)
     deadline = time.monotonic() + seconds
-    first = min((name for name in files if name.endswith(suffix)), default="main" + suffix)
+    first = min(sources, default="main" + suffix)
     if not _CHILDREN.acquire(timeout=seconds):
         return _failed(language, first, _too_slow(seconds))
     try:
-        return _in_child(language, files, first, deadline, seconds, today)
+        return _in_child(language, sources, first, deadline, seconds, today)
     finally:
         _CHILDREN.release()
 

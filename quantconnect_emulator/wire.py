@@ -153,10 +153,6 @@ def compile_job(build: Compile, state: str, *, created: bool = False) -> dict[st
 
 # ------------------------------------------------------------------ backtests
 
-#: Names of the charts every backtest lists.
-CHART_NAMES = SIM_CHARTS
-
-
 def _empty_map(value: dict[str, Any]) -> dict[str, Any] | list[Any]:
     """``parameterSet``: the service sends ``[]`` for no parameters (other maps are ``{}``)."""
     return value if value else []
