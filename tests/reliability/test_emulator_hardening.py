@@ -442,7 +442,7 @@ def test_health_and_the_api_answer_during_the_biggest_allowed_compile(language: 
 
 def test_a_check_over_its_bound_is_a_clear_build_error() -> None:
     source = _long_python(4_000_000)  # far more than a 0.1 s check can parse anywhere
-    with EmulatorServer(seed=6, code_check_seconds=0.1, code_check_inline_bytes=0) as server:
+    with EmulatorServer(seed=6, code_check_seconds=0.1) as server:  # over 64 KiB: in a child
         caller = Api(server)
         pid = caller.create_project("Too Big")["projectId"]
         caller.put_file(pid, "main.py", source)
@@ -458,5 +458,5 @@ def test_a_check_over_its_bound_is_a_clear_build_error() -> None:
         "Build Error File: main.py Line 0 Column 0 - the emulator's code check took longer "
         "than 0.1 s and was stopped (sources too large or too deeply nested to check)"
     ]
-    assert small == "BuildSuccess"  # in a child too (inline_bytes=0): the bound is per compile
+    assert small == "BuildSuccess"  # the bound was that compile's, not the project's
     ROWS.append(("a 4 MB file, check bound 0.1 s", "BuildError naming the bound", "next ok"))
