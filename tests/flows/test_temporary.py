@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from flows.credentials import resolve_credentials_sync
 from flows.temporary import ACTIVE_RUNS, CleanupError, temporary_project
-from quantconnect_client import NotFoundError, QuantConnectClient
+from quantconnect_client import ConfigurationError, NotFoundError, QuantConnectClient
 from tests.flows.scratch_flow import scratch_flow
 from tests.helpers import credentials_for
 
@@ -99,3 +100,20 @@ async def test_a_released_project_is_left_alone(qc_emulator, credentials):
         tmp.release()
     assert [p["name"] for p in qc_emulator.projects()] == [tmp.name]
     assert tmp.cleanup is None
+
+
+async def test_a_block_name_that_is_not_saved_says_how_to_save_one_or_use_qc_env(qc_emulator):
+    state = await scratch_flow(credentials_block="never-saved-block", return_state=True)
+    assert state.is_failed()
+    with pytest.raises(ConfigurationError) as raised:
+        await state.aresult()
+    message = str(raised.value)
+    assert "'never-saved-block'" in message
+    assert "deployments.setup" in message and "QC_*" in message
+    assert "Unable to find block document" not in state.message
+    assert qc_emulator.requests_log() == []
+
+
+def test_the_sync_look_up_of_a_missing_block_gives_the_same_error():
+    with pytest.raises(ConfigurationError, match=r"deployments\.setup"):
+        resolve_credentials_sync(None, "never-saved-block")
