@@ -17,18 +17,22 @@ from tests.helpers import credentials_for
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_second_flow_on_the_mechanism_leaves_nothing(qc_emulator, credentials):
+async def test_a_second_flow_on_the_mechanism_leaves_nothing(qc_emulator, credentials, caplog):
     await credentials.asave("scratch", overwrite=True)
     assert await scratch_flow(credentials_block="scratch") == "# scratch\n"
     assert qc_emulator.projects() == []
+    # A run that ended normally cleaned up as planned: no "safety net" caught anything.
+    assert "Clean-up: removed 1 project(s) [" in caplog.text
+    assert "Safety net" not in caplog.text
 
 
 async def test_a_failing_second_flow_removes_its_project_and_its_hook_finds_it_settled(
-    qc_emulator, credentials
+    qc_emulator, credentials, caplog
 ):
     await credentials.asave("scratch", overwrite=True)
     state = await scratch_flow(credentials_block="scratch", fail=True, return_state=True)
     assert state.is_failed()
+    assert "Safety net: removed 1 project(s) [" in caplog.text
     with pytest.raises(ValueError, match="on purpose"):
         await state.aresult()
     assert qc_emulator.projects() == []
