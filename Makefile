@@ -3,6 +3,9 @@
 #                 (against the built-in emulator unless QC_* is set)
 #   make test   - set up, then lint, type-check and run the test suite
 #   make test-fast - set up, then the suite without the end-to-end and slow tests
+#   make backtest STRATEGY=dir PARAMS='fast=10 slow=30' [GATE='--max Drawdown=0.3 --baseline']
+#               - set up, then backtest a strategy folder of your own (python -m flows.run)
+#   make grid STRATEGY=dir GRID='fast=5,10 slow=30,60' - the same folder over a parameter grid
 #   make bench  - set up, then run the benchmarks (benchmarks/README.md)
 #   make soak   - set up, then the long fault soaks (QC_SOAK_RUNS lifecycle runs, default 500;
 #                 QC_BACKTEST_SOAK_RUNS backtest runs per node mode, default 100)
@@ -14,18 +17,30 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint typecheck pytest emulator bench soak clean
+.PHONY: setup demo backtest grid test test-fast lint typecheck pytest emulator bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The flows run from this checkout (they are not installed): a .pth lets the venv's Python
+	@# import flows, tasks and deployments from any directory, for scripts of one's own.
+	$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "prefect_quantconnect_checkout.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	touch $(STAMP)
 
 setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m flows.demo
+
+# Your own strategy folder, against the emulator unless QC_* is set (flows/run.py).
+STRATEGY ?= strategies/sma_crossover_py
+backtest: $(STAMP)
+	$(BIN)/python -m flows.run backtest "$(STRATEGY)" $(foreach p,$(PARAMS),--param $(p)) $(GATE)
+
+grid: $(STAMP)
+	$(BIN)/python -m flows.run grid "$(STRATEGY)" $(foreach g,$(GRID),--grid $(g)) \
+		$(foreach p,$(PARAMS),--param $(p)) $(GRID_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

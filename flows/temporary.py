@@ -346,15 +346,22 @@ class TemporaryProject:
         removed = remove_projects(client, ids, self._before_removal)
         return f"removed {len(removed)} project(s) {removed}" if removed else "nothing to remove"
 
-    async def _clean_up(self) -> bool:
+    async def _clean_up(self, block_failed: bool) -> bool:
         """Remove the project, shielded and bounded; never raises an ``Exception``.
+
+        Args:
+            block_failed: The block ended by an exception: the removal is then the safety net,
+                and the log says so; after a normal end it is the run's ordinary clean-up.
 
         Returns:
             Whether the run is known to leave nothing behind.
         """
         done, failure = await run_cleanup(self._remove, "could not remove the project")
         self.cleanup = failure or done
-        (_log().warning if failure else _log().info)("Safety net: %s", self.cleanup)
+        if failure:
+            _log().warning("Safety net: %s", failure)
+        else:
+            _log().info("%s: %s", "Safety net" if block_failed else "Clean-up", done)
         return failure is None
 
 
@@ -412,7 +419,7 @@ async def temporary_project(
         failed = False
     finally:
         if tmp.needs_cleanup:
-            settled = await tmp._clean_up()
+            settled = await tmp._clean_up(block_failed=failed)
         if in_a_run and settled:
             ACTIVE_RUNS.settle(run_id)
     if not settled and not failed:

@@ -462,8 +462,9 @@ class Transport:
         errors = _errors_of(body)
         if "success" not in body:
             raise UnexpectedResponseError(
-                f"HTTP {status} with a JSON object that is not the API's envelope (no "
-                f"'success'){': ' + '; '.join(errors) if errors else ''}",
+                f"{redact_url(self.base_url)}{endpoint} answered HTTP {status} with a JSON "
+                "object that is not the API's envelope (no 'success')"
+                f"{': ' + '; '.join(errors) if errors else ''}{base_url_hint(self.base_url)}",
                 endpoint=endpoint,
                 status_code=status,
                 service_errors=errors,
@@ -478,7 +479,7 @@ class Transport:
         if not errors and status >= 400:
             raise UnexpectedResponseError(
                 f"{redact_url(self.base_url)}{endpoint} answered HTTP {status}; is the base URL "
-                "right?",
+                f"right?{base_url_hint(self.base_url)}",
                 endpoint=endpoint,
                 status_code=status,
             )
@@ -511,6 +512,23 @@ class Transport:
             status_code=status,
             service_errors=errors,
         )
+
+
+def base_url_hint(base_url: str) -> str:
+    """A hint for an answer that is not the API's, when the base URL lacks the API's path.
+
+    Example:
+        >>> base_url_hint("http://127.0.0.1:8000")
+        ' (the base URL does not end in /api/v2: try http://127.0.0.1:8000/api/v2)'
+        >>> base_url_hint("https://www.quantconnect.com/api/v2")
+        ''
+    """
+    if base_url.rstrip("/").endswith("/api/v2"):
+        return ""
+    return (
+        " (the base URL does not end in /api/v2: try "
+        f"{redact_url(base_url.rstrip('/'))}/api/v2)"
+    )
 
 
 def validate_base_url(url: str) -> str:

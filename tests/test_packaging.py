@@ -43,3 +43,16 @@ def test_wheel_registers_no_prefect_collection(wheel: zipfile.ZipFile) -> None:
     assert "prefect.collections" not in text
     assert "quantconnect_emulator.pytest_plugin" in text  # the plugin still installs
     assert "qc-emulator" in text
+
+
+@pytest.mark.skipif(
+    Path(sys.prefix).resolve() != (ROOT / ".venv").resolve(),
+    reason="only the checkout's own venv (make setup) carries the checkout's .pth",
+)
+def test_the_checkouts_venv_imports_the_flows_from_any_directory(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "import flows.run, tasks; print(flows.run.__file__)"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Path(done.stdout.strip()).resolve() == ROOT / "flows" / "run.py"

@@ -289,3 +289,14 @@ def test_purge_survives_refused_deletes_under_a_rate_limit(qc_emulator):
             client.projects.purge(project_id)
     assert qc_emulator.projects() == []
     assert qc_emulator.stats()["rate_limited"] > 0
+
+
+def test_a_base_url_without_the_api_path_names_the_url_and_suggests_it(qc_emulator):
+    root = qc_emulator.base_url.removesuffix("/api/v2")
+    client = QuantConnectClient(qc_emulator.user_id, qc_emulator.api_token, base_url=root)
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client.authenticate()
+    message = str(caught.value)
+    assert f"{root}/authenticate answered HTTP 404" in message
+    assert f"try {root}/api/v2" in message
+    assert qc_emulator.api_token not in message

@@ -8,26 +8,31 @@ from __future__ import annotations
 
 import pytest
 
+from flows.credentials import resolve_credentials_sync
 from flows.temporary import ACTIVE_RUNS, CleanupError, temporary_project
-from quantconnect_client import NotFoundError, QuantConnectClient
+from quantconnect_client import ConfigurationError, NotFoundError, QuantConnectClient
 from tests.flows.scratch_flow import scratch_flow
 from tests.helpers import credentials_for
 
 pytestmark = pytest.mark.anyio
 
 
-async def test_a_second_flow_on_the_mechanism_leaves_nothing(qc_emulator, credentials):
+async def test_a_second_flow_on_the_mechanism_leaves_nothing(qc_emulator, credentials, caplog):
     await credentials.asave("scratch", overwrite=True)
     assert await scratch_flow(credentials_block="scratch") == "# scratch\n"
     assert qc_emulator.projects() == []
+    # A run that ended normally cleaned up as planned: no "safety net" caught anything.
+    assert "Clean-up: removed 1 project(s) [" in caplog.text
+    assert "Safety net" not in caplog.text
 
 
 async def test_a_failing_second_flow_removes_its_project_and_its_hook_finds_it_settled(
-    qc_emulator, credentials
+    qc_emulator, credentials, caplog
 ):
     await credentials.asave("scratch", overwrite=True)
     state = await scratch_flow(credentials_block="scratch", fail=True, return_state=True)
     assert state.is_failed()
+    assert "Safety net: removed 1 project(s) [" in caplog.text
     with pytest.raises(ValueError, match="on purpose"):
         await state.aresult()
     assert qc_emulator.projects() == []
@@ -99,3 +104,20 @@ async def test_a_released_project_is_left_alone(qc_emulator, credentials):
         tmp.release()
     assert [p["name"] for p in qc_emulator.projects()] == [tmp.name]
     assert tmp.cleanup is None
+
+
+async def test_a_block_name_that_is_not_saved_says_how_to_save_one_or_use_qc_env(qc_emulator):
+    state = await scratch_flow(credentials_block="never-saved-block", return_state=True)
+    assert state.is_failed()
+    with pytest.raises(ConfigurationError) as raised:
+        await state.aresult()
+    message = str(raised.value)
+    assert "'never-saved-block'" in message
+    assert "deployments.setup" in message and "QC_*" in message
+    assert "Unable to find block document" not in state.message
+    assert qc_emulator.requests_log() == []
+
+
+def test_the_sync_look_up_of_a_missing_block_gives_the_same_error():
+    with pytest.raises(ConfigurationError, match=r"deployments\.setup"):
+        resolve_credentials_sync(None, "never-saved-block")
