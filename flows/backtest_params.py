@@ -25,6 +25,8 @@ from pydantic import (
     model_validator,
 )
 
+from quantconnect_client.parameters import parameter_key
+
 from .gate import GateOptions, NumericStatistic
 from .parameters import DEFAULT_TEMPORARY_PREFIX, RetryOptions, TemporaryPrefix
 
@@ -178,10 +180,15 @@ class GridOptions(BaseModel):
     grid: dict[ParameterName, Annotated[list[ParameterValue], Field(min_length=1)]] | None = Field(
         default=None,
         min_length=1,
-        description='Every combination of these values, e.g. {"fast": [5, 10], "slow": [30, 60]}.',
+        description='Every combination of these values, e.g. {"fast": [5, 10], "slow": [30, 60]}. '
+        "LEAN reads parameters as text: values equal as text (10, 10.0 and \"10\") are one "
+        "value, and sets equal as text run once.",
     )
     parameter_sets: list[Parameters] | None = Field(
-        default=None, min_length=1, description="Or an explicit list of parameter sets."
+        default=None,
+        min_length=1,
+        description="Or an explicit list of parameter sets. Sets equal as LEAN reads them (as "
+        'text) run once: {"fast": 10}, {"fast": 10.0} and {"fast": "10"} are one set.',
     )
     fixed: Parameters = Field(
         default_factory=dict, description="Parameters added to every set (a set's own win)."
@@ -233,7 +240,14 @@ class GridOptions(BaseModel):
 
     def sets(self) -> list[dict[str, str | int | float]]:
         """The parameter sets to run, in a stable order (the grid's: last name fastest), each
-        over the fixed parameters, duplicates dropped."""
+        over the fixed parameters, duplicates dropped: sets that LEAN sees as equal (it reads
+        parameters as text, so ``10``, ``10.0`` and ``"10"`` are one value) run once, with the
+        values of their first appearance.
+
+        Example:
+            >>> GridOptions(parameter_sets=[{"fast": 10}, {"fast": 10.0}, {"fast": "10"}]).sets()
+            [{'fast': 10}]
+        """
         if self.grid is not None:
             names = list(self.grid)
             combos = itertools.product(*self.grid.values())
@@ -244,7 +258,8 @@ class GridOptions(BaseModel):
         result: list[dict[str, str | int | float]] = []
         for own in raw:
             merged: dict[str, str | int | float] = {**self.fixed, **own}
-            key = tuple(sorted((k, repr(v)) for k, v in merged.items()))
+            # LEAN reads parameters as text: sets equal as text run the same backtest.
+            key = parameter_key(merged)
             if key not in seen:
                 seen.add(key)
                 result.append(merged)

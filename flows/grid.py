@@ -9,9 +9,11 @@ submitted beyond the nodes again, and a refused set is submitted again when one 
 backtests frees its node. A refusal never counts as the set's failure; before a set is
 submitted again its name is looked up (a start whose answer was lost is adopted, never
 repeated), and the resubmissions end at the set's deadline (:class:`SetsNeverStartedError` names
-the sets that never started). A set that fails (runtime error, deadline) is reported in its row;
-the others go on. At the end everything goes: the temporary project with its backtests, or, in
-an existing project, whatever this run left running.
+the sets that never started, and why). A set that fails (runtime error, deadline) is reported in
+its row; the others go on. A set that breaks on an error that is not the service's (a defect) is
+reported in its row too (its backtest deleted), and the run then fails naming it
+(:class:`SetsFailedUnexpectedlyError`). At the end everything goes: the temporary project with its
+backtests, or, in an existing project, whatever this run left running.
 
 Example:
     >>> import asyncio
@@ -67,8 +69,15 @@ class GridFailedError(RuntimeError):
 
 
 class SetsNeverStartedError(GridFailedError):
-    """Some sets never got a backtest node before their deadline (the message names them);
+    """Some sets never started before their deadline: no node came free, or their starts went
+    unanswered or were refused as not yet possible (the message names them and the cause);
     the sets that ran are in the report."""
+
+
+class SetsFailedUnexpectedlyError(GridFailedError):
+    """Some sets broke on an error that is not the service's (a defect, here or in Prefect):
+    the message names the sets and the errors, their rows hold them; the other sets ran, and
+    are in the report."""
 
 
 #: Seconds a set waits before it submits again after a lost create answer (it looks its
@@ -352,11 +361,66 @@ class _Place:
             self.board.refused()
 
 
-def _never_started(row: GridRow, seconds: float, refused: int, unanswered: int) -> str:
+class RunNotes:
+    """What the run says about its sets besides their rows: why each set that never started
+    did not, and which sets broke on an error that is not the service's (a defect)."""
+
+    def __init__(self) -> None:
+        self.never_started: dict[int, str] = {}  # set index -> its cause, briefly
+        self.unexpected: dict[int, str] = {}  # set index -> "ErrorType: message"
+
+    def note(self) -> str:
+        """The run's message about them ("" if there is nothing to say).
+
+        Example:
+            >>> notes = RunNotes()
+            >>> notes.never_started = {0: "no answer", 1: "no answer", 3: "no node"}
+            >>> notes.unexpected = {2: "KeyError: 'x'"}
+            >>> notes.note()
+            "; never started: sets 0, 1 (no answer), set 3 (no node); failed on an unexpected \
+error: set 2 (KeyError: 'x')"
+        """
+        parts = []
+        if self.never_started:
+            parts.append("never started: " + _by_cause(self.never_started))
+        if self.unexpected:
+            parts.append("failed on an unexpected error: " + _by_cause(self.unexpected))
+        return "".join(f"; {part}" for part in parts)
+
+
+def _by_cause(causes: dict[int, str]) -> str:
+    """Sets grouped by their cause, in order of their first set: ``sets 0, 1 (cause)``."""
+    groups: dict[str, list[int]] = {}
+    for index in sorted(causes):
+        groups.setdefault(causes[index][:MAX_CAUSE_CHARACTERS], []).append(index)
+    shown = []
+    for cause, indexes in groups.items():
+        numbers = ", ".join(str(i) for i in indexes[:20]) + (", ..." if len(indexes) > 20 else "")
+        shown.append(f"{'sets' if len(indexes) > 1 else 'set'} {numbers} ({cause})")
+    return ", ".join(shown)
+
+
+#: The most characters of one cause a run's message shows (the row holds the whole error).
+MAX_CAUSE_CHARACTERS = 300
+
+
+def _start_cause(error: QuantConnectError) -> str:
+    """Why a set whose starts all failed transiently never started: the service's words if
+    it answered (``Compile id not found``, say), else that no answer came."""
+    if error.service_errors:
+        return "the service answered " + "; ".join(repr(e) for e in error.service_errors)
+    return f"no answer to its start ({type(error).__name__})"
+
+
+def _never_started(row: GridRow, seconds: float, refused: int, unanswered: int,
+                   notes: RunNotes) -> str:
     row.outcome, row.never_started = "failed", True
     cause = "NoNodeAvailableError" if refused else "TimeoutError"
     row.error = (f"{cause}: never started within {seconds:g} s ({refused} submission(s) "
                  f"refused for lack of a node, {unanswered} unanswered)")
+    notes.never_started[row.index] = (
+        "no backtest node was free by its deadline" if refused
+        else "no answer to its start by its deadline")
     return row.error
 
 
@@ -368,6 +432,7 @@ async def _start_set(
     name: str,
     options: GridOptions,
     place: _Place,
+    notes: RunNotes,
 ) -> Backtest | None:
     """Submit the set's backtest until the service takes it; None if it never started by the
     set's deadline (the row says why).
@@ -409,10 +474,10 @@ async def _start_set(
             unanswered += 1
             pending = error
             row.resubmissions += 0 if unsure >= MAX_UNSURE_SUBMISSIONS else 1
-            log.warning("Set %d: no answer to its start (%s)", row.index, error)
+            log.warning("Set %d: its start failed for now (%s)", row.index, error)
             await anyio.sleep(UNSURE_RESUBMIT_SECONDS)
-        except QuantConnectError:
-            board.gave_up()  # refused for good (not for a node): the row says why
+        except Exception:
+            board.gave_up()  # refused for good (not for a node), or broke: the row says why
             raise
         try:
             adopted, unsure = await _look_up(row, creds, project_id, name, options, unsure)
@@ -436,7 +501,7 @@ async def _start_set(
                                              deadline - anyio.current_time()))
         if not await _take_again(place, deadline):
             log.warning("Set %d: %s", row.index,
-                        _never_started(row, budget, refusals, unanswered))
+                        _never_started(row, budget, refusals, unanswered, notes))
             return None
 
 
@@ -486,20 +551,25 @@ async def _run_set(
     run_id: str,
     options: GridOptions,
     board: NodeBoard,
+    notes: RunNotes,
 ) -> None:
-    """Backtest one parameter set into its row; never raises a QuantConnect error.
+    """Backtest one parameter set into its row; never raises (but for cancellation).
 
     The set holds a place on ``board`` from its start until a read shows its backtest
     completed or failed, not until its results settle: the node is free then, and the next
-    set starts on it while this one waits for ``totalPerformance``.
+    set starts on it while this one waits for ``totalPerformance``. An error that is not the
+    service's (a defect, here or in Prefect) fails the set's row and is noted in ``notes``
+    for the run's message; the other sets go on.
     """
     api = options.retries.apply
     log = get_run_logger()
     name = backtest_name(run_id, f"set {row.index}")
     place = _Place(board, row.index)
+    ended = False  # the wait came back: the backtest holds no node any more
     try:
         try:
-            started = await _start_set(row, creds, project_id, compile_id, name, options, place)
+            started = await _start_set(row, creds, project_id, compile_id, name, options, place,
+                                       notes)
             if started is None:
                 return
             row.backtest_id = started.backtest_id
@@ -509,39 +579,48 @@ async def _run_set(
                 node_released=place.release,
                 schedule=GridSchedule(lambda: board.last_round),
             )
+            ended = True
+            stats = finished.statistics
+            row.statistics = dict(stats.raw) if stats else {}
+            row.value = stats.number(options.rank_by) if stats else None
+            row.outcome = "completed"
         except QuantConnectError as error:
             row.outcome, row.error = "failed", f"{type(error).__name__}: {error}"
             # Unanswered starts, every one of them: the set may or may not have a backtest.
             row.never_started = row.backtest_id is None and isinstance(error, TransientError)
+            if row.never_started:
+                notes.never_started[row.index] = _start_cause(error)
             log.warning("Set %d (%s) failed: %s", row.index, row.parameters, row.error)
             still_running = isinstance(error, BacktestResultsIncompleteError) and not (
                 error.completed  # it ran to the end; only its final results are late: keep it
             )
             if still_running and row.backtest_id:
-                # Past its deadline and still running: free its node for the others. A failed
-                # delete stays this row's problem (the clean-up at the end of the run tries
-                # again), never the other sets'.
-                try:
-                    await api(delete_backtest)(creds, project_id, row.backtest_id)
-                except QuantConnectError as failed:
-                    row.error += f"; deleting it failed ({type(failed).__name__}: {failed})"
-                    log.warning("Set %d: could not delete backtest %s: %s",
-                                row.index, row.backtest_id, failed)
-            return
+                # Past its deadline and still running: free its node for the others.
+                await _delete_quietly(row, creds, project_id, options)
+        except Exception as error:  # a defect (ours or Prefect's): the row says what broke
+            row.error = f"{type(error).__name__}: {error}"
+            notes.unexpected[row.index] = row.error
+            log.error("Set %d (%s) failed on an unexpected error: %s", row.index,
+                      row.parameters, row.error, exc_info=True)
+            row.outcome = "failed"
+            if row.backtest_id and not ended:
+                # Its results will never be read: it must not hold a node (or run on).
+                await _delete_quietly(row, creds, project_id, options)
     finally:
         # A set that had a backtest frees its node (ended, failed or deleted at its deadline).
         place.give_back(released=row.backtest_id is not None)
-    stats = finished.statistics
-    row.statistics = dict(stats.raw) if stats else {}
-    row.value = stats.number(options.rank_by) if stats else None
-    row.outcome = "completed"
 
 
-def _never_started_note(indexes: list[int]) -> str:
-    if not indexes:
-        return ""
-    shown = ", ".join(str(i) for i in indexes[:20]) + (", ..." if len(indexes) > 20 else "")
-    return f"; never started (no backtest node by the deadline, or no answer): sets {shown}"
+async def _delete_quietly(row: GridRow, creds: QuantConnectCredentials, project_id: int,
+                          options: GridOptions) -> None:
+    """Delete the set's backtest. A failed delete stays this row's problem, added to its
+    error (the clean-up at the end of the run tries again), never the other sets'."""
+    try:
+        await options.retries.apply(delete_backtest)(creds, project_id, str(row.backtest_id))
+    except QuantConnectError as failed:
+        row.error = f"{row.error}; deleting it failed ({type(failed).__name__}: {failed})"
+        get_run_logger().warning("Set %d: could not delete backtest %s: %s",
+                                 row.index, row.backtest_id, failed)
 
 
 async def _compile_and_count_nodes(
@@ -607,21 +686,25 @@ async def backtest_grid(
             extra = report.concurrency if report.concurrency == report.backtest_nodes else 0
             board = NodeBoard(report.concurrency, extra, options.no_node_wait_seconds,
                               sets=len(report.rows))
+            notes = RunNotes()
             log.info("%d parameter set(s), %d at a time", len(report.rows), report.concurrency)
             try:
                 async with anyio.create_task_group() as group:
                     for row in report.rows:
                         group.start_soon(_run_set, row, creds, project_id, built.compile_id,
-                                         run_id, options, board)
+                                         run_id, options, board, notes)
             finally:
                 report.node_mode = board.mode
-        never = [row.index for row in report.rows if row.never_started]
+        total = len(report.rows)
         if not any(row.outcome == "completed" for row in report.rows):
-            raise GridFailedError(f"none of the {len(report.rows)} parameter sets completed"
-                                  + _never_started_note(never))
-        if never:
-            raise SetsNeverStartedError(f"{len(never)} of {len(report.rows)} parameter sets"
-                                        + _never_started_note(never))
+            raise GridFailedError(f"none of the {total} parameter sets completed"
+                                  + notes.note())
+        if notes.unexpected:
+            raise SetsFailedUnexpectedlyError(
+                f"{len(notes.unexpected)} of {total} parameter sets" + notes.note())
+        if notes.never_started:
+            raise SetsNeverStartedError(f"{len(notes.never_started)} of {total} parameter sets"
+                                        + notes.note())
         report.outcome = "completed"
         return report
     except BaseException as error:

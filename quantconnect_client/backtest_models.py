@@ -14,12 +14,13 @@ Example:
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
 from pydantic import Field, field_validator
 
-from .models import WireModel, list_or_empty, map_or_empty
+from .models import WireModel, list_or_empty, map_or_empty, usable_job_id
 from .statistics import Statistics, parse_number
 
 #: Prefix of the status of an initialization failure's ``error`` (from the contract).
@@ -29,6 +30,28 @@ INITIALIZATION_ERROR_PREFIX = "During the algorithm initialization"
 def _settled_or_none(value: Any) -> Any:
     """An empty ``totalPerformance`` (``[]``, ``{}``) is not there yet."""
     return None if value in ([], {}) else value
+
+
+#: How far above 1 a progress may be and still count as 1 (a rounding in the service).
+PROGRESS_TOLERANCE = 1e-9
+
+
+def fraction_or_refuse(value: float) -> float:
+    """A progress between 0 and 1 (a hair above 1 counts as 1); anything else (NaN, infinite,
+    negative, a percentage such as 5 for 500 %) is refused, so the field is dropped and what
+    arrived is kept in ``dropped_fields`` for messages.
+
+    Example:
+        >>> fraction_or_refuse(0.5), fraction_or_refuse(1 + 1e-12)
+        (0.5, 1.0)
+        >>> fraction_or_refuse(float("nan"))
+        Traceback (most recent call last):
+        ...
+        ValueError: progress must be a fraction from 0 to 1, not nan
+    """
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0 + PROGRESS_TOLERANCE):
+        raise ValueError(f"progress must be a fraction from 0 to 1, not {value!r}")
+    return min(value, 1.0)
 
 
 class TotalPerformance(WireModel):
@@ -81,6 +104,11 @@ class Backtest(WireModel):
     snapshot_id: int | None = None
     server_statistics: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("backtest_id")
+    @classmethod
+    def _usable_id(cls, value: str) -> str:
+        return usable_job_id(value, "backtestId")
+
     @field_validator("parameter_set", "charts", "server_statistics", mode="before")
     @classmethod
     def _empty_maps(cls, value: Any) -> Any:
@@ -95,6 +123,11 @@ class Backtest(WireModel):
     @classmethod
     def _no_progress(cls, value: Any) -> Any:
         return 0.0 if value is None else value
+
+    @field_validator("progress")
+    @classmethod
+    def _a_fraction(cls, value: float) -> float:
+        return fraction_or_refuse(value)
 
     @property
     def failed(self) -> bool:
@@ -129,6 +162,48 @@ class Backtest(WireModel):
         """True while the backtest waits for a node (``In Queue...``)."""
         return (self.status or "").lower().startswith("in queue")
 
+    @property
+    def progress_text(self) -> str:
+        """The progress as a person reads it: a percentage, or what the service sent instead
+        of a fraction between 0 and 1 (the :attr:`progress` of such a read is 0).
+
+        Example:
+            >>> Backtest.model_validate({"backtestId": "a" * 32, "progress": 0.42}).progress_text
+            '42%'
+            >>> Backtest.model_validate({"backtestId": "a" * 32, "progress": 5}).progress_text
+            'progress unknown (the service sent an int: 5, not a fraction from 0 to 1)'
+        """
+        sent = self.dropped_fields.get("progress")
+        if sent is not None:
+            return f"progress unknown (the service sent {sent}, not a fraction from 0 to 1)"
+        return f"{self.progress:.0%}"
+
+    def missing_results(self) -> list[str]:
+        """What keeps a completed backtest's results from being final, each saying what
+        arrived instead ([] once :attr:`results_ready`).
+
+        Example:
+            >>> Backtest.model_validate({"backtestId": "a" * 32, "completed": True,
+            ...     "statistics": "n/a", "runtimeStatistics": None}).missing_results()
+            ["statistics is not a map of name to text (it was a str: 'n/a')", \
+'runtimeStatistics is null', 'totalPerformance has not arrived']
+        """
+        dropped = self.dropped_fields
+        missing = []
+        for key, value in (("statistics", self.statistics),
+                           ("runtimeStatistics", self.runtime_statistics)):
+            if key in dropped:
+                missing.append(f"{key} is not a map of name to text (it was {dropped[key]})")
+            elif value is None:
+                missing.append(f"{key} is null")
+            elif key == "statistics" and len(value) == 0:
+                missing.append("statistics is empty")
+        if "totalPerformance" in dropped:
+            missing.append(f"totalPerformance is unreadable (it was {dropped['totalPerformance']})")
+        elif self.total_performance is None:
+            missing.append("totalPerformance has not arrived")
+        return missing
+
 
 class BacktestSummary(WireModel):
     """One entry of ``/backtests/list`` (the numbers only with ``include_statistics``)."""
@@ -158,10 +233,20 @@ class BacktestSummary(WireModel):
     trades: int | None = None
     win_rate: float | None = None
 
+    @field_validator("backtest_id")
+    @classmethod
+    def _usable_id(cls, value: str) -> str:
+        return usable_job_id(value, "backtestId")
+
     @field_validator("parameter_set", mode="before")
     @classmethod
     def _empty_map(cls, value: Any) -> Any:
         return map_or_empty(value)
+
+    @field_validator("progress")
+    @classmethod
+    def _a_fraction(cls, value: float | None) -> float | None:
+        return None if value is None else fraction_or_refuse(value)
 
     @field_validator("tags", mode="before")
     @classmethod

@@ -25,12 +25,14 @@ from .errors import (
     BacktestRuntimeError,
     NoNodeAvailableError,
     NotFoundError,
+    QuantConnectError,
     RequestRejectedError,
     TransientError,
     UnexpectedResponseError,
     WaitTimeoutError,
 )
 from .models import WireModel, lenient_items, parse
+from .parameters import lean_parameters
 from .projects import CLOCK_TOLERANCE
 from .retry import poll
 from .schedules import ProgressSchedule
@@ -38,7 +40,6 @@ from .validation import (
     validate_backtest_name,
     validate_id,
     validate_job_id,
-    validate_parameters,
 )
 
 if TYPE_CHECKING:
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("quantconnect_client")
 
-#: The service takes order pages with ``end - start < 100``.
-ORDERS_PAGE = 99
+#: The widest page of orders: the live service takes ``end - start`` up to 100 (``0..100``, the
+#: page LEAN's own client asks for) and refuses 200.
+ORDERS_PAGE = 100
 #: ``Compile id not found`` right after a compile finished: the compile is not visible to the
 #: backtest service yet. Retried as transient, no sooner than this.
 COMPILE_NOT_VISIBLE_RETRY_SECONDS = 1.0
@@ -60,6 +62,9 @@ _NO_NODE = re.compile(
 )
 #: Chart answers while the chart is being built are retried: LEAN's client waits up to a minute.
 CHART_SCHEDULE = (1.0, 2.0, 3.0, 5.0)
+#: Points per series a chart request asks for unless told otherwise (LEAN's client: 100).
+CHART_COUNT = 100
+DAY_SECONDS = 86_400
 
 
 class _BacktestEnvelope(WireModel):
@@ -131,7 +136,9 @@ class BacktestsAPI:
             project_id: The project.
             compile_id: A finished compile (:meth:`CompilesAPI.wait`).
             name: The backtest's name.
-            parameters: Name to text or number (no bools, lists or nested objects).
+            parameters: Name to text or number (no bools, lists or nested objects); sent as
+                the text LEAN gives the algorithm (:func:`~quantconnect_client.parameters.
+                lean_text`: ``10``, ``10.0`` and ``"10"`` are all sent as ``"10"``).
             retry_no_node: Retry a refusal for lack of a free node like any transient failure
                 (the default); False raises it at the first refusal, for a caller that
                 resubmits when one of its own backtests frees a node.
@@ -144,7 +151,7 @@ class BacktestsAPI:
         validate_id(project_id)
         validate_job_id(compile_id, "compileId")
         validate_backtest_name(name)
-        checked = validate_parameters(parameters)
+        checked = lean_parameters(parameters)
         payload: dict[str, Any] = {
             "projectId": project_id,
             "compileId": compile_id,
@@ -158,11 +165,14 @@ class BacktestsAPI:
             try:
                 body = self._client.post("/backtests/create", payload)
             except RequestRejectedError as error:
-                raise _typed_refusal(error) from None
+                raise self._typed_refusal(project_id, error) from None
             backtest = parse(_BacktestEnvelope, body, "/backtests/create").backtest
             if backtest is None:
                 raise UnexpectedResponseError(
-                    "The create answer holds no backtest", endpoint="/backtests/create"
+                    "The create answer holds no backtest with a usable backtestId ("
+                    + _arrived(body.get("backtest"), "backtestId")
+                    + "); a backtest may have started all the same: it is not sent again",
+                    endpoint="/backtests/create",
                 )
             return backtest
 
@@ -172,6 +182,53 @@ class BacktestsAPI:
             reconcile=lambda: self._created_since(project_id, name, started),
             raise_at_once=() if retry_no_node else (NoNodeAvailableError,),
         )
+
+    def _typed_refusal(self, project_id: int, error: RequestRejectedError) -> Exception:
+        """The create refusals a retry can cure, as transient errors (the request was not
+        applied, so nothing needs reconciling).
+
+        The service's words for "no node is free" are unconfirmed (the emulator's are its
+        own), so they are never relied on alone: the project's nodes are read, and the refusal
+        is :class:`NoNodeAvailableError` when every backtest node is busy, whatever its words.
+        Words that say so while a node is free are a plain transient error (sent again: the
+        node came free meanwhile); only when the nodes cannot be read do the words decide.
+        """
+        text = "; ".join(error.service_errors) or error.message
+
+        def transient(kind: type[TransientError], message: str, **extra: Any) -> Exception:
+            return kind(message, endpoint=error.endpoint, status_code=error.status_code,
+                        service_errors=error.service_errors, request_sent=False, **extra)
+
+        if _COMPILE_NOT_FOUND.search(text):
+            return transient(
+                TransientError,
+                f"{text} (right after a compile the service may not see it yet; retried)",
+                retry_after=COMPILE_NOT_VISIBLE_RETRY_SECONDS,
+            )
+        if isinstance(error, NotFoundError):
+            return error  # no such project (or compile): no node would help
+        worded = bool(_NO_NODE.search(text))
+        busy = self._all_backtest_nodes_busy(project_id)
+        if busy or (busy is None and worded):
+            why = (f"all {busy} backtest node(s) are busy" if busy
+                   else "as the refusal says; the nodes' state could not be read")
+            return transient(NoNodeAvailableError, f"No backtest node is free ({why}): {text}")
+        if worded:
+            return transient(TransientError, f"{text} (yet a backtest node is free now: sent "
+                             "again)")
+        return error
+
+    def _all_backtest_nodes_busy(self, project_id: int) -> int | None:
+        """How many backtest nodes there are if every one is busy, 0 if one is free, None if
+        the nodes or their busy state cannot be read."""
+        try:
+            nodes = self._client.nodes.read(project_id).nodes.backtest
+        except QuantConnectError as failure:
+            logger.warning("Could not read the nodes to confirm a refusal: %s", failure)
+            return None
+        if not nodes or any(node.busy is None for node in nodes):
+            return None
+        return len(nodes) if all(node.busy for node in nodes) else 0
 
     def _created_since(self, project_id: int, name: str, since: datetime) -> Backtest | None:
         candidates = [
@@ -269,24 +326,33 @@ class BacktestsAPI:
         backtest_id: str,
         name: str,
         *,
-        count: int | None = None,
+        count: int = CHART_COUNT,
         start: int | None = None,
         end: int | None = None,
+        backtest: Backtest | None = None,
         timeout: float = 60.0,
     ) -> Chart:
         """Read one chart with its series, waiting while the service builds it
         (``{"status": "loading"}`` answers are read again, up to ``timeout`` seconds).
 
+        Every request carries ``count``, ``start`` and ``end`` (the OpenAPI request model marks
+        all three required): ``start``/``end`` as given, else the backtest's simulated period
+        (from ``backtest``, if the caller has read it; a day is added to its end, since LEAN
+        stamps a day's sample at the next midnight), else the widest range (0 to now).
+
         Args:
             project_id: The project.
             backtest_id: The backtest.
             name: The chart, e.g. ``"Strategy Equity"``.
-            count: Points wanted per series.
+            count: Points wanted per series (LEAN's own client asks for 100).
             start: From this Unix time (seconds).
             end: Up to this Unix time.
+            backtest: The backtest as read, for its period.
             timeout: Seconds to wait for a chart being built.
 
         Raises:
+            ValueError: No chart name, ``start`` after ``end``, or ``backtest`` is another
+                backtest (nothing is sent).
             WaitTimeoutError: Still loading at the deadline.
             NotFoundError: No such backtest or chart.
         """
@@ -294,14 +360,15 @@ class BacktestsAPI:
         validate_job_id(backtest_id, "backtestId")
         if not isinstance(name, str) or not name.strip():
             raise ValueError("chart() needs a chart name")
+        first, last = self._chart_range(backtest_id, start, end, backtest)
         payload: dict[str, Any] = {
             "projectId": project_id,
             "backtestId": backtest_id,
             "name": name,
+            "count": validate_id(count, "count"),
+            "start": first,
+            "end": last,
         }
-        for key, value in (("count", count), ("start", start), ("end", end)):
-            if value is not None:
-                payload[key] = validate_id(value, key) if key == "count" else int(value)
 
         def read() -> _ChartAnswer:
             body = self._client.call("/backtests/chart/read", payload)
@@ -323,11 +390,43 @@ class BacktestsAPI:
             )
         return answer.chart
 
+    def _chart_range(
+        self, backtest_id: str, start: int | None, end: int | None, backtest: Backtest | None
+    ) -> tuple[int, int]:
+        """The ``start``/``end`` of a chart request: given, else the backtest's period, else
+        0 to now."""
+        if backtest is not None and backtest.backtest_id != backtest_id:
+            raise ValueError(f"chart() of backtest {backtest_id} was given backtest "
+                             f"{backtest.backtest_id} for its period")
+        period_start = backtest.backtest_start if backtest is not None else None
+        period_end = backtest.backtest_end if backtest is not None else None
+        if start is None:
+            start = int(period_start.timestamp()) if period_start is not None else 0
+        if end is None:
+            end = (int(period_end.timestamp()) + DAY_SECONDS if period_end is not None
+                   else int(self._client.service_now().timestamp()) + DAY_SECONDS)
+        for value, what in ((start, "start"), (end, "end")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"chart() needs a non-negative integer {what}, got {value!r}")
+        if start > end:
+            raise ValueError(f"chart() needs start <= end, got {start} > {end}")
+        return start, end
+
     def orders(
         self, project_id: int, backtest_id: str, start: int = 0, end: int = 100
     ) -> builtins.list[Order]:
-        """Orders ``start`` (zero-based) up to ``end`` (exclusive), read in pages of fewer
-        than 100 as the service requires; stops early when the orders run out."""
+        """Orders ``start`` (zero-based) up to ``end`` (exclusive), read in pages of
+        :data:`ORDERS_PAGE`; stops early when the orders run out.
+
+        Whether the service's ``end`` is inclusive is unconfirmed, so either reading gives the
+        same result: orders are kept once each by ``id`` (pages that overlap by one order
+        repeat it) and no more than ``end - start`` are returned. A service that refuses a
+        page as wide as :data:`ORDERS_PAGE` is asked again in pages one narrower.
+
+        Raises:
+            ValueError: Unless ``0 <= start < end``.
+            NotFoundError: No such backtest.
+        """
         validate_id(project_id)
         validate_job_id(backtest_id, "backtestId")
         for value, what in ((start, "start"), (end, "end")):
@@ -335,23 +434,33 @@ class BacktestsAPI:
                 raise ValueError(f"{what} must be a non-negative integer")
         if end <= start:
             raise ValueError("orders() needs start < end")
-        orders: builtins.list[Order] = []
-        for page_start in range(start, end, ORDERS_PAGE):
-            page_end = min(end, page_start + ORDERS_PAGE)
-            body = self._client.call(
-                "/backtests/orders/read",
-                {
-                    "projectId": project_id,
-                    "backtestId": backtest_id,
-                    "start": page_start,
-                    "end": page_end,
-                },
-            )
+        wanted = end - start
+        width = ORDERS_PAGE
+        kept: dict[int, Order] = {}
+        page_start = start
+        while page_start < end and len(kept) < wanted:
+            page_end = min(end, page_start + width)
+            payload = {"projectId": project_id, "backtestId": backtest_id,
+                       "start": page_start, "end": page_end}
+            try:
+                body = self._client.call("/backtests/orders/read", payload)
+            except NotFoundError:
+                raise
+            except RequestRejectedError:
+                if width != ORDERS_PAGE or page_end - page_start < ORDERS_PAGE:
+                    raise
+                # A page of 100 is what the live service takes (LEAN asks 0..100); one that
+                # refuses it (an older service, "end - start must be less than 100") is read in
+                # pages of 99, which every service takes.
+                width = ORDERS_PAGE - 1
+                continue
             page = parse(_OrderList, body, "/backtests/orders/read").orders
-            orders += page
+            for order in page:
+                kept.setdefault(order.id, order)
             if len(page) < page_end - page_start:
-                break
-        return orders
+                break  # fewer than asked: the orders ran out
+            page_start = page_end
+        return builtins.list(kept.values())[:wanted]
 
     # ---------------------------------------------------------------------------- the wait
 
@@ -437,9 +546,10 @@ class BacktestsAPI:
         backtest_id: str, last: Backtest | None, reads: int, elapsed: float
     ) -> BacktestResultsIncompleteError:
         state = (
-            "completed, but its final results (totalPerformance) did not arrive"
+            "completed, but its results are not final: "
+            + ("; ".join(last.missing_results()) or "they came too late")
             if last is not None and last.completed
-            else f"still running ({last.progress:.0%}, {last.status!r})"
+            else f"still running ({last.progress_text}, status {last.status!r})"
             if last is not None
             else "never read"
         )
@@ -453,28 +563,18 @@ class BacktestsAPI:
         )
 
 
-def _typed_refusal(error: RequestRejectedError) -> Exception:
-    """The create refusals a retry can cure, as transient errors (the request was not
-    applied, so nothing needs reconciling)."""
-    text = "; ".join(error.service_errors) or error.message
-    if _NO_NODE.search(text):
-        return NoNodeAvailableError(
-            f"No backtest node is free: {text}",
-            endpoint=error.endpoint,
-            status_code=error.status_code,
-            service_errors=error.service_errors,
-            request_sent=False,
-        )
-    if _COMPILE_NOT_FOUND.search(text):
-        return TransientError(
-            f"{text} (right after a compile the service may not see it yet; retried)",
-            endpoint=error.endpoint,
-            status_code=error.status_code,
-            service_errors=error.service_errors,
-            retry_after=COMPILE_NOT_VISIBLE_RETRY_SECONDS,
-            request_sent=False,
-        )
-    return error
+def _arrived(value: Any, key: str) -> str:
+    """What the answer held at ``value[key]``, for an error message (briefly).
+
+    Example:
+        >>> _arrived({"backtestId": ""}, "backtestId"), _arrived(None, "backtestId")
+        ("backtestId was ''", 'no backtest object')
+    """
+    if not isinstance(value, dict):
+        return "no backtest object" if value is None else f"backtest was a {type(value).__name__}"
+    if key not in value:
+        return f"no {key}"
+    return f"{key} was {repr(value[key])[:80]}"
 
 
 __all__ = ["BacktestsAPI"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
-from .models import WireModel, list_or_empty, parse
+from .models import WireModel, list_or_empty, parse, usable_job_id
 from .retry import poll
 from .validation import validate_id, validate_job_id
 
@@ -31,10 +31,12 @@ IN_QUEUE, BUILD_SUCCESS, BUILD_ERROR = "InQueue", "BuildSuccess", "BuildError"
 COMPILE_SCHEDULE = (0.25, 0.25, 0.25, 0.25, 0.25, 0.25, 0.5, 1.0, 1.0, 2.0)
 
 #: ``Build Error File: main.py Line 3 Column 5 - invalid syntax`` (Python, as the lean CLI's
-#: compiler writes it) and ``error: Main.cs Line 3 Column 5 - ...`` (C#).
+#: compiler writes it), ``error: Main.cs Line 3 Column 5 - ...`` (C#), and the cloud's
+#: ``Build Error File: Main.cs Line:1 Column:25 - } expected`` (a colon, no space: seen once in
+#: public, unconfirmed), so ``Line``/``Column`` may be followed by a colon and any spaces.
 _LOG_ENTRY = re.compile(
-    r"(?:Build Error File:|error:)\s*(?P<file>.+?)\s+Line\s+(?P<line>\d+)"
-    r"(?:\s+Column\s+(?P<column>\d+))?\s*-\s*(?P<message>.*)",
+    r"(?:Build Error File:|error:)\s*(?P<file>.+?)\s+Line\s*:?\s*(?P<line>\d+)"
+    r"(?:\s*,?\s*Column\s*:?\s*(?P<column>\d+))?\s*-\s*(?P<message>.*)",
     re.IGNORECASE,
 )
 
@@ -42,12 +44,14 @@ _LOG_ENTRY = re.compile(
 def read_build_log(logs: Sequence[str]) -> list[BuildLogEntry]:
     """The error lines of a build log, read as file, line, column and message.
 
-    Lines in neither known format that mention an error are kept with only their text.
+    Lines in no known format that mention an error are kept with only their text; every
+    entry keeps its line verbatim in ``text``.
 
     Example:
         >>> [str(e) for e in read_build_log(
-        ...     ["Build Error File: main.py Line 3 Column 5 - invalid syntax", "done"])]
-        ['main.py:3:5: invalid syntax']
+        ...     ["Build Error File: main.py Line 3 Column 5 - invalid syntax", "done",
+        ...      "Build Error File: Main.cs Line:1 Column:25 - } expected"])]
+        ['main.py:3:5: invalid syntax', 'Main.cs:1:25: } expected']
     """
     entries: list[BuildLogEntry] = []
     for text in logs:
@@ -86,6 +90,11 @@ class Compile(WireModel):
     signature_order: list[str] = Field(default_factory=list)
     logs: list[str] = Field(default_factory=list)
     parameters: list[FileParameters] = Field(default_factory=list)
+
+    @field_validator("compile_id")
+    @classmethod
+    def _usable_id(cls, value: str) -> str:
+        return usable_job_id(value, "compileId")
 
     @field_validator("signature_order", "logs", "parameters", mode="before")
     @classmethod

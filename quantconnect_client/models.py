@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -29,6 +30,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from .errors import UnexpectedResponseError
+from .validation import validate_id, validate_job_id
 
 logger = logging.getLogger("quantconnect_client")
 
@@ -52,6 +54,9 @@ class WireModel(BaseModel):
     #: is not a list must not read as an empty one).
     essential: ClassVar[frozenset[str]] = frozenset()
 
+    # Wire key -> what arrived there, for the optional fields dropped as unusable.
+    _dropped: dict[str, str] = PrivateAttr(default_factory=dict)
+
     @model_validator(mode="wrap")
     @classmethod
     def _drop_unusable_optional_fields(
@@ -72,7 +77,22 @@ class WireModel(BaseModel):
             bad = {str(e["loc"][0]) for e in error.errors() if e["loc"]} - required
             if not bad or bad & cls.essential:
                 raise
-            return handler({key: value for key, value in data.items() if key not in bad})
+            kept = handler({key: value for key, value in data.items() if key not in bad})
+            if isinstance(kept, WireModel):
+                kept._dropped.update({key: describe_value(data[key]) for key in sorted(bad)
+                                      if key in data})
+            return kept
+
+    @property
+    def dropped_fields(self) -> dict[str, str]:
+        """The answer's fields that were unusable and left out (wire key -> what arrived), so
+        a message can say what came instead of only what is missing.
+
+        Example:
+            >>> Project.model_validate({"projectId": 7, "created": "soon"}).dropped_fields
+            {'created': "a str: 'soon'"}
+        """
+        return dict(self._dropped)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -83,6 +103,22 @@ class WireModel(BaseModel):
         return value
 
 
+def describe_value(value: Any) -> str:
+    """A short description of a value from an answer, for a message saying what arrived.
+
+    Example:
+        >>> describe_value("garbage"), describe_value(float("nan")), describe_value([1, 2])
+        ("a str: 'garbage'", 'a float: nan', 'a list of 2')
+    """
+    kind = type(value).__name__
+    article = "an" if kind[:1] in "aeiou" else "a"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple, dict)):
+        return f"{article} {kind} of {len(value)}"
+    return f"{article} {kind}: {repr(value)[:60]}"
+
+
 def list_or_empty(value: Any) -> Any:
     """``None`` and ``{}`` (an empty collection, as the service may send it) become ``[]``."""
     return [] if value is None or value == {} else value
@@ -91,6 +127,22 @@ def list_or_empty(value: Any) -> Any:
 def map_or_empty(value: Any) -> Any:
     """``None`` and ``[]`` (the service's empty map) become ``{}``."""
     return {} if value is None or value == [] else value
+
+
+def usable_job_id(value: str, what: str) -> str:
+    """A job id from an answer (``compileId``, ``backtestId``), if a request could use it.
+
+    Used as a field validator: an empty or malformed id fails the answer's validation, so it
+    surfaces as an :class:`UnexpectedResponseError` (the service's fault), never later as a
+    ``ValidationError`` of the request that would send it back.
+
+    Example:
+        >>> usable_job_id("", "backtestId")
+        Traceback (most recent call last):
+        ...
+        quantconnect_client.errors.ValidationError: backtestId '' is not a QuantConnect id.
+    """
+    return validate_job_id(value, what)
 
 
 def lenient_items(value: Any, model: type[M], what: str) -> list[M]:
@@ -224,6 +276,13 @@ class Project(WireModel):
     code_running: bool | None = None
     lean_environment: int | None = None
     encryption_key: EncryptionKey | None = None
+
+    @field_validator("project_id")
+    @classmethod
+    def _usable_id(cls, value: int) -> int:
+        # An id no request could use (0, negative) is the answer's fault: refused here, it is
+        # an UnexpectedResponseError, not a ValidationError blaming the caller's next request.
+        return validate_id(value)
 
     @field_validator("parameters", mode="before")
     @classmethod

@@ -93,7 +93,9 @@ class ProjectsAPI:
             projects = parse(ProjectList, body, "/projects/create").projects
             if not projects:
                 raise UnexpectedResponseError(
-                    "The create answer holds no project", endpoint="/projects/create"
+                    "The create answer holds no project with a usable projectId (a positive "
+                    "integer)",
+                    endpoint="/projects/create",
                 )
             project = projects[0]
             if project.name != name:

@@ -33,6 +33,7 @@ from quantconnect_client import NotFoundError, QuantConnectClient
 from quantconnect_client.backtest_models import Backtest, BacktestSummary
 from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import BuildError, NoNodeAvailableError, WaitTimeoutError
+from quantconnect_client.parameters import lean_parameters
 from quantconnect_client.retry import check_seconds, describe_seconds
 from quantconnect_client.schedules import ProgressSchedule
 
@@ -45,8 +46,13 @@ PROGRESS_LOG_SECONDS = 30.0
 #: The service's equity chart and its series (LEAN's default chart names).
 EQUITY_CHART = "Strategy Equity"
 EQUITY_SERIES = "Equity"
+#: Points of the equity curve asked for: every day of a twenty-year daily backtest, and as
+#: many as the report may draw (it downsamples to ``max_chart_points``, at most 5000).
+EQUITY_POINTS = 5000
 
 ParameterValue = str | int | float
+#: The most characters of a backtest's parameters its start's log line shows.
+MAX_LOGGED_PARAMETERS = 300
 
 
 def backtest_name(flow_run_id: str, label: str = "") -> str:
@@ -222,7 +228,12 @@ async def _start(
         client.backtests.create, project_id, compile_id, name, dict(parameters or {}),
         retry_no_node=retry_no_node,
     )
-    get_run_logger().info("Started backtest %r: %s", name, started.backtest_id)
+    # The parameters as the algorithm reads them (text), which is what the client sent.
+    shown = ", ".join(f"{k}={v}" for k, v in lean_parameters(parameters or {}).items())
+    if len(shown) > MAX_LOGGED_PARAMETERS:
+        shown = shown[:MAX_LOGGED_PARAMETERS] + " ..."
+    get_run_logger().info("Started backtest %r: %s%s", name, started.backtest_id,
+                          f" ({shown})" if shown else "")
     return started
 
 
@@ -295,7 +306,7 @@ async def wait_for_backtest(
 
     told: set[str] = set()  # which of the two callbacks ran (each runs once)
 
-    async def show(progress: float, status: str, done: bool, completed: bool,
+    async def show(progress: float, text: str, status: str, done: bool, completed: bool,
                    final: bool) -> None:
         for due, name, callback in ((done, "released", node_released),
                                     (completed, "completed", on_completed)):
@@ -305,16 +316,21 @@ async def wait_for_backtest(
         if not final:  # the final read's 100 % is written once the wait returns
             await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
-            shown = status if "%" in status else f"{status} ({progress:.0%})".strip()
+            # The status carries its own percentage ("Running: 42%") unless the progress is
+            # unreadable, when the line says what the service sent.
+            shown = (status if "%" in status and text.endswith("%")
+                     else f"{status} ({text})".strip())
             logger.info("Backtest %s: %s", backtest_id, shown)
 
     def on_progress(backtest: Backtest) -> None:
-        # Called in the client's thread: hand the update to the flow's event loop.
+        # Called in the client's thread: hand the update to the flow's event loop. The
+        # client's model holds a progress from 0 to 1 only (anything else reads as 0, and
+        # progress_text says what arrived), so the artifact never gets nan or 500 %.
         completed = bool(backtest.completed and not backtest.failed)
         done = bool(completed or backtest.failed)
         final = bool(backtest.results_ready and not backtest.failed)
-        anyio.from_thread.run(show, backtest.progress, backtest.status or "", done, completed,
-                              final)
+        anyio.from_thread.run(show, backtest.progress, backtest.progress_text,
+                              backtest.status or "", done, completed, final)
 
     finished = await in_thread(
         client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress,
@@ -335,12 +351,26 @@ async def read_backtest(
 
 @task(name="read-equity", task_run_name="read-equity {backtest_id}", **api_task_options())
 async def read_equity(
-    credentials: QuantConnectCredentials, project_id: int, backtest_id: str
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    backtest_id: str,
+    backtest: Backtest | None = None,
+    count: int = EQUITY_POINTS,
 ) -> list[tuple[float, float]]:
     """The equity curve of a finished backtest as ``(unix time, equity)`` (a candle gives its
-    close); [] if the chart has no equity series."""
+    close); [] if the chart has no equity series.
+
+    Args:
+        credentials: Who to be.
+        project_id: The backtest's project.
+        backtest_id: The backtest.
+        backtest: The backtest as read, if the caller has it: the request asks for its period.
+        count: Points wanted (the service thins a longer series; the report downsamples what
+            it gets itself, keeping each stretch's extremes).
+    """
     chart = await in_thread(
-        credentials.get_client().backtests.chart, project_id, backtest_id, EQUITY_CHART
+        credentials.get_client().backtests.chart, project_id, backtest_id, EQUITY_CHART,
+        count=count, backtest=backtest,
     )
     series = chart.series.get(EQUITY_SERIES)
     return series.points() if series is not None else []

@@ -15,7 +15,9 @@ from quantconnect_client import (
     NoNodeAvailableError,
     NotFoundError,
     QuantConnectClient,
+    RequestRejectedError,
     RetryPolicy,
+    TransientError,
     ValidationError,
     WaitTimeoutError,
     parse_number,
@@ -41,7 +43,8 @@ def test_a_backtest_runs_to_final_results(client: QuantConnectClient, fast_jobs)
     seen: list[Backtest] = []
     done = client.backtests.wait(pid, started.backtest_id, timeout=60, on_progress=seen.append)
     assert done.results_ready and done.completed and done.total_performance is not None
-    assert done.parameter_set == {"fast": 10, "slow": 30.5, "s": "SPY"}
+    # Sent as the text LEAN reads, so the service echoes text.
+    assert done.parameter_set == {"fast": "10", "slow": "30.5", "s": "SPY"}
     assert done.statistics is not None and len(done.statistics) == 27
     sharpe = done.statistics.number("Sharpe Ratio")
     assert sharpe is not None and math.isfinite(sharpe)
@@ -175,11 +178,18 @@ def test_compile_id_not_found_right_after_a_compile_is_retried(client, qc_emulat
     assert backtest.backtest_id
 
 
-def test_no_free_node_is_a_retryable_typed_error(client, qc_emulator):
-    qc_emulator.set_jobs(backtest_nodes=1, node_mode="reject", backtest_seconds=60,
-                         compile_seconds=0.1)
+def the_only_node_held(client: QuantConnectClient, emulator) -> tuple[int, str]:
+    """A project, compiled, whose long backtest holds the account's only node (the service
+    refuses a start without a free node)."""
+    emulator.set_jobs(backtest_nodes=1, node_mode="reject", backtest_seconds=60,
+                      compile_seconds=0.1)
     pid, cid = compiled_project(client)
     client.backtests.create(pid, cid, "Holds the node")
+    return pid, cid
+
+
+def test_no_free_node_is_a_retryable_typed_error(client, qc_emulator):
+    pid, cid = the_only_node_held(client, qc_emulator)
     with (
         make_client(qc_emulator, retry=RetryPolicy(max_attempts=1)) as impatient,
         pytest.raises(NoNodeAvailableError) as caught,
@@ -190,17 +200,15 @@ def test_no_free_node_is_a_retryable_typed_error(client, qc_emulator):
 
 
 def test_a_caller_with_its_own_plan_gets_the_refusal_at_once_not_retried(client, qc_emulator):
-    qc_emulator.set_jobs(backtest_nodes=1, node_mode="reject", backtest_seconds=60,
-                         compile_seconds=0.1)
-    pid, cid = compiled_project(client)
-    client.backtests.create(pid, cid, "Holds the node")
+    pid, cid = the_only_node_held(client, qc_emulator)
     before = len(qc_emulator.requests_log())
     with make_client(qc_emulator, retry=RetryPolicy(max_attempts=4)) as patient:
         with pytest.raises(NoNodeAvailableError):
             patient.backtests.create(pid, cid, "Refused", retry_no_node=False)
         assert patient.metrics.retries == 0
         sent = [e["path"] for e in qc_emulator.requests_log()[before:]]
-        assert sent == ["/backtests/create"]  # one request, no backoff, no second try
+        # The refusal, confirmed by the nodes (all busy); no backoff, no second try.
+        assert sent == ["/backtests/create", "/projects/nodes/read"]
         with pytest.raises(NoNodeAvailableError):  # the default: retried like any transient
             patient.backtests.create(pid, cid, "Refused")
         assert patient.metrics.retries == 3
@@ -261,17 +269,6 @@ def test_orders_are_read(client, fast_jobs):
     assert orders[0].symbol is not None and orders[0].symbol.value
 
 
-def test_orders_are_read_in_pages_of_fewer_than_100():
-    page = {"success": True, "orders": [{"id": i} for i in range(ORDERS_PAGE)], "length": 500}
-    response = CannedResponse(200, json.dumps(page).encode(), {"Content-Type": "application/json"})
-    with canned_server(response) as srv:
-        client = QuantConnectClient(1, "t", base_url=srv.url)
-        client.backtests.orders(5, "a" * 32, 0, 250)
-        asked = [json.loads(r["body"]) for r in srv.requests]
-    assert [(a["start"], a["end"]) for a in asked] == [(0, 99), (99, 198), (198, 250)]
-    assert all(a["end"] - a["start"] < 100 for a in asked)
-
-
 def test_the_wait_rides_out_transient_read_failures(client, fast_jobs):
     pid, cid = compiled_project(client)
     backtest = client.backtests.create(pid, cid, "Faulty reads")
@@ -290,3 +287,201 @@ def test_a_lost_delete_answer_counts_as_deleted(client, fast_jobs):
     client.backtests.delete(pid, backtest.backtest_id)
     assert client.metrics.reconciled == 1
     assert fast_jobs.backtests() == []
+
+
+def json_answer(body: dict[str, object]) -> CannedResponse:
+    return CannedResponse(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def orders_page(ids) -> CannedResponse:
+    return json_answer({"success": True, "orders": [{"id": i} for i in ids],
+                        "length": len(list(ids))})
+
+
+def asked_pages(srv) -> list[tuple[int, int]]:
+    bodies = [json.loads(r["body"]) for r in srv.requests]
+    return [(b["start"], b["end"]) for b in bodies]
+
+
+@pytest.mark.parametrize(
+    "overlap", [0, 1], ids=["end exclusive", "end inclusive (pages repeat an order)"]
+)
+def test_orders_are_read_in_pages_of_100_kept_once_and_stopped_at_end(overlap):
+    # Exclusive: [0, 100) holds orders 1..100. Inclusive: [0, 100] holds 101 orders, and the
+    # next page repeats the one at 100. Either way: the same 250 orders, once each.
+    pages = [orders_page(range(first, first + 100 + overlap)) for first in (1, 101)]
+    pages.append(orders_page(range(201, 251 + overlap)))
+    with canned_server(*pages) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        orders = client.backtests.orders(5, "a" * 32, 0, 250)
+        assert asked_pages(srv) == [(0, 100), (100, 200), (200, 250)]
+    assert ORDERS_PAGE == 100
+    assert [o.id for o in orders] == list(range(1, 251))
+
+
+def test_orders_run_out_early_and_a_service_refusing_pages_of_100_is_asked_in_99s():
+    refusal = json_answer({"success": False,
+                           "errors": ["end - start must be less than 100"]})
+    with canned_server(refusal, orders_page(range(1, 100)), orders_page(range(100, 131))) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url, retry=RetryPolicy(max_attempts=1))
+        orders = client.backtests.orders(5, "a" * 32, 0, 500)
+        assert asked_pages(srv) == [(0, 100), (0, 99), (99, 198)]
+    assert [o.id for o in orders] == list(range(1, 131))
+
+
+def test_the_emulators_orders_are_read_whole(client, fast_jobs):
+    pid, cid = compiled_project(client)
+    done = client.backtests.wait(pid, client.backtests.create(pid, cid, "All orders").backtest_id)
+    every = client.backtests.orders(pid, done.backtest_id, 0, 10_000)
+    ids = [o.id for o in every]
+    assert ids and len(ids) == len(set(ids)) == ids[-1] - ids[0] + 1
+    assert [o.id for o in client.backtests.orders(pid, done.backtest_id, 1, 3)] == ids[1:3]
+
+
+def chart_answer() -> CannedResponse:
+    chart = {"name": "Strategy Equity", "series": {"Equity": {"values": [[1, 2.0], [2, 3.0]]}}}
+    return json_answer({"success": True, "chart": chart})
+
+
+def test_every_chart_request_carries_count_start_and_end():
+    backtest = Backtest.model_validate({"backtestId": "a" * 32, "backtestStart":
+                                        "2024-01-02 00:00:00", "backtestEnd": "2024-03-01"})
+    with canned_server(chart_answer()) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        client.backtests.chart(5, "a" * 32, "Strategy Equity")
+        client.backtests.chart(5, "a" * 32, "Strategy Equity", backtest=backtest, count=500)
+        client.backtests.chart(5, "a" * 32, "Strategy Equity", start=10, end=20)
+        before = len(srv.requests)
+        with pytest.raises(ValueError, match="start <= end"):
+            client.backtests.chart(5, "a" * 32, "Strategy Equity", start=20, end=10)
+        with pytest.raises(ValueError, match="was given backtest"):
+            client.backtests.chart(5, "b" * 32, "Strategy Equity", backtest=backtest)
+        assert len(srv.requests) == before  # refused before any request
+        sent = [json.loads(r["body"]) for r in srv.requests]
+    assert all({"count", "start", "end"} <= set(body) for body in sent)
+    unknown, known, given = sent
+    assert unknown["count"] == 100 and unknown["start"] == 0  # LEAN's count; the widest range
+    assert unknown["end"] > 1_700_000_000
+    start, end = 1_704_153_600, 1_709_251_200  # 2024-01-02 and 2024-03-01, UTC
+    assert (known["count"], known["start"], known["end"]) == (500, start, end + 86_400)
+    assert (given["start"], given["end"]) == (10, 20)
+
+
+def test_parameters_go_as_the_text_lean_reads_so_equal_text_gives_equal_results(
+    client, fast_jobs
+):
+    pid, cid = compiled_project(client)
+    results = []
+    for label, value in (("int", 10), ("float", 10.0), ("text", "10")):
+        started = client.backtests.create(pid, cid, f"Fast {label}", {"fast": value})
+        done = client.backtests.wait(pid, started.backtest_id)
+        assert done.parameter_set == {"fast": "10"}
+        results.append(done.statistics.raw if done.statistics else None)
+    assert results[0] and results[0] == results[1] == results[2]
+
+
+def running(progress: object) -> bytes:
+    backtest = {"backtestId": "a" * 32, "status": "Running", "completed": False}
+    return json.dumps({"success": True, "backtest": backtest}).encode()[:-2] + (
+        f', "progress": {progress}' + "}}").encode()
+
+
+@pytest.mark.parametrize("sent", ["NaN", "-Infinity", "5", "-0.5"])
+def test_a_progress_that_is_no_fraction_is_not_shown_as_one(sent):
+    response = CannedResponse(200, running(sent), {"Content-Type": "application/json"})
+    with canned_server(response) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        read = client.backtests.read(5, "a" * 32)
+        assert read.progress == 0.0
+        with pytest.raises(BacktestResultsIncompleteError) as caught:
+            client.backtests.wait(5, "a" * 32, timeout=0.3)
+    message = str(caught.value)
+    assert "progress unknown" in message and "not a fraction" in message
+    assert not any(shown in message for shown in ("nan%", "inf%", "500%", "-50%")), message
+
+
+def completed(**fields: object) -> CannedResponse:
+    backtest = {"backtestId": "a" * 32, "status": "Completed.", "completed": True,
+                "progress": 1, **fields}
+    return json_answer({"success": True, "backtest": backtest})
+
+
+FINAL = {"statistics": {"Sharpe Ratio": "0.19"}, "runtimeStatistics": {"Equity": "$1"},
+         "totalPerformance": {"portfolioStatistics": {"sharpeRatio": 0.19}}}
+
+
+def test_statistics_that_are_no_map_are_named_as_the_problem():
+    answer = completed(**{**FINAL, "statistics": "not available"})
+    with canned_server(answer) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(BacktestResultsIncompleteError) as caught:
+            client.backtests.wait(5, "a" * 32, timeout=30, settle_timeout=0.3)
+    message = str(caught.value)
+    assert "statistics is not a map" in message and "'not available'" in message
+    assert "totalPerformance" not in message  # it did arrive
+
+
+def test_completed_without_statistics_yet_is_not_final():
+    # The stage the lean CLI guards against: completed, statistics [] and runtimeStatistics
+    # null for a moment; the wait reads on, and says so if it never settles.
+    early = completed(statistics=[], runtimeStatistics=None, totalPerformance=None)
+    with canned_server(early, early, completed(**FINAL)) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        seen: list[Backtest] = []
+        done = client.backtests.wait(5, "a" * 32, timeout=30, on_progress=seen.append)
+        assert len(srv.requests) == 3
+    assert done.results_ready and done.statistics is not None and len(done.statistics) == 1
+    assert not seen[0].results_ready
+    with canned_server(early) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(BacktestResultsIncompleteError) as caught:
+            client.backtests.wait(5, "a" * 32, timeout=30, settle_timeout=0.3)
+    assert "statistics is empty" in str(caught.value)
+    assert "runtimeStatistics is null" in str(caught.value)
+
+
+def test_a_refusal_in_other_words_while_every_node_is_busy_is_no_free_node(
+    client, qc_emulator, monkeypatch
+):
+    from quantconnect_emulator.resources import backtests as emulated
+
+    # The service's words are unconfirmed: the nodes, all busy, decide.
+    monkeypatch.setattr(emulated, "NO_NODE", "Backtest deployment failed: capacity ({nodes}).")
+    pid, cid = the_only_node_held(client, qc_emulator)
+    with (
+        make_client(qc_emulator, retry=RetryPolicy(max_attempts=1)) as impatient,
+        pytest.raises(NoNodeAvailableError, match="all 1 backtest node"),
+    ):
+        impatient.backtests.create(pid, cid, "Refused", retry_no_node=False)
+    assert len(qc_emulator.backtests()) == 1
+
+
+def nodes_answer(*busy: bool) -> CannedResponse:
+    nodes = [{"id": f"n{i}", "sku": "B-MICRO", "busy": b} for i, b in enumerate(busy)]
+    return json_answer({"success": True, "nodes": {"backtest": nodes, "research": [],
+                                                   "live": []}, "autoSelectNode": True})
+
+
+def test_a_no_node_refusal_is_confirmed_by_the_nodes_before_it_is_believed():
+    worded = json_answer({"success": False, "errors": ["No spare nodes available"]})
+    other = json_answer({"success": False, "errors": ["Too many parameters"]})
+    cid = "a" * 32 + "-" + "b" * 32
+    once = RetryPolicy(max_attempts=1)
+    # Worded as "no node", yet a node is free: sent again, not waited for as a busy account.
+    with canned_server(worded, nodes_answer(True, False)) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url, retry=once)
+        with pytest.raises(TransientError) as caught:
+            client.backtests.create(5, cid, "Worded", retry_no_node=False)
+    assert not isinstance(caught.value, NoNodeAvailableError)
+    assert caught.value.request_sent is False
+    # Another refusal while a node is free is the refusal it is (permanent).
+    with canned_server(other, nodes_answer(False)) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url, retry=once)
+        with pytest.raises(RequestRejectedError, match="Too many parameters") as rejected:
+            client.backtests.create(5, cid, "Other", retry_no_node=False)
+    assert not rejected.value.retryable
+    # The same words while every node is busy: no free node, whatever the words.
+    with canned_server(other, nodes_answer(True, True)) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url, retry=once)
+        with pytest.raises(NoNodeAvailableError, match="Too many parameters"):
+            client.backtests.create(5, cid, "Other", retry_no_node=False)

@@ -93,3 +93,15 @@ def test_build_logs_are_read_in_both_formats():
         (None, None, None),
     ]
     assert entries[1].message == "} expected"
+
+
+def test_a_cloud_build_line_with_colons_is_read_and_its_text_kept():
+    # Seen from the cloud once: "Line:1 Column:25", no space after the colons.
+    line = "Build Error File: Main.cs Line:1 Column:25 - } expected"
+    [entry] = read_build_log([line])
+    assert (entry.file, entry.line, entry.column, entry.message) == ("Main.cs", 1, 25,
+                                                                     "} expected")
+    assert entry.text == line  # the service's words, verbatim
+    unknown = "Compiler crashed: error CS9999 somewhere"
+    [kept] = read_build_log([unknown])
+    assert (kept.file, kept.line, kept.text) == (None, None, unknown)

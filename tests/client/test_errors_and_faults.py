@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from itertools import count
@@ -22,6 +23,7 @@ from quantconnect_client import (
     Timeouts,
     TransientError,
     UnexpectedResponseError,
+    ValidationError,
 )
 from quantconnect_emulator import EmulatorServer
 from tests.canned_http import CannedResponse, canned_server
@@ -300,3 +302,36 @@ def test_a_base_url_without_the_api_path_names_the_url_and_suggests_it(qc_emulat
     assert f"{root}/authenticate answered HTTP 404" in message
     assert f"try {root}/api/v2" in message
     assert qc_emulator.api_token not in message
+
+
+def json_answer(body: dict[str, Any]) -> CannedResponse:
+    return CannedResponse(200, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("create", "answer"),
+    [
+        (lambda c: c.backtests.create(5, "a" * 32 + "-" + "b" * 32, "Named"),
+         {"backtest": {"backtestId": "", "name": "Named", "status": "In Queue..."}}),
+        (lambda c: c.backtests.create(5, "a" * 32 + "-" + "b" * 32, "Named"),
+         {"backtest": {"name": "Named", "status": "In Queue..."}}),
+        (lambda c: c.compiles.create(5), {"compileId": "", "state": "InQueue"}),
+        (lambda c: c.compiles.create(5), {"compileId": "not an id!", "state": "InQueue"}),
+        (lambda c: c.projects.create("Tests/No Id", "Py"),
+         {"projects": [{"projectId": 0, "name": "Tests/No Id"}], "versions": []}),
+    ],
+    ids=["empty backtestId", "no backtestId", "empty compileId", "bad compileId",
+         "projectId 0"],
+)
+def test_a_create_answer_without_a_usable_id_is_the_services_fault(create, answer):
+    # The id is the service's to give: one that no request could use is an unexpected answer,
+    # not a ValidationError blaming the caller when the id is sent back (wait, read, delete).
+    with (
+        canned_server(json_answer({"success": True, **answer})) as srv,
+        QuantConnectClient(1, "t", base_url=srv.url, retry=NO_RETRY) as client,
+        pytest.raises(UnexpectedResponseError) as caught,
+    ):
+        create(client)
+    assert len(srv.requests) == 1  # not retried: a second create could start a second job
+    assert not isinstance(caught.value, ValidationError)
+    assert "Id" in str(caught.value)

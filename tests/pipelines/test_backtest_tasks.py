@@ -293,3 +293,33 @@ async def test_cancelling_a_run_stops_its_compile_tasks_reads(emulator, credenti
     at_cancel = await cancel_once_read(building, reads)
     await anyio.sleep(5)  # more than two of the compile's read intervals
     assert reads() - at_cancel <= 1
+
+
+async def test_a_progress_that_is_no_fraction_is_logged_as_what_arrived(caplog):
+    import json
+
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    def answer(text: str) -> CannedResponse:
+        return CannedResponse(200, text.encode(), {"Content-Type": "application/json"})
+
+    running = ('{"success": true, "backtest": {"backtestId": "%s", "status": "Running",'
+               ' "completed": false, "progress": NaN}}' % ("a" * 32))
+    final = json.dumps({"success": True, "backtest": {
+        "backtestId": "a" * 32, "status": "Completed.", "completed": True, "progress": 1,
+        "statistics": {"Sharpe Ratio": "0.19"}, "runtimeStatistics": {"Equity": "$1"},
+        "totalPerformance": {"portfolioStatistics": {"sharpeRatio": 0.19}}}})
+    caplog.set_level(logging.INFO)
+    with canned_server(answer(running), answer(final)) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+
+        @flow
+        async def wait() -> object:
+            return await wait_for_backtest(credentials, 5, "a" * 32, timeout=30)
+
+        done = await wait()
+    assert done.results_ready  # type: ignore[attr-defined]
+    lines = [r.getMessage() for r in caplog.records if "Backtest " + "a" * 32 in r.getMessage()]
+    assert any("progress unknown (the service sent a float: nan" in line for line in lines)
+    assert not any("nan%" in line for line in lines), lines

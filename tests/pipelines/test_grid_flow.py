@@ -53,6 +53,16 @@ async def test_the_form_cap_bounds_concurrency_below_the_nodes(emulator, credent
     assert emulator.stats()["peak_running_backtests"] == 1
 
 
+async def failed_grid(options: GridOptions, credentials) -> tuple[BaseException, str]:
+    """Run a grid that is to fail: its error and its flow run id."""
+    with anyio.fail_after(120):  # a bound on the test, not a timing assertion
+        state = await backtest_grid(options=options, credentials=credentials,
+                                    return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, BaseException), error
+    return error, str(state.state_details.flow_run_id)
+
+
 async def occupy_a_node(emulator, credentials) -> tuple[int, str]:
     """Someone else's long backtest, holding the account's only node."""
     client = credentials.get_client()
@@ -270,9 +280,19 @@ async def test_a_service_that_queues_gets_one_extra_set_per_node_and_never_more_
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
 
 
+@pytest.mark.parametrize(
+    "wording", [None, "Deployment failed: capacity of {nodes} reached."],
+    ids=["the emulator's words", "words of its own"],
+)
 async def test_a_service_that_refuses_is_found_out_by_one_probe_and_no_set_is_lost(
-    emulator, credentials
+    emulator, credentials, monkeypatch, wording
 ):
+    from quantconnect_emulator.resources import backtests as emulated
+
+    # The service's words for "no free node" are unconfirmed (the emulator's are its own):
+    # with other words the run behaves the same, since the nodes, all busy, say so.
+    if wording is not None:
+        monkeypatch.setattr(emulated, "NO_NODE", wording)
     # Backtests long enough that a probe slowed by a loaded machine still meets busy nodes.
     emulator.set_jobs(backtest_nodes=2, node_mode="reject", backtest_seconds=1.5)
     options = grid_options(grid={"fast": [5, 10, 15], "slow": [30, 60]})
@@ -409,13 +429,10 @@ async def test_resubmissions_end_at_the_deadline_with_an_error_naming_the_sets(e
     project_id, other = await occupy_a_node(emulator, credentials)  # held for the whole run
     options = grid_options(grid={"fast": [5, 10]}, retries={"task_retries": 0},
                            limits={"backtest_timeout_minutes": 0.02})
-    with anyio.fail_after(120):  # a bound on the test, not a timing assertion
-        state = await backtest_grid(options=options, credentials=credentials,
-                                    return_state=True)
-    error = await state.aresult(raise_on_failure=False)
+    error, run_id = await failed_grid(options, credentials)
     assert isinstance(error, GridFailedError)
     assert "never started" in str(error) and "sets 0, 1" in str(error)
-    table = await table_of(str(state.state_details.flow_run_id))
+    table = await table_of(run_id)
     assert all("never started" in str(row["error"]) for row in table)
     assert [b["backtestId"] for b in emulator.backtests()] == [other]  # none of the grid's
     credentials.get_client().backtests.delete(project_id, other)
@@ -456,3 +473,61 @@ async def test_refused_sets_wait_for_a_free_node_instead_of_waking_each_other(em
     assert 4 <= creates <= 9, creates
     assert [b["backtestId"] for b in emulator.backtests()] == [other]
     credentials.get_client().backtests.delete(project_id, other)
+
+
+async def test_sets_equal_as_lean_reads_them_run_once_sent_as_that_text(emulator, credentials):
+    # LEAN reads parameters as text: 10, 10.0 and "10" are one set, run once.
+    options = grid_options(grid=None, parameter_sets=[{"fast": 10, "slow": 30},
+                                                      {"fast": 10.0, "slow": "30"},
+                                                      {"fast": "10", "slow": 30.0}])
+    state, seen, _ = await watch_grid(emulator, credentials, options)
+    report = await state.aresult()
+    [row] = report.rows
+    assert row.outcome == "completed" and row.parameters == {"fast": 10, "slow": 30}
+    assert len(paths(emulator, "/backtests/create")) == 1
+    [backtest] = seen.values()
+    assert backtest["parameters"] == {"fast": "10", "slow": "30"}  # the text LEAN reads
+
+
+async def test_a_compile_the_service_never_finds_is_named_as_the_cause(emulator):
+    # Every start answered "Compile id not found": the run says so, not "no node".
+    emulator.set_jobs(compile_not_found_seconds=3600)
+    credentials = credentials_for(emulator, max_attempts=1)
+    options = grid_options(grid={"fast": [5, 10]}, retries={"task_retries": 0})
+    error, _ = await failed_grid(options, credentials)
+    assert isinstance(error, GridFailedError)
+    assert "Compile id not found" in str(error) and "sets 0, 1" in str(error)
+    assert "node" not in str(error)
+    assert emulator.backtests() == [] and emulator.projects() == []
+
+
+async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
+    emulator, credentials, monkeypatch
+):
+    from flows import grid
+
+    # A defect (not an API error) in one set's wait: that row fails, the other set runs, and
+    # the run fails naming the error, not as an ExceptionGroup of its task group.
+    original = grid.GridSchedule.__call__
+    broken: list[object] = []
+
+    def breaks_once(self, report):
+        if not broken:
+            broken.append(self)
+            raise ZeroDivisionError("a defect in the read schedule")
+        return original(self, report)
+
+    monkeypatch.setattr(grid.GridSchedule, "__call__", breaks_once)
+    emulator.set_jobs(backtest_seconds=3)  # long enough that each wait reads it running
+    options = grid_options(grid={"fast": [5, 10]})
+    error, run_id = await failed_grid(options, credentials)
+    assert "ExceptionGroup" not in type(error).__name__, repr(error)  # not the task group's
+    assert "ZeroDivisionError: a defect in the read schedule" in str(error)
+    assert isinstance(error, grid.GridFailedError) and type(error).__name__ == (
+        "SetsFailedUnexpectedlyError")
+    table = await table_of(run_id)
+    outcomes = sorted(str(row["outcome"]) for row in table)
+    assert outcomes == ["completed", "failed"]
+    [failed] = [row for row in table if row["outcome"] == "failed"]
+    assert "ZeroDivisionError" in str(failed["error"])
+    assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
