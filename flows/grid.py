@@ -49,6 +49,7 @@ from tasks.backtests import (
     compile_project,
     delete_backtest,
     find_started_backtest,
+    read_backtest,
     try_start_backtest,
     wait_for_backtest,
 )
@@ -462,7 +463,7 @@ async def _start_set(
             finally:
                 board.answered(place.extra)
             if started is not None:
-                place.accepted(queued=started.queued)
+                place.accepted(queued=await _waits_for_a_node(place, creds, project_id, started))
                 return started
             place.refused()
             row.resubmissions += 1
@@ -503,6 +504,27 @@ async def _start_set(
             log.warning("Set %d: %s", row.index,
                         _never_started(row, budget, refusals, unanswered, notes))
             return None
+
+
+async def _waits_for_a_node(
+    place: _Place, creds: QuantConnectCredentials, project_id: int, started: Backtest
+) -> bool:
+    """Whether the probe's backtest waits in the service's queue: the service queues.
+
+    A create answer says ``In Queue...`` even for a backtest about to run on a free node (the
+    contract's first status), so it shows nothing; a read of the probe's backtest does. Only the
+    probe is read: other sets' answers teach the board nothing. A read that fails shows nothing
+    either, and a later extra set probes again.
+    """
+    if not (place.probing and started.queued):
+        return False
+    try:
+        now = await read_backtest(creds, project_id, started.backtest_id)
+    except QuantConnectError as error:
+        get_run_logger().info("Probe %s: its read failed (%s); nothing learnt",
+                              started.backtest_id, error)
+        return False
+    return now.queued
 
 
 async def _look_up(
