@@ -42,6 +42,7 @@ from quantconnect_client.errors import (
     BacktestRuntimeError,
     BuildError,
 )
+from quantconnect_client.excerpt import excerpt
 from tasks.backtests import (
     backtest_name,
     compile_project,
@@ -171,7 +172,8 @@ async def equity_chart(
     try:
         points = await retries.apply(read_equity)(creds, project_id, backtest_id)
     except QuantConnectError as error:
-        get_run_logger().warning("No equity chart: %s", error)
+        get_run_logger().warning("No equity chart: %s",
+                                 excerpt(str(error), whole="the chart read's exception"))
         return None
     if len(points) < 2:
         return None

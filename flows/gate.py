@@ -33,6 +33,7 @@ from prefect.variables import Variable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as ModelValidationError
 
+from .markdown import inline
 from .parameters import FiniteFloat
 
 #: The numeric keys of a backtest's ``statistics`` (LEAN's names, as the service sends them).
@@ -234,20 +235,21 @@ class GateResult(BaseModel):
         verdict = "passed ✅" if self.passed else "REGRESSION ❌"
         lines = [f"### Regression gate: {verdict}", ""]
         if self.baseline is not None:
+            # The baseline is a Variable anyone may edit: its text is data, not markdown.
             lines.append(
                 f"- Baseline: accepted {self.baseline.accepted_at:%Y-%m-%d %H:%M} UTC"
-                f" (backtest {self.baseline.backtest_id or '-'})"
+                f" (backtest {inline(self.baseline.backtest_id or '-')})"
             )
-        lines += [f"- {note}" for note in self.notes]
+        lines += [f"- {inline(note)}" for note in self.notes]
         if self.checked:
-            lines.append(f"- Checked: {'; '.join(self.checked)}")
+            lines.append(f"- Checked: {inline('; '.join(self.checked))}")
         if self.findings:
             lines += ["", "| statistic | rule | expected | actual | worse by |",
                       "| --- | --- | ---: | ---: | ---: |"]
             for f in self.findings:
                 lines.append(
-                    f"| {f.statistic} | {f.rule} | {_number(f.expected)} | {_number(f.actual)} "
-                    f"| {_number(f.by)} |"
+                    f"| {inline(f.statistic)} | {inline(f.rule)} | {_number(f.expected)} "
+                    f"| {_number(f.actual)} | {_number(f.by)} |"
                 )
         return "\n".join(lines)
 

@@ -30,6 +30,7 @@ from .errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
+from .excerpt import excerpt
 from .models import WireModel, lenient_items, parse
 from .projects import CLOCK_TOLERANCE
 from .retry import poll
@@ -422,7 +423,9 @@ class BacktestsAPI:
             raise BacktestRuntimeError(
                 f"Backtest {backtest_id} failed"
                 + (" during initialization" if backtest.during_initialization else "")
-                + f": {backtest.error or backtest.status}",
+                + ": "
+                + excerpt(str(backtest.error or backtest.status),
+                          whole="BacktestRuntimeError.error"),
                 endpoint="/backtests/read",
                 backtest_id=backtest_id,
                 error=backtest.error,
