@@ -420,6 +420,21 @@ async def load_baseline(key: str) -> Baseline | None:
         ) from error
 
 
+def _key(options: GateOptions, strategy: str, simulated: bool) -> str:
+    return options.baseline_key or baseline_key(strategy, simulated)
+
+
+async def check_baseline(options: GateOptions, strategy: str, simulated: bool = False) -> None:
+    """Read the baseline the gate will compare with, so that a Variable edited into something
+    that is no baseline fails a run before its backtest takes a node, not after.
+
+    Raises:
+        ValueError: As :func:`load_baseline`, naming the Variable.
+    """
+    if options.compare_to_baseline:
+        await load_baseline(_key(options, strategy, simulated))
+
+
 async def save_baseline(key: str, baseline: Baseline) -> None:
     """Store ``baseline`` under ``key``, replacing the previous one."""
     await Variable.aset(key, baseline.model_dump(mode="json"), overwrite=True,
@@ -450,7 +465,7 @@ async def run_gate(
         parameters: Recorded with a new baseline.
         simulated: The results are the emulator's (a baseline of their own).
     """
-    key = options.baseline_key or baseline_key(strategy, simulated)
+    key = _key(options, strategy, simulated)
     baseline = await load_baseline(key) if options.compare_to_baseline else None
     result = evaluate_gate(numbers, options, baseline)
     if should_accept(options, result):

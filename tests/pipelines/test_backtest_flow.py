@@ -9,6 +9,7 @@ import pytest
 
 from flows.backtest import backtest_strategy
 from flows.backtest_params import BacktestOptions
+from flows.gate import GateOptions
 from tests.pipelines.helpers import (
     FAST,
     INIT_RAISES,
@@ -394,3 +395,44 @@ async def test_a_20000_line_build_log_is_logged_in_50_lines_and_kept_whole_by_th
     assert max(len(state) for state in states) < 3_000
     markdown = await artifact_markdown(run_id)
     assert len(markdown) < 30_000 and "19,950 more lines cut" in markdown
+
+
+async def test_a_baseline_edited_into_nan_fails_the_run_before_any_request(emulator, credentials,
+                                                                            tmp_path):
+    # Found only after the backtest, it would have held a node for nothing.
+    from prefect.variables import Variable
+
+    from flows.gate import Baseline, baseline_key
+
+    folder = strategy_folder(tmp_path, "x = 1\n", name=f"nan_{uuid.uuid4().hex[:8]}")
+    key = baseline_key(folder.rsplit("/", 1)[-1], simulated=True)
+    stored = Baseline(strategy="s", statistics={"Sharpe Ratio": 1.0}).model_dump(mode="json")
+    stored["statistics"]["Sharpe Ratio"] = "NaN"
+    await Variable.aset(key, stored)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": folder}, "gate": {"compare_to_baseline": True},
+         "retries": FAST})
+    error, _ = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, ValueError) and repr(key) in str(error)
+    assert "statistics.Sharpe Ratio" in str(error)
+    assert emulator.requests_log() == []
+
+
+async def test_the_gate_flow_refuses_an_edited_baseline_before_any_request(emulator,
+                                                                             credentials):
+    from prefect.variables import Variable
+
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import Baseline, baseline_key
+
+    strategy = f"edited-{uuid.uuid4().hex[:8]}"
+    stored = Baseline(strategy=strategy, statistics={}).model_dump(mode="json")
+    stored["statistics"]["Drawdown"] = "Infinity"
+    await Variable.aset(baseline_key(strategy, simulated=True), stored)
+    options = GateRunOptions(project_id=1, backtest_id="a" * 32, strategy_key=strategy,
+                             gate=GateOptions(compare_to_baseline=True))
+    state = await regression_gate(options=options, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, ValueError) and "finite number" in str(error)
+    assert emulator.requests_log() == []
