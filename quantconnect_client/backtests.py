@@ -30,7 +30,7 @@ from .errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
-from .excerpt import excerpt
+from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, lenient_items, parse
 from .projects import CLOCK_TOLERANCE
 from .retry import poll
@@ -424,7 +424,7 @@ class BacktestsAPI:
                 f"Backtest {backtest_id} failed"
                 + (" during initialization" if backtest.during_initialization else "")
                 + ": "
-                + excerpt(str(backtest.error or backtest.status),
+                + excerpt(str(backtest.error or backtest.status), MAX_MESSAGE_EXCERPT_CHARACTERS,
                           whole="BacktestRuntimeError.error"),
                 endpoint="/backtests/read",
                 backtest_id=backtest_id,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
-from .excerpt import excerpt
+from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, list_or_empty, parse
 from .retry import poll
 from .validation import validate_id, validate_job_id
@@ -181,6 +181,7 @@ class CompilesAPI:
         entries = read_build_log(compiled.logs)
         shown = excerpt(
             "; ".join(str(e) for e in entries[:5]) or "; ".join(compiled.logs[-3:]),
+            MAX_MESSAGE_EXCERPT_CHARACTERS,
             whole="BuildError.logs",
         )
         raise BuildError(

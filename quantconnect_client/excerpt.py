@@ -18,6 +18,10 @@ from collections.abc import Sequence
 
 #: Characters of one piece of service text shown in a message, a log line or a report.
 MAX_EXCERPT_CHARACTERS = 2_000
+#: Characters of service text inside an exception's message: with the message's own words and
+#: the note, the message stays within :data:`MAX_EXCERPT_CHARACTERS`, so a report showing it
+#: keeps the note saying where the whole text is.
+MAX_MESSAGE_EXCERPT_CHARACTERS = 1_000
 #: Lines of a log shown (logged one by one, or rendered).
 MAX_EXCERPT_LINES = 50
 
@@ -57,4 +61,10 @@ def excerpt_lines(
     return shown
 
 
-__all__ = ["MAX_EXCERPT_CHARACTERS", "MAX_EXCERPT_LINES", "excerpt", "excerpt_lines"]
+__all__ = [
+    "MAX_EXCERPT_CHARACTERS",
+    "MAX_EXCERPT_LINES",
+    "MAX_MESSAGE_EXCERPT_CHARACTERS",
+    "excerpt",
+    "excerpt_lines",
+]

@@ -373,6 +373,8 @@ async def test_a_3_mb_runtime_error_is_bounded_everywhere_and_kept_whole_by_the_
     assert sum(len(line) for line in logs) < 50_000
     markdown = await artifact_markdown(run_id)
     assert len(markdown) < 30_000 and "Boom: xxx" in markdown
+    # The report shows the message whole, with its note of where the whole error is.
+    assert "more characters cut; the whole text: BacktestRuntimeError.error" in markdown
 
 
 async def test_a_20000_line_build_log_is_logged_in_50_lines_and_kept_whole_by_the_error(
