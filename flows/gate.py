@@ -233,6 +233,8 @@ class GateResult(BaseModel):
     def to_markdown(self) -> str:
         """The verdict and, if anything got worse, a table of it."""
         verdict = "passed ✅" if self.passed else "REGRESSION ❌"
+        if self.passed and not self.checked:
+            verdict += " (0 rules checked)"  # a first run without a baseline, say: visibly
         lines = [f"### Regression gate: {verdict}", ""]
         if self.baseline is not None:
             # The baseline is a Variable anyone may edit: its text is data, not markdown.

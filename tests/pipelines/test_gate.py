@@ -78,6 +78,7 @@ def test_a_missing_statistic_fails_its_rule():
 def test_without_a_baseline_the_comparison_passes_and_says_why():
     result = evaluate_gate(GOOD, GateOptions(compare_to_baseline=True), baseline=None)
     assert result.passed and result.notes == ["no baseline yet: nothing to compare with"]
+    assert "### Regression gate: passed ✅ (0 rules checked)" in result.to_markdown()
 
 
 def test_the_baseline_comparison_knows_which_way_is_worse():
