@@ -42,6 +42,7 @@ from quantconnect_client.errors import (
     BacktestRuntimeError,
     BuildError,
 )
+from quantconnect_client.excerpt import excerpt
 from tasks.backtests import (
     backtest_name,
     compile_project,
@@ -65,7 +66,7 @@ from .backtest_params import (
 from .backtest_report import BacktestReport, Outcome, backtest_link, is_real_service
 from .charts import equity_svg, svg_markdown_image
 from .credentials import resolve_credentials, resolve_credentials_sync
-from .gate import GateOptions, GateResult, RegressionError, run_gate
+from .gate import GateOptions, GateResult, RegressionError, check_baseline, run_gate
 from .parameters import RetryOptions
 from .session import IN_MEMORY_RESULTS
 from .side_by_side import side_by_side
@@ -171,7 +172,8 @@ async def equity_chart(
     try:
         points = await retries.apply(read_equity)(creds, project_id, backtest_id)
     except QuantConnectError as error:
-        get_run_logger().warning("No equity chart: %s", error)
+        get_run_logger().warning("No equity chart: %s",
+                                 excerpt(str(error), whole="the chart read's exception"))
         return None
     if len(points) < 2:
         return None
@@ -397,6 +399,9 @@ async def backtest_strategy(
     clock = time.perf_counter()
     setup = await prepare_run(options.strategy, credentials, credentials_block)
     run_id, strategy, creds, choice = setup.run_id, setup.strategy, setup.creds, options.strategy
+    gate_key = strategy.name if strategy else f"project-{setup.project_id}"
+    if options.gate is not None:
+        await check_baseline(options.gate, gate_key, setup.simulated)  # before any request
     report = BacktestReport(
         strategy=setup.label,
         flow_run_id=run_id,
@@ -415,10 +420,7 @@ async def backtest_strategy(
         ) as project_id:
             report.project_id = project_id
             finished, chart = await _backtest_in(creds, project_id, report, options)
-            gate = await gate_results(
-                report, finished, options.gate, strategy.name if strategy else
-                f"project-{project_id}"
-            )
+            gate = await gate_results(report, finished, options.gate, gate_key)
             if options.delete_backtest and strategy is None:
                 await options.retries.apply(delete_backtest)(creds, project_id,
                                                              finished.backtest_id)
@@ -459,6 +461,7 @@ async def regression_gate(
     """
     creds = await resolve_credentials(credentials, credentials_block)
     base_url = creds.to_settings().base_url
+    await check_baseline(options.gate, options.strategy_key, not is_real_service(base_url))
     backtest = await options.retries.apply(read_backtest)(creds, options.project_id,
                                                           options.backtest_id)
     if not backtest.results_ready:

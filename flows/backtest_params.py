@@ -16,24 +16,62 @@ import itertools
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    StrictFloat,
-    StrictInt,
-    StrictStr,
+    Strict,
     model_validator,
 )
 
 from quantconnect_client.parameters import parameter_key
+from quantconnect_client.validation import (
+    MAX_PARAMETER_NUMBER,
+    MAX_PARAMETER_TEXT_LENGTH,
+    MAX_PARAMETERS,
+    MIN_PARAMETER_NUMBER,
+    NO_CONTROL_CHARACTERS,
+    validate_backtest_name,
+    validate_parameters,
+)
 
 from .gate import GateOptions, NumericStatistic
 from .parameters import DEFAULT_TEMPORARY_PREFIX, RetryOptions, TemporaryPrefix
 
-#: A backtest parameter's value: what ``backtests/create`` takes (no bools, lists or objects).
-ParameterValue = StrictStr | StrictInt | StrictFloat
+#: A backtest parameter's value: what ``backtests/create`` takes (no bools, lists or objects),
+#: within the client's limits (``quantconnect_client.validation.validate_parameters`` owns
+#: them; the bounds here put them in the JSON schema, so a form refuses them before a run).
+ParameterValue = (
+    Annotated[str, Strict(), Field(max_length=MAX_PARAMETER_TEXT_LENGTH)]
+    | Annotated[int, Strict(), Field(ge=MIN_PARAMETER_NUMBER, le=MAX_PARAMETER_NUMBER)]
+    | Annotated[
+        float,
+        Strict(),
+        Field(allow_inf_nan=False, ge=MIN_PARAMETER_NUMBER, le=MAX_PARAMETER_NUMBER),
+    ]
+)
 ParameterName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][\w\-.]*$")]
-Parameters = dict[ParameterName, ParameterValue]
+Parameters = Annotated[
+    dict[ParameterName, ParameterValue],
+    Field(max_length=MAX_PARAMETERS),
+    AfterValidator(validate_parameters),
+]
+
+
+def _check_label(label: str | None) -> str | None:
+    # A blank label is no label; any other is checked as the backtest name it becomes part of.
+    if label is None or not label.strip():
+        return None
+    return validate_backtest_name(label)
+
+
+#: The label of a backtest name: the client's rule (no control characters: a newline would be
+#: refused only by the start, after the upload and the compile), in the JSON schema too.
+BacktestLabel = Annotated[
+    str | None,
+    Field(max_length=100, pattern=NO_CONTROL_CHARACTERS),
+    AfterValidator(_check_label),
+]
 DEFAULT_STRATEGY = "strategies/sma_crossover_py"
 #: The most parameter sets one grid run may backtest (each one costs a node for its duration).
 MAX_GRID_SETS = 500
@@ -118,9 +156,8 @@ class BacktestOptions(BaseModel):
         default_factory=dict,
         description='Backtest parameters read by get_parameter, e.g. {"fast": 10, "slow": 30}.',
     )
-    backtest_name: str | None = Field(
+    backtest_name: BacktestLabel = Field(
         default=None,
-        max_length=100,
         description="A label for the backtest; its name always starts with 'prefect <flow run "
         "id>' (how a retried start and the clean-up find it).",
     )
@@ -227,6 +264,21 @@ class GridOptions(BaseModel):
         count = self.set_count()
         if count > self.max_sets:
             raise ValueError(f"{count} parameter sets, more than max_sets={self.max_sets}")
+        return self
+
+    @model_validator(mode="after")
+    def _set_sizes(self) -> GridOptions:
+        # Each set is sent with the fixed parameters: together they are one backtest's.
+        names = [set(self.grid or {})] if self.grid is not None else [
+            set(own) for own in self.parameter_sets or []
+        ]
+        for own in names:
+            count = len(own | set(self.fixed))
+            if count > MAX_PARAMETERS:
+                raise ValueError(
+                    f"a parameter set with the fixed parameters has {count} parameters; the "
+                    f"maximum is {MAX_PARAMETERS}"
+                )
         return self
 
     def set_count(self) -> int:

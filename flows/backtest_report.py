@@ -20,9 +20,12 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from quantconnect_client import DEFAULT_BASE_URL
+from quantconnect_client import DEFAULT_BASE_URL, ValidationError
+from quantconnect_client.excerpt import excerpt, excerpt_lines
+from quantconnect_client.validation import validate_job_id
 
 from .gate import LOWER_IS_BETTER, GateResult
+from .markdown import fenced, inline
 
 #: The report's first table, in this order (LEAN's statistic names).
 HEADLINE_STATISTICS: tuple[str, ...] = (
@@ -79,11 +82,28 @@ def backtest_link(base_url: str, project_id: int | None, backtest_id: str | None
     """The backtest's page on quantconnect.com, only when the results come from there."""
     if project_id is None or not backtest_id or not is_real_service(base_url):
         return None
+    try:
+        validate_job_id(backtest_id)  # the id goes into a markdown link: nothing but an id
+    except ValidationError:
+        return None
     return BACKTEST_LINK.format(project_id=project_id, backtest_id=backtest_id)
 
 
+#: Characters of a stack trace rendered (a trace is longer than an error, and more useful whole).
+MAX_STACKTRACE_CHARACTERS = 10_000
+#: Characters of a grid set's error in the summary (one line per failed set).
+MAX_ROW_ERROR_CHARACTERS = 500
+#: Characters of one value in a table or a list (a statistic, a status, a clean-up step).
+MAX_CELL_CHARACTERS = 500
+
+
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return inline(excerpt(str(text), MAX_CELL_CHARACTERS, whole="the typed report"))
+
+
+def _error(text: str, whole: str) -> str:
+    """A run's error for the report: bounded, and plain text in its line."""
+    return inline(excerpt(text, whole=whole))
 
 
 def _table(rows: list[tuple[str, str]], header: tuple[str, str]) -> list[str]:
@@ -125,14 +145,14 @@ class BacktestReport(BaseModel):
         Args:
             chart: A markdown image (see :func:`flows.charts.svg_markdown_image`), if any.
         """
-        title = f"# {_ICONS[self.outcome]} Backtest {self.strategy}: {self.outcome}"
+        title = f"# {_ICONS[self.outcome]} Backtest {_cell(self.strategy)}: {self.outcome}"
         lines = [title + (" (SIMULATED)" if self.simulated else ""), ""]
         if self.simulated:
             lines += [f"> {SIMULATED_LABEL}", ""]
         if self.link:
             lines += [f"[Open the backtest on QuantConnect]({self.link})", ""]
         if self.error:
-            lines += [f"**Error:** {_cell(self.error)}", ""]
+            lines += [f"**Error:** {_error(self.error, 'the exception that ended the run')}", ""]
         if self.statistics:
             stats = self.statistics
             headline = [(k, stats[k]) for k in HEADLINE_STATISTICS if k in stats]
@@ -157,9 +177,12 @@ class BacktestReport(BaseModel):
         lines += [f"- {name}: {_cell(value)}" for name, value in facts]
         lines.append("")
         if self.build_logs:
-            lines += ["## Build logs", "", "```", *self.build_logs, "```", ""]
+            logs = excerpt_lines(self.build_logs, whole="BuildError.logs")
+            lines += ["## Build logs", "", *fenced("\n".join(logs)), ""]
         if self.stacktrace:
-            lines += ["## Stack trace", "", "```", self.stacktrace, "```", ""]
+            trace = excerpt(self.stacktrace, MAX_STACKTRACE_CHARACTERS,
+                            whole="BacktestRuntimeError.stacktrace")
+            lines += ["## Stack trace", "", *fenced(trace), ""]
         if self.statistics:
             lines += ["## All statistics", "",
                       *_table(sorted(self.statistics.items()), ("statistic", "value")), ""]
@@ -168,7 +191,7 @@ class BacktestReport(BaseModel):
                       *_table(sorted(self.runtime_statistics.items()), ("statistic", "value")),
                       ""]
         if self.cleanup:
-            lines += ["## Clean-up", "", *[f"- {step}" for step in self.cleanup], ""]
+            lines += ["## Clean-up", "", *[f"- {_cell(step)}" for step in self.cleanup], ""]
         return "\n".join(lines).rstrip() + "\n"
 
 
@@ -278,12 +301,12 @@ class GridReport(BaseModel):
     def to_markdown(self) -> str:
         """A summary for the markdown artifact (the ranked table is its own artifact)."""
         done = len(self.rows) - len(self.failed)
-        title = f"# {_ICONS[self.outcome]} Grid {self.strategy}: {self.outcome}"
+        title = f"# {_ICONS[self.outcome]} Grid {_cell(self.strategy)}: {self.outcome}"
         lines = [title + (" (SIMULATED)" if self.simulated else ""), ""]
         if self.simulated:
             lines += [f"> {SIMULATED_LABEL}", ""]
         if self.error:
-            lines += [f"**Error:** {_cell(self.error)}", ""]
+            lines += [f"**Error:** {_error(self.error, 'the exception that ended the run')}", ""]
         direction = "higher" if _descending(self.rank_by, self.order) else "lower"
         lines += [
             f"- Sets: {len(self.rows)}, completed {done}, failed {len(self.failed)}",
@@ -305,8 +328,12 @@ class GridReport(BaseModel):
                              f"{_cell(row.statistics.get(self.rank_by, '-'))} |")
         if self.failed:
             lines += ["", "## Failed sets", ""]
-            lines += [f"- set {r.index} ({_cell(r.parameters)}): {_cell(r.error or r.outcome)}"
-                      for r in self.failed]
+            lines += [
+                f"- set {r.index} ({_cell(r.parameters)}): "
+                + inline(excerpt(r.error or r.outcome, MAX_ROW_ERROR_CHARACTERS,
+                                 whole=f"the set's row (GridReport.rows[{r.index}].error)"))
+                for r in self.failed
+            ]
         if self.cleanup:
-            lines += ["", "## Clean-up", "", *[f"- {step}" for step in self.cleanup]]
+            lines += ["", "## Clean-up", "", *[f"- {_cell(step)}" for step in self.cleanup]]
         return "\n".join(lines) + "\n"

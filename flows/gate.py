@@ -31,6 +31,10 @@ from typing import Any, Literal, get_args
 
 from prefect.variables import Variable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as ModelValidationError
+
+from .markdown import inline
+from .parameters import FiniteFloat
 
 #: The numeric keys of a backtest's ``statistics`` (LEAN's names, as the service sends them).
 NumericStatistic = Literal[
@@ -113,8 +117,12 @@ class Threshold(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min: float | None = Field(default=None, description="The statistic must be at least this.")
-    max: float | None = Field(default=None, description="The statistic must be at most this.")
+    min: FiniteFloat | None = Field(
+        default=None, description="The statistic must be at least this."
+    )
+    max: FiniteFloat | None = Field(
+        default=None, description="The statistic must be at most this."
+    )
 
     @model_validator(mode="after")
     def _some_bound(self) -> Threshold:
@@ -144,13 +152,13 @@ class GateOptions(BaseModel):
         description="Statistics compared with the baseline (only those with a better "
         "direction count).",
     )
-    relative_tolerance: float = Field(
+    relative_tolerance: FiniteFloat = Field(
         default=0.05,
         ge=0,
         le=10,
         description="Allowed worsening as a fraction of the baseline's magnitude.",
     )
-    absolute_tolerance: float = Field(
+    absolute_tolerance: FiniteFloat = Field(
         default=0.01,
         ge=0,
         description="Allowed worsening in the statistic's own unit, whichever is larger.",
@@ -169,6 +177,19 @@ class GateOptions(BaseModel):
     fail_run: bool = Field(
         default=True, description="Fail the flow run when the gate finds a regression."
     )
+
+    @model_validator(mode="after")
+    def _something_to_compare(self) -> GateOptions:
+        if self.compare_to_baseline and not any(
+            name in HIGHER_IS_BETTER or name in LOWER_IS_BETTER
+            for name in self.compared_statistics
+        ):
+            raise ValueError(
+                "compare_to_baseline needs compared_statistics with a better direction "
+                f"(e.g. {', '.join(DEFAULT_COMPARED[:3])}); none of "
+                f"{self.compared_statistics} has one"
+            )
+        return self
 
     @property
     def active(self) -> bool:
@@ -190,7 +211,9 @@ class Baseline(BaseModel):
     """The accepted result a later run is compared with."""
 
     strategy: str
-    statistics: dict[str, float | None]
+    #: Finite numbers only: a NaN or an infinity (hand-edited into the Variable, say) would
+    #: make every comparison with it false, so pass.
+    statistics: dict[str, FiniteFloat | None]
     accepted_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     flow_run_id: str | None = None
     backtest_id: str | None = None
@@ -210,22 +233,25 @@ class GateResult(BaseModel):
     def to_markdown(self) -> str:
         """The verdict and, if anything got worse, a table of it."""
         verdict = "passed ✅" if self.passed else "REGRESSION ❌"
+        if self.passed and not self.checked:
+            verdict += " (0 rules checked)"  # a first run without a baseline, say: visibly
         lines = [f"### Regression gate: {verdict}", ""]
         if self.baseline is not None:
+            # The baseline is a Variable anyone may edit: its text is data, not markdown.
             lines.append(
                 f"- Baseline: accepted {self.baseline.accepted_at:%Y-%m-%d %H:%M} UTC"
-                f" (backtest {self.baseline.backtest_id or '-'})"
+                f" (backtest {inline(self.baseline.backtest_id or '-')})"
             )
-        lines += [f"- {note}" for note in self.notes]
+        lines += [f"- {inline(note)}" for note in self.notes]
         if self.checked:
-            lines.append(f"- Checked: {'; '.join(self.checked)}")
+            lines.append(f"- Checked: {inline('; '.join(self.checked))}")
         if self.findings:
             lines += ["", "| statistic | rule | expected | actual | worse by |",
                       "| --- | --- | ---: | ---: | ---: |"]
             for f in self.findings:
                 lines.append(
-                    f"| {f.statistic} | {f.rule} | {_number(f.expected)} | {_number(f.actual)} "
-                    f"| {_number(f.by)} |"
+                    f"| {inline(f.statistic)} | {inline(f.rule)} | {_number(f.expected)} "
+                    f"| {_number(f.actual)} | {_number(f.by)} |"
                 )
         return "\n".join(lines)
 
@@ -262,6 +288,24 @@ def baseline_key(strategy: str, simulated: bool = False) -> str:
     return (BASELINE_PREFIX + ("simulated-" if simulated else "") + slug)[:200]
 
 
+def _shortfall(
+    name: str, rule: str, expected: float | None, actual: float | None, worse: float | None,
+    allowed: float = 0.0,
+) -> Finding | None:
+    """The finding for one rule, or None when it holds.
+
+    Only a finite amount within ``allowed`` passes: a missing statistic, a non-finite one, or a
+    comparison whose result is not a finite number (NaN compares false with everything) is a
+    finding, worse by infinity.
+    """
+    if actual is None or worse is None or not math.isfinite(actual) or not math.isfinite(worse):
+        shown = None if actual is None or math.isnan(actual) else actual
+        return Finding(statistic=name, rule=rule, expected=expected, actual=shown, by=math.inf)
+    if worse > allowed:
+        return Finding(statistic=name, rule=rule, expected=expected, actual=actual, by=worse)
+    return None
+
+
 def _check_thresholds(
     numbers: Mapping[str, float | None], options: GateOptions, result: GateResult
 ) -> None:
@@ -270,19 +314,14 @@ def _check_thresholds(
         for bound, limit in (("min", threshold.min), ("max", threshold.max)):
             if limit is None:
                 continue
-            result.checked.append(f"{name} {bound} {limit:g}")
-            if actual is None or math.isnan(actual):
-                result.findings.append(
-                    Finding(statistic=name, rule=f"{bound} {limit:g}", expected=limit,
-                            actual=None, by=math.inf)
-                )
-                continue
-            worse = limit - actual if bound == "min" else actual - limit
-            if worse > 0:
-                result.findings.append(
-                    Finding(statistic=name, rule=f"{bound} {limit:g}", expected=limit,
-                            actual=actual, by=worse)
-                )
+            rule = f"{bound} {limit:g}"
+            result.checked.append(f"{name} {rule}")
+            worse = None if actual is None else (
+                limit - actual if bound == "min" else actual - limit
+            )
+            finding = _shortfall(name, rule, limit, actual, worse)
+            if finding is not None:
+                result.findings.append(finding)
 
 
 def _compare(
@@ -291,6 +330,7 @@ def _compare(
     options: GateOptions,
     result: GateResult,
 ) -> None:
+    compared = 0
     for name in options.compared_statistics:
         if name in HIGHER_IS_BETTER:
             sign, direction = 1.0, "higher is better"
@@ -303,20 +343,23 @@ def _compare(
         if before is None:
             result.notes.append(f"{name} missing in the baseline: not compared")
             continue
+        compared += 1
         actual = numbers.get(name)
         rule = f"baseline {before:.6g} ({direction})"
         result.checked.append(f"{name} vs baseline")
-        if actual is None or math.isnan(actual):
-            result.findings.append(
-                Finding(statistic=name, rule=rule, expected=before, actual=None, by=math.inf)
-            )
-            continue
-        worse = sign * (before - actual)
         allowed = max(options.absolute_tolerance, options.relative_tolerance * abs(before))
-        if worse > allowed:
-            result.findings.append(
-                Finding(statistic=name, rule=rule, expected=before, actual=actual, by=worse)
-            )
+        worse = None if actual is None else sign * (before - actual)
+        finding = _shortfall(name, rule, before, actual, worse, allowed)
+        if finding is not None:
+            result.findings.append(finding)
+    if not compared:
+        # Asked to compare and compared nothing (a baseline edited down to `{}`, or holding
+        # none of these statistics): that is no evidence of "no regression", so it fails.
+        result.findings.append(
+            Finding(statistic="baseline", rule="compared 0 statistics: the baseline holds "
+                    f"none of {', '.join(options.compared_statistics)}",
+                    expected=None, actual=None, by=math.inf)
+        )
 
 
 def evaluate_gate(
@@ -332,8 +375,10 @@ def evaluate_gate(
         baseline: The last accepted result, if there is one.
 
     Returns:
-        The verdict; ``findings`` lists what got worse. A missing statistic fails its rule.
-        With no baseline yet, the comparison passes with a note saying so.
+        The verdict; ``findings`` lists what got worse. A missing statistic fails its rule, and
+        so does one that is not a finite number. With no baseline yet, the comparison passes
+        with a note saying so; a baseline holding none of the compared statistics fails (0
+        statistics compared is no evidence of no regression).
     """
     result = GateResult(passed=True, baseline=baseline)
     _check_thresholds(numbers, options, result)
@@ -357,31 +402,45 @@ async def load_baseline(key: str) -> Baseline | None:
     """The baseline stored under ``key``, or None when there is none yet.
 
     Raises:
-        ValueError: The variable holds something that is not a baseline (edited by hand?).
+        ValueError: The variable holds something that is not a baseline (edited by hand?),
+            such as a statistic that is not a finite number; the message names the variable
+            and what is wrong with it.
     """
     value: Any = await Variable.aget(key, default=None)  # type: ignore[func-returns-value]
     if value is None:
         return None
     try:
         return Baseline.model_validate(value)
-    except ValueError as error:
+    except ModelValidationError as error:
+        wrong = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or 'the value'}: {e['msg']}"
+            for e in error.errors()[:5]
+        )
         raise ValueError(
-            f"Prefect Variable {key!r} does not hold a baseline; delete it to start afresh "
-            f"({error.__class__.__name__})"
+            f"Prefect Variable {key!r} does not hold a valid baseline ({wrong}); fix it on the "
+            "UI's Variables page or delete it to start afresh"
         ) from error
+
+
+def _key(options: GateOptions, strategy: str, simulated: bool) -> str:
+    return options.baseline_key or baseline_key(strategy, simulated)
+
+
+async def check_baseline(options: GateOptions, strategy: str, simulated: bool = False) -> None:
+    """Read the baseline the gate will compare with, so that a Variable edited into something
+    that is no baseline fails a run before its backtest takes a node, not after.
+
+    Raises:
+        ValueError: As :func:`load_baseline`, naming the Variable.
+    """
+    if options.compare_to_baseline:
+        await load_baseline(_key(options, strategy, simulated))
 
 
 async def save_baseline(key: str, baseline: Baseline) -> None:
     """Store ``baseline`` under ``key``, replacing the previous one."""
-    # Only numbers that are finite: JSON has no NaN/inf, and a missing one compares as missing.
-    cleaned = baseline.model_copy(
-        update={
-            "statistics": {
-                k: v for k, v in baseline.statistics.items() if v is None or math.isfinite(v)
-            }
-        }
-    )
-    await Variable.aset(key, cleaned.model_dump(mode="json"), overwrite=True, tags=["quantconnect"])
+    await Variable.aset(key, baseline.model_dump(mode="json"), overwrite=True,
+                        tags=["quantconnect"])
 
 
 async def run_gate(
@@ -408,7 +467,7 @@ async def run_gate(
         parameters: Recorded with a new baseline.
         simulated: The results are the emulator's (a baseline of their own).
     """
-    key = options.baseline_key or baseline_key(strategy, simulated)
+    key = _key(options, strategy, simulated)
     baseline = await load_baseline(key) if options.compare_to_baseline else None
     result = evaluate_gate(numbers, options, baseline)
     if should_accept(options, result):
@@ -416,7 +475,9 @@ async def run_gate(
             key,
             Baseline(
                 strategy=strategy,
-                statistics=dict(numbers),
+                # Only finite numbers (a baseline holds no others): a NaN or infinity of
+                # this run is left out, so a later run compares it as missing.
+                statistics={k: v for k, v in numbers.items() if v is None or math.isfinite(v)},
                 flow_run_id=flow_run_id,
                 backtest_id=backtest_id,
                 parameters=dict(parameters or {}),

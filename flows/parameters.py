@@ -3,6 +3,7 @@ rejects invalid values before a run is created."""
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any, Literal, TypeVar
 
 from prefect import Task
@@ -49,6 +50,14 @@ TemporaryPrefix = Annotated[
     str,
     Field(min_length=4, max_length=60, pattern=_PREFIX_PATTERN),
     AfterValidator(_check_prefix),
+]
+
+
+#: A number a form takes: finite. pydantic refuses NaN and infinities (as numbers or as text,
+#: ``"NaN"``), which compare false with everything and so would pass any check; the bounds put
+#: the same rule in the JSON schema for a server enforcing it (JSON itself has no NaN).
+FiniteFloat = Annotated[
+    float, Field(allow_inf_nan=False, ge=-sys.float_info.max, le=sys.float_info.max)
 ]
 
 

@@ -10,6 +10,14 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from quantconnect_client import Project
+from quantconnect_client.excerpt import excerpt
+
+from .markdown import inline
+
+
+def _text(value: str) -> str:
+    """Service text (an error, a clean-up outcome) in a markdown line: bounded, never markup."""
+    return inline(excerpt(value, whole="the typed report"))
 
 
 class StepRecord(BaseModel):
@@ -58,21 +66,20 @@ class LifecycleReport(BaseModel):
         lines = [
             f"# {icon} QuantConnect lifecycle check: {self.outcome}",
             "",
-            f"- Project: `{self.project_name}` (id {self.project_id or 'never created'})",
-            f"- Renamed to: `{self.renamed_to or '-'}`",
+            f"- Project: {inline(self.project_name)} (id {self.project_id or 'never created'})",
+            f"- Renamed to: {inline(self.renamed_to or '-')}",
             f"- Language: {self.language}",
             f"- Total: {self.total_seconds:.2f} s",
         ]
         if self.error:
-            lines.append(f"- Error: {self.error}")
+            lines.append(f"- Error: {_text(self.error)}")
         if self.cleanup:
-            lines.append(f"- Cleanup: {self.cleanup}")
+            lines.append(f"- Cleanup: {_text(self.cleanup)}")
         lines += ["", "| step | result | seconds | detail |", "| --- | --- | ---: | --- |"]
         for step in self.steps:
-            detail = step.detail.replace("|", "\\|")
             lines.append(
-                f"| {step.name} | {'ok' if step.ok else 'FAILED'} | {step.seconds:.3f} | "
-                f"{detail} |"
+                f"| {inline(step.name)} | {'ok' if step.ok else 'FAILED'} | {step.seconds:.3f} | "
+                f"{_text(step.detail)} |"
             )
         return "\n".join(lines)
 

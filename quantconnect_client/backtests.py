@@ -31,6 +31,7 @@ from .errors import (
     UnexpectedResponseError,
     WaitTimeoutError,
 )
+from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, lenient_items, parse
 from .parameters import lean_parameters
 from .projects import CLOCK_TOLERANCE
@@ -531,7 +532,9 @@ class BacktestsAPI:
             raise BacktestRuntimeError(
                 f"Backtest {backtest_id} failed"
                 + (" during initialization" if backtest.during_initialization else "")
-                + f": {backtest.error or backtest.status}",
+                + ": "
+                + excerpt(str(backtest.error or backtest.status), MAX_MESSAGE_EXCERPT_CHARACTERS,
+                          whole="BacktestRuntimeError.error"),
                 endpoint="/backtests/read",
                 backtest_id=backtest_id,
                 error=backtest.error,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
+from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, list_or_empty, parse, usable_job_id
 from .retry import poll
 from .validation import validate_id, validate_job_id
@@ -187,7 +188,11 @@ class CompilesAPI:
         if compiled.succeeded:
             return compiled
         entries = read_build_log(compiled.logs)
-        shown = "; ".join(str(e) for e in entries[:5]) or "; ".join(compiled.logs[-3:])
+        shown = excerpt(
+            "; ".join(str(e) for e in entries[:5]) or "; ".join(compiled.logs[-3:]),
+            MAX_MESSAGE_EXCERPT_CHARACTERS,
+            whole="BuildError.logs",
+        )
         raise BuildError(
             f"Project {project_id} did not compile ({compiled.state}): {shown or 'no log'}",
             endpoint="/compile/read",

@@ -38,7 +38,10 @@ _DEVICE_NAMES = frozenset(
 )
 #: Characters no file name may hold (Windows-reserved; the service stores files on disk).
 _FORBIDDEN_FILE_CHARACTERS = frozenset('\\:*?"<>|')
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = r"\x00-\x1f\x7f"
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL_CHARACTERS}]")
+#: The same rule as a JSON-schema pattern, for forms: text without control characters.
+NO_CONTROL_CHARACTERS = f"^[^{_CONTROL_CHARACTERS}]*$"
 _LANGUAGE_ALIASES: dict[str, Language] = {
     "py": "Py",
     "python": "Py",
@@ -221,11 +224,23 @@ def validate_backtest_name(name: object) -> str:
     return name
 
 
+#: Most parameters one backtest takes (the service's limit is undocumented; the emulator's).
+MAX_PARAMETERS = 200
+#: Longest text value of a parameter (the service's limit is undocumented; the emulator's).
+MAX_PARAMETER_TEXT_LENGTH = 1_000
+#: Number parameters lie within a signed 64-bit integer's range: the service is a C# back end,
+#: and a number beyond that (``10**30``) is no parameter LEAN's ``get_parameter`` reads as one.
+MIN_PARAMETER_NUMBER = -(2**63)
+MAX_PARAMETER_NUMBER = 2**63 - 1
+
+
 def validate_parameters(parameters: object) -> dict[str, str | int | float]:
     """Check backtest parameters: names are non-empty strings, values str, int or float.
 
     Booleans are refused (the service takes text or numbers, and LEAN's ``get_parameter``
-    reads text: pass ``"true"``); so are nested objects, lists, None and non-finite numbers.
+    reads text: pass ``"true"``); so are nested objects, lists, None and non-finite numbers,
+    more than :data:`MAX_PARAMETERS` parameters, text over :data:`MAX_PARAMETER_TEXT_LENGTH`
+    characters and numbers outside a signed 64-bit integer's range.
 
     Example:
         >>> validate_parameters({"fast": 10, "slow": 30.5, "symbol": "SPY"})
@@ -241,6 +256,10 @@ def validate_parameters(parameters: object) -> dict[str, str | int | float]:
             f"Backtest parameters must be a mapping of name to value, got "
             f"{type(parameters).__name__}."
         )
+    if len(parameters) > MAX_PARAMETERS:
+        raise ValidationError(
+            f"{len(parameters)} backtest parameters; the maximum is {MAX_PARAMETERS}."
+        )
     checked: dict[str, str | int | float] = {}
     for name, value in parameters.items():
         if not isinstance(name, str) or not name.strip():
@@ -255,6 +274,18 @@ def validate_parameters(parameters: object) -> dict[str, str | int | float]:
             raise ValidationError(
                 f"Backtest parameter {name!r} must be text or a number, got "
                 f"{type(value).__name__}."
+            )
+        if isinstance(value, str) and len(value) > MAX_PARAMETER_TEXT_LENGTH:
+            raise ValidationError(
+                f"Backtest parameter {name!r} is {len(value)} characters long; the maximum is "
+                f"{MAX_PARAMETER_TEXT_LENGTH}."
+            )
+        if not isinstance(value, str) and not (
+            MIN_PARAMETER_NUMBER <= value <= MAX_PARAMETER_NUMBER
+        ):
+            raise ValidationError(
+                f"Backtest parameter {name!r} is outside a 64-bit integer's range "
+                f"({MIN_PARAMETER_NUMBER} to {MAX_PARAMETER_NUMBER})."
             )
         checked[name] = value
     return checked

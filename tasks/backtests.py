@@ -33,6 +33,7 @@ from quantconnect_client import NotFoundError, QuantConnectClient
 from quantconnect_client.backtest_models import Backtest, BacktestSummary
 from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import BuildError, NoNodeAvailableError, WaitTimeoutError
+from quantconnect_client.excerpt import excerpt_lines
 from quantconnect_client.parameters import lean_parameters
 from quantconnect_client.retry import check_seconds, describe_seconds
 from quantconnect_client.schedules import ProgressSchedule
@@ -139,8 +140,9 @@ async def compile_project(
     Raises:
         ValueError: ``timeout`` is not a positive number of seconds (before any request).
         BuildError: The build failed (permanent, never retried). Every log line is logged at
-            ERROR level first, so the run's logs in the UI show the file, line and message;
-            the exception's message names the errors too.
+            ERROR level first (at most ``MAX_EXCERPT_LINES``, then one saying how many more
+            the error's ``logs`` hold), so the run's logs in the UI show the file, line and
+            message; the exception's message names the errors too.
         WaitTimeoutError: Not compiled within ``timeout`` (permanent; the message names it).
     """
     check_seconds(timeout, "The compile timeout")
@@ -152,7 +154,7 @@ async def compile_project(
             client.compiles.wait, project_id, created.compile_id, timeout=timeout
         )
     except BuildError as error:
-        for line in error.logs:
+        for line in excerpt_lines(error.logs, whole="BuildError.logs"):
             logger.error("Build log: %s", line)
         raise
     except WaitTimeoutError as error:

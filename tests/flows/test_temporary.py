@@ -114,7 +114,7 @@ async def test_a_block_name_that_is_not_saved_says_how_to_save_one_or_use_qc_env
     message = str(raised.value)
     assert "'never-saved-block'" in message
     assert "deployments.setup" in message and "QC_*" in message
-    assert "Unable to find block document" not in state.message
+    assert "Unable to find block document" not in (state.message or "")
     assert qc_emulator.requests_log() == []
 
 

@@ -3,10 +3,13 @@ that nothing is left behind (no project, no running backtest)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from flows.backtest import backtest_strategy
 from flows.backtest_params import BacktestOptions
+from flows.gate import GateOptions
 from tests.pipelines.helpers import (
     FAST,
     INIT_RAISES,
@@ -320,3 +323,118 @@ async def test_a_completed_run_whose_clean_up_failed_fails_saying_so_and_keeps_i
     markdown = await artifact_markdown(run_id)
     assert "## Headline" in markdown and "Sharpe Ratio" in markdown  # the results are kept
     assert "CleanupError" in markdown and "## Clean-up" in markdown
+
+
+async def run_texts(run_id: str) -> tuple[list[str], list[str]]:
+    """Everything the run put into Prefect as text: its log messages (with their levels) and
+    the state messages of the run and its task runs."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogHandler
+
+    await APILogHandler.aflush()
+    logs: list[str] = []
+    async with get_client() as client:
+        while page := await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])),
+            limit=200, offset=len(logs),
+        ):
+            logs += [f"{log.level} {log.message}" for log in page]
+        run = await client.read_flow_run(uuid.UUID(run_id))
+        tasks = await client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+    states = [run.state.message or "" if run.state else "",
+              *[(t.state.message or "") if t.state else "" for t in tasks]]
+    return logs, states
+
+
+async def test_a_3_mb_runtime_error_is_bounded_everywhere_and_kept_whole_by_the_error(
+    emulator, credentials
+):
+    from quantconnect_client.errors import BacktestRuntimeError
+
+    project_id = await existing_project(emulator, credentials)
+    huge = "Boom: " + "x" * 3_000_000
+    emulator.force_runtime_error(project_id, message=huge, at_progress=0.5)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BacktestRuntimeError) and error.error == huge  # kept whole
+    assert len(str(error)) < 3_000
+    assert "more characters cut; the whole text: BacktestRuntimeError.error]" in str(error)
+    logs, states = await run_texts(run_id)
+    assert max(len(state) for state in states) < 3_000, [len(s) for s in states]
+    assert any("BacktestRuntimeError.error" in state for state in states)
+    assert sum(len(line) for line in logs) < 50_000
+    markdown = await artifact_markdown(run_id)
+    assert len(markdown) < 30_000 and "Boom: xxx" in markdown
+    # The report shows the message whole, with its note of where the whole error is.
+    assert "more characters cut; the whole text: BacktestRuntimeError.error" in markdown
+
+
+async def test_a_20000_line_build_log_is_logged_in_50_lines_and_kept_whole_by_the_error(
+    emulator, credentials
+):
+    from quantconnect_client.errors import BuildError
+    from quantconnect_emulator.resources.compiles import Compiles
+
+    project_id = await existing_project(emulator, credentials)
+    lines = [f"Build Error File: main.py Line {i} Column 1 - error {i}" for i in range(1, 20_001)]
+    Compiles.of(emulator.emulator.account).forced_errors[project_id] = lines
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": None, "project_id": project_id}, "retries": FAST})
+    error, run_id = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, BuildError) and list(error.logs) == lines  # kept whole
+    logs, states = await run_texts(run_id)
+    build_lines = [line for line in logs if "Build log:" in line]
+    assert len(build_lines) == 51 and all(line.startswith("40 ") for line in build_lines)
+    assert build_lines[-1].endswith("… [19,950 more lines cut; the whole log: BuildError.logs]")
+    assert max(len(state) for state in states) < 3_000
+    markdown = await artifact_markdown(run_id)
+    assert len(markdown) < 30_000 and "19,950 more lines cut" in markdown
+
+
+async def test_a_baseline_edited_into_nan_fails_the_run_before_any_request(emulator, credentials,
+                                                                            tmp_path):
+    # Found only after the backtest, it would have held a node for nothing.
+    from prefect.variables import Variable
+
+    from flows.gate import Baseline, baseline_key
+
+    folder = strategy_folder(tmp_path, "x = 1\n", name=f"nan_{uuid.uuid4().hex[:8]}")
+    key = baseline_key(folder.rsplit("/", 1)[-1], simulated=True)
+    stored = Baseline(strategy="s", statistics={"Sharpe Ratio": 1.0}).model_dump(mode="json")
+    stored["statistics"]["Sharpe Ratio"] = "NaN"
+    await Variable.aset(key, stored)
+    options = BacktestOptions.model_validate(
+        {"strategy": {"strategy_folder": folder}, "gate": {"compare_to_baseline": True},
+         "retries": FAST})
+    error, _ = await failed_run(options=options, credentials=credentials)
+    assert isinstance(error, ValueError) and repr(key) in str(error)
+    assert "statistics.Sharpe Ratio" in str(error)
+    assert emulator.requests_log() == []
+
+
+async def test_the_gate_flow_refuses_an_edited_baseline_before_any_request(emulator,
+                                                                             credentials):
+    from prefect.variables import Variable
+
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import Baseline, baseline_key
+
+    strategy = f"edited-{uuid.uuid4().hex[:8]}"
+    stored = Baseline(strategy=strategy, statistics={}).model_dump(mode="json")
+    stored["statistics"]["Drawdown"] = "Infinity"
+    await Variable.aset(baseline_key(strategy, simulated=True), stored)
+    options = GateRunOptions(project_id=1, backtest_id="a" * 32, strategy_key=strategy,
+                             gate=GateOptions(compare_to_baseline=True))
+    state = await regression_gate(options=options, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, ValueError) and "finite number" in str(error)
+    assert emulator.requests_log() == []

@@ -109,6 +109,15 @@ def test_every_field_has_help_text_for_the_ui_form():
         ("backtest", {"options": {"gate": {"thresholds": {"Sharpe": {"min": 1}}}}}),
         ("backtest", {"options": {"parameters": {"fast": True}}}),
         ("backtest", {"options": {"limits": {"backtest_timeout_minutes": 0}}}),
+        ("backtest", {"options": {"parameters": {"fast": 10**30}}}),
+        ("backtest", {"options": {"parameters": {"fast": 1e30}}}),
+        ("backtest", {"options": {"parameters": {"fast": float("inf")}}}),
+        ("backtest", {"options": {"parameters": {"fast": "x" * 10_000}}}),
+        ("backtest", {"options": {"parameters": {f"p{i}": 1 for i in range(10_000)}}}),
+        ("backtest", {"options": {"backtest_name": "nightly\nrun"}}),
+        ("backtest", {"options": {"gate": {"thresholds": {"Drawdown": {"max": float("inf")}}}}}),
+        ("grid", {"options": {"grid": {"fast": [1, 10**30]}}}),
+        ("grid", {"options": {"grid": {"fast": [1]}, "fixed": {"s": "x" * 10_000}}}),
         ("grid", {"options": {"grid": {"fast": [1]}, "rank_by": "Sharpe"}}),
         ("grid", {"options": {"grid": {"fast": [1]}, "max_concurrency": 0}}),
         ("gate", {"options": {"project_id": 1, "backtest_id": "x", "strategy_key": "s",
@@ -137,3 +146,54 @@ def test_the_deployment_schema_refuses_bad_parameters_before_a_run_exists(flow_n
             "gate": {"options": {"project_id": 1, "backtest_id": "x", "strategy_key": "s",
                                  "gate": {"thresholds": {"Drawdown": {"max": 0.2}}}}}}
     validate(good[flow_name], schema, raise_on_error=True, preprocess=True, ignore_required=True)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [{"fast": float("nan")}, {"fast": float("inf")}, {"fast": 10**30}, {"fast": -(10**30)},
+     {"fast": 1e30}, {"fast": "x" * 10_000}, {f"p{i}": 1 for i in range(10_000)}],
+    ids=["nan", "inf", "10**30", "-10**30", "1e30", "10000 characters", "10000 keys"],
+)
+def test_parameters_the_client_refuses_are_refused_by_every_form(parameters):
+    # The client's rules (quantconnect_client.validation.validate_parameters), in the forms.
+    with pytest.raises(ValidationError):
+        BacktestOptions(parameters=parameters)
+    with pytest.raises(ValidationError):
+        GridOptions(parameter_sets=[parameters])
+    with pytest.raises(ValidationError):
+        GridOptions(grid={"fast": [1]}, fixed=parameters)
+    if len(parameters) == 1:  # a value: as one of a grid's values too
+        [(name, value)] = parameters.items()
+        with pytest.raises(ValidationError):
+            GridOptions(grid={name: [1, value]})
+
+
+def test_the_limits_themselves_are_accepted():
+    from quantconnect_client.validation import (
+        MAX_PARAMETER_NUMBER,
+        MAX_PARAMETER_TEXT_LENGTH,
+        MAX_PARAMETERS,
+    )
+
+    options = BacktestOptions(parameters={"n": MAX_PARAMETER_NUMBER, "t": "x" *
+                                          MAX_PARAMETER_TEXT_LENGTH, "f": 0.5})
+    assert options.parameters["n"] == MAX_PARAMETER_NUMBER  # an int stays an int
+    assert len(BacktestOptions(parameters={f"p{i}": 1 for i in range(MAX_PARAMETERS)})
+               .parameters) == MAX_PARAMETERS
+
+
+@pytest.mark.parametrize("name", ["nightly\nrun", "tab\there", "bell\x07"])
+def test_a_backtest_label_with_a_control_character_is_refused(name):
+    with pytest.raises(ValidationError):
+        BacktestOptions(backtest_name=name)
+
+
+def test_a_blank_backtest_label_is_no_label():
+    assert BacktestOptions(backtest_name="  ").backtest_name is None
+    assert BacktestOptions(backtest_name="nightly run").backtest_name == "nightly run"
+
+
+def test_a_grid_set_with_the_fixed_parameters_is_one_backtest_and_bounded():
+    with pytest.raises(ValidationError, match="has 201 parameters"):
+        GridOptions(parameter_sets=[{"fast": 1}], fixed={f"p{i}": 1 for i in range(200)})
+    assert GridOptions(grid={"p0": [1]}, fixed={f"p{i}": 1 for i in range(200)}).sets()

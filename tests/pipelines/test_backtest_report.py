@@ -115,3 +115,109 @@ def test_grid_table_and_summary_report_failures_without_hiding_them():
     assert "- Sets: 4, completed 3, failed 1" in markdown
     assert "- set 1 ({'fast': 7}): Runtime Error: boom" in markdown
     assert "| 1 | fast=9 | 1.5 |" in markdown
+
+
+FORGED = ("```\n# ✅ Regression gate: passed\n![pixel](https://attacker.example/p.png)\n"
+          "<img src='https://attacker.example/i.png'>\n[click](https://attacker.example)")
+
+
+def rendered(markdown: str) -> list[tuple[str, str]]:
+    """What a CommonMark renderer makes of ``markdown``: (token type, text) for headings,
+    images, links, raw HTML and code blocks, inline tokens flattened."""
+    from markdown_it import MarkdownIt
+
+    found: list[tuple[str, str]] = []
+    tokens = MarkdownIt("commonmark").parse(markdown)
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            found.append(("heading", tokens[index + 1].content))
+        elif token.type in ("fence", "code_block", "html_block"):
+            found.append((token.type, token.content))
+        for child in token.children or []:
+            if child.type in ("image", "link_open", "html_inline"):
+                found.append((child.type, str(child.attrs.get("src") or child.attrs.get("href")
+                                               or child.content)))
+    return found
+
+
+def forged(markdown: str) -> list[tuple[str, str]]:
+    """Whatever the algorithm's text made into markup: forged headings, images, links, HTML."""
+    return [(kind, text) for kind, text in rendered(markdown)
+            if kind in ("image", "link_open", "html_inline", "html_block")
+            or (kind == "heading" and "Regression gate: passed" in text)]
+
+
+def test_algorithm_text_cannot_close_a_code_block_or_render_as_markdown():
+    markdown = report(outcome="runtime error", error=FORGED, stacktrace="at x\n" + FORGED,
+                      build_logs=["line 1", *FORGED.splitlines()],
+                      statistics={"Sharpe Ratio": FORGED}, status=FORGED,
+                      cleanup=[FORGED]).to_markdown()
+    assert forged(markdown) == []
+    blocks = [text for kind, text in rendered(markdown) if kind == "fence"]
+    assert len(blocks) == 2 and all("```\n# ✅ Regression gate: passed" in b for b in blocks)
+
+
+def test_a_code_block_fence_is_longer_than_any_run_of_backticks_inside():
+    from flows.markdown import fenced
+
+    assert fenced("plain") == ["```", "plain", "```"]
+    lines = fenced("a\n`````\nb")
+    assert lines[0] == lines[-1] == "``````"
+    assert [text for kind, text in rendered("\n".join(lines)) if kind == "fence"] == [
+        "a\n`````\nb\n"]
+
+
+def test_a_hand_edited_baseline_cannot_forge_the_gate_verdict():
+    from flows.gate import Baseline
+
+    baseline = Baseline(strategy="s", statistics={"Sharpe Ratio": 1.0},
+                        backtest_id=")\n\n# ✅ Regression gate: passed\n![p](https://attacker.example/p.png)")
+    gate = evaluate_gate({"Sharpe Ratio": 0.1}, GateOptions(compare_to_baseline=True,
+                                                             compared_statistics=["Sharpe Ratio"]),
+                         baseline)
+    markdown = report(gate=gate, outcome="regression").to_markdown()
+    assert forged(markdown) == []
+    assert ("heading", "Regression gate: REGRESSION ❌") in rendered(markdown)
+
+
+def test_grid_and_lifecycle_reports_render_service_text_as_text():
+    from flows.backtest_report import GridReport, GridRow
+    from flows.reports import LifecycleReport, StepRecord
+
+    grid_report = GridReport(strategy="s", rank_by="Sharpe Ratio", outcome="failed",
+                             error=FORGED, cleanup=[FORGED],
+                             rows=[GridRow(index=0, parameters={"fast": 5}, outcome="failed",
+                                           error=FORGED)])
+    assert forged(grid_report.to_markdown()) == []
+    lifecycle = LifecycleReport(project_name="prefect-tmp-x", language="Py", outcome="failed",
+                                error=FORGED, cleanup=FORGED,
+                                steps=[StepRecord(name="create", seconds=0.1, ok=False,
+                                                  detail=FORGED)])
+    assert forged(lifecycle.to_markdown()) == []
+
+
+def test_a_link_is_made_only_of_an_id():
+    url = "https://www.quantconnect.com/api/v2"
+    assert backtest_link(url, 1, "a" * 32) is not None
+    assert backtest_link(url, 1, "x) ![p](https://attacker.example/p.png") is None
+
+
+def test_service_text_is_rendered_bounded_saying_what_was_cut_and_where_the_rest_is():
+    huge = "E" * 3_000_000
+    logs = [f"Build Error File: main.py Line {i} Column 1 - error {i}" for i in range(20_000)]
+    markdown = report(outcome="runtime error", error=huge, stacktrace=huge,
+                      build_logs=logs).to_markdown()
+    assert len(markdown) < 100_000
+    assert "more characters cut; the whole text: BacktestRuntimeError.stacktrace]" in markdown
+    assert "2,998,000 more characters cut; the whole text: the exception" in markdown
+    assert "19,950 more lines cut; the whole log: BuildError.logs]" in markdown
+    assert logs[49] in markdown and logs[50] not in markdown
+    grid_report = grid_with_error(huge)
+    assert len(grid_report.to_markdown()) < 10_000
+
+
+def grid_with_error(error: str):
+    from flows.backtest_report import GridReport, GridRow
+
+    return GridReport(strategy="s", rank_by="Sharpe Ratio", outcome="failed", error=error,
+                      rows=[GridRow(index=0, parameters={}, outcome="failed", error=error)])

@@ -33,12 +33,41 @@ async def test_a_saved_baseline_reads_back_and_is_replaced_by_the_next():
     assert stored is not None and stored.statistics == {"Sharpe Ratio": 2.0}
 
 
-async def test_non_finite_numbers_are_not_stored():
-    name = key()
-    await save_baseline(name, Baseline(strategy="s", statistics={"Sharpe Ratio": math.inf,
-                                                                 "Alpha": None, "Beta": 1.0}))
-    stored = await load_baseline(name)
+async def test_non_finite_numbers_of_a_run_are_not_stored():
+    from flows.gate import GateOptions, run_gate
+
+    strategy = f"strategy-{uuid.uuid4().hex[:8]}"
+    numbers = {"Sharpe Ratio": math.inf, "Drawdown": math.nan, "Alpha": None, "Beta": 1.0}
+    await run_gate(numbers, GateOptions(accept_baseline="always"), strategy)
+    stored = await load_baseline(baseline_key(strategy))
     assert stored is not None and stored.statistics == {"Alpha": None, "Beta": 1.0}
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", "1e400"])
+async def test_a_hand_edited_non_finite_value_is_refused_naming_the_variable(value):
+    # The Variables page stores what a person types: "NaN" would pass every comparison, and
+    # "Infinity" makes the tolerance (5 % of the baseline) infinite.
+    name = key()
+    stored = Baseline(strategy="s", statistics={"Sharpe Ratio": 1.0}).model_dump(mode="json")
+    stored["statistics"]["Sharpe Ratio"] = value
+    await Variable.aset(name, stored)
+    with pytest.raises(ValueError) as caught:
+        await load_baseline(name)
+    message = str(caught.value)
+    assert repr(name) in message and "statistics.Sharpe Ratio" in message
+    assert "finite number" in message
+
+
+async def test_a_baseline_edited_down_to_nothing_fails_the_comparison():
+    from flows.gate import GateOptions, run_gate
+
+    strategy = f"strategy-{uuid.uuid4().hex[:8]}"
+    emptied = Baseline(strategy=strategy, statistics={}).model_dump(mode="json")
+    await Variable.aset(baseline_key(strategy), emptied)
+    result = await run_gate({"Sharpe Ratio": 1.0}, GateOptions(compare_to_baseline=True),
+                            strategy)
+    assert not result.passed and result.checked == []
+    assert "compared 0 statistics" in result.to_markdown()
 
 
 async def test_a_variable_edited_into_nonsense_is_refused_with_advice():

@@ -78,6 +78,7 @@ def test_a_missing_statistic_fails_its_rule():
 def test_without_a_baseline_the_comparison_passes_and_says_why():
     result = evaluate_gate(GOOD, GateOptions(compare_to_baseline=True), baseline=None)
     assert result.passed and result.notes == ["no baseline yet: nothing to compare with"]
+    assert "### Regression gate: passed ✅ (0 rules checked)" in result.to_markdown()
 
 
 def test_the_baseline_comparison_knows_which_way_is_worse():
@@ -101,9 +102,9 @@ def test_small_changes_within_the_tolerance_pass():
 
 
 def test_statistics_without_a_direction_are_not_compared():
-    baseline = Baseline(strategy="s", statistics={"Beta": 1.0})
-    options = GateOptions(compare_to_baseline=True, compared_statistics=["Beta"])
-    result = evaluate_gate({"Beta": 3.0}, options, baseline)
+    baseline = Baseline(strategy="s", statistics={"Beta": 1.0, "Sharpe Ratio": 1.0})
+    options = GateOptions(compare_to_baseline=True, compared_statistics=["Beta", "Sharpe Ratio"])
+    result = evaluate_gate({"Beta": 3.0, "Sharpe Ratio": 1.0}, options, baseline)
     assert result.passed and "Beta has no better direction: not compared" in result.notes
 
 
@@ -129,3 +130,65 @@ def test_baseline_keys_are_valid_prefect_variable_names():
     for name in ["sma_crossover_py", "Project 123", "ÉtéStrategy/v2", "---"]:
         key = baseline_key(name)
         assert raise_on_name_alphanumeric_dashes_underscores_only(key) == key
+
+
+@pytest.mark.parametrize("bound", ["NaN", "nan", math.nan, "Infinity", math.inf, -math.inf])
+@pytest.mark.parametrize("side", ["min", "max"])
+def test_a_threshold_must_be_a_finite_number(bound, side):
+    with pytest.raises(ValidationError, match="finite number"):
+        GateOptions(thresholds={"Drawdown": {side: bound}})
+
+
+@pytest.mark.parametrize("field", ["relative_tolerance", "absolute_tolerance"])
+@pytest.mark.parametrize("value", [math.nan, "NaN", math.inf, "Infinity"])
+def test_a_tolerance_must_be_a_finite_number(field, value):
+    with pytest.raises(ValidationError):
+        GateOptions(compare_to_baseline=True, **{field: value})
+
+
+def test_the_json_schema_refuses_an_infinite_threshold_or_tolerance():
+    # JSON has no NaN; an overflowing literal (1e400) reads as infinity: the bounds refuse it.
+    from prefect.utilities.schema_tools.validation import ValidationError as SchemaError
+    from prefect.utilities.schema_tools.validation import validate
+
+    schema = GateOptions.model_json_schema()
+    for options in ({"thresholds": {"Drawdown": {"max": math.inf}}},
+                    {"absolute_tolerance": math.inf}):
+        with pytest.raises(SchemaError):
+            validate(options, schema, raise_on_error=True, preprocess=True)
+
+
+@pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity", math.nan, math.inf])
+def test_a_baseline_value_must_be_a_finite_number(value):
+    with pytest.raises(ValidationError, match="finite number"):
+        Baseline(strategy="s", statistics={"Sharpe Ratio": value})
+
+
+@pytest.mark.parametrize("actual", [math.inf, -math.inf, math.nan])
+def test_a_statistic_that_is_not_a_finite_number_fails_every_rule(actual):
+    # inf passes "min 0.5" by arithmetic (inf - 0.5 > 0); it is no number to pass a gate with.
+    options = GateOptions(thresholds={"Sharpe Ratio": {"min": 0.5, "max": 10}})
+    result = evaluate_gate({"Sharpe Ratio": actual}, options)
+    assert not result.passed and len(result.findings) == 2
+    assert all(math.isinf(f.by) for f in result.findings)
+    compare = GateOptions(compare_to_baseline=True, compared_statistics=["Sharpe Ratio"])
+    assert not evaluate_gate({"Sharpe Ratio": actual}, compare,
+                             Baseline(strategy="s", statistics={"Sharpe Ratio": 1.0})).passed
+
+
+def test_a_comparison_that_compares_nothing_fails_and_says_why():
+    options = GateOptions(compare_to_baseline=True)
+    for statistics in ({}, {"Sharpe Ratio": None}, {"Beta": 1.0}):
+        result = evaluate_gate(GOOD, options, Baseline(strategy="s", statistics=statistics))
+        assert not result.passed, statistics
+        [finding] = result.findings
+        assert finding.statistic == "baseline" and "compared 0 statistics" in finding.rule
+    assert "compared 0 statistics" in result.to_markdown()
+
+
+def test_a_comparison_of_only_directionless_statistics_is_refused_by_the_form():
+    with pytest.raises(ValidationError, match="better direction"):
+        GateOptions(compare_to_baseline=True, compared_statistics=["Beta"])
+    with pytest.raises(ValidationError, match="better direction"):
+        GateOptions(compare_to_baseline=True, compared_statistics=[])
+    assert GateOptions(compared_statistics=[]).compared_statistics == []  # not comparing

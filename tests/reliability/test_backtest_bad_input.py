@@ -17,7 +17,7 @@ from prefect.exceptions import ParameterTypeError
 from flows.backtest import BacktestDeadlineError, backtest_strategy
 from flows.backtest_params import MAX_GRID_SETS, GridOptions
 from flows.grid import backtest_grid
-from flows.strategy_folder import MAX_SOURCE_FILE_BYTES, StrategyFolderError
+from flows.strategy_folder import MAX_SOURCE_FILE_BYTES, MAX_SOURCE_FILES, StrategyFolderError
 from quantconnect_client.errors import BacktestRuntimeError, BuildError
 from tests.helpers import credentials_for
 from tests.pipelines.helpers import artifact_markdown
@@ -96,6 +96,14 @@ def _folder(tmp_path: Path, files: dict[str, bytes]) -> str:
 
 
 MAIN = (PYTHON_EXAMPLE / "main.py").read_bytes()
+
+
+def _linked_main(tmp: Path) -> str:
+    """The example's main.py as a link to a copy inside the folder: left out of the upload, it
+    would leave the project's template to be backtested."""
+    folder = _folder(tmp, {"algorithm/sma.txt": MAIN})
+    (Path(folder) / "main.py").symlink_to(Path(folder) / "algorithm" / "sma.txt")
+    return folder
 FOLDERS: list[tuple[str, Callable[[Path], str], str]] = [
     ("folder missing", lambda tmp: str(tmp / "nowhere"), "it does not exist"),
     ("folder empty", lambda tmp: _folder(tmp, {}), "it is empty"),
@@ -109,6 +117,11 @@ FOLDERS: list[tuple[str, Callable[[Path], str], str]] = [
      lambda tmp: _folder(tmp, {"main.py": MAIN,
                                "data.py": b"#" * (MAX_SOURCE_FILE_BYTES + 1)}),
      f"over the {MAX_SOURCE_FILE_BYTES}-byte limit"),
+    ("algorithm file is a symbolic link", _linked_main,
+     "main.py, the algorithm file, is a symbolic link"),
+    (f"{MAX_SOURCE_FILES + 1} source files", lambda tmp: _folder(
+        tmp, {"main.py": MAIN, **{f"lib/m{i}.py": b"X = 1\n" for i in range(MAX_SOURCE_FILES)}}),
+     f"{MAX_SOURCE_FILES + 1} source files, more than the {MAX_SOURCE_FILES} allowed"),
 ]
 
 
@@ -138,6 +151,25 @@ BAD_OPTIONS: list[tuple[str, Any, dict[str, Any], str]] = [
      {"grid": {"fast": [5]}, "max_sets": MAX_GRID_SETS + 1}, "max_sets"),
     ("threshold on an unknown statistic", backtest_strategy,
      {"gate": {"thresholds": {"Sharpe Ratoi": {"min": 0.5}}}}, "Sharpe Ratoi"),
+    ("threshold NaN", backtest_strategy,
+     {"gate": {"thresholds": {"Drawdown": {"max": "NaN"}}}}, "finite number"),
+    ("parameter NaN", backtest_strategy, {"parameters": {"fast": float("nan")}},
+     "finite number"),
+    ("parameter inf", backtest_strategy, {"parameters": {"fast": float("inf")}},
+     "finite number"),
+    ("parameter of 10,000 characters", backtest_strategy, {"parameters": {"fast": "x" * 10_000}},
+     "at most 1000 characters"),
+    ("parameter 10**30", backtest_strategy, {"parameters": {"fast": 10**30}},
+     "less than or equal to 9223372036854775807"),
+    ("10,000 parameters", backtest_strategy,
+     {"parameters": {f"p{i}": 1 for i in range(10_000)}}, "at most 200 items"),
+    ("backtest name with a newline", backtest_strategy, {"backtest_name": "nightly\nrun"},
+     "should match pattern"),
+    ("grid value 10**30", backtest_grid, {"grid": {"fast": [5, 10**30]}},
+     "less than or equal to 9223372036854775807"),
+    ("grid set of 201 parameters with the fixed ones", backtest_grid,
+     {"grid": {"fast": [5]}, "fixed": {f"p{i}": 1 for i in range(200)}},
+     "has 201 parameters; the maximum is 200"),
 ]
 
 

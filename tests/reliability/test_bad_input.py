@@ -153,6 +153,31 @@ def test_bad_ids(qc_emulator, label, project_id, match) -> None:
     )
 
 
+BAD_PARAMETERS = [
+    ("parameter NaN", {"fast": float("nan")}, "must be a finite number"),
+    ("parameter inf", {"fast": float("inf")}, "must be a finite number"),
+    ("parameter of 10,000 characters", {"fast": "x" * 10_000},
+     "10000 characters long; the maximum is 1000"),
+    ("parameter 10**30", {"fast": 10**30}, "outside a 64-bit integer's range"),
+    ("parameter 1e30", {"fast": 1e30}, "outside a 64-bit integer's range"),
+    ("10,000 parameters", {f"p{i}": 1 for i in range(10_000)},
+     "10000 backtest parameters; the maximum is 200"),
+]
+
+
+@pytest.mark.parametrize(("label", "parameters", "match"), BAD_PARAMETERS,
+                         ids=[c[0] for c in BAD_PARAMETERS])
+def test_bad_backtest_parameters(qc_emulator, label, parameters, match) -> None:
+    client = client_for(qc_emulator.base_url, qc_emulator.user_id, qc_emulator.api_token)
+    expect(
+        label,
+        lambda: client.backtests.create(1, "c" * 65, "a name", parameters),
+        ValidationError,
+        match,
+        lambda: _nothing_sent(qc_emulator, client),
+    )
+
+
 def test_missing_credentials() -> None:
     expect(
         "user id 0",
