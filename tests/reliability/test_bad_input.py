@@ -377,7 +377,8 @@ async def test_flow_without_credentials(qc_emulator) -> None:
     record("flow run, no credentials at all", error, 0)
     state = await temporary_project_lifecycle(credentials_block="no-such-block", return_state=True)
     error = await state.result(raise_on_failure=False)  # type: ignore[misc]
-    assert isinstance(error, ValueError) and "no-such-block" in str(error)
+    assert isinstance(error, ConfigurationError) and "'no-such-block'" in str(error)
+    assert "deployments.setup" in str(error)  # says how to save one, or to use QC_*
     record("flow run, credentials_block 'no-such-block'", error, 0)
     assert qc_emulator.requests_log() == []
 
