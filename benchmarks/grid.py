@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from quantconnect_client import NO_RETRY, QuantConnectClient
-from quantconnect_client.errors import NoNodeAvailableError
+from quantconnect_client.errors import TransientError
 
 from .backtest_wait import STRATEGY, BacktestWatcher
 from .services import EmulatorProcess
@@ -77,7 +77,9 @@ def plain_all_at_once(client: QuantConnectClient, sets: list[dict[str, Any]]) ->
             try:
                 backtest = client.backtests.create(project_id, compile_id, f"set {index}",
                                                    parameters)
-            except NoNodeAvailableError:
+            except TransientError:
+                # Refused for lack of a node (NoNodeAvailableError), or a node came free
+                # between the refusal and the client's look at the nodes: lost either way.
                 refused += 1
                 continue
             started.append(backtest.backtest_id)

@@ -344,12 +344,12 @@ def test_12_a_cut_attempt_never_breaks_another_attempt_on_the_shared_pool(qc_emu
     # Threads share one client's keep-alive pool; the emulator's latency puts some attempts
     # past their bound. A cut reaching a connection another attempt uses would surface as a
     # dropped connection (ConnectionFailedError) or a wrong answer there.
-    qc_emulator.set_faults(latency_jitter_ms=600)
     client = QuantConnectClient(qc_emulator.user_id, qc_emulator.api_token,
                                 base_url=qc_emulator.base_url,
                                 timeouts=Timeouts(connect=1.0, read=5.0, total=0.3),
                                 retry=RetryPolicy(max_attempts=1))
-    client.projects.create("shared-pool")
+    client.projects.create("shared-pool")  # before the latency: the set-up is not under test
+    qc_emulator.set_faults(latency_jitter_ms=600)
     outcomes: list[str] = []
 
     def calls() -> None:
