@@ -427,7 +427,7 @@ async def backtest_strategy(
                 report.cleanup.append(f"deleted backtest {finished.backtest_id} as asked")
         report.link = backtest_link(setup.base_url, report.project_id, report.backtest_id)
         if gate is not None and not gate.passed and options.gate and options.gate.fail_run:
-            raise RegressionError(gate)
+            raise RegressionError(gate, report)
         report.outcome = "completed"
         return report
     except BaseException as error:
@@ -475,6 +475,7 @@ async def regression_gate(
         link=backtest_link(base_url, options.project_id, backtest.backtest_id),
     )
     fill_results(report, backtest)
+    report.parameters = dict(backtest.parameter_set)  # what the backtest ran with
     result = await gate_results(report, backtest, options.gate, options.strategy_key)
     assert result is not None  # GateRunOptions refuses a gate with nothing to do
     report.outcome = "completed" if result.passed else "regression"
@@ -483,5 +484,5 @@ async def regression_gate(
         description=f"Regression gate of {options.strategy_key} ({report.outcome})",
     )
     if not result.passed and options.gate.fail_run:
-        raise RegressionError(result)
+        raise RegressionError(result, report)
     return result

@@ -33,6 +33,8 @@ from prefect.variables import Variable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as ModelValidationError
 
+from quantconnect_client.parameters import parameter_key
+
 from .markdown import inline
 from .parameters import FiniteFloat
 
@@ -177,6 +179,12 @@ class GateOptions(BaseModel):
     fail_run: bool = Field(
         default=True, description="Fail the flow run when the gate finds a regression."
     )
+    other_parameters: Literal["warn", "fail"] = Field(
+        default="warn",
+        description="When the baseline was accepted with other backtest parameters than this "
+        "run's (the baseline is kept per strategy, not per parameter set): warn in the "
+        "verdict, or fail the comparison. A baseline_key of its own keeps one per set.",
+    )
 
     @model_validator(mode="after")
     def _something_to_compare(self) -> GateOptions:
@@ -240,7 +248,8 @@ class GateResult(BaseModel):
             # The baseline is a Variable anyone may edit: its text is data, not markdown.
             lines.append(
                 f"- Baseline: accepted {self.baseline.accepted_at:%Y-%m-%d %H:%M} UTC"
-                f" (backtest {inline(self.baseline.backtest_id or '-')})"
+                f" (backtest {inline(self.baseline.backtest_id or '-')}, parameters "
+                f"{inline(_parameters_text(self.baseline.parameters))})"
             )
         lines += [f"- {inline(note)}" for note in self.notes]
         if self.checked:
@@ -257,11 +266,29 @@ class GateResult(BaseModel):
 
 
 class RegressionError(AssertionError):
-    """The gate found a regression; the message holds the table."""
+    """The gate found a regression; the message holds the table.
 
-    def __init__(self, result: GateResult) -> None:
+    Attributes:
+        result: The verdict.
+        report: The run's whole report (a ``BacktestReport``: statistics, chart data, what was
+            cleaned up), when a flow raised it; ``None`` from :func:`evaluate_gate` users.
+    """
+
+    def __init__(self, result: GateResult, report: Any = None) -> None:
         super().__init__(result.to_markdown())
         self.result = result
+        self.report = report
+
+
+def _parameters_text(parameters: Mapping[str, str | int | float]) -> str:
+    """Parameters as LEAN reads them, sorted: ``fast=10, slow=30`` (``none`` when empty).
+
+    Example:
+        >>> _parameters_text({"slow": 30.0, "fast": "10"}), _parameters_text({})
+        ('fast=10, slow=30', 'none')
+    """
+    pairs = parameter_key(parameters)
+    return ", ".join(f"{name}={value}" for name, value in pairs) if pairs else "none"
 
 
 def _number(value: float | None) -> str:
@@ -324,6 +351,26 @@ def _check_thresholds(
                 result.findings.append(finding)
 
 
+def _same_parameters(
+    parameters: Mapping[str, str | int | float],
+    baseline: Baseline,
+    options: GateOptions,
+    result: GateResult,
+) -> None:
+    """Name a baseline accepted with other parameters than the run's (compared as LEAN reads
+    them: ``10`` and ``"10"`` are the same)."""
+    if parameter_key(parameters) == parameter_key(baseline.parameters):
+        return
+    why = (f"the baseline was accepted with other parameters "
+           f"({_parameters_text(baseline.parameters)}) than this run's "
+           f"({_parameters_text(parameters)})")
+    if options.other_parameters == "fail":
+        result.findings.append(Finding(statistic="baseline", rule=f"same parameters: {why}",
+                                       expected=None, actual=None, by=math.inf))
+    else:
+        result.notes.append(f"warning: {why}; compared all the same")
+
+
 def _compare(
     numbers: Mapping[str, float | None],
     baseline: Baseline,
@@ -366,6 +413,7 @@ def evaluate_gate(
     numbers: Mapping[str, float | None],
     options: GateOptions,
     baseline: Baseline | None = None,
+    parameters: Mapping[str, str | int | float] | None = None,
 ) -> GateResult:
     """Check a backtest's numbers against the thresholds and, if asked, the baseline.
 
@@ -373,6 +421,8 @@ def evaluate_gate(
         numbers: Statistic name → number (None when the service sent ``-`` or nothing).
         options: The rules.
         baseline: The last accepted result, if there is one.
+        parameters: The run's backtest parameters: a baseline accepted with others is named
+            in the verdict (``options.other_parameters``: a warning, or a finding).
 
     Returns:
         The verdict; ``findings`` lists what got worse. A missing statistic fails its rule, and
@@ -386,6 +436,8 @@ def evaluate_gate(
         if baseline is None:
             result.notes.append("no baseline yet: nothing to compare with")
         else:
+            if parameters is not None:
+                _same_parameters(parameters, baseline, options, result)
             _compare(numbers, baseline, options, result)
     result.passed = not result.findings
     return result
@@ -469,7 +521,7 @@ async def run_gate(
     """
     key = _key(options, strategy, simulated)
     baseline = await load_baseline(key) if options.compare_to_baseline else None
-    result = evaluate_gate(numbers, options, baseline)
+    result = evaluate_gate(numbers, options, baseline, dict(parameters or {}))
     if should_accept(options, result):
         await save_baseline(
             key,

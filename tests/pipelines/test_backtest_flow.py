@@ -198,6 +198,9 @@ async def test_a_regression_fails_the_run_with_the_table(emulator, credentials):
     error, run_id = await failed_run(options=options, credentials=credentials)
     assert isinstance(error, RegressionError)
     assert "| Sharpe Ratio | min 1000 |" in str(error)
+    # The whole report travels with the error: a caller sees the numbers without the UI.
+    assert error.report.outcome == "regression" and "Sharpe Ratio" in error.report.statistics
+    assert error.report.parameters == options.parameters
     markdown = await artifact_markdown(run_id)
     assert markdown.startswith("# 📉 Backtest sma_crossover_py: regression")
     assert "### Regression gate: REGRESSION" in markdown

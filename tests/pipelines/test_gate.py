@@ -192,3 +192,30 @@ def test_a_comparison_of_only_directionless_statistics_is_refused_by_the_form():
     with pytest.raises(ValidationError, match="better direction"):
         GateOptions(compare_to_baseline=True, compared_statistics=[])
     assert GateOptions(compared_statistics=[]).compared_statistics == []  # not comparing
+
+
+def test_a_baseline_of_other_parameters_is_named_and_compared_with_a_warning():
+    baseline = Baseline(strategy="s", statistics=GOOD, parameters={"fast": 10, "slow": 30})
+    options = GateOptions(compare_to_baseline=True)
+    result = evaluate_gate(GOOD, options, baseline, {"fast": 5, "slow": 30})
+    assert result.passed
+    assert any(note.startswith("warning: the baseline was accepted with other parameters "
+                               "(fast=10, slow=30) than this run's (fast=5, slow=30)")
+               for note in result.notes)
+    assert "parameters fast=10, slow=30)" in result.to_markdown()
+
+
+def test_a_baseline_of_other_parameters_fails_the_comparison_when_asked():
+    baseline = Baseline(strategy="s", statistics=GOOD, parameters={"fast": 10})
+    options = GateOptions(compare_to_baseline=True, other_parameters="fail")
+    result = evaluate_gate(GOOD, options, baseline, {"fast": 5})
+    assert not result.passed
+    assert [f.statistic for f in result.findings] == ["baseline"]
+    assert "same parameters" in result.findings[0].rule
+
+
+def test_parameters_equal_as_lean_reads_them_are_the_same_baseline():
+    baseline = Baseline(strategy="s", statistics=GOOD, parameters={"fast": "10", "slow": 30.0})
+    options = GateOptions(compare_to_baseline=True, other_parameters="fail")
+    result = evaluate_gate(GOOD, options, baseline, {"fast": 10, "slow": 30})
+    assert result.passed and not any("other parameters" in note for note in result.notes)
