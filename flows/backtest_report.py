@@ -320,12 +320,14 @@ class GridReport(BaseModel):
         ranked = [r for r in self.ranked() if r.outcome == "completed" and r.value is not None]
         ranked = ranked[:10]
         if ranked:
-            lines += ["", "| rank | parameters | " + _cell(self.rank_by) + " |",
-                      "| ---: | --- | ---: |"]
+            # The ranking statistic, then what a person weighs it against.
+            shown = [self.rank_by] + [n for n in ("Net Profit", "Drawdown") if n != self.rank_by]
+            lines += ["", "| rank | parameters | " + " | ".join(_cell(n) for n in shown) + " |",
+                      "| ---: | --- |" + " ---: |" * len(shown)]
             for rank, row in enumerate(ranked, start=1):
                 params = ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items()))
-                lines.append(f"| {rank} | {_cell(params)} | "
-                             f"{_cell(row.statistics.get(self.rank_by, '-'))} |")
+                values = " | ".join(_cell(row.statistics.get(n, "-")) for n in shown)
+                lines.append(f"| {rank} | {_cell(params)} | {values} |")
         if self.failed:
             lines += ["", "## Failed sets", ""]
             lines += [

@@ -143,7 +143,17 @@ def _update_one(
     return client.projects.read(project_id) if confirm else None
 
 
-@task(name="delete-project", task_run_name="delete-project {project_id}", **api_task_options())
+def _delete_run_name() -> str:
+    """``delete-project <id>``, or ``purge-project <id>`` for a purge: a lifecycle's delete
+    and purge read as two steps in the UI, not the same step twice."""
+    from prefect.runtime import task_run
+
+    parameters = task_run.parameters
+    kind = "purge" if parameters.get("purge") else "delete"
+    return f"{kind}-project {parameters.get('project_id')}"
+
+
+@task(name="delete-project", task_run_name=_delete_run_name, **api_task_options())
 async def delete_project(
     credentials: QuantConnectCredentials,
     project_id: int,

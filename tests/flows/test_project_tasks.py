@@ -154,7 +154,7 @@ async def test_the_default_lifecycle_checks_each_delete_inside_its_task_run(
     assert qc_emulator.projects() == []
     names = await task_run_names(report.flow_run_id, at_least=6)
     assert names == [
-        "authenticate", "create-project", "delete-project", "delete-project", "list-files",
+        "authenticate", "create-project", "delete-project", "list-files", "purge-project",
         "update-project",
     ]  # no separate status task runs: the deletes read the status back themselves
     steps = {step.name: step.detail for step in report.steps}

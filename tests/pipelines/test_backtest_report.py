@@ -221,3 +221,17 @@ def grid_with_error(error: str):
 
     return GridReport(strategy="s", rank_by="Sharpe Ratio", outcome="failed", error=error,
                       rows=[GridRow(index=0, parameters={}, outcome="failed", error=error)])
+
+
+def test_the_grid_summary_ranks_with_net_profit_and_drawdown_beside():
+    from flows.backtest_report import GridReport, GridRow
+
+    rows = [GridRow(index=i, parameters={"fast": f}, outcome="completed", value=v,
+                    statistics={"Sharpe Ratio": str(v), "Net Profit": f"{i}0%",
+                                "Drawdown": f"{i}%"})
+            for i, (f, v) in enumerate([(5, 0.5), (10, 1.5)])]
+    markdown = GridReport(strategy="s", rank_by="Sharpe Ratio", rows=rows).to_markdown()
+    assert "| rank | parameters | Sharpe Ratio | Net Profit | Drawdown |" in markdown
+    assert "| 1 | fast=10 | 1.5 | 10% | 1% |" in markdown
+    by_profit = GridReport(strategy="s", rank_by="Net Profit", rows=rows).to_markdown()
+    assert "| rank | parameters | Net Profit | Drawdown |" in by_profit  # not twice
