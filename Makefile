@@ -6,6 +6,8 @@
 #   make backtest STRATEGY=dir PARAMS='fast=10 slow=30' [GATE='--max Drawdown=0.3 --baseline']
 #               - set up, then backtest a strategy folder of your own (python -m flows.run)
 #   make grid STRATEGY=dir GRID='fast=5,10 slow=30,60' - the same folder over a parameter grid
+#   make test-compat - the same fast set on the lowest Python with the lowest declared versions
+#                 (constraints/floor.txt), then on the newest Python with the newest releases
 #   make bench  - set up, then run the benchmarks (benchmarks/README.md)
 #   make soak   - set up, then the long fault soaks (QC_SOAK_RUNS lifecycle runs, default 500;
 #                 QC_BACKTEST_SOAK_RUNS backtest runs per node mode, default 100)
@@ -17,7 +19,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo backtest grid test test-fast lint typecheck pytest emulator bench soak clean
+# The supported Pythons' two ends (FLOOR_VERSION is requires-python's lower bound), for
+# `make test-compat`: an installed pyenv one of each unless named, e.g.
+# PYTHON_FLOOR=/usr/bin/python3.10 PYTHON_NEWEST=/usr/bin/python3.13.
+FLOOR_VERSION  := 3.10
+NEWEST_VERSION := 3.13
+PYENV_ROOT     ?= $(HOME)/.pyenv
+PYTHON_FLOOR   ?= $(lastword $(wildcard $(PYENV_ROOT)/versions/$(FLOOR_VERSION).*/bin/python3))
+PYTHON_NEWEST  ?= $(lastword $(wildcard $(PYENV_ROOT)/versions/$(NEWEST_VERSION).*/bin/python3))
+
+.PHONY: setup demo backtest grid test test-fast test-compat lint typecheck pytest emulator bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +68,25 @@ test: lint typecheck pytest
 test-fast: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow' -q
 
+# Each end in its own venv, made anew each time: the floor pins only our direct dependencies (the
+# rest resolve as a user's would); the newest takes every package's newest release.
+test-compat: $(STAMP)
+	@$(call compat_python,$(PYTHON_FLOOR),$(FLOOR_VERSION),PYTHON_FLOOR)
+	@$(call compat_python,$(PYTHON_NEWEST),$(NEWEST_VERSION),PYTHON_NEWEST)
+	$(BIN)/uv venv --quiet --clear --seed --python $(PYTHON_FLOOR) .venv-floor
+	VIRTUAL_ENV=.venv-floor $(BIN)/uv pip install --quiet -e '.[dev]' -c constraints/floor.txt
+	.venv-floor/bin/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow' -q -p no:cacheprovider
+	$(BIN)/uv venv --quiet --clear --seed --python $(PYTHON_NEWEST) .venv-newest
+	VIRTUAL_ENV=.venv-newest $(BIN)/uv pip install --quiet -e '.[dev]'
+	.venv-newest/bin/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow' -q -p no:cacheprovider
+
+# $(1) must be a Python $(2) interpreter; otherwise say which variable names one.
+compat_python = v=$$("$(1)" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	if [ "$$v" != "$(2)" ]; then \
+		echo "test-compat: no Python $(2) found (got '$(1)'); install one (pyenv install $(2)) or set $(3)=/path/to/python$(2)" >&2; \
+		exit 1; \
+	fi
+
 emulator: $(STAMP)
 	$(BIN)/qc-emulator
 
@@ -70,4 +100,4 @@ soak: $(STAMP)
 		tests/reliability/test_backtest_concurrency.py -m slow -p no:cacheprovider
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .prefect-home
+	rm -rf $(VENV) .venv-floor .venv-newest .pytest_cache .mypy_cache .ruff_cache .prefect-home

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import anyio
 import pytest
 
 from flows.side_by_side import side_by_side
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="exception notes (add_note) are 3.11+")
 def test_when_both_fail_the_second_failure_is_named_on_the_first() -> None:
     async def both() -> None:
         async def a() -> None:
