@@ -43,6 +43,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 #: LEAN API calls whose literal arguments the service reports as overfitting hints.
@@ -286,6 +287,14 @@ def _check_python(name: str, text: str, out: _Collector) -> None:
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         report.errors.append(_log("Py", name, 1, 1, str(exc)[:200] or type(exc).__name__))
         return
+    try:
+        _read_python(name, tree, text, out)
+    except RecursionError:
+        # Nesting that deep is refused by LEAN's own parse too (a RecursionError in Python).
+        report.errors.append(_log("Py", name, 1, 1, "maximum recursion depth exceeded"))
+
+
+def _read_python(name: str, tree: ast.Module, text: str, out: _Collector) -> None:
     lines = text.splitlines()
     initializers: list[ast.FunctionDef] = []
     for node in ast.walk(tree):
@@ -327,13 +336,26 @@ def _base_name(node: ast.expr) -> str | None:
 
 
 def _literal(node: ast.expr) -> Any:
-    """A constant argument's value (``-5`` included); ``None`` for anything else."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _literal(node.operand)
-        return -inner if isinstance(inner, (int, float)) else None
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
-        return node.value
-    return None
+    """A constant argument's value (``-5`` included); ``None`` for anything else.
+
+    Iterative: ``- - - ... 1`` with thousands of minus signs is valid Python.
+
+    Example:
+        >>> _literal(ast.parse("-" * 3000 + "1", mode="eval").body)
+        1
+    """
+    negations = 0
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        negations += 1
+        node = node.operand
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return None
+    value = node.value
+    if negations == 0:
+        return value
+    if not isinstance(value, (int, float)):
+        return None
+    return -value if negations % 2 else value
 
 
 def _source_line(lines: list[str], number: int) -> str:
@@ -448,6 +470,11 @@ _CS_HINT = re.compile(r"\b(" + "|".join(c for c in HINTED_CALLS if c[0].isupper(
 _CS_INITIALIZE = re.compile(r"\bvoid\s+Initialize\s*\(\s*\)\s*\{")
 _CS_THROW = re.compile(r"\bthrow\s+new\s+([\w.]+)\s*\(")
 _CS_STRING_ARG = re.compile(r'\s*"([^"\\\n]*)"\s*(,|\))')
+# ``SetCash(<one numeric literal>)``: the literal (exponent included) and its suffix.
+_CS_CASH_ARG = re.compile(
+    r"\s*(\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)"
+    r"[mMdDfF]?\s*\)"
+)
 _CS_NUMBER_ARG = re.compile(r"\s*-?\d+(?:\.\d+)?[mMdDfF]?\s*\)")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _CLOSING = {v: k for k, v in _PAIRS.items()}
@@ -554,13 +581,14 @@ def _number_error(token: str) -> str | None:
         # Compare lengths first: int() of thousands of digits is slow, and refused past 4,300.
         too_large = len(digits) > len(str(_UINT64_MAX)) or int(digits or "0") > _UINT64_MAX
         return "Integral constant is too large" if too_large else None
-    value = float(body)
     if suffix == "m":
+        # Exactly: decimal.MaxValue itself is valid; float() and abs() would round it up.
         return (
             "Floating-point constant is outside the range of type 'decimal'"
-            if abs(value) > DECIMAL_MAX
+            if Decimal(body).copy_abs() > DECIMAL_MAX
             else None
         )
+    value = float(body)
     kind = "float" if suffix == "f" else "double"
     limit = 3.4028235e38 if kind == "float" else sys.float_info.max
     return (
@@ -598,6 +626,11 @@ def _csharp_call(
         return False
     if stripped.find("(", start, close) >= 0:  # an expression: nothing known before running it
         return False
+    if call == "SetCash":
+        literal = _CS_CASH_ARG.match(text, start, close + 1)
+        if literal is not None:
+            _csharp_cash(name, Decimal(literal.group(1).replace("_", "")), line, lines, out)
+            return False
     numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", text[start:close])
     if call == "SetCash":
         if numbers and float(numbers[-1]) > 0:
@@ -621,6 +654,16 @@ def _csharp_call(
     else:
         _apply_date(report, call, ints)
     return False
+
+
+def _csharp_cash(name: str, value: Decimal, line: int, lines: _Lines, out: _Collector) -> None:
+    """``SetCash(literal)``: a double beyond ``decimal`` overflows when LEAN converts it."""
+    if value.copy_abs() > DECIMAL_MAX:  # copy_abs(): exact, where abs() rounds to 28 digits
+        failure = InitializeFailure(name, line, "OverflowException", _DECIMAL_OVERFLOW, "")
+        failure.source_line = lines.text(line)
+        out.failure((name, line, 0), failure)
+    elif value > 0:
+        out.report.cash = float(value)
 
 
 def _csharp_plot(text: str, start: int, close: int, out: _Collector) -> None:

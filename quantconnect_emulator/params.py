@@ -148,15 +148,9 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
-        try:
-            decoded = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
-        except RecursionError as exc:  # absurd nesting: the decoder gives up, so do we
-            raise ParamError("Request body is nested too deeply") from exc
-        except ValueError as exc:
-            raise ParamError(f"Request body is not valid JSON: {str(exc)[:200]}") from exc
+        decoded = decode_json(text, "Request body")
         if not isinstance(decoded, dict):
             raise ParamError("Request body must be a JSON object")
-        _refuse_surrogates(decoded)
         return decoded
     if media_type.startswith("multipart/"):
         raise ParamError("multipart/form-data bodies are not supported; send JSON")
@@ -166,6 +160,56 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
+
+
+def decode_json(text: str, what: str, *, where: str = "") -> Any:
+    r"""Decode JSON text the way every request value is decoded, or refuse it.
+
+    The one decoder of the body and of every JSON string an action re-parses (``parameters``
+    or ``nodes`` sent as text): integers of at most :data:`MAX_INT_DIGITS` digits, finite
+    numbers only (no ``NaN``/``Infinity``, no ``1e400`` that would become infinity), and no
+    lone surrogate in any string (see the module docstring).
+
+    Args:
+        text: The JSON text.
+        what: What it is, for the messages (``"Request body"``, ``"Parameter 'nodes'"``).
+        where: The dotted name of the value inside the request, for the surrogate message.
+
+    Example:
+        >>> decode_json('{"fast": 10}', "Parameter 'parameters'")
+        {'fast': 10}
+        >>> for text in ('{"fast": NaN}', '{"fast": 1e400}', '["\\ud800"]'):
+        ...     try:
+        ...         decode_json(text, "Parameter 'x'", where="x")
+        ...     except ParamError as error:
+        ...         print(error)
+        Parameter 'x' is not valid JSON: NaN is not a JSON number
+        Parameter 'x' is not valid JSON: 1e400 is not a finite number
+        Parameter 'x[0]' is not valid text: it holds a lone surrogate (U+D800)
+    """
+    try:
+        decoded = json.loads(
+            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except RecursionError as exc:  # absurd nesting: the decoder gives up, so do we
+        raise ParamError(f"{what} is nested too deeply") from exc
+    except _NotFinite as exc:
+        raise ParamError(f"{what} is not valid JSON: {exc}") from exc
+    except ValueError as exc:
+        raise ParamError(f"{what} is not valid JSON: {str(exc)[:200]}") from exc
+    _refuse_surrogates(decoded, where)
+    return decoded
+
+
+class _NotFinite(ValueError):
+    """A JSON number or constant that is no finite number (its own message, not json's)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"{text[:50]} is not a finite number")
+    return value
 
 
 def _is_text(value: str) -> bool:
@@ -178,7 +222,7 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def _refuse_surrogates(decoded: dict[str, Any]) -> None:
+def _refuse_surrogates(decoded: Any, where: str = "") -> None:
     r"""Refuse a decoded body holding a lone surrogate in any string, naming where.
 
     Example:
@@ -189,7 +233,7 @@ def _refuse_surrogates(decoded: dict[str, Any]) -> None:
         ...     print(error)
         Parameter 'parameters.fast' is not valid text: it holds a lone surrogate (U+D800)
     """
-    stack: list[tuple[str, Any]] = [("", decoded)]
+    stack: list[tuple[str, Any]] = [(where, decoded)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, dict):
@@ -213,7 +257,7 @@ def _printable(where: str) -> str:
 
 
 def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _NotFinite(f"{name} is not a JSON number")
 
 
 def parse_request_params(*, content_type: str, query_string: bytes, body: bytes) -> Params:

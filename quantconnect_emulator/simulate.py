@@ -81,7 +81,8 @@ def lean_parameter_text(value: str | int | float) -> str:
     if isinstance(value, int):
         return str(value)
     sign, digits, exponent = Decimal(repr(value)).as_tuple()
-    assert isinstance(exponent, int)  # repr() of a finite float: never NaN or Infinity
+    if not isinstance(exponent, int):  # NaN or Infinity: parse_parameters refuses them first
+        raise ValueError(f"parameter value {value!r} is not a finite number")
     text = "".join(map(str, digits)).rstrip("0") or "0"
     exponent += len(digits) - len(text)
     scientific = exponent + len(text) - 1  # the power of ten of the first digit
