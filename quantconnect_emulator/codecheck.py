@@ -341,7 +341,7 @@ def _literal(node: ast.expr) -> Any:
     Iterative: ``- - - ... 1`` with thousands of minus signs is valid Python.
 
     Example:
-        >>> _literal(ast.parse("-" * 3000 + "1", mode="eval").body)
+        >>> _literal(ast.parse("-" * 2000 + "1", mode="eval").body)
         1
     """
     negations = 0
@@ -710,22 +710,36 @@ def _csharp_initialize(
 # ------------------------------------------------------------- as a child process
 
 
-def _limit_memory(megabytes: int) -> None:
+def _limit_child(megabytes: int, seconds: float) -> None:
+    """Bound this process itself: memory, CPU time, and wall time (an alarm).
+
+    The parent kills a child over its bound; these limits also hold when the parent is gone
+    (killed outright), so that no check outlives its bound by more than a second.
+    """
+    import signal
+
+    wall = math.ceil(seconds) + 1
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, wall)  # SIGALRM's default action ends the process
     try:
         import resource
-    except ImportError:  # not on this platform: the time bound still holds
+    except ImportError:  # not on this platform: the parent's bound still holds
         return
     limit = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (wall, wall + 1))
 
 
 def main() -> None:
-    """Read ``{"language", "files", "today", "memory_mb"}`` as JSON on stdin; write the report.
+    """Read the request (``language``, ``files``, ``today``, ``memory_mb``, ``seconds``) as JSON.
+
+    The report goes to stdout as JSON.
 
     Run by :mod:`quantconnect_emulator.checkrun` as ``python -I -S codecheck.py``.
     """
+    _limit_child(2048, 600.0)  # bounded before reading: a parent may die while it writes
     request = json.loads(sys.stdin.buffer.read())
-    _limit_memory(int(request.get("memory_mb") or 2048))
+    _limit_child(int(request.get("memory_mb") or 2048), float(request.get("seconds") or 600.0))
     today = date.fromisoformat(request["today"]) if request.get("today") else None
     report = check_sources(request["language"], request["files"], today=today)
     sys.stdout.write(json.dumps(report.to_dict()))
