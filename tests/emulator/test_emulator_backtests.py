@@ -344,7 +344,8 @@ def _every_read_answers(api, pid: int, backtest_id: str) -> dict[str, Any]:
          "ArgumentException: Date Invalid: Year, Month, and Day parameters describe an "
          "un-representable DateTime."),
     ],
-    ids=["year-overflow", "cash-1e400", "cash-expression", "cash-2000-minus", "end-9999-12-31", "start-future",
+    ids=["year-overflow", "cash-1e400", "cash-expression", "cash-2000-minus", "end-9999-12-31",
+         "start-future",
          "start-1899", "start-feb-30"],
 )  # fmt: skip
 def test_literals_lean_refuses_fail_initialization_not_the_emulator(api, qc_emulator, line, error):
