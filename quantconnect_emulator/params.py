@@ -5,10 +5,11 @@ parameters; the emulator accepts all three on every endpoint. Query parameters
 and body fields are merged (the body wins). Unknown keys are ignored, as the
 real service does: ``{"id": 5}`` on ``/projects/read`` means "no filter".
 
-Form fields named ``name[key]`` (QuantConnect's older docs send backtest
-parameters as ``parameters[fast]=10``) are bound into a map ``name``: ``{"fast":
-"10"}``. What cannot be bound (``name[]``, ``name[a][b]``, or ``name`` given
-both ways) is refused, never dropped.
+Form fields and query parameters named ``name[key]`` (QuantConnect's older docs
+send backtest parameters as ``parameters[fast]=10``) are bound into a map
+``name``: ``{"fast": "10"}``. What cannot be bound (``name[]``, ``name[a][b]``,
+or ``name`` given both ways) is refused, never dropped. JSON keys are taken as
+they are (an unknown one, brackets or not, is ignored).
 
 A JSON string may spell a lone UTF-16 surrogate (``"\\ud800"``): valid JSON, but
 not text, so nothing could encode it again (every later answer holding it would
@@ -133,6 +134,7 @@ def _form(text: str) -> dict[str, Any]:
 
 
 def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
+    """The body's values; form fields are bound (``name[key]``), JSON keys are kept as sent."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     stripped = body.strip()
     if not stripped:
@@ -140,7 +142,7 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     looks_json = stripped[:1] in (b"{", b"[")
     if media_type == "application/x-www-form-urlencoded":
         try:
-            return _form(body.decode("utf-8"))
+            return _bind_brackets(_form(body.decode("utf-8")))
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     if media_type.endswith("json") or media_type.endswith("+json") or looks_json:
@@ -156,7 +158,7 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
         raise ParamError("multipart/form-data bodies are not supported; send JSON")
     if b"=" in stripped:
         try:
-            return _form(body.decode("utf-8"))
+            return _bind_brackets(_form(body.decode("utf-8")))
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
@@ -266,9 +268,10 @@ def parse_request_params(*, content_type: str, query_string: bytes, body: bytes)
     Raises:
         ParamError: The body is not a JSON object / form data.
     """
-    values = _form(query_string.decode("latin-1")) if query_string else {}
+    values = _bind_brackets(_form(query_string.decode("latin-1"))) if query_string else {}
+    # Bound apart: a JSON body's `parameters` replaces the query's `parameters[...]` whole.
     values.update(_decode_body(content_type, body))
-    return Params(_bind_brackets(values))
+    return Params(values)
 
 
 _BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")

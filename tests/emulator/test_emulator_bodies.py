@@ -175,3 +175,18 @@ def test_nodes_sent_as_json_text_are_decoded_like_the_body(api):
         "errors": ["Parameter 'nodes[0]' is not valid text: it holds a lone surrogate (U+D800)"],
     }
     assert api.ok("/projects/nodes/read", {"projectId": pid})["autoSelectNode"] is True
+
+
+def test_a_json_body_is_not_bracket_bound(api):
+    pid, compile_id = _compiled(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "bt"}
+    # The body's `parameters` wins whole: the query's `parameters[slow]` is not merged into it.
+    answer = api.ok(
+        "/backtests/create",
+        {**body, "parameters": {"fast": 10}},
+        params={"parameters[slow]": "99"},
+    )
+    assert answer["backtest"]["parameterSet"] == {"fast": 10}
+    # An unknown JSON key is ignored, brackets or not.
+    answer = api.ok("/backtests/create", {**body, "backtestName": "b2", "x[]": 1, "y[a][b]": 2})
+    assert answer["backtest"]["parameterSet"] == []
