@@ -67,6 +67,9 @@ _INIT_NAMES = ("initialize", "Initialize")
 MAX_HINTS = 1_000
 MAX_CHARTS = 100
 MAX_SERIES = 50
+#: Longest chart or series name recorded (the emulator's bound; a longer one is not recorded,
+#: so that a megabyte name cannot fill every answer listing the charts).
+MAX_CHART_NAME = 200
 #: LEAN's ``DateTime`` holds years 1..9999; ``SetStartDate`` refuses days before 1900.
 _EARLIEST_START = date(1900, 1, 1)
 _INT32_MAX = 2**31 - 1
@@ -164,6 +167,8 @@ class _Collector:
         entry["parameters"].append({"line": line, "type": text})
 
     def chart(self, chart: str, series: str | None) -> None:
+        if len(chart) > MAX_CHART_NAME or (series is not None and len(series) > MAX_CHART_NAME):
+            return
         charts = self.report.charts
         if chart not in charts:
             if len(charts) >= MAX_CHARTS:

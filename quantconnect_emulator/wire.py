@@ -29,6 +29,16 @@ from quantconnect_emulator.simulate import (
     day_time,
     placeholder_statistics,
 )
+from quantconnect_emulator.stages import (
+    DONE,
+    ERROR,
+    FINISHING,
+    QUEUED,
+    RUNNING,
+    SETTLED,
+    STATISTICS_IN,
+    STATUS_QUEUED,
+)
 from quantconnect_emulator.templates import LEAN_VERSIONS
 
 if TYPE_CHECKING:
@@ -191,17 +201,17 @@ def _statistics_fields(
     jobs = account.jobs_config
     sim = model.simulation
     fields: dict[str, Any] = {}
-    if created or stage == "queued":
+    if created or stage == QUEUED:
         # Before it runs: no runtime statistics (null, never []); statistics [] on reads if so
         # configured, and never [] on the create answer (a map or absent there).
         if not created and jobs.queued_statistics == "list":
             fields["statistics"] = []
         fields["runtimeStatistics"] = None
-    elif stage in ("running", "error"):
-        placeholders = jobs.running_statistics == "placeholders" or stage == "error"
+    elif stage in (RUNNING, ERROR):
+        placeholders = jobs.running_statistics == "placeholders" or stage == ERROR
         fields["statistics"] = placeholder_statistics(sim.cash) if placeholders else []
         fields["runtimeStatistics"] = sim.runtime_statistics(progress)
-    elif stage == "finishing":
+    elif stage == FINISHING:
         missing = jobs.results_lag_missing
         both = missing == "both"
         fields["statistics"] = [] if both or missing == "statistics" else dict(sim.statistics)
@@ -222,16 +232,16 @@ def backtest(
     stage = backtests.stage(model)
     progress = 0.0 if created else backtests.progress(model)
     sim = model.simulation
-    failure = model.failure if stage == "error" and not created else None
-    started = stage != "queued" and not created
-    finished = stage in ("finishing", "completed", "settled") and not created
+    failure = model.failure if stage == ERROR and not created else None
+    started = stage != QUEUED and not created
+    finished = stage in DONE and not created
     return {
         "backtestId": model.backtest_id,
         "projectId": model.project_id,
         "organizationId": account.organization_id,
         "name": model.name,
         "note": model.note,
-        "status": "In Queue..." if created else backtests.status(model),
+        "status": STATUS_QUEUED if created else backtests.status(model),
         "completed": finished or failure is not None,
         "progress": round(progress, 4),
         "error": failure.error if failure else None,
@@ -243,7 +253,7 @@ def backtest(
         "tradeableDates": sim.days,
         "parameterSet": _empty_map(dict(model.parameters)),
         **_statistics_fields(account, model, stage, progress, created),
-        "totalPerformance": total_performance(sim) if stage == "settled" and started else None,
+        "totalPerformance": total_performance(sim) if stage == SETTLED and started else None,
         "charts": {name: {"name": name} for name in chart_names(model)} if started else {},
         "rollingWindow": {},  # a map: LEAN's ReadBacktest refuses a list here
         "nodeName": "Emulated B2-8 node" if started else None,
@@ -277,7 +287,7 @@ def backtest_summary(
         "tags": [],  # the user's; a new backtest has none
     }
     if with_statistics:
-        done = stage in ("completed", "settled")  # numbers only once the statistics are in
+        done = stage in STATISTICS_IN  # numbers only once the statistics are in
         p = model.simulation.portfolio
         trades = len(model.simulation.trades)
 

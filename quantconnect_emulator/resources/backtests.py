@@ -73,17 +73,23 @@ from quantconnect_emulator.resources.compiles import (
 )
 from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.simulate import SIMULATED_NOTE, Simulation, simulate
+from quantconnect_emulator.stages import (
+    COMPLETED,
+    DONE,
+    ERROR,
+    FINISHING,
+    QUEUED,
+    RUNNING,
+    SETTLED,
+    STATUS_COMPLETED,
+    STATUS_ERROR,
+    STATUS_QUEUED,
+)
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
     from quantconnect_emulator.params import Params
 
-RUNNING, COMPLETED, SETTLED, ERROR, QUEUED = "running", "completed", "settled", "error", "queued"
-#: ``completed: true`` while the statistics are not in yet (``results_lag_seconds``).
-FINISHING = "finishing"
-#: The stages in which ``completed`` is true and the run is over.
-DONE = (FINISHING, COMPLETED, SETTLED)
-STATUS_QUEUED, STATUS_COMPLETED, STATUS_ERROR = "In Queue...", "Completed.", "Runtime Error"
 NO_NODE = (
     "No spare nodes available: all {nodes} backtest node(s) of the organization are busy. "
     "Wait for a backtest to finish or delete one, then try again."

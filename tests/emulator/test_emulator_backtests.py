@@ -718,6 +718,24 @@ def test_charts_include_portfolio_margin_and_the_algorithms_own(api, qc_emulator
     assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Extra"})
 
 
+def test_chart_names_beyond_the_bound_are_not_recorded(api, qc_emulator):
+    from quantconnect_emulator.codecheck import MAX_CHART_NAME
+
+    long_name, at_bound = "C" * 5_000, "B" * MAX_CHART_NAME
+    pid = api.create_project("Long Plot")["projectId"]
+    text = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    plots = (
+        f'self.debug("Purchased Stock")\n            self.plot("{long_name}", "s", 1)\n'
+        f'            self.plot("{at_bound}", "s", 1)\n'
+        f'            self.plot("Short", "{long_name}", 1)'
+    )
+    api.put_file(pid, "main.py", text.replace('self.debug("Purchased Stock")', plots))
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    assert list(read["charts"]) == [*DEFAULT_CHARTS, at_bound]
+
+
 def test_chart_read_refuses_start_after_end(api, qc_emulator):
     pid, compile_id = _ready(api)
     backtest = api.backtest(pid, compile_id)
