@@ -62,6 +62,7 @@ HINTED_CALLS = frozenset(
     }
 )
 _INIT_NAMES = ("initialize", "Initialize")
+_TICKER = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,11}$")
 #: Most hints one compile reports, and most charts (and series per chart) it records: a
 #: generated file with 100,000 calls must not make a 10 MB answer.
 MAX_HINTS = 1_000
@@ -112,6 +113,8 @@ class SourceReport:
     initialize_failure: InitializeFailure | None = None
     #: The algorithm's own charts (``plot``/``Plot``): chart name -> series names.
     charts: dict[str, list[str]] = field(default_factory=dict)
+    #: The ticker of the first literal ``add_equity``/``AddEquity`` call, if any.
+    symbol: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (how the child process hands it back)."""
@@ -133,6 +136,7 @@ class SourceReport:
             cash=data["cash"],
             initialize_failure=InitializeFailure(**failure) if failure else None,
             charts={name: list(series) for name, series in data["charts"].items()},
+            symbol=data.get("symbol"),
         )
 
 
@@ -147,6 +151,7 @@ class _Collector:
         self._hints = 0
         self._series: dict[str, set[str]] = {}
         self._failure_at: tuple[str, int, int] | None = None
+        self._symbol_at: tuple[str, int, int] | None = None
 
     def parameter(self, name: str) -> None:
         if name not in self._names:
@@ -179,6 +184,14 @@ class _Collector:
         if series is not None and series not in known and len(known) < MAX_SERIES:
             known.add(series)
             charts[chart].append(series)
+
+    def symbol(self, at: tuple[str, int, int], ticker: str) -> None:
+        """Keep the ticker added first in the source (a ticker is short: longer text is not)."""
+        if not _TICKER.match(ticker):
+            return
+        if self._symbol_at is None or at < self._symbol_at:
+            self._symbol_at = at
+            self.report.symbol = ticker
 
     def failure(self, at: tuple[str, int, int], failure: InitializeFailure) -> None:
         """Keep the failure that comes first in the source (initialize runs top to bottom)."""
@@ -311,6 +324,10 @@ def _read_python(name: str, tree: ast.Module, text: str, out: _Collector) -> Non
                     out.parameter(first.value)
             elif call in HINTED_CALLS:
                 _hint(out, name, node, lines)
+                if call in ("add_equity", "AddEquity") and node.args:
+                    ticker = _literal(node.args[0])
+                    if isinstance(ticker, str):
+                        out.symbol((name, node.lineno, node.col_offset), ticker)
             elif call in ("plot", "Plot"):
                 _python_plot(out, node)
         elif isinstance(node, ast.ClassDef) and any(
@@ -470,7 +487,7 @@ _CS_TOKENS = re.compile(
     r"|(?<![\w.])(?:\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)"
     r"(?:[fFdDmM]|[uU][lL]?|[lL][uU]?)?(?![\w.])"
 )
-_CS_CALL = re.compile(r"\b(SetStartDate|SetEndDate|SetCash|GetParameter|Plot)\s*\(")
+_CS_CALL = re.compile(r"\b(SetStartDate|SetEndDate|SetCash|GetParameter|Plot|AddEquity)\s*\(")
 _CS_HINT = re.compile(r"\b(" + "|".join(c for c in HINTED_CALLS if c[0].isupper()) + r")\s*\(")
 _CS_INITIALIZE = re.compile(r"\bvoid\s+Initialize\s*\(\s*\)\s*\{")
 _CS_THROW = re.compile(r"\bthrow\s+new\s+([\w.]+)\s*\(")
@@ -628,6 +645,11 @@ def _csharp_call(
         return False
     if call == "Plot":
         _csharp_plot(text, start, close, out)
+        return False
+    if call == "AddEquity":
+        ticker = _CS_STRING_ARG.match(text, start, close + 1)
+        if ticker:
+            out.symbol((name, line, match.start()), ticker.group(1))
         return False
     if stripped.find("(", start, close) >= 0:  # an expression: nothing known before running it
         return False

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 from quantconnect_emulator.simulate import CHART_NAMES as SIM_CHARTS
 from quantconnect_emulator.simulate import (
     SIMULATED_NOTE,
-    SYMBOL,
     Simulation,
     Trade,
     day_time,
@@ -396,7 +395,7 @@ def _closed_trade(sim: Simulation, trade: Trade) -> dict[str, Any]:
     entry, exit_ = day_time(sim, trade.entry_index), day_time(sim, trade.exit_index, 19, 59)
     pnl = trade.profit_loss
     return {
-        "symbol": dict(SYMBOL),
+        "symbol": dict(sim.symbol),
         "entryTime": datetime_iso(entry),
         "entryPrice": round(trade.entry_price, 2),
         "direction": trade.direction,
@@ -422,6 +421,7 @@ def total_performance(sim: Simulation) -> dict[str, Any]:
     }
 
 
+SYMBOL_SERIES = "<symbol>"
 _SERIES: dict[str, list[tuple[str, str, int, str]]] = {
     # chart -> [(series, unit, seriesType, color)]; seriesType 0 line, 2 candle, 3 bar.
     "Strategy Equity": [("Equity", "$", 2, "#ff9914"), ("Return", "%", 3, "#00a1e4")],
@@ -429,9 +429,10 @@ _SERIES: dict[str, list[tuple[str, str, int, str]]] = {
     "Drawdown": [("Equity Drawdown", "%", 0, "#ff0000")],
     "Capacity": [("Strategy Capacity", "$", 0, "#18a0fb")],
     "Exposure": [("Equity - Long Ratio", "", 0, "#2a9d8f")],
-    "Assets Sales Volume": [("SPY", "$", 3, "#6c757d")],
+    # SYMBOL_SERIES: a series named after the traded symbol (``add_equity``'s ticker).
+    "Assets Sales Volume": [(SYMBOL_SERIES, "$", 3, "#6c757d")],
     "Portfolio Turnover": [("Portfolio Turnover", "%", 0, "#7b2cbf")],
-    "Portfolio Margin": [("SPY", "%", 5, "#1f77b4")],  # 5: stacked area
+    "Portfolio Margin": [(SYMBOL_SERIES, "%", 5, "#1f77b4")],  # 5: stacked area
 }
 
 
@@ -467,7 +468,7 @@ def _series_values(sim: Simulation, series: str, upto: int) -> list[list[float]]
             [t, 50.0 if any(tr.entry_index <= i < tr.exit_index for tr in sim.trades) else 0.0]
             for i, t in enumerate(times)
         ]
-    if series == "SPY":
+    if series == "Sales":
         return [
             [sim.times[tr.exit_index], round(tr.quantity * tr.exit_price, 2)]
             for tr in sim.trades
@@ -506,9 +507,11 @@ def chart(
     series = {}
     for index, (series_name, unit, kind, color) in enumerate(layout):
         if name in _SERIES:
-            values = _series_values(
-                sim, "Margin" if name == "Portfolio Margin" else series_name, upto
-            )
+            kind_of = series_name
+            if series_name == SYMBOL_SERIES:
+                kind_of = "Margin" if name == "Portfolio Margin" else "Sales"
+                series_name = sim.symbol["value"]
+            values = _series_values(sim, kind_of, upto)
         else:
             values = _own_series_values(sim, name, series_name, upto)
         values = [
@@ -551,7 +554,7 @@ def orders(sim: Simulation, upto: int) -> list[dict[str, Any]]:
                 "id": order_id,
                 "contingentId": 0,
                 "brokerId": [str(order_id)],
-                "symbol": dict(SYMBOL),
+                "symbol": dict(sim.symbol),
                 "price": round(price, 2),
                 "priceCurrency": "USD",
                 "time": when,

@@ -718,6 +718,30 @@ def test_charts_include_portfolio_margin_and_the_algorithms_own(api, qc_emulator
     assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Extra"})
 
 
+@pytest.mark.parametrize(("language", "ticker"), [("Py", "QQQ"), ("C#", "QQQ"), ("Py", None)])
+def test_the_simulation_names_the_symbol_the_algorithm_adds(api, qc_emulator, language, ticker):
+    file = "main.py" if language == "Py" else "Main.cs"
+    pid = api.create_project(f"Symbol {language.strip('#')} {ticker}", language)["projectId"]
+    if ticker is not None:
+        text = api.ok("/files/read", {"projectId": pid, "name": file})["files"][0]["content"]
+        api.put_file(pid, file, text.replace('"SPY"', f'"{ticker}"'))
+    expected = ticker or "SPY"
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "count": 100}
+    for chart in ("Portfolio Margin", "Assets Sales Volume"):
+        named = api.ok("/backtests/chart/read", {**body, "name": chart})["chart"]
+        assert list(named["series"]) == [expected], chart
+        assert all(s["name"] == expected for s in named["series"].values())
+    orders = api.ok(
+        "/backtests/orders/read",
+        {"projectId": pid, "backtestId": backtest["backtestId"], "start": 0, "end": 100},
+    )["orders"]
+    assert orders and {o["symbol"]["value"] for o in orders} == {expected}
+    assert read["statistics"]["Lowest Capacity Asset"].split()[0] == expected
+
+
 def test_chart_names_beyond_the_bound_are_not_recorded(api, qc_emulator):
     from quantconnect_emulator.codecheck import MAX_CHART_NAME
 
