@@ -575,3 +575,33 @@ def test_queued_checks_hold_no_thread_and_their_bound_starts_when_they_start() -
     assert most == MAX_CHILDREN  # never more children than slots
     assert reads >= 1  # an unrelated read answered while the small check waited
     ROWS.append(("2 x 8 MB + 100 KB compiles, bound 4 s", "100 KB built after its wait", "ok"))
+
+
+def test_a_forced_build_error_is_the_compile_created_next() -> None:
+    # Compile A (a large file, checked in the background) is created first, B (small, checked
+    # at once) while A's check still runs: the forced error is A's, whichever check ends first.
+    with EmulatorServer(seed=9, code_check_seconds=300) as server:
+        caller = Api(server)
+        pid = caller.create_project("Forced")["projectId"]
+        caller.put_file(pid, "main.py", _long_python(4_000_000))
+        server.force_build_error(pid, "forced for A")
+        first: list[dict[str, Any]] = []
+        creating = threading.Thread(
+            target=lambda: first.append(
+                Api(server).ok("/compile/create", {"projectId": pid}, timeout=300)
+            )
+        )
+        creating.start()
+        deadline = time.monotonic() + 60  # a safety net only
+        while not _check_children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        caller.put_file(pid, "main.py", "x = 1\n")
+        second = caller.ok("/compile/create", {"projectId": pid})
+        creating.join(300)
+        reads = [
+            _await_build(caller, server, {"projectId": pid, "compileId": c["compileId"]})
+            for c in (first[0], second)
+        ]
+        caller.close()
+    assert [r["state"] for r in reads] == ["BuildError", "BuildSuccess"]
+    assert reads[0]["logs"][0].endswith("forced for A")
