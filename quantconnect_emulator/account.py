@@ -33,6 +33,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from quantconnect_emulator.checkrun import CheckRunner
 from quantconnect_emulator.registry import JOBS_CHANGED_HOOKS, PROJECT_REMOVED_HOOKS, STATS_HOOKS
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class Account:
         clock: The clock jobs and timestamps follow (default :class:`SystemClock`).
         ids: An id generator to continue (from the account this one replaces).
         jobs: Job timings and nodes in force (default ``config.jobs``).
+        checks: The code-check runner to continue (from the account this one replaces).
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class Account:
         clock: Clock | None = None,
         ids: IdGenerator | None = None,
         jobs: JobsConfig | None = None,
+        checks: CheckRunner | None = None,
     ) -> None:
         self.config = config
         self.user_id = config.user_id
@@ -171,10 +174,14 @@ class Account:
         self.lock = threading.RLock()
         self.counters: Counter[str] = Counter()
         self._parts: dict[type[Any], Any] = {}
+        #: The emulator's code checks (kept across resets: the server stops their children).
+        self.checks = checks or CheckRunner()
 
     def renewed(self) -> Account:
         """A new, empty account continuing this one's ids and clock (``reset``)."""
-        return Account(self.config, clock=self.clock, ids=self.ids, jobs=self.jobs_config)
+        return Account(
+            self.config, clock=self.clock, ids=self.ids, jobs=self.jobs_config, checks=self.checks
+        )
 
     def part(self, factory: Callable[[Account], T]) -> T:
         """The state object of one resource, made on first use by ``factory(account)``.

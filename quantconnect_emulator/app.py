@@ -114,6 +114,7 @@ class Emulator:
             store.update({k: v for k, v in account.counters.items() if k not in store})
             store.update(Projects.of(account).counters())
             result.update(account.extra_stats())
+        result.update(account.checks.stats())
         result["store"] = store
         return result
 

@@ -43,6 +43,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 #: LEAN API calls whose literal arguments the service reports as overfitting hints.
@@ -61,11 +62,15 @@ HINTED_CALLS = frozenset(
     }
 )
 _INIT_NAMES = ("initialize", "Initialize")
+_TICKER = re.compile(r"^[A-Za-z][A-Za-z0-9.]{0,11}$")
 #: Most hints one compile reports, and most charts (and series per chart) it records: a
 #: generated file with 100,000 calls must not make a 10 MB answer.
 MAX_HINTS = 1_000
 MAX_CHARTS = 100
 MAX_SERIES = 50
+#: Longest chart or series name recorded (the emulator's bound; a longer one is not recorded,
+#: so that a megabyte name cannot fill every answer listing the charts).
+MAX_CHART_NAME = 200
 #: LEAN's ``DateTime`` holds years 1..9999; ``SetStartDate`` refuses days before 1900.
 _EARLIEST_START = date(1900, 1, 1)
 _INT32_MAX = 2**31 - 1
@@ -108,6 +113,8 @@ class SourceReport:
     initialize_failure: InitializeFailure | None = None
     #: The algorithm's own charts (``plot``/``Plot``): chart name -> series names.
     charts: dict[str, list[str]] = field(default_factory=dict)
+    #: The ticker of the first literal ``add_equity``/``AddEquity`` call, if any.
+    symbol: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (how the child process hands it back)."""
@@ -129,6 +136,7 @@ class SourceReport:
             cash=data["cash"],
             initialize_failure=InitializeFailure(**failure) if failure else None,
             charts={name: list(series) for name, series in data["charts"].items()},
+            symbol=data.get("symbol"),
         )
 
 
@@ -143,6 +151,7 @@ class _Collector:
         self._hints = 0
         self._series: dict[str, set[str]] = {}
         self._failure_at: tuple[str, int, int] | None = None
+        self._symbol_at: tuple[str, int, int] | None = None
 
     def parameter(self, name: str) -> None:
         if name not in self._names:
@@ -163,6 +172,8 @@ class _Collector:
         entry["parameters"].append({"line": line, "type": text})
 
     def chart(self, chart: str, series: str | None) -> None:
+        if len(chart) > MAX_CHART_NAME or (series is not None and len(series) > MAX_CHART_NAME):
+            return
         charts = self.report.charts
         if chart not in charts:
             if len(charts) >= MAX_CHARTS:
@@ -173,6 +184,14 @@ class _Collector:
         if series is not None and series not in known and len(known) < MAX_SERIES:
             known.add(series)
             charts[chart].append(series)
+
+    def symbol(self, at: tuple[str, int, int], ticker: str) -> None:
+        """Keep the ticker added first in the source (a ticker is short: longer text is not)."""
+        if not _TICKER.match(ticker):
+            return
+        if self._symbol_at is None or at < self._symbol_at:
+            self._symbol_at = at
+            self.report.symbol = ticker
 
     def failure(self, at: tuple[str, int, int], failure: InitializeFailure) -> None:
         """Keep the failure that comes first in the source (initialize runs top to bottom)."""
@@ -286,6 +305,14 @@ def _check_python(name: str, text: str, out: _Collector) -> None:
     except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         report.errors.append(_log("Py", name, 1, 1, str(exc)[:200] or type(exc).__name__))
         return
+    try:
+        _read_python(name, tree, text, out)
+    except RecursionError:
+        # Nesting that deep is refused by LEAN's own parse too (a RecursionError in Python).
+        report.errors.append(_log("Py", name, 1, 1, "maximum recursion depth exceeded"))
+
+
+def _read_python(name: str, tree: ast.Module, text: str, out: _Collector) -> None:
     lines = text.splitlines()
     initializers: list[ast.FunctionDef] = []
     for node in ast.walk(tree):
@@ -297,6 +324,10 @@ def _check_python(name: str, text: str, out: _Collector) -> None:
                     out.parameter(first.value)
             elif call in HINTED_CALLS:
                 _hint(out, name, node, lines)
+                if call in ("add_equity", "AddEquity") and node.args:
+                    ticker = _literal(node.args[0])
+                    if isinstance(ticker, str):
+                        out.symbol((name, node.lineno, node.col_offset), ticker)
             elif call in ("plot", "Plot"):
                 _python_plot(out, node)
         elif isinstance(node, ast.ClassDef) and any(
@@ -327,13 +358,26 @@ def _base_name(node: ast.expr) -> str | None:
 
 
 def _literal(node: ast.expr) -> Any:
-    """A constant argument's value (``-5`` included); ``None`` for anything else."""
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _literal(node.operand)
-        return -inner if isinstance(inner, (int, float)) else None
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
-        return node.value
-    return None
+    """A constant argument's value (``-5`` included); ``None`` for anything else.
+
+    Iterative: ``- - - ... 1`` with thousands of minus signs is valid Python.
+
+    Example:
+        >>> _literal(ast.parse("-" * 2000 + "1", mode="eval").body)
+        1
+    """
+    negations = 0
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        negations += 1
+        node = node.operand
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return None
+    value = node.value
+    if negations == 0:
+        return value
+    if not isinstance(value, (int, float)):
+        return None
+    return -value if negations % 2 else value
 
 
 def _source_line(lines: list[str], number: int) -> str:
@@ -443,11 +487,16 @@ _CS_TOKENS = re.compile(
     r"|(?<![\w.])(?:\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)"
     r"(?:[fFdDmM]|[uU][lL]?|[lL][uU]?)?(?![\w.])"
 )
-_CS_CALL = re.compile(r"\b(SetStartDate|SetEndDate|SetCash|GetParameter|Plot)\s*\(")
+_CS_CALL = re.compile(r"\b(SetStartDate|SetEndDate|SetCash|GetParameter|Plot|AddEquity)\s*\(")
 _CS_HINT = re.compile(r"\b(" + "|".join(c for c in HINTED_CALLS if c[0].isupper()) + r")\s*\(")
 _CS_INITIALIZE = re.compile(r"\bvoid\s+Initialize\s*\(\s*\)\s*\{")
 _CS_THROW = re.compile(r"\bthrow\s+new\s+([\w.]+)\s*\(")
 _CS_STRING_ARG = re.compile(r'\s*"([^"\\\n]*)"\s*(,|\))')
+# ``SetCash(<one numeric literal>)``: the literal (exponent included) and its suffix.
+_CS_CASH_ARG = re.compile(
+    r"\s*(\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?|\.\d[\d_]*(?:[eE][+-]?\d+)?)"
+    r"[mMdDfF]?\s*\)"
+)
 _CS_NUMBER_ARG = re.compile(r"\s*-?\d+(?:\.\d+)?[mMdDfF]?\s*\)")
 _PAIRS = {")": "(", "]": "[", "}": "{"}
 _CLOSING = {v: k for k, v in _PAIRS.items()}
@@ -554,13 +603,14 @@ def _number_error(token: str) -> str | None:
         # Compare lengths first: int() of thousands of digits is slow, and refused past 4,300.
         too_large = len(digits) > len(str(_UINT64_MAX)) or int(digits or "0") > _UINT64_MAX
         return "Integral constant is too large" if too_large else None
-    value = float(body)
     if suffix == "m":
+        # Exactly: decimal.MaxValue itself is valid; float() and abs() would round it up.
         return (
             "Floating-point constant is outside the range of type 'decimal'"
-            if abs(value) > DECIMAL_MAX
+            if Decimal(body).copy_abs() > DECIMAL_MAX
             else None
         )
+    value = float(body)
     kind = "float" if suffix == "f" else "double"
     limit = 3.4028235e38 if kind == "float" else sys.float_info.max
     return (
@@ -596,8 +646,18 @@ def _csharp_call(
     if call == "Plot":
         _csharp_plot(text, start, close, out)
         return False
+    if call == "AddEquity":
+        ticker = _CS_STRING_ARG.match(text, start, close + 1)
+        if ticker:
+            out.symbol((name, line, match.start()), ticker.group(1))
+        return False
     if stripped.find("(", start, close) >= 0:  # an expression: nothing known before running it
         return False
+    if call == "SetCash":
+        literal = _CS_CASH_ARG.match(text, start, close + 1)
+        if literal is not None:
+            _csharp_cash(name, Decimal(literal.group(1).replace("_", "")), line, lines, out)
+            return False
     numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", text[start:close])
     if call == "SetCash":
         if numbers and float(numbers[-1]) > 0:
@@ -621,6 +681,16 @@ def _csharp_call(
     else:
         _apply_date(report, call, ints)
     return False
+
+
+def _csharp_cash(name: str, value: Decimal, line: int, lines: _Lines, out: _Collector) -> None:
+    """``SetCash(literal)``: a double beyond ``decimal`` overflows when LEAN converts it."""
+    if value.copy_abs() > DECIMAL_MAX:  # copy_abs(): exact, where abs() rounds to 28 digits
+        failure = InitializeFailure(name, line, "OverflowException", _DECIMAL_OVERFLOW, "")
+        failure.source_line = lines.text(line)
+        out.failure((name, line, 0), failure)
+    elif value > 0:
+        out.report.cash = float(value)
 
 
 def _csharp_plot(text: str, start: int, close: int, out: _Collector) -> None:
@@ -667,22 +737,36 @@ def _csharp_initialize(
 # ------------------------------------------------------------- as a child process
 
 
-def _limit_memory(megabytes: int) -> None:
+def _limit_child(megabytes: int, seconds: float) -> None:
+    """Bound this process itself: memory, CPU time, and wall time (an alarm).
+
+    The parent kills a child over its bound; these limits also hold when the parent is gone
+    (killed outright), so that no check outlives its bound by more than a second.
+    """
+    import signal
+
+    wall = math.ceil(seconds) + 1
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, wall)  # SIGALRM's default action ends the process
     try:
         import resource
-    except ImportError:  # not on this platform: the time bound still holds
+    except ImportError:  # not on this platform: the parent's bound still holds
         return
     limit = megabytes * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CPU, (wall, wall + 1))
 
 
 def main() -> None:
-    """Read ``{"language", "files", "today", "memory_mb"}`` as JSON on stdin; write the report.
+    """Read the request (``language``, ``files``, ``today``, ``memory_mb``, ``seconds``) as JSON.
+
+    The report goes to stdout as JSON.
 
     Run by :mod:`quantconnect_emulator.checkrun` as ``python -I -S codecheck.py``.
     """
+    _limit_child(2048, 600.0)  # bounded before reading: a parent may die while it writes
     request = json.loads(sys.stdin.buffer.read())
-    _limit_memory(int(request.get("memory_mb") or 2048))
+    _limit_child(int(request.get("memory_mb") or 2048), float(request.get("seconds") or 600.0))
     today = date.fromisoformat(request["today"]) if request.get("today") else None
     report = check_sources(request["language"], request["files"], today=today)
     sys.stdout.write(json.dumps(report.to_dict()))

@@ -5,10 +5,11 @@ parameters; the emulator accepts all three on every endpoint. Query parameters
 and body fields are merged (the body wins). Unknown keys are ignored, as the
 real service does: ``{"id": 5}`` on ``/projects/read`` means "no filter".
 
-Form fields named ``name[key]`` (QuantConnect's older docs send backtest
-parameters as ``parameters[fast]=10``) are bound into a map ``name``: ``{"fast":
-"10"}``. What cannot be bound (``name[]``, ``name[a][b]``, or ``name`` given
-both ways) is refused, never dropped.
+Form fields and query parameters named ``name[key]`` (QuantConnect's older docs
+send backtest parameters as ``parameters[fast]=10``) are bound into a map
+``name``: ``{"fast": "10"}``. What cannot be bound (``name[]``, ``name[a][b]``,
+or ``name`` given both ways) is refused, never dropped. JSON keys are taken as
+they are (an unknown one, brackets or not, is ignored).
 
 A JSON string may spell a lone UTF-16 surrogate (``"\\ud800"``): valid JSON, but
 not text, so nothing could encode it again (every later answer holding it would
@@ -133,6 +134,7 @@ def _form(text: str) -> dict[str, Any]:
 
 
 def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
+    """The body's values; form fields are bound (``name[key]``), JSON keys are kept as sent."""
     media_type = content_type.split(";", 1)[0].strip().lower()
     stripped = body.strip()
     if not stripped:
@@ -140,7 +142,7 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     looks_json = stripped[:1] in (b"{", b"[")
     if media_type == "application/x-www-form-urlencoded":
         try:
-            return _form(body.decode("utf-8"))
+            return _bind_brackets(_form(body.decode("utf-8")))
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     if media_type.endswith("json") or media_type.endswith("+json") or looks_json:
@@ -148,24 +150,68 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
-        try:
-            decoded = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
-        except RecursionError as exc:  # absurd nesting: the decoder gives up, so do we
-            raise ParamError("Request body is nested too deeply") from exc
-        except ValueError as exc:
-            raise ParamError(f"Request body is not valid JSON: {str(exc)[:200]}") from exc
+        decoded = decode_json(text, "Request body")
         if not isinstance(decoded, dict):
             raise ParamError("Request body must be a JSON object")
-        _refuse_surrogates(decoded)
         return decoded
     if media_type.startswith("multipart/"):
         raise ParamError("multipart/form-data bodies are not supported; send JSON")
     if b"=" in stripped:
         try:
-            return _form(body.decode("utf-8"))
+            return _bind_brackets(_form(body.decode("utf-8")))
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
+
+
+def decode_json(text: str, what: str, *, where: str = "") -> Any:
+    r"""Decode JSON text the way every request value is decoded, or refuse it.
+
+    The one decoder of the body and of every JSON string an action re-parses (``parameters``
+    or ``nodes`` sent as text): integers of at most :data:`MAX_INT_DIGITS` digits, finite
+    numbers only (no ``NaN``/``Infinity``, no ``1e400`` that would become infinity), and no
+    lone surrogate in any string (see the module docstring).
+
+    Args:
+        text: The JSON text.
+        what: What it is, for the messages (``"Request body"``, ``"Parameter 'nodes'"``).
+        where: The dotted name of the value inside the request, for the surrogate message.
+
+    Example:
+        >>> decode_json('{"fast": 10}', "Parameter 'parameters'")
+        {'fast': 10}
+        >>> for text in ('{"fast": NaN}', '{"fast": 1e400}', '["\\ud800"]'):
+        ...     try:
+        ...         decode_json(text, "Parameter 'x'", where="x")
+        ...     except ParamError as error:
+        ...         print(error)
+        Parameter 'x' is not valid JSON: NaN is not a JSON number
+        Parameter 'x' is not valid JSON: 1e400 is not a finite number
+        Parameter 'x[0]' is not valid text: it holds a lone surrogate (U+D800)
+    """
+    try:
+        decoded = json.loads(
+            text, parse_int=_bounded_int, parse_float=_finite_float, parse_constant=_no_constant
+        )
+    except RecursionError as exc:  # absurd nesting: the decoder gives up, so do we
+        raise ParamError(f"{what} is nested too deeply") from exc
+    except _NotFinite as exc:
+        raise ParamError(f"{what} is not valid JSON: {exc}") from exc
+    except ValueError as exc:
+        raise ParamError(f"{what} is not valid JSON: {str(exc)[:200]}") from exc
+    _refuse_surrogates(decoded, where)
+    return decoded
+
+
+class _NotFinite(ValueError):
+    """A JSON number or constant that is no finite number (its own message, not json's)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NotFinite(f"{text[:50]} is not a finite number")
+    return value
 
 
 def _is_text(value: str) -> bool:
@@ -178,7 +224,7 @@ def _is_text(value: str) -> bool:
     return True
 
 
-def _refuse_surrogates(decoded: dict[str, Any]) -> None:
+def _refuse_surrogates(decoded: Any, where: str = "") -> None:
     r"""Refuse a decoded body holding a lone surrogate in any string, naming where.
 
     Example:
@@ -189,7 +235,7 @@ def _refuse_surrogates(decoded: dict[str, Any]) -> None:
         ...     print(error)
         Parameter 'parameters.fast' is not valid text: it holds a lone surrogate (U+D800)
     """
-    stack: list[tuple[str, Any]] = [("", decoded)]
+    stack: list[tuple[str, Any]] = [(where, decoded)]
     while stack:
         where, value = stack.pop()
         if isinstance(value, dict):
@@ -213,7 +259,7 @@ def _printable(where: str) -> str:
 
 
 def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
+    raise _NotFinite(f"{name} is not a JSON number")
 
 
 def parse_request_params(*, content_type: str, query_string: bytes, body: bytes) -> Params:
@@ -222,9 +268,10 @@ def parse_request_params(*, content_type: str, query_string: bytes, body: bytes)
     Raises:
         ParamError: The body is not a JSON object / form data.
     """
-    values = _form(query_string.decode("latin-1")) if query_string else {}
+    values = _bind_brackets(_form(query_string.decode("latin-1"))) if query_string else {}
+    # Bound apart: a JSON body's `parameters` replaces the query's `parameters[...]` whole.
     values.update(_decode_body(content_type, body))
-    return Params(_bind_brackets(values))
+    return Params(values)
 
 
 _BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")

@@ -131,8 +131,13 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving (stalled answers are released) and free the port."""
+        """Stop serving (stalled answers are released) and free the port.
+
+        Code checks still queued are dropped and their children killed: none outlives the
+        server.
+        """
         self.emulator.closing = True
+        self.emulator.account.checks.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

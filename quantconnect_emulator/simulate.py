@@ -48,6 +48,24 @@ MAX_TRADING_DAYS = 2_610
 DEFAULT_CASH = 100_000.0
 SYMBOL = {"value": "SPY", "id": "SPY R735QTJ8XC9X", "permtick": "SPY"}
 
+
+def symbol_of(ticker: str | None) -> dict[str, str]:
+    """The ``Symbol`` the simulation trades: the algorithm's first literal ``add_equity``.
+
+    The id is LEAN's for a US equity first listed on its default date (1998-01-02), the one it
+    generates without a map file: right for SPY, an approximation for later listings.
+
+    Example:
+        >>> symbol_of("QQQ")
+        {'value': 'QQQ', 'id': 'QQQ R735QTJ8XC9X', 'permtick': 'QQQ'}
+        >>> symbol_of(None) == SYMBOL
+        True
+    """
+    if not ticker:
+        return dict(SYMBOL)
+    ticker = ticker.upper()
+    return {"value": ticker, "id": f"{ticker} {SYMBOL['id'].split()[1]}", "permtick": ticker}
+
 #: The charts a backtest lists (LEAN's defaults), before the algorithm's own.
 CHART_NAMES = (
     "Strategy Equity",
@@ -81,7 +99,8 @@ def lean_parameter_text(value: str | int | float) -> str:
     if isinstance(value, int):
         return str(value)
     sign, digits, exponent = Decimal(repr(value)).as_tuple()
-    assert isinstance(exponent, int)  # repr() of a finite float: never NaN or Infinity
+    if not isinstance(exponent, int):  # NaN or Infinity: parse_parameters refuses them first
+        raise ValueError(f"parameter value {value!r} is not a finite number")
     text = "".join(map(str, digits)).rstrip("0") or "0"
     exponent += len(digits) - len(text)
     scientific = exponent + len(text) - 1  # the power of ten of the first digit
@@ -136,6 +155,8 @@ class Simulation:
     trades: list[Trade]
     capacity: float
     turnover: float
+    #: The traded symbol (see :func:`symbol_of`).
+    symbol: dict[str, str] = field(default_factory=lambda: dict(SYMBOL))
     statistics: dict[str, str] = field(default_factory=dict)
     portfolio: dict[str, float] = field(default_factory=dict)
 
@@ -221,6 +242,7 @@ def simulate(
         trades=_trades(rng, len(days), equity[-1] - cash, benchmark),
         capacity=round(rng.uniform(1e5, 5e7), -5),
         turnover=rng.uniform(0.01, 0.4),
+        symbol=symbol_of(report.symbol),
     )
     simulation.portfolio = _portfolio(simulation)
     simulation.statistics = _statistics(simulation)
@@ -391,7 +413,7 @@ def _statistics(sim: Simulation) -> dict[str, str]:
         "Treynor Ratio": _trim(p["treynorRatio"], 3),
         "Total Fees": f"${fees:.2f}",
         "Estimated Strategy Capacity": f"${sim.capacity:.2f}",
-        "Lowest Capacity Asset": SYMBOL["id"] if sim.trades else "",
+        "Lowest Capacity Asset": sim.symbol["id"] if sim.trades else "",
         "Portfolio Turnover": _percent(p["portfolioTurnover"], 2),
         "Drawdown Recovery": str(int(p["drawdownRecovery"])),
     }

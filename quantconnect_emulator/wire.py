@@ -23,11 +23,20 @@ from typing import TYPE_CHECKING, Any
 from quantconnect_emulator.simulate import CHART_NAMES as SIM_CHARTS
 from quantconnect_emulator.simulate import (
     SIMULATED_NOTE,
-    SYMBOL,
     Simulation,
     Trade,
     day_time,
     placeholder_statistics,
+)
+from quantconnect_emulator.stages import (
+    DONE,
+    ERROR,
+    FINISHING,
+    QUEUED,
+    RUNNING,
+    SETTLED,
+    STATISTICS_IN,
+    STATUS_QUEUED,
 )
 from quantconnect_emulator.templates import LEAN_VERSIONS
 
@@ -191,17 +200,17 @@ def _statistics_fields(
     jobs = account.jobs_config
     sim = model.simulation
     fields: dict[str, Any] = {}
-    if created or stage == "queued":
+    if created or stage == QUEUED:
         # Before it runs: no runtime statistics (null, never []); statistics [] on reads if so
         # configured, and never [] on the create answer (a map or absent there).
         if not created and jobs.queued_statistics == "list":
             fields["statistics"] = []
         fields["runtimeStatistics"] = None
-    elif stage in ("running", "error"):
-        placeholders = jobs.running_statistics == "placeholders" or stage == "error"
+    elif stage in (RUNNING, ERROR):
+        placeholders = jobs.running_statistics == "placeholders" or stage == ERROR
         fields["statistics"] = placeholder_statistics(sim.cash) if placeholders else []
         fields["runtimeStatistics"] = sim.runtime_statistics(progress)
-    elif stage == "finishing":
+    elif stage == FINISHING:
         missing = jobs.results_lag_missing
         both = missing == "both"
         fields["statistics"] = [] if both or missing == "statistics" else dict(sim.statistics)
@@ -222,16 +231,16 @@ def backtest(
     stage = backtests.stage(model)
     progress = 0.0 if created else backtests.progress(model)
     sim = model.simulation
-    failure = model.failure if stage == "error" and not created else None
-    started = stage != "queued" and not created
-    finished = stage in ("finishing", "completed", "settled") and not created
+    failure = model.failure if stage == ERROR and not created else None
+    started = stage != QUEUED and not created
+    finished = stage in DONE and not created
     return {
         "backtestId": model.backtest_id,
         "projectId": model.project_id,
         "organizationId": account.organization_id,
         "name": model.name,
         "note": model.note,
-        "status": "In Queue..." if created else backtests.status(model),
+        "status": STATUS_QUEUED if created else backtests.status(model),
         "completed": finished or failure is not None,
         "progress": round(progress, 4),
         "error": failure.error if failure else None,
@@ -243,7 +252,7 @@ def backtest(
         "tradeableDates": sim.days,
         "parameterSet": _empty_map(dict(model.parameters)),
         **_statistics_fields(account, model, stage, progress, created),
-        "totalPerformance": total_performance(sim) if stage == "settled" and started else None,
+        "totalPerformance": total_performance(sim) if stage == SETTLED and started else None,
         "charts": {name: {"name": name} for name in chart_names(model)} if started else {},
         "rollingWindow": {},  # a map: LEAN's ReadBacktest refuses a list here
         "nodeName": "Emulated B2-8 node" if started else None,
@@ -277,7 +286,7 @@ def backtest_summary(
         "tags": [],  # the user's; a new backtest has none
     }
     if with_statistics:
-        done = stage in ("completed", "settled")  # numbers only once the statistics are in
+        done = stage in STATISTICS_IN  # numbers only once the statistics are in
         p = model.simulation.portfolio
         trades = len(model.simulation.trades)
 
@@ -386,7 +395,7 @@ def _closed_trade(sim: Simulation, trade: Trade) -> dict[str, Any]:
     entry, exit_ = day_time(sim, trade.entry_index), day_time(sim, trade.exit_index, 19, 59)
     pnl = trade.profit_loss
     return {
-        "symbol": dict(SYMBOL),
+        "symbol": dict(sim.symbol),
         "entryTime": datetime_iso(entry),
         "entryPrice": round(trade.entry_price, 2),
         "direction": trade.direction,
@@ -412,6 +421,7 @@ def total_performance(sim: Simulation) -> dict[str, Any]:
     }
 
 
+SYMBOL_SERIES = "<symbol>"
 _SERIES: dict[str, list[tuple[str, str, int, str]]] = {
     # chart -> [(series, unit, seriesType, color)]; seriesType 0 line, 2 candle, 3 bar.
     "Strategy Equity": [("Equity", "$", 2, "#ff9914"), ("Return", "%", 3, "#00a1e4")],
@@ -419,9 +429,10 @@ _SERIES: dict[str, list[tuple[str, str, int, str]]] = {
     "Drawdown": [("Equity Drawdown", "%", 0, "#ff0000")],
     "Capacity": [("Strategy Capacity", "$", 0, "#18a0fb")],
     "Exposure": [("Equity - Long Ratio", "", 0, "#2a9d8f")],
-    "Assets Sales Volume": [("SPY", "$", 3, "#6c757d")],
+    # SYMBOL_SERIES: a series named after the traded symbol (``add_equity``'s ticker).
+    "Assets Sales Volume": [(SYMBOL_SERIES, "$", 3, "#6c757d")],
     "Portfolio Turnover": [("Portfolio Turnover", "%", 0, "#7b2cbf")],
-    "Portfolio Margin": [("SPY", "%", 5, "#1f77b4")],  # 5: stacked area
+    "Portfolio Margin": [(SYMBOL_SERIES, "%", 5, "#1f77b4")],  # 5: stacked area
 }
 
 
@@ -457,7 +468,7 @@ def _series_values(sim: Simulation, series: str, upto: int) -> list[list[float]]
             [t, 50.0 if any(tr.entry_index <= i < tr.exit_index for tr in sim.trades) else 0.0]
             for i, t in enumerate(times)
         ]
-    if series == "SPY":
+    if series == "Sales":
         return [
             [sim.times[tr.exit_index], round(tr.quantity * tr.exit_price, 2)]
             for tr in sim.trades
@@ -496,9 +507,11 @@ def chart(
     series = {}
     for index, (series_name, unit, kind, color) in enumerate(layout):
         if name in _SERIES:
-            values = _series_values(
-                sim, "Margin" if name == "Portfolio Margin" else series_name, upto
-            )
+            kind_of = series_name
+            if series_name == SYMBOL_SERIES:
+                kind_of = "Margin" if name == "Portfolio Margin" else "Sales"
+                series_name = sim.symbol["value"]
+            values = _series_values(sim, kind_of, upto)
         else:
             values = _own_series_values(sim, name, series_name, upto)
         values = [
@@ -541,7 +554,7 @@ def orders(sim: Simulation, upto: int) -> list[dict[str, Any]]:
                 "id": order_id,
                 "contingentId": 0,
                 "brokerId": [str(order_id)],
-                "symbol": dict(SYMBOL),
+                "symbol": dict(sim.symbol),
                 "price": round(price, 2),
                 "priceCurrency": "USD",
                 "time": when,

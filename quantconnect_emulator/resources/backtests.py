@@ -46,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -55,7 +56,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from quantconnect_emulator import wire
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, NoFreeSlotError, Stage
-from quantconnect_emulator.params import ParamError
+from quantconnect_emulator.params import ParamError, decode_json
 from quantconnect_emulator.registry import (
     CONTROL_ROUTERS,
     JOBS_CHANGED_HOOKS,
@@ -72,17 +73,23 @@ from quantconnect_emulator.resources.compiles import (
 )
 from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.simulate import SIMULATED_NOTE, Simulation, simulate
+from quantconnect_emulator.stages import (
+    COMPLETED,
+    DONE,
+    ERROR,
+    FINISHING,
+    QUEUED,
+    RUNNING,
+    SETTLED,
+    STATUS_COMPLETED,
+    STATUS_ERROR,
+    STATUS_QUEUED,
+)
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
     from quantconnect_emulator.params import Params
 
-RUNNING, COMPLETED, SETTLED, ERROR, QUEUED = "running", "completed", "settled", "error", "queued"
-#: ``completed: true`` while the statistics are not in yet (``results_lag_seconds``).
-FINISHING = "finishing"
-#: The stages in which ``completed`` is true and the run is over.
-DONE = (FINISHING, COMPLETED, SETTLED)
-STATUS_QUEUED, STATUS_COMPLETED, STATUS_ERROR = "In Queue...", "Completed.", "Runtime Error"
 NO_NODE = (
     "No spare nodes available: all {nodes} backtest node(s) of the organization are busy. "
     "Wait for a backtest to finish or delete one, then try again."
@@ -403,12 +410,7 @@ def parse_parameters(raw: Any) -> dict[str, Any]:
     if raw is None or raw == "" or raw == []:
         return {}
     if isinstance(raw, str):
-        import json
-
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise ParamError("Parameter 'parameters' must be an object") from exc
+        raw = decode_json(raw, "Parameter 'parameters'", where="parameters")
     if not isinstance(raw, dict):
         raise ParamError("Parameter 'parameters' must be an object of name to value")
     if len(raw) > 200:
@@ -419,6 +421,8 @@ def parse_parameters(raw: Any) -> dict[str, Any]:
             raise ParamError("Parameter names must be non-empty strings")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise ParamError(f"Parameter '{name[:100]}' must be a string or a number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ParamError(f"Parameter '{name[:100]}' must be a finite number")
         if isinstance(value, str) and len(value) > MAX_TEXT:
             raise ParamError(f"Parameter '{name[:100]}' is too long")
         result[name] = value

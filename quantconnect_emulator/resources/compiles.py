@@ -1,12 +1,12 @@
 """Compiles: ``/compile/create`` and ``/compile/read``, checked without running anything.
 
-A compile snapshots the project's files, checks them at once
-(:mod:`quantconnect_emulator.codecheck`: Python parsed with ``ast``; C# the
-lighter check), outside the account's lock and within ``code_check_seconds``
-(:mod:`quantconnect_emulator.checkrun`: large sources in a child process), and
-becomes a job that answers ``InQueue`` for
-``compile_seconds`` on the emulator's clock, then ``BuildSuccess`` (log line in
-the service's format) or ``BuildError`` (one log line per error). A build error
+A compile snapshots the project's files and becomes a job that answers
+``InQueue`` for ``compile_seconds`` on the emulator's clock, and until its check
+has ended (:mod:`quantconnect_emulator.codecheck`: Python parsed with ``ast``;
+C# the lighter check; outside the account's lock and within
+``code_check_seconds``; large sources in the background, in a child process:
+:mod:`quantconnect_emulator.checkrun`), then ``BuildSuccess`` (log line in the
+service's format) or ``BuildError`` (one log line per error). A build error
 is still ``success: true``, as on the service. Tests may force the next compile
 of a project to fail (``force_build_error``).
 
@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -36,8 +37,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantconnect_emulator import wire
-from quantconnect_emulator.checkrun import run_check
-from quantconnect_emulator.codecheck import SourceReport
+from quantconnect_emulator.checkrun import STOPPED
+from quantconnect_emulator.codecheck import SourceReport, build_error
 from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
 from quantconnect_emulator.registry import (
     CONTROL_ROUTERS,
@@ -60,7 +61,7 @@ COMPILE_NOT_FOUND = "Compile id not found"
 
 @dataclass
 class Compile:
-    """One compile of a project: the files it saw and its (already known) outcome."""
+    """One compile of a project: the files it saw and its outcome (``InQueue`` until checked)."""
 
     compile_id: str
     project_id: int
@@ -72,6 +73,13 @@ class Compile:
     logs: list[str]
     signature: str
     signature_order: list[str] = field(default_factory=list)
+    #: A forced build error (``force_build_error``), bound when the compile was created.
+    forced: list[str] | None = None
+
+
+def _first(build: Compile) -> str:
+    suffix = ".py" if build.language == "Py" else ".cs"
+    return min((n for n in build.files if n.endswith(suffix)), default="main" + suffix)
 
 
 class Compiles:
@@ -93,31 +101,36 @@ class Compiles:
         return JobBoards.of(self.account).board("compile")
 
     def create(self, project_id: int) -> Compile:
-        """Snapshot the project's files, check them (without the lock), start the job."""
+        """Snapshot the project's files and start the job; the check is the job's work.
+
+        Small sources are checked here (milliseconds). Large ones are queued on the account's
+        :class:`~quantconnect_emulator.checkrun.CheckRunner` and the compile answers
+        ``InQueue`` until their check has ended, as the service answers ``/compile/create`` at
+        once with ``InQueue``: no request waits for a check, or holds a thread meanwhile.
+        """
         account = self.account
+        config = account.config
         with account.lock:
             project = Projects.of(account).require_live(project_id)
             files = {name: f.content for name, f in sorted(project.files.items())}
             language = project.language
-        # The check may take seconds: no other request waits for it.
-        config = account.config
-        report = run_check(
-            language,
-            files,
-            seconds=config.code_check_seconds,
-            inline_bytes=config.code_check_inline_bytes,
+        suffix = ".py" if language == "Py" else ".cs"
+        size = sum(len(text) for name, text in files.items() if name.endswith(suffix))
+        inline = size <= config.code_check_inline_bytes
+        report = (
+            account.checks.run(
+                language,
+                files,
+                seconds=config.code_check_seconds,
+                inline_bytes=config.code_check_inline_bytes,
+            )
+            if inline
+            else None
         )
         with account.lock:
             # Deleted while its files were checked: no compile of a project that is gone.
             Projects.of(account).require_live(project_id)
             compile_id = account.ids.compile_id()
-            forced = self.forced_errors.pop(project_id, None)
-            errors = forced if forced is not None else report.errors
-            outcome = BUILD_ERROR if errors else BUILD_SUCCESS
-            logs = list(errors) or [
-                f"Build Request Successful for Project ID: {project_id}, with CompileID: "
-                f"{compile_id}, Lean Version: {LEAN_VERSION}"
-            ]
             digest = hashlib.sha256()
             for name, content in files.items():
                 digest.update(f"{name}\0{content}\0".encode())
@@ -127,17 +140,48 @@ class Compiles:
                 language=language,
                 created=account.now(),
                 files=files,
-                report=report,
-                outcome=outcome,
-                logs=logs,
+                report=SourceReport(),
+                outcome=IN_QUEUE,
+                logs=[],
                 signature=digest.hexdigest(),
                 signature_order=list(files),
+                # Bound now: the forced error is this compile's, whichever check ends first.
+                forced=self.forced_errors.pop(project_id, None),
             )
             self.by_id[compile_id] = build
             seconds = account.jobs_config.compile_seconds
             self.board.submit(compile_id, [Stage(IN_QUEUE, seconds), Stage("done", 0)])
             account.count("compiles_created")
-            return build
+            if report is not None:
+                self._checked(build, report)
+                return build
+        future = account.checks.submit(
+            language,
+            files,
+            seconds=config.code_check_seconds,
+            inline_bytes=config.code_check_inline_bytes,
+        )
+        future.add_done_callback(lambda done: self._check_ended(build, done))
+        return build
+
+    def _check_ended(self, build: Compile, done: Future[SourceReport]) -> None:
+        if done.cancelled():
+            report = SourceReport(errors=[build_error(build.language, _first(build), STOPPED)])
+        else:
+            report = done.result()
+        with self.account.lock:
+            if self.by_id.get(build.compile_id) is build:  # not removed with its project
+                self._checked(build, report)
+
+    def _checked(self, build: Compile, report: SourceReport) -> None:
+        """Record the check's outcome (under the lock)."""
+        errors = build.forced if build.forced is not None else report.errors
+        build.report = report
+        build.logs = list(errors) or [
+            f"Build Request Successful for Project ID: {build.project_id}, with CompileID: "
+            f"{build.compile_id}, Lean Version: {LEAN_VERSION}"
+        ]
+        build.outcome = BUILD_ERROR if errors else BUILD_SUCCESS
 
     def require(self, project_id: int, compile_id: str) -> Compile:
         """The compile of this project, or the service's ``Compile id not found``."""
@@ -147,7 +191,7 @@ class Compiles:
         return build
 
     def state(self, build: Compile) -> str:
-        """``InQueue`` until the job is done, then the outcome."""
+        """``InQueue`` until the job is done and its check has ended, then the outcome."""
         return IN_QUEUE if self.board.state(build.compile_id) == IN_QUEUE else build.outcome
 
     def force_build_error(self, project_id: int, message: str | None = None) -> None:

@@ -23,10 +23,9 @@ Example:
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from quantconnect_emulator.params import ParamError
+from quantconnect_emulator.params import ParamError, decode_json
 from quantconnect_emulator.registry import PROJECT_REMOVED_HOOKS, ApiError, action
 from quantconnect_emulator.resources.backtests import Backtests
 from quantconnect_emulator.resources.projects import Projects
@@ -127,10 +126,10 @@ def _node_ids(raw: Any) -> list[str]:
         return []
     if isinstance(raw, str):
         text = raw.strip()
-        try:
-            raw = json.loads(text) if text.startswith("[") else text.split(",")
-        except ValueError as exc:
-            raise ParamError("Parameter 'nodes' must be a list of node ids") from exc
+        if text.startswith("["):
+            raw = decode_json(text, "Parameter 'nodes'", where="nodes")
+        else:
+            raw = text.split(",")
     if not isinstance(raw, list) or not all(isinstance(n, str) and n.strip() for n in raw):
         raise ParamError("Parameter 'nodes' must be a list of node ids")
     if len(raw) > 100:

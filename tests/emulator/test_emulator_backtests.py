@@ -331,6 +331,8 @@ def _every_read_answers(api, pid: int, backtest_id: str) -> dict[str, Any]:
          "OverflowException: Value was either too large or too small for a Decimal."),
         ("self.set_cash(10 ** 40 if False else 100000000000000000000000000000000000)",
          None),  # not a literal call argument: nothing is known before running it
+        ("self.set_cash(" + "-" * 2000 + "1)",
+         None),  # valid Python (an even number of minus signs): cash 1, no recursion error
         ("self.set_end_date(9999, 12, 31)",
          "ArgumentException: Date Invalid: The added or subtracted value results in an "
          "un-representable DateTime."),
@@ -342,7 +344,8 @@ def _every_read_answers(api, pid: int, backtest_id: str) -> dict[str, Any]:
          "ArgumentException: Date Invalid: Year, Month, and Day parameters describe an "
          "un-representable DateTime."),
     ],
-    ids=["year-overflow", "cash-1e400", "cash-expression", "end-9999-12-31", "start-future",
+    ids=["year-overflow", "cash-1e400", "cash-expression", "cash-2000-minus", "end-9999-12-31",
+         "start-future",
          "start-1899", "start-feb-30"],
 )  # fmt: skip
 def test_literals_lean_refuses_fail_initialization_not_the_emulator(api, qc_emulator, line, error):
@@ -397,6 +400,33 @@ def test_csharp_literals_that_do_not_fit_are_build_errors(api, qc_emulator, old,
     assert built["state"] == "BuildError"
     (log,) = built["logs"]
     assert log.startswith("error: Main.cs Line ") and log.endswith(message), log
+
+
+@pytest.mark.parametrize(
+    ("cash", "error"),
+    [
+        ("79228162514264337593543950335m", None),  # exactly decimal.MaxValue: valid C#
+        ("1e300", "OverflowException: Value was either too large or too small for a Decimal."),
+        ("2.5e5", None),
+    ],
+    ids=["decimal-max", "double-beyond-decimal", "double-in-range"],
+)
+def test_csharp_cash_literals_as_lean_converts_them(api, qc_emulator, cash, error):
+    pid = api.create_project("Sharp Cash", "C#")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "Main.cs"})["files"][0]["content"]
+    api.put_file(pid, "Main.cs", main.replace("SetCash(100000);", f"SetCash({cash});"))
+    built = api.compile(pid)
+    assert built["state"] == "BuildSuccess", built["logs"]
+    backtest = api.backtest(pid, built["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    if error is None:
+        assert read["status"] == "Completed." and read["error"] is None
+        if cash == "2.5e5":
+            assert read["statistics"]["Start Equity"] == "250000"
+        return
+    assert read["status"] == "Runtime Error" and read["hasInitializeError"] is True
+    assert error in read["error"], read["error"]
 
 
 def test_csharp_end_date_9999_12_31_fails_initialization(api, qc_emulator):
@@ -686,6 +716,48 @@ def test_charts_include_portfolio_margin_and_the_algorithms_own(api, qc_emulator
     margin = api.ok("/backtests/chart/read", {**body, "name": "Portfolio Margin"})["chart"]
     assert margin["series"] and all(s["unit"] == "%" for s in margin["series"].values())
     assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Extra"})
+
+
+@pytest.mark.parametrize(("language", "ticker"), [("Py", "QQQ"), ("C#", "QQQ"), ("Py", None)])
+def test_the_simulation_names_the_symbol_the_algorithm_adds(api, qc_emulator, language, ticker):
+    file = "main.py" if language == "Py" else "Main.cs"
+    pid = api.create_project(f"Symbol {language.strip('#')} {ticker}", language)["projectId"]
+    if ticker is not None:
+        text = api.ok("/files/read", {"projectId": pid, "name": file})["files"][0]["content"]
+        api.put_file(pid, file, text.replace('"SPY"', f'"{ticker}"'))
+    expected = ticker or "SPY"
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "count": 100}
+    for chart in ("Portfolio Margin", "Assets Sales Volume"):
+        named = api.ok("/backtests/chart/read", {**body, "name": chart})["chart"]
+        assert list(named["series"]) == [expected], chart
+        assert all(s["name"] == expected for s in named["series"].values())
+    orders = api.ok(
+        "/backtests/orders/read",
+        {"projectId": pid, "backtestId": backtest["backtestId"], "start": 0, "end": 100},
+    )["orders"]
+    assert orders and {o["symbol"]["value"] for o in orders} == {expected}
+    assert read["statistics"]["Lowest Capacity Asset"].split()[0] == expected
+
+
+def test_chart_names_beyond_the_bound_are_not_recorded(api, qc_emulator):
+    from quantconnect_emulator.codecheck import MAX_CHART_NAME
+
+    long_name, at_bound = "C" * 5_000, "B" * MAX_CHART_NAME
+    pid = api.create_project("Long Plot")["projectId"]
+    text = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    plots = (
+        f'self.debug("Purchased Stock")\n            self.plot("{long_name}", "s", 1)\n'
+        f'            self.plot("{at_bound}", "s", 1)\n'
+        f'            self.plot("Short", "{long_name}", 1)'
+    )
+    api.put_file(pid, "main.py", text.replace('self.debug("Purchased Stock")', plots))
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    assert list(read["charts"]) == [*DEFAULT_CHARTS, at_bound]
 
 
 def test_chart_read_refuses_start_after_end(api, qc_emulator):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
 from quantconnect_emulator import EmulatorServer
@@ -111,3 +112,81 @@ def test_request_too_large_is_413(make_api):
             assert response.json()["success"] is False
         finally:
             caller.close()
+
+
+# ------------------------------------ values re-parsed from JSON text: the body's decoder
+
+
+def _compiled(api) -> tuple[int, str]:
+    pid = api.create_project("Reparsed")["projectId"]
+    return pid, api.compile(pid)["compileId"]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        (
+            '{"fast": "\\ud800"}',
+            "Parameter 'parameters.fast' is not valid text: it holds a lone surrogate (U+D800)",
+        ),
+        ('{"fast": NaN}', "Parameter 'parameters' is not valid JSON: NaN is not a JSON number"),
+        (
+            '{"fast": 1e400}',
+            "Parameter 'parameters' is not valid JSON: 1e400 is not a finite number",
+        ),
+    ],
+)
+def test_parameters_sent_as_json_text_are_decoded_like_the_body(api, parameters, message):
+    pid, compile_id = _compiled(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "bt"}
+    as_json = api.call("/backtests/create", {**body, "parameters": parameters})
+    as_form = api.call(
+        "/backtests/create",
+        data={**{k: str(v) for k, v in body.items()}, "parameters": parameters},
+    )
+    for response in (as_json, as_form):
+        assert response.status_code == 200, response.text
+        assert response.json() == {"success": False, "errors": [message]}
+    assert api.ok("/backtests/list", {"projectId": pid})["backtests"] == []  # nothing stored
+
+
+def test_a_non_finite_number_in_the_body_is_refused(api):
+    pid, compile_id = _compiled(api)
+    headers = {**api.headers(), "Content-Type": "application/json"}
+    raw = (
+        f'{{"projectId": {pid}, "compileId": "{compile_id}", "backtestName": "bt", '
+        '"parameters": {"fast": 1e400}}'
+    )
+    response = api.call("/backtests/create", headers=headers, data=raw.encode())
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "success": False,
+        "errors": ["Request body is not valid JSON: 1e400 is not a finite number"],
+    }
+    assert api.ok("/backtests/list", {"projectId": pid})["backtests"] == []
+
+
+def test_nodes_sent_as_json_text_are_decoded_like_the_body(api):
+    pid = api.create_project("Nodes Text")["projectId"]
+    response = api.call("/projects/nodes/update", {"projectId": pid, "nodes": '["\\ud800"]'})
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "success": False,
+        "errors": ["Parameter 'nodes[0]' is not valid text: it holds a lone surrogate (U+D800)"],
+    }
+    assert api.ok("/projects/nodes/read", {"projectId": pid})["autoSelectNode"] is True
+
+
+def test_a_json_body_is_not_bracket_bound(api):
+    pid, compile_id = _compiled(api)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "bt"}
+    # The body's `parameters` wins whole: the query's `parameters[slow]` is not merged into it.
+    answer = api.ok(
+        "/backtests/create",
+        {**body, "parameters": {"fast": 10}},
+        params={"parameters[slow]": "99"},
+    )
+    assert answer["backtest"]["parameterSet"] == {"fast": 10}
+    # An unknown JSON key is ignored, brackets or not.
+    answer = api.ok("/backtests/create", {**body, "backtestName": "b2", "x[]": 1, "y[a][b]": 2})
+    assert answer["backtest"]["parameterSet"] == []

@@ -7,12 +7,16 @@ reliability figures at the end of the run.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -20,6 +24,7 @@ import pytest
 import requests
 
 from quantconnect_emulator import EmulatorServer, FaultKind
+from quantconnect_emulator.checkrun import MAX_CHILDREN
 from quantconnect_emulator.config import LIMITS, EmulatorConfig
 from tests.emulator.conftest import Api
 from tests.reliability.conftest import report_figures, table
@@ -404,6 +409,34 @@ class _Prober:
         return [(what, took) for what, at, took in self.samples if start <= at <= end]
 
 
+def _await_build(caller: Api, server: EmulatorServer, body: dict[str, Any]) -> dict[str, Any]:
+    """Read the compile until its check has ended (the check runs in the background)."""
+    server.advance(2)
+    deadline = time.monotonic() + 300  # a safety net only: no test asserts on time
+    while True:
+        read = caller.ok("/compile/read", body)
+        if read["state"] != "InQueue" or time.monotonic() > deadline:
+            return read
+        time.sleep(0.05)
+
+
+def _check_children() -> list[int]:
+    """Process ids of this process's code-check children, read from ``/proc``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"codecheck.py" in command:
+            found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.parametrize("language", ["C#", "Py"])
 def test_health_and_the_api_answer_during_the_biggest_allowed_compile(language: str) -> None:
     from flows.strategy_folder import MAX_SOURCE_FILE_BYTES  # the pipeline's per-file limit
@@ -420,13 +453,17 @@ def test_health_and_the_api_answer_during_the_biggest_allowed_compile(language: 
         with _Prober(server, other) as prober:
             started = time.monotonic()
             created = caller.ok("/compile/create", {"projectId": pid}, timeout=120)
+            body = {"projectId": pid, "compileId": created["compileId"]}
+            # Past its compile time, still in queue: create did not wait for the check.
+            server.advance(2)
+            queued = caller.ok("/compile/read", body)["state"]
+            done = _await_build(caller, server, body)
             ended = time.monotonic()
         during = prober.during(started, ended)
-        server.advance(2)
-        body = {"projectId": pid, "compileId": created["compileId"]}
-        state = caller.ok("/compile/read", body)["state"]
+        stats = server.stats()
         caller.close()
-    assert state == "BuildSuccess"
+    assert (created["state"], queued, done["state"]) == ("InQueue", "InQueue", "BuildSuccess")
+    assert stats["code_checks_in_child"] == 1, "the large file was checked in a child process"
     assert {what for what, _ in during} == {"health", "api"}, "probed while it was checked"
     slowest = max(took for _, took in during)
     assert slowest < PROBE_BOUND_SECONDS, f"a probe waited {slowest:.1f} s during the compile"
@@ -434,7 +471,7 @@ def test_health_and_the_api_answer_during_the_biggest_allowed_compile(language: 
         (
             f"compile of a {len(source) // 1000} KB {language} file"
             + (" (nested calls)" if language == "C#" else ""),
-            f"answered in {ended - started:.1f} s, BuildSuccess",
+            f"checked in a child in {ended - started:.1f} s, BuildSuccess",
             f"{len(during)} probes meanwhile (health, projects/read), slowest {slowest:.2f} s",
         )
     )
@@ -447,9 +484,8 @@ def test_a_check_over_its_bound_is_a_clear_build_error() -> None:
         pid = caller.create_project("Too Big")["projectId"]
         caller.put_file(pid, "main.py", source)
         created = caller.ok("/compile/create", {"projectId": pid}, timeout=60)
-        server.advance(2)
         body = {"projectId": pid, "compileId": created["compileId"]}
-        done = caller.ok("/compile/read", body)
+        done = _await_build(caller, server, body)
         caller.put_file(pid, "main.py", "x = 1\n")
         small = caller.compile(pid)["state"]
         caller.close()
@@ -460,3 +496,112 @@ def test_a_check_over_its_bound_is_a_clear_build_error() -> None:
     ]
     assert small == "BuildSuccess"  # the bound was that compile's, not the project's
     ROWS.append(("a 4 MB file, check bound 0.1 s", "BuildError naming the bound", "next ok"))
+
+
+def test_stopping_the_server_during_a_big_compile_leaves_no_child() -> None:
+    source = _long_python(8_000_000)  # a check of several seconds
+    server = EmulatorServer(seed=7, code_check_seconds=300).start()
+    try:
+        caller = Api(server)
+        pid = caller.create_project("Stopped")["projectId"]
+        caller.put_file(pid, "main.py", source)
+        caller.ok("/compile/create", {"projectId": pid}, timeout=60)
+        caller.close()
+        deadline = time.monotonic() + 60  # a safety net only
+        while not (children := _check_children()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert children, "the check never started in a child"
+    finally:
+        server.stop()
+    assert _check_children() == []  # killed and reaped by stop(), not left to run on
+    ROWS.append(("stop() during an 8 MB compile", "its check child is killed", "none left"))
+
+
+def test_a_check_child_bounds_itself_when_its_parent_does_not() -> None:
+    from quantconnect_emulator import codecheck
+
+    request = {"language": "Py", "files": {"main.py": _long_python(8_000_000)}, "seconds": 0.5}
+    child = subprocess.Popen(
+        [sys.executable, "-I", "-S", codecheck.__file__],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert child.stdin is not None
+        child.stdin.write(json.dumps(request).encode())
+        child.stdin.close()
+        code = child.wait(timeout=120)  # nobody kills it: it must end by itself
+    finally:
+        child.kill()
+        child.wait()
+    assert code in (-signal.SIGALRM, -signal.SIGXCPU), code
+
+
+def test_queued_checks_hold_no_thread_and_their_bound_starts_when_they_start() -> None:
+    # Two 8 MB checks (ten seconds each on an idle machine) fill both child slots until their
+    # 4 s bound stops them; a 100 KB check queued behind them waits those 4 s, then needs a
+    # fraction of a second. Its bound starts when it starts, so it builds. (When the wait
+    # counted against the bound, it failed "took longer than 4 s" whatever the machine's load.)
+    huge, small = _long_python(8_000_000), _long_python(100_000)
+    with EmulatorServer(seed=8, code_check_seconds=4) as server:
+        caller = Api(server)
+        pids = [caller.create_project(f"Queued {i}")["projectId"] for i in range(3)]
+        for pid, source in zip(pids, (huge, huge, small), strict=True):
+            caller.put_file(pid, "main.py", source)
+        other = caller.create_project("Unrelated")["projectId"]
+        created = []
+        for pid in pids:
+            created.append(caller.ok("/compile/create", {"projectId": pid}, timeout=60))
+            time.sleep(0.2)  # in this order: the small one queues last
+        most, reads = 0, 0
+        while True:
+            most = max(most, server.stats()["code_check_children"])
+            states = [
+                caller.ok("/compile/read", {"projectId": p, "compileId": c["compileId"]})
+                for p, c in zip(pids, created, strict=True)
+            ]
+            reads += caller.call("/projects/read", {"projectId": other}).json()["success"]
+            if all(s["state"] != "InQueue" for s in states):
+                break
+            server.advance(2)
+            time.sleep(0.05)
+        caller.close()
+    assert [c["state"] for c in created] == ["InQueue"] * 3
+    assert [s["state"] for s in states] == ["BuildError", "BuildError", "BuildSuccess"], [
+        s["logs"] for s in states
+    ]
+    assert all("took longer than 4 s" in s["logs"][0] for s in states[:2])
+    assert most == MAX_CHILDREN  # never more children than slots
+    assert reads >= 1  # an unrelated read answered while the small check waited
+    ROWS.append(("2 x 8 MB + 100 KB compiles, bound 4 s", "100 KB built after its wait", "ok"))
+
+
+def test_a_forced_build_error_is_the_compile_created_next() -> None:
+    # Compile A (a large file, checked in the background) is created first, B (small, checked
+    # at once) while A's check still runs: the forced error is A's, whichever check ends first.
+    with EmulatorServer(seed=9, code_check_seconds=300) as server:
+        caller = Api(server)
+        pid = caller.create_project("Forced")["projectId"]
+        caller.put_file(pid, "main.py", _long_python(4_000_000))
+        server.force_build_error(pid, "forced for A")
+        first: list[dict[str, Any]] = []
+        creating = threading.Thread(
+            target=lambda: first.append(
+                Api(server).ok("/compile/create", {"projectId": pid}, timeout=300)
+            )
+        )
+        creating.start()
+        deadline = time.monotonic() + 60  # a safety net only
+        while not _check_children() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        caller.put_file(pid, "main.py", "x = 1\n")
+        second = caller.ok("/compile/create", {"projectId": pid})
+        creating.join(300)
+        reads = [
+            _await_build(caller, server, {"projectId": pid, "compileId": c["compileId"]})
+            for c in (first[0], second)
+        ]
+        caller.close()
+    assert [r["state"] for r in reads] == ["BuildError", "BuildSuccess"]
+    assert reads[0]["logs"][0].endswith("forced for A")
