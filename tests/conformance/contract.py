@@ -71,6 +71,22 @@ NonEmptyText = Annotated[str, Field(min_length=1)]
 NumericText = Annotated[str, Field(pattern=r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")]
 Number = float | NumericText
 Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+def _exactly(expected: bool) -> AfterValidator:
+    # `TrueValue` would also take `1`: a strict bool, then the value.
+    def check(value: bool) -> bool:
+        if value is not expected:
+            raise ValueError(f"should be {str(expected).lower()}")
+        return value
+
+    return AfterValidator(check)
+
+
+TrueValue = Annotated[bool, _exactly(True)]
+FalseValue = Annotated[bool, _exactly(False)]
+Bit = Annotated[int, Field(ge=0, le=1)]
+
 #: An empty JSON list: the service's form of some empty maps (``parameterSet``, early
 #: ``statistics``), allowed only where the contract names it.
 EmptyList = Annotated[list[Any], Field(max_length=0)]
@@ -94,21 +110,21 @@ class Open(BaseModel):
 class Ok(Strict):
     """A success envelope without payload: ``{"success": true, "errors": []}``."""
 
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
 class AuthenticateOk(Strict):
     """``/authenticate``: exactly ``{"success": true}`` (contract §2)."""
 
-    success: Literal[True]
+    success: TrueValue
 
 
 class Failure(Strict):
     """A business error or refused signature: ``success: false`` and a non-empty list of
     non-empty messages (contract §3)."""
 
-    success: Literal[False]
+    success: FalseValue
     errors: Annotated[list[NonEmptyText], Field(min_length=1)]
 
 
@@ -226,7 +242,7 @@ class ProjectList(Strict):
 
     projects: list[Project]
     versions: list[LeanVersion]
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -234,7 +250,7 @@ class LeanVersions(Strict):
     """``/lean/versions/read``: ``versions`` (backtests §5)."""
 
     versions: Annotated[list[LeanVersion], Field(min_length=1)]
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -258,7 +274,7 @@ class Files(Strict):
     """``/files/create``, ``/files/read`` and a content ``/files/update``: ``files``."""
 
     files: list[ProjectFile]
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -289,7 +305,7 @@ class CompileCreated(Strict):
     signature: str
     signatureOrder: list[str]
     parameters: list[FileParameters]
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -303,7 +319,7 @@ class CompileRead(Strict):
     projectId: int | None = None
     signature: str | None = None
     signatureOrder: list[str] | None = None
-    success: Literal[True]  # a build error is still success:true
+    success: TrueValue  # a build error is still success:true
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -381,7 +397,7 @@ class Trade(Strict):
     symbol: Symbol
     entryTime: AnyDate
     entryPrice: Number
-    direction: Literal[0, 1, "Long", "Short"]
+    direction: Bit | Literal["Long", "Short"]
     quantity: Number
     exitTime: AnyDate
     exitPrice: Number
@@ -548,7 +564,7 @@ class BacktestCreated(Backtest):
     (never ``[]``), ``runtimeStatistics`` a map or null."""
 
     status: Literal["In Queue..."]
-    completed: Literal[False]
+    completed: FalseValue
     statistics: StatisticsMap | None = None  # type: ignore[assignment]
 
 
@@ -556,7 +572,7 @@ class BacktestQueued(Backtest):
     """Waiting for a node: ``In Queue...``, progress 0 (backtests §4)."""
 
     status: Literal["In Queue..."]
-    completed: Literal[False]
+    completed: FalseValue
     progress: Annotated[float, Field(ge=0, le=0)]  # type: ignore[assignment]
 
 
@@ -564,7 +580,7 @@ class BacktestRunning(Backtest):
     """Running: a status starting ``Running``, not completed, no results yet."""
 
     status: RunningStatus
-    completed: Literal[False]
+    completed: FalseValue
     totalPerformance: None  # type: ignore[assignment]
 
 
@@ -572,7 +588,7 @@ class BacktestCompleted(Backtest):
     """Completed, results in: statistics and runtimeStatistics are maps, no error."""
 
     status: Literal["Completed."]
-    completed: Literal[True]
+    completed: TrueValue
     progress: Annotated[float, Field(ge=1, le=1)]  # type: ignore[assignment]
     statistics: StatisticsMap  # type: ignore[assignment]
     runtimeStatistics: RuntimeMap  # type: ignore[assignment]
@@ -590,7 +606,7 @@ class BacktestCompletedStatisticsPending(Backtest):
     """The stage the ``lean`` CLI guards against (§7): ``completed: true`` while ``statistics``
     is still ``[]`` or ``runtimeStatistics`` still null."""
 
-    completed: Literal[True]
+    completed: TrueValue
 
     @model_validator(mode="after")
     def _pending(self) -> BacktestCompletedStatisticsPending:
@@ -612,7 +628,7 @@ INITIALIZE_PREFIX = "During the algorithm initialization, the following exceptio
 class BacktestInitializeError(BacktestRuntimeError):
     """Failed in ``initialize``: ``hasInitializeError`` and the service's prefix on ``error``."""
 
-    hasInitializeError: Literal[True]
+    hasInitializeError: TrueValue
     error: Annotated[str, Field(pattern="^" + re.escape(INITIALIZE_PREFIX))]  # type: ignore[assignment]
 
 
@@ -622,7 +638,7 @@ def backtest_answer(stage: type[Backtest]) -> type[BaseModel]:
     class Answer(Strict):
         backtest: stage  # type: ignore[valid-type]
         debugging: bool
-        success: Literal[True]
+        success: TrueValue
         errors: EmptyList = Field(default_factory=list)
 
     Answer.__name__ = Answer.__qualname__ = f"Answer[{stage.__name__}]"
@@ -689,7 +705,7 @@ def backtest_list(summary: type[BacktestSummary]) -> type[BaseModel]:
     class BacktestList(Strict):
         backtests: list[summary]  # type: ignore[valid-type]
         count: int
-        success: Literal[True]
+        success: TrueValue
         errors: EmptyList = Field(default_factory=list)
 
         @model_validator(mode="after")
@@ -739,7 +755,7 @@ class ChartAnswer(Strict):
     """``/backtests/chart/read`` once built: ``{chart}``."""
 
     chart: Chart
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -749,7 +765,7 @@ class ChartLoading(Strict):
 
     status: Literal["loading"]
     progress: float
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -813,7 +829,7 @@ class Orders(Strict):
 
     orders: list[Order]
     length: int
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -843,7 +859,7 @@ class Node(Strict):
     speed: float
     cpu: int
     ram: float
-    hasGpu: Literal[0, 1]
+    hasGpu: Bit
     price: NodePrice
     assets: int
     host: str | None
@@ -868,7 +884,7 @@ class ProjectNodes(Strict):
 
     nodes: NodeSets
     autoSelectNode: bool
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -876,7 +892,7 @@ class OrganizationNodes(NodeSets):
     """``/nodes/read`` (organization level): the lists at the top level, as the ``lean`` CLI
     reads them into ``QCNodeList`` (backtests §7; lean-cli ``node_client.py``)."""
 
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -899,7 +915,7 @@ class Account(Strict):
     organizationId: Hex32
     creditBalance: float
     card: Card | None
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)
 
 
@@ -972,5 +988,5 @@ class OrganizationAnswer(Strict):
     """``/organizations/read``: ``{organization}``."""
 
     organization: Organization
-    success: Literal[True]
+    success: TrueValue
     errors: EmptyList = Field(default_factory=list)

@@ -91,15 +91,23 @@ def test_backtests_chart_read(world, name):
     assert answer.chart.name == name
 
 
-def test_backtests_chart_read_while_loading(world):
-    world.jobs(backtest_nodes=1, node_mode="queue")
+def test_backtests_chart_read_while_running(world):
+    pid, backtest_id = world.started()
+    world.advance(LONG * 0.4)
+    body = {"projectId": pid, "backtestId": backtest_id, "name": "Strategy Equity"}
+    body.update(count=100, start=START, end=END)
+    world.expect(world.call("/backtests/chart/read", body), ChartAnswer)
+
+
+@pytest.mark.parametrize("why", ["queued", "being-built"])
+def test_backtests_chart_read_while_loading(world, why):
+    world.jobs(backtest_nodes=1, node_mode="queue", chart_loading_seconds=30)
     pid, compile_id = world.ready()
-    world.backtest(pid, compile_id, "holds the node")
+    first = world.backtest(pid, compile_id, "holds the node")
     waiting = world.backtest(pid, compile_id, "waits")
-    body = {
-        "projectId": pid, "backtestId": waiting, "name": "Strategy Equity",
-        "count": 100, "start": START, "end": END,
-    }  # fmt: skip
+    target = waiting if why == "queued" else first
+    body = {"projectId": pid, "backtestId": target, "name": "Strategy Equity"}
+    body.update(count=100, start=START, end=END)
     world.expect(world.call("/backtests/chart/read", body), ChartLoading)
 
 

@@ -143,6 +143,25 @@ def test_business_error(world, case):
     world.expect(world.call(path, build(scene)), Failure)
 
 
+def test_backtests_create_on_a_failed_build(world):
+    pid = world.project()
+    world.ok("/files/update", {"projectId": pid, "name": "main.py", "content": "junk junk }\n"})
+    compile_id = world.ok("/compile/create", {"projectId": pid})["compileId"]
+    world.advance(60)
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "x"}
+    world.expect(world.call("/backtests/create", body), Failure)
+
+
+@pytest.mark.parametrize("finished", [False, True], ids=["in-queue", "not-yet-visible"])
+def test_backtests_create_with_a_compile_not_found_yet(world, finished):
+    """``Compile id not found``: an unfinished compile, or just after ``BuildSuccess``."""
+    world.jobs(compile_seconds=1_000 if not finished else 0, compile_not_found_seconds=1_000)
+    pid = world.project()
+    compile_id = world.ok("/compile/create", {"projectId": pid})["compileId"]
+    body = {"projectId": pid, "compileId": compile_id, "backtestName": "x"}
+    world.expect(world.call("/backtests/create", body), Failure)
+
+
 def test_no_free_node_refusal_in_reject_mode(world):
     world.jobs(backtest_nodes=1, node_mode="reject")
     pid, compile_id = world.ready()

@@ -43,6 +43,18 @@ def test_projects_read(world, selection):
         assert answer.projects[0].name.startswith("Recycle Bin/")
 
 
+@pytest.mark.parametrize("encoding", ["get-query", "form"])
+def test_projects_read_other_encodings(world, encoding):
+    """The service also takes form bodies and, for reads, GET with a query (contract §1)."""
+    pid = world.project()
+    if encoding == "get-query":
+        response = world.call("/projects/read", None, method="GET", params={"projectId": pid})
+    else:
+        response = world.call("/projects/read", None, data={"projectId": str(pid)})
+    answer = world.expect(response, ProjectList)
+    assert [p.projectId for p in answer.projects] == [pid]
+
+
 @pytest.mark.parametrize("change", [{"name": "Renamed"}, {"description": "about it"}])
 def test_projects_update(world, change):
     pid = world.project()
