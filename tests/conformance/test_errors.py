@@ -186,9 +186,10 @@ def _bad_headers(server: Any, how: str) -> dict[str, str]:
 AUTH_FAILURES = ["missing", "wrong-token", "unknown-user", "stale-timestamp", "not-basic"]
 
 
+@pytest.mark.parametrize("path", ["/authenticate", "/projects/read"])
 @pytest.mark.parametrize("how", AUTH_FAILURES)
-def test_refused_signature_http_401(world, how):
-    response = world.call("/projects/read", {}, headers=_bad_headers(world.server, how))
+def test_refused_signature_http_401(world, how, path):
+    response = world.call(path, {}, headers=_bad_headers(world.server, how))
     world.expect(response, Failure, status=401)
     assert response.headers.get("WWW-Authenticate", "").startswith("Basic")
 
