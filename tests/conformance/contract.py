@@ -537,8 +537,10 @@ class Backtest(Strict):
     backtestEnd: AnyDate | None
     tradeableDates: int
     parameterSet: ParameterSet
-    statistics: StatisticsMap | EmptyList
-    runtimeStatistics: RuntimeMap | None  # a map or null, never [] (§7)
+    # Before completion any string map (placeholders, or nothing yet) or `[]`; the stages below
+    # require the full key sets once results are in.
+    statistics: dict[str, str] | EmptyList
+    runtimeStatistics: dict[str, str] | None  # a map or null, never [] (§7)
     totalPerformance: AlgorithmPerformance | None
     charts: dict[str, ChartSummary]  # a map, {} when empty (§7)
     rollingWindow: dict[str, AlgorithmPerformance]  # a map, {} when empty (§7)
@@ -565,7 +567,7 @@ class BacktestCreated(Backtest):
 
     status: Literal["In Queue..."]
     completed: FalseValue
-    statistics: StatisticsMap | None = None  # type: ignore[assignment]
+    statistics: dict[str, str] | None = None  # type: ignore[assignment]
 
 
 class BacktestQueued(Backtest):

@@ -134,6 +134,7 @@ def test_the_hand_written_settled_backtest_is_valid():
         {"compileId": "a" * 32 + "-" + "b" * 32},  # a key the contract does not name
         {"note": "simulated by an emulator"},  # §7: no label in a user field
         {"statistics": dict.fromkeys(list(STATISTICS_KEYS)[:26], "0")},  # a key missing
+        {"runtimeStatistics": {"Equity": "$1.00"}},  # completed: the 8 keys
     ],
     ids=lambda changes: ",".join(changes),
 )
