@@ -362,23 +362,56 @@ RUNTIME_KEYS = frozenset({
 })  # fmt: skip
 
 
+# Value formats of the two tables (backtests §3). LEAN drops trailing zeros of the ratios and
+# writes the account's currency symbol, so the patterns take any number of decimals and any
+# non-digit symbol; zero may be written without its `%`.
+_NUMBER = r"-?\d+(\.\d+)?"
+_PERCENT = _NUMBER + "%?"
+_MONEY = r"[^\d\s.,-]{1,3}" + _NUMBER
+_GROUPED = r"[^\d\s.,-]{1,3}-?\d{1,3}(,\d{3})*\.\d\d"
+STATISTICS_FORMATS: dict[str, str] = {
+    "Total Orders": r"\d+", "Average Win": _PERCENT, "Average Loss": _PERCENT,
+    "Compounding Annual Return": _PERCENT, "Drawdown": _PERCENT, "Expectancy": _NUMBER,
+    "Start Equity": _NUMBER, "End Equity": _NUMBER, "Net Profit": _PERCENT,
+    "Sharpe Ratio": _NUMBER, "Sortino Ratio": _NUMBER, "Probabilistic Sharpe Ratio": _PERCENT,
+    "Loss Rate": _PERCENT, "Win Rate": _PERCENT, "Profit-Loss Ratio": _NUMBER, "Alpha": _NUMBER,
+    "Beta": _NUMBER, "Annual Standard Deviation": _NUMBER, "Annual Variance": _NUMBER,
+    "Information Ratio": _NUMBER, "Tracking Error": _NUMBER, "Treynor Ratio": _NUMBER,
+    "Total Fees": _MONEY, "Estimated Strategy Capacity": _MONEY,
+    "Lowest Capacity Asset": r"(\S+ \S+)?", "Portfolio Turnover": _PERCENT,
+    "Drawdown Recovery": r"\d+",
+}  # fmt: skip
+RUNTIME_FORMATS: dict[str, str] = {
+    "Equity": _GROUPED, "Fees": "-" + _GROUPED, "Holdings": _GROUPED, "Net Profit": _GROUPED,
+    "Probabilistic Sharpe Ratio": _PERCENT, "Return": _NUMBER + " %", "Unrealized": _GROUPED,
+    "Volume": _GROUPED,
+}  # fmt: skip
+
+
+def _formatted(value: dict[str, str], formats: dict[str, str], what: str) -> dict[str, str]:
+    wrong = {k: v for k, v in value.items() if k in formats and not re.fullmatch(formats[k], v)}
+    if wrong:
+        raise ValueError(f"{what} values not in LEAN's format: {wrong}")
+    return value
+
+
 def _statistics(value: dict[str, str]) -> dict[str, str]:
     if set(value) != STATISTICS_KEYS:
         missing, extra = sorted(STATISTICS_KEYS - set(value)), sorted(set(value) - STATISTICS_KEYS)
         raise ValueError(f"statistics keys differ: missing {missing}, extra {extra}")
-    return value
+    return _formatted(value, STATISTICS_FORMATS, "statistics")
 
 
 def _runtime(value: dict[str, str]) -> dict[str, str]:
     missing = RUNTIME_KEYS - set(value)
     if missing:
         raise ValueError(f"runtimeStatistics lacks {sorted(missing)}")
-    return value
+    return _formatted(value, RUNTIME_FORMATS, "runtimeStatistics")
 
 
-#: ``statistics`` as a map: 27 string keys, string values.
+#: ``statistics`` once completed: 27 string keys, values in LEAN's formats.
 StatisticsMap = Annotated[dict[str, str], AfterValidator(_statistics)]
-#: ``runtimeStatistics`` as a map: the 8 keys plus any the algorithm sets, string values.
+#: ``runtimeStatistics`` once completed: the 8 keys (plus any the algorithm sets), LEAN's formats.
 RuntimeMap = Annotated[dict[str, str], AfterValidator(_runtime)]
 
 

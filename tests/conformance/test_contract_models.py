@@ -85,9 +85,13 @@ SETTLED: dict[str, Any] = {
     "backtestEnd": "2024-06-28 00:00:00",
     "tradeableDates": 124,
     "parameterSet": [],
-    "statistics": dict.fromkeys(STATISTICS_KEYS, "0"),
+    "statistics": {
+        **dict.fromkeys(STATISTICS_KEYS, "0"), "Compounding Annual Return": "8.443%",
+        "Total Fees": "$110.30", "Estimated Strategy Capacity": "€1600000.00",
+        "Lowest Capacity Asset": "MDB WOU3US9M42N9", "Sharpe Ratio": "0.19",
+    },
     "runtimeStatistics": {
-        "Equity": "$100,012.50", "Fees": "-$2.00", "Holdings": "$0.00", "Net Profit": "$12.50",
+        "Equity": "$100,012.50", "Fees": "-$2.00", "Holdings": "$0.00", "Net Profit": "$-12.50",
         "Probabilistic Sharpe Ratio": "20.477%", "Return": "0.01 %", "Unrealized": "$0.00",
         "Volume": "$9,450.00",
     },
@@ -101,6 +105,9 @@ SETTLED: dict[str, Any] = {
     "outOfSampleMaxEndDate": None,
     "outOfSampleDays": 0,
 }  # fmt: skip
+
+
+SETTLED_RUNTIME: dict[str, str] = SETTLED["runtimeStatistics"]
 
 
 def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -135,6 +142,8 @@ def test_the_hand_written_settled_backtest_is_valid():
         {"note": "simulated by an emulator"},  # §7: no label in a user field
         {"statistics": dict.fromkeys(list(STATISTICS_KEYS)[:26], "0")},  # a key missing
         {"runtimeStatistics": {"Equity": "$1.00"}},  # completed: the 8 keys
+        {"statistics": {**dict.fromkeys(STATISTICS_KEYS, "0"), "Total Fees": "110.30"}},
+        {"runtimeStatistics": {**SETTLED_RUNTIME, "Return": "0.01%"}},  # .NET `P`: a space
     ],
     ids=lambda changes: ",".join(changes),
 )
