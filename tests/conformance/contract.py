@@ -570,9 +570,9 @@ class Backtest(Strict):
     backtestEnd: AnyDate | None
     tradeableDates: int
     parameterSet: ParameterSet
-    # Before completion any string map (placeholders, or nothing yet) or `[]`; the stages below
-    # require the full key sets once results are in.
-    statistics: dict[str, str] | EmptyList
+    # Before completion any string map (placeholders), `[]`, or absent (LEAN omits a null
+    # map); the stages below require the full key sets once results are in.
+    statistics: dict[str, str] | EmptyList | None = None
     runtimeStatistics: dict[str, str] | None  # a map or null, never [] (§7)
     totalPerformance: AlgorithmPerformance | None
     charts: dict[str, ChartSummary]  # a map, {} when empty (§7)
@@ -585,6 +585,13 @@ class Backtest(Strict):
     outOfSampleDays: int | None
     analysis: list[Any] | None = None  # LEAN: IReadOnlyList<Analysis>
     serverStatistics: dict[str, str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_not_null(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "statistics" in data and data["statistics"] is None:
+            raise ValueError("statistics is null: send a map, [] where allowed, or omit it")
+        return data
 
     @model_validator(mode="after")
     def _user_fields_are_the_users(self) -> Backtest:

@@ -59,8 +59,10 @@ def test_backtests_create_with_form_encoded_parameters_binds_or_refuses_them(wor
     world.expect(response, backtest_answer(BacktestCreated))
 
 
-def test_backtests_read_in_queue(world):
-    world.jobs(backtest_nodes=1, node_mode="queue")
+@pytest.mark.parametrize("statistics", ["list", "absent"])
+def test_backtests_read_in_queue(world, statistics):
+    """Reads while queued may send ``statistics: []`` (configurable, §7)."""
+    world.jobs(backtest_nodes=1, node_mode="queue", queued_statistics=statistics)
     pid, compile_id = world.ready()
     world.backtest(pid, compile_id, "holds the node")
     waiting = world.backtest(pid, compile_id, "waits")
@@ -68,16 +70,19 @@ def test_backtests_read_in_queue(world):
     world.expect(world.read(pid, waiting), backtest_answer(BacktestQueued))
 
 
-def test_backtests_read_running(world):
+@pytest.mark.parametrize("statistics", ["placeholders", "list"])
+def test_backtests_read_running(world, statistics):
+    world.jobs(running_statistics=statistics)
     pid, backtest_id = world.started()
     world.advance(LONG * 0.4)
     world.expect(world.read(pid, backtest_id), backtest_answer(BacktestRunning))
 
 
-def test_backtests_read_completed_before_its_statistics_are_in(world):
+@pytest.mark.parametrize("missing", ["both", "statistics", "runtime_statistics"])
+def test_backtests_read_completed_before_its_statistics_are_in(world, missing):
     """§7: the stage the ``lean`` CLI guards against (``completed`` with ``statistics`` ``[]``
     or ``runtimeStatistics`` null), offered by the emulator as a configurable stage."""
-    world.jobs(statistics_lag_seconds=30)
+    world.jobs(results_lag_seconds=30, results_lag_missing=missing)
     pid, backtest_id = world.started()
     world.advance(LONG + 10)
     world.expect(world.read(pid, backtest_id), backtest_answer(BacktestCompletedStatisticsPending))

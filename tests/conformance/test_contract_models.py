@@ -132,6 +132,7 @@ def test_the_hand_written_settled_backtest_is_valid():
         {"charts": []},
         {"runtimeStatistics": []},
         {"statistics": []},  # completed and settled: a map
+        {"statistics": KeyError},
         {"parameterSet": {}},  # `[]` when no parameters were given
         {"backtestId": KeyError},  # a required field missing
         {"progress": "1"},  # types exact
@@ -166,6 +167,7 @@ def test_the_create_answer_stage():
     BacktestCreated.model_validate(created)
     wrongs: list[dict[str, Any]] = [
         {"statistics": []},
+        {"statistics": None},
         {"status": "Running: 0%"},
         {"runtimeStatistics": []},
     ]
