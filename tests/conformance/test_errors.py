@@ -133,6 +133,11 @@ REFUSALS: dict[str, tuple[str, Callable[[Scene], dict[str, Any]]]] = {
         lambda s: {"projectId": s.pid, "nodes": ["no-such-node"]},
     ),
     "account/read unknown organization": ("/account/read", lambda s: {"organizationId": "f" * 32}),
+    "organizations/read unknown organization": (
+        "/organizations/read",
+        lambda s: {"organizationId": "f" * 32},
+    ),
+    "nodes/read unknown organization": ("/nodes/read", lambda s: {"organizationId": "f" * 32}),
 }
 
 
