@@ -60,6 +60,10 @@ SHORTCUTS: dict[str, str] = {
     "jobs.total-performance-lag-seconds": "total-performance-lag",
     "jobs.chart-loading-seconds": "chart-loading-seconds",
     "jobs.compile-not-found-seconds": "compile-not-found-seconds",
+    "jobs.results-lag-seconds": "results-lag-seconds",
+    "jobs.results-lag-missing": "results-lag-missing",
+    "jobs.queued-statistics": "queued-statistics",
+    "jobs.running-statistics": "running-statistics",
 }
 
 #: ``--faults`` is the name pydantic-settings gives the whole nested model (as JSON);

@@ -56,6 +56,7 @@ LIMITS: dict[str, float] = {
     "stats_paths": 1_000,
     "job_seconds": 86_400,
     "backtest_nodes": 1_000,
+    "code_check_seconds": 600,
 }
 
 #: Host names that always mean "this machine" (checked on the control plane).
@@ -201,6 +202,22 @@ class JobsConfig(BaseModel):
     chart_loading_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
     """How long after a chart's first read ``/backtests/chart/read`` answers ``{'status':
     'loading'}`` (it always does while the backtest is queued)."""
+    results_lag_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
+    """How long a backtest already shows ``completed: true`` before its statistics are in (the
+    stage the ``lean`` CLI guards against; off by default): see ``results_lag_missing``.
+    """
+    results_lag_missing: Literal["both", "statistics", "runtime_statistics"] = "both"
+    """What that stage lacks: ``statistics`` is ``[]``, ``runtimeStatistics`` is ``null``, or
+    both.
+    """
+    queued_statistics: Literal["list", "absent"] = "list"
+    """``statistics`` on reads while a backtest waits for a node: ``[]`` (seen on the service) or
+    left out. The create answer never carries ``[]`` (left out instead).
+    """
+    running_statistics: Literal["placeholders", "list"] = "placeholders"
+    """``statistics`` on reads while a backtest runs: a finished zero-trade run's look (the
+    service's placeholders) or ``[]`` (also seen).
+    """
 
 
 class EmulatorConfig(BaseSettings):
@@ -263,6 +280,14 @@ class EmulatorConfig(BaseSettings):
     """
     max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     """Larger request bodies get HTTP 413."""
+    code_check_seconds: float = Field(default=30.0, gt=0, le=LIMITS["code_check_seconds"])
+    """Longest time a compile's code check may take (real time); a check over it ends the
+    compile in ``BuildError`` saying so.
+    """
+    code_check_inline_bytes: int = Field(default=64 * 1024, ge=0)
+    """Sources up to this many characters are checked in the server's process; larger ones in a
+    child process, so that parsing them never stalls other requests.
+    """
     request_log_size: int = Field(default=10_000, ge=1, le=10_000_000)
     """How many API requests the request log keeps."""
     seed: int | None = None

@@ -5,6 +5,15 @@ parameters; the emulator accepts all three on every endpoint. Query parameters
 and body fields are merged (the body wins). Unknown keys are ignored, as the
 real service does: ``{"id": 5}`` on ``/projects/read`` means "no filter".
 
+Form fields named ``name[key]`` (QuantConnect's older docs send backtest
+parameters as ``parameters[fast]=10``) are bound into a map ``name``: ``{"fast":
+"10"}``. What cannot be bound (``name[]``, ``name[a][b]``, or ``name`` given
+both ways) is refused, never dropped.
+
+A JSON string may spell a lone UTF-16 surrogate (``"\\ud800"``): valid JSON, but
+not text, so nothing could encode it again (every later answer holding it would
+fail). A body holding one anywhere is refused before any action sees it.
+
 Example:
     >>> params = parse_request_params(
     ...     content_type="application/x-www-form-urlencoded",
@@ -147,6 +156,7 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             raise ParamError(f"Request body is not valid JSON: {str(exc)[:200]}") from exc
         if not isinstance(decoded, dict):
             raise ParamError("Request body must be a JSON object")
+        _refuse_surrogates(decoded)
         return decoded
     if media_type.startswith("multipart/"):
         raise ParamError("multipart/form-data bodies are not supported; send JSON")
@@ -156,6 +166,50 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
         except UnicodeDecodeError as exc:
             raise ParamError("Request body is not valid UTF-8") from exc
     raise ParamError("Request body could not be parsed: send JSON or form-encoded parameters")
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _refuse_surrogates(decoded: dict[str, Any]) -> None:
+    r"""Refuse a decoded body holding a lone surrogate in any string, naming where.
+
+    Example:
+        >>> _refuse_surrogates({"name": "main.py", "content": "x = '\\ud800'"})  # escaped: text
+        >>> try:
+        ...     _refuse_surrogates({"parameters": {"fast": "\ud800"}})
+        ... except ParamError as error:
+        ...     print(error)
+        Parameter 'parameters.fast' is not valid text: it holds a lone surrogate (U+D800)
+    """
+    stack: list[tuple[str, Any]] = [("", decoded)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not _is_text(key):
+                    inside = f"'{_printable(where)}'" if where else "the request"
+                    raise ParamError(f"Parameter names in {inside} must be valid text")
+                stack.append((f"{where}.{key}" if where else key, item))
+        elif isinstance(value, list):
+            stack += [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+        elif isinstance(value, str) and not _is_text(value):
+            surrogate = next(c for c in value if 0xD800 <= ord(c) <= 0xDFFF)
+            raise ParamError(
+                f"Parameter '{_printable(where)}' is not valid text: "
+                f"it holds a lone surrogate (U+{ord(surrogate):04X})"
+            )
+
+
+def _printable(where: str) -> str:
+    return where.encode("utf-8", "backslashreplace").decode("utf-8")[:200]
 
 
 def _no_constant(name: str) -> float:
@@ -170,7 +224,38 @@ def parse_request_params(*, content_type: str, query_string: bytes, body: bytes)
     """
     values = _form(query_string.decode("latin-1")) if query_string else {}
     values.update(_decode_body(content_type, body))
-    return Params(values)
+    return Params(_bind_brackets(values))
+
+
+_BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
+
+
+def _bind_brackets(values: dict[str, Any]) -> dict[str, Any]:
+    """Bind ``name[key]=value`` fields into ``name: {key: value}``.
+
+    Example:
+        >>> _bind_brackets({"projectId": "1", "parameters[fast]": "10", "parameters[slow]": "30"})
+        {'projectId': '1', 'parameters': {'fast': '10', 'slow': '30'}}
+    """
+    bracketed = [key for key in values if "[" in key or "]" in key]
+    if not bracketed:
+        return values
+    bound = {key: value for key, value in values.items() if key not in bracketed}
+    for key in bracketed:
+        match = _BRACKETED.match(key)
+        if match is None:
+            raise ParamError(
+                f"Parameter '{key[:100]}' cannot be read: send 'name[key]=value' fields, "
+                "or the whole value as JSON"
+            )
+        name, inner = match.groups()
+        target = bound.setdefault(name, {})
+        if not isinstance(target, dict):
+            raise ParamError(
+                f"Parameter '{name[:100]}' is given both whole and as '{name[:100]}[...]'"
+            )
+        target[inner] = values[key]
+    return bound
 
 
 def peek_params(*, content_type: str, query_string: bytes, body: bytes) -> dict[str, Any]:

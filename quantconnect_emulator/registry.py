@@ -4,8 +4,11 @@ A resource module declares each API action with :func:`action`; the router
 (:mod:`quantconnect_emulator.routes`) looks the path up in :data:`HANDLERS` and
 calls :func:`dispatch`, which runs the handler under the account's one lock, so
 every action is atomic whatever it changes (``files/update`` with content and a
-new name, a backtest create that checks a compile and takes a node...). Adding a
-resource adds entries here without touching any other resource.
+new name, a backtest create that checks a compile and takes a node...). An
+action registered with ``locked=False`` takes the lock itself, around its short
+critical parts only: ``compile/create`` checks the sources between two of them,
+so a long check holds no other request. Adding a resource adds entries here
+without touching any other resource.
 
 Example:
     >>> from quantconnect_emulator.params import Params
@@ -41,14 +44,16 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class Action:
-    """One API action: its path, its handler, and whether the envelope is bare.
+    """One API action: its path, its handler, whether the envelope is bare, and who locks.
 
-    ``bare`` answers ``{"success": true}`` only (``/authenticate``, per the contract).
+    ``bare`` answers ``{"success": true}`` only (``/authenticate``, per the contract);
+    ``locked=False``: the handler takes the account's lock itself, where it needs it.
     """
 
     path: str
     handler: Handler
     bare: bool = False
+    locked: bool = True
 
 
 #: Every emulated action, by path relative to ``/api/v2`` (lower case).
@@ -64,27 +69,30 @@ JOBS_CHANGED_HOOKS: list[Callable[[Account], None]] = []
 CONTROL_ROUTERS: list[Any] = []
 
 
-def action(path: str, *, bare: bool = False) -> Callable[[Handler], Handler]:
+def action(
+    path: str, *, bare: bool = False, locked: bool = True
+) -> Callable[[Handler], Handler]:
     """Register the decorated function as the handler of ``path``."""
 
     def register(handler: Handler) -> Handler:
         key = path.lower()
         if key in HANDLERS:
             raise ValueError(f"two handlers for {key}")
-        HANDLERS[key] = Action(key, handler, bare)
+        HANDLERS[key] = Action(key, handler, bare, locked)
         return handler
 
     return register
 
 
 def dispatch(path: str, account: Account | None, params: Params) -> dict[str, Any]:
-    """Run the action of ``path`` under the account's lock; return its payload.
+    """Run the action of ``path`` under the account's lock (unless it locks itself); return its
+    payload. Blocking: the router calls it in a worker thread, never on the event loop.
 
     Raises:
         KeyError: No action has this path.
         ApiError: The action refused the request.
     """
-    handler = HANDLERS[path].handler
-    lock = account.lock if account is not None else contextlib.nullcontext()
+    known = HANDLERS[path]
+    lock = account.lock if account is not None and known.locked else contextlib.nullcontext()
     with lock:
-        return handler(account, params)  # type: ignore[arg-type]
+        return known.handler(account, params)  # type: ignore[arg-type]

@@ -14,14 +14,19 @@ Answers:
   hostile body, ...): HTTP 200, ``{"success": false, "errors": [msg]}``;
 - unknown API path: HTTP 404 with the same JSON shape;
 - method other than GET/POST: HTTP 405 with the same JSON shape.
+
+Parsing and the action run in a worker thread (``run_in_threadpool``), never on the
+event loop: an action waiting for the account's lock, or a compile checking a large
+file, leaves every other request, the control plane included, answered.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 import quantconnect_emulator.resources  # noqa: F401  (registers every action)
 from quantconnect_emulator.auth import AUTH_VERDICT_KEY, WWW_AUTHENTICATE
@@ -30,6 +35,7 @@ from quantconnect_emulator.params import parse_request_params
 from quantconnect_emulator.registry import HANDLERS, ApiError, dispatch
 
 if TYPE_CHECKING:
+    from quantconnect_emulator.account import Account
     from quantconnect_emulator.app import Emulator
 
 __all__ = ["HANDLERS", "router"]
@@ -74,17 +80,26 @@ async def api_endpoint(request: Request, api_path: str) -> JSONResponse:
         return _failure(auth_error)
 
     try:
-        params = parse_request_params(
-            content_type=request.headers.get("content-type", ""),
-            query_string=request.scope.get("query_string", b""),
-            body=await request.body(),
+        payload = await run_in_threadpool(
+            _run,
+            path,
+            emulator.account,
+            request.headers.get("content-type", ""),
+            request.scope.get("query_string", b""),
+            await request.body(),
         )
-        payload = dispatch(path, emulator.account, params)
     except ApiError as exc:
         return _failure(exc.message)
     if known.bare:  # the contract's answer, exactly: no `errors` key
         return JSONResponse({"success": True})
     return JSONResponse({**payload, "success": True, "errors": []})
+
+
+def _run(
+    path: str, account: Account, content_type: str, query_string: bytes, body: bytes
+) -> dict[str, Any]:
+    params = parse_request_params(content_type=content_type, query_string=query_string, body=body)
+    return dispatch(path, account, params)
 
 
 @router.api_route(API_PREFIX, methods=["GET", "POST"], include_in_schema=False)

@@ -5,11 +5,14 @@ backtest's parameters: they seed a random walk (the strategy's daily returns,
 tied to a benchmark walk by a drawn beta), a set of closed trades and their
 orders, from which the statistics are computed the way their names say (CAR,
 drawdown, Sharpe, Sortino, alpha/beta against the benchmark, PSR...). The same
-inputs give the same results; changing a parameter changes them. What the parse
-of the code found (:mod:`quantconnect_emulator.codecheck`) sets the period and
-the starting cash. Formats follow LEAN's statistics (see the contract):
-statistics are strings with LEAN's rounding, runtime statistics are money
-strings, ``totalPerformance`` holds fractions.
+inputs give the same results; changing a parameter changes them. Parameters
+count as the text LEAN's ``GetParameter`` returns (:func:`lean_parameter_text`:
+``10``, ``10.0`` and ``"10"`` are one ``"10"``). What the parse of the code
+found (:mod:`quantconnect_emulator.codecheck`) sets the period and the starting
+cash; as in LEAN, an end date after yesterday is moved to yesterday. Formats
+follow LEAN's statistics (see the contract): statistics are strings with LEAN's
+rounding, runtime statistics are money strings, ``totalPerformance`` holds
+fractions.
 
 Example:
     >>> files = {"main.py": "x = 1\\n"}
@@ -18,6 +21,8 @@ Example:
     True
     >>> one.statistics == simulate("Py", files, {"fast": 11}).statistics
     False
+    >>> one.statistics == simulate("Py", files, {"fast": "10"}).statistics
+    True
     >>> len(one.statistics), len(one.runtime_statistics(1.0))
     (27, 8)
 """
@@ -31,6 +36,7 @@ import random
 import statistics as stats
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from quantconnect_emulator.codecheck import SourceReport, check_sources
@@ -42,7 +48,7 @@ MAX_TRADING_DAYS = 2_610
 DEFAULT_CASH = 100_000.0
 SYMBOL = {"value": "SPY", "id": "SPY R735QTJ8XC9X", "permtick": "SPY"}
 
-#: The charts a backtest lists (LEAN's defaults).
+#: The charts a backtest lists (LEAN's defaults), before the algorithm's own.
 CHART_NAMES = (
     "Strategy Equity",
     "Benchmark",
@@ -51,7 +57,50 @@ CHART_NAMES = (
     "Exposure",
     "Assets Sales Volume",
     "Portfolio Turnover",
+    "Portfolio Margin",
 )
+
+
+def lean_parameter_text(value: str | int | float) -> str:
+    """The text LEAN's ``GetParameter`` sees for a parameter value sent as JSON.
+
+    LEAN keeps parameters as strings. A string stays as sent; a JSON number becomes the text
+    C#'s ``double.ToString()`` gives it (shortest round trip; scientific from ``1E+15`` and below
+    ``1E-04``): so ``10``, ``10.0`` and ``"10"`` are all ``"10"``, while ``"10.0"`` stays
+    ``"10.0"``. How the service itself turns a number into text is unconfirmed; this is the
+    emulator's choice.
+
+    Example:
+        >>> [lean_parameter_text(v) for v in (10, 10.0, "10", "10.0", 0.5, -0.25, 1e20, 1.5e-7)]
+        ['10', '10', '10', '10.0', '0.5', '-0.25', '1E+20', '1.5E-07']
+        >>> [lean_parameter_text(v) for v in (123456789012345.0, 1e15, 0.0001, 0.00001)]
+        ['123456789012345', '1E+15', '0.0001', '1E-05']
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    assert isinstance(exponent, int)  # repr() of a finite float: never NaN or Infinity
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    exponent += len(digits) - len(text)
+    scientific = exponent + len(text) - 1  # the power of ten of the first digit
+    minus = "-" if sign else ""
+    if text == "0":
+        return minus + "0"
+    if scientific >= 15 or scientific < -4:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{minus}{mantissa}E{'+' if scientific >= 0 else '-'}{abs(scientific):02d}"
+    if exponent >= 0:
+        return minus + text + "0" * exponent
+    point = len(text) + exponent
+    if point > 0:
+        return f"{minus}{text[:point]}.{text[point:]}"
+    return f"{minus}0.{'0' * -point}{text}"
+
+
+def _yesterday() -> date:
+    return datetime.now(timezone.utc).date() - timedelta(days=1)
 
 
 @dataclass
@@ -132,13 +181,18 @@ def simulate(
 ) -> Simulation:
     """Simulate a backtest of these files with these parameters (see the module docstring)."""
     report = report or check_sources(language, files)
+    texts = {name: lean_parameter_text(value) for name, value in parameters.items()}
     seed_text = json.dumps(
-        {"language": language, "files": files, "parameters": parameters}, sort_keys=True
+        {"language": language, "files": files, "parameters": texts}, sort_keys=True
     )
     rng = random.Random(int(hashlib.sha256(seed_text.encode()).hexdigest()[:16], 16))
-    start = report.start or date(2024, 1, 1)
+    # The check refuses a start after today (an initialization error); still, never compute a
+    # period from one: a day past 9999-12-31 does not exist.
+    last = _yesterday()
+    start = report.start if report.start and report.start <= last else date(2024, 1, 1)
     end = report.end if report.end and report.end > start else start + timedelta(days=365)
-    cash = report.cash or DEFAULT_CASH
+    end = min(end, last)  # LEAN moves a later end date to yesterday
+    cash = report.cash if report.cash and math.isfinite(report.cash) else DEFAULT_CASH
     days = _trading_days(start, end)
     beta = rng.uniform(0.3, 1.2)
     alpha_daily = rng.uniform(-0.0003, 0.0006)

@@ -18,7 +18,7 @@ LANGUAGES = ("Py", "C#")
 LEAN_VERSIONS: list[dict[str, Any]] = [
     {
         "id": 17109,
-        "created": "2025-03-11T19:42:07.000Z",
+        "created": "2025-03-11 19:42:07",
         "description": "Adds option universe filter helpers; fixes margin call ordering",
         "leanHash": "4b9e7c0ed3c8d9f1e6a2b5c47f0a1d2e3c4b5a69",
         "leanCloudHash": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d",
@@ -28,7 +28,7 @@ LEAN_VERSIONS: list[dict[str, Any]] = [
     },
     {
         "id": 17084,
-        "created": "2025-02-24T15:18:27.693Z",
+        "created": "2025-02-24 15:18:27",
         "description": "Python 3.11 runtime update",
         "leanHash": "9f8e7d6c5b4a39281706f5e4d3c2b1a098f7e6d5",
         "leanCloudHash": "a1b2c3d4e5f60718293a4b5c6d7e8f9001a2b3c4",

@@ -3,16 +3,19 @@
 Resources keep plain dataclasses; every payload key and every format the
 client sees (datetimes, ids, the documented shapes of ``Project``,
 ``ProjectFile``, ``LeanVersion``, ``AccountResponse``...) is written here, so a
-field misnamed in one answer cannot differ from another answer.
+field misnamed in one answer cannot differ from another answer. Datetimes go
+out in the service's ``yyyy-MM-dd HH:mm:ss`` form (UTC), as the live service
+sends them for projects, files, LEAN versions and backtests.
 
 Example:
     >>> from datetime import datetime, timezone
-    >>> datetime_iso(datetime(2021, 11, 26, 15, 18, 27, 693000, tzinfo=timezone.utc))
-    '2021-11-26T15:18:27.693Z'
+    >>> datetime_plain(datetime(2021, 11, 26, 15, 18, 27, 693000, tzinfo=timezone.utc))
+    '2021-11-26 15:18:27'
 """
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -73,8 +76,8 @@ def project(account: Account, model: Project) -> dict[str, Any]:
         "projectId": model.project_id,
         "organizationId": model.organization_id,
         "name": model.name,
-        "modified": datetime_iso(model.modified),
-        "created": datetime_iso(model.created),
+        "modified": datetime_plain(model.modified),
+        "created": datetime_plain(model.created),
         "ownerId": account.user_id,
         "language": model.language,
         "collaborators": [collaborator(account)],
@@ -104,19 +107,16 @@ def project_file(owner: Project, model: ProjectFile) -> dict[str, Any]:
         "projectId": owner.project_id,
         "name": model.name,
         "content": model.content,
-        "modified": datetime_iso(model.modified),
+        "modified": datetime_plain(model.modified),
         "open": model.open,
         "isLibrary": model.is_library,
     }
 
 
 def account(model: Account) -> dict[str, Any]:
-    """QuantConnect's ``AccountResponse``: an account without QCC or a card on file."""
-    return {
-        "organizationId": model.organization_id,
-        "creditBalance": 0.0,
-        "card": {"brand": "", "expiration": "12/99", "last4": ""},
-    }
+    """QuantConnect's ``AccountResponse``: an account without QCC or a card on file (``card`` is
+    ``null`` then, not an empty card: LEAN's own tests expect it)."""
+    return {"organizationId": model.organization_id, "creditBalance": 0.0, "card": None}
 
 
 def organization(model: Account) -> dict[str, Any]:
@@ -153,12 +153,8 @@ def compile_job(build: Compile, state: str, *, created: bool = False) -> dict[st
 
 # ------------------------------------------------------------------ backtests
 
-#: Names of the charts every backtest lists.
-CHART_NAMES = SIM_CHARTS
-
-
 def _empty_map(value: dict[str, Any]) -> dict[str, Any] | list[Any]:
-    """The service sends ``[]`` for an empty dictionary."""
+    """``parameterSet``: the service sends ``[]`` for no parameters (other maps are ``{}``)."""
     return value if value else []
 
 
@@ -173,6 +169,8 @@ def _timespan(seconds: float) -> str:
 
 
 def _server_statistics(account: Account) -> dict[str, str]:
+    # The simulated label lives here (and in the report, and in the emulator's own listing):
+    # never in a field the user writes, such as the note or the tags.
     return {
         "Note": SIMULATED_NOTE,
         "Total Time (s)": f"{account.jobs_config.backtest_seconds:g}",
@@ -180,28 +178,60 @@ def _server_statistics(account: Account) -> dict[str, str]:
     }
 
 
-def backtest(account: Account, model: Backtest, backtests: Backtests) -> dict[str, Any]:
-    """A ``Backtest`` as ``/backtests/create`` and ``/backtests/read`` answer it."""
-    stage = backtests.stage(model)
-    progress = backtests.progress(model)
+def chart_names(model: Backtest) -> list[str]:
+    """The charts a backtest lists: LEAN's defaults, then the algorithm's own (``plot``)."""
+    own = [name for name in model.charts if name not in SIM_CHARTS]
+    return [*SIM_CHARTS, *own]
+
+
+def _statistics_fields(
+    account: Account, model: Backtest, stage: str, progress: float, created: bool
+) -> dict[str, Any]:
+    """``statistics`` and ``runtimeStatistics`` as the stage shows them (contract §7)."""
+    jobs = account.jobs_config
     sim = model.simulation
-    failure = model.failure if stage == "error" else None
-    started = stage != "queued"
-    finished = stage in ("completed", "settled")
-    if finished:
-        statistics: dict[str, Any] | list[Any] = dict(sim.statistics)
-    elif started:
-        statistics = placeholder_statistics(sim.cash)
+    fields: dict[str, Any] = {}
+    if created or stage == "queued":
+        # Before it runs: no runtime statistics (null, never []); statistics [] on reads if so
+        # configured, and never [] on the create answer (a map or absent there).
+        if not created and jobs.queued_statistics == "list":
+            fields["statistics"] = []
+        fields["runtimeStatistics"] = None
+    elif stage in ("running", "error"):
+        placeholders = jobs.running_statistics == "placeholders" or stage == "error"
+        fields["statistics"] = placeholder_statistics(sim.cash) if placeholders else []
+        fields["runtimeStatistics"] = sim.runtime_statistics(progress)
+    elif stage == "finishing":
+        missing = jobs.results_lag_missing
+        both = missing == "both"
+        fields["statistics"] = [] if both or missing == "statistics" else dict(sim.statistics)
+        fields["runtimeStatistics"] = (
+            None if both or missing == "runtime_statistics" else sim.runtime_statistics(1.0)
+        )
     else:
-        statistics = []
-    runtime: dict[str, Any] | list[Any] = sim.runtime_statistics(progress) if started else []
+        fields["statistics"] = dict(sim.statistics)
+        fields["runtimeStatistics"] = sim.runtime_statistics(progress)
+    return fields
+
+
+def backtest(
+    account: Account, model: Backtest, backtests: Backtests, *, created: bool = False
+) -> dict[str, Any]:
+    """A ``Backtest`` as ``/backtests/read`` answers it, or ``/backtests/create`` (``created``:
+    a just-created backtest answers ``In Queue...``, whether or not a node was free)."""
+    stage = backtests.stage(model)
+    progress = 0.0 if created else backtests.progress(model)
+    sim = model.simulation
+    failure = model.failure if stage == "error" and not created else None
+    started = stage != "queued" and not created
+    finished = stage in ("finishing", "completed", "settled") and not created
     return {
         "backtestId": model.backtest_id,
         "projectId": model.project_id,
         "organizationId": account.organization_id,
         "name": model.name,
-        "note": model.note or SIMULATED_NOTE,
-        "status": backtests.status(model),
+        "note": model.note,
+        "status": "In Queue..." if created else backtests.status(model),
         "completed": finished or failure is not None,
         "progress": round(progress, 4),
         "error": failure.error if failure else None,
@@ -212,11 +242,10 @@ def backtest(account: Account, model: Backtest, backtests: Backtests) -> dict[st
         "backtestEnd": datetime_plain(_midnight(sim.end)),
         "tradeableDates": sim.days,
         "parameterSet": _empty_map(dict(model.parameters)),
-        "statistics": statistics,
-        "runtimeStatistics": runtime,
-        "totalPerformance": total_performance(sim) if stage == "settled" else None,
-        "charts": {name: {"name": name} for name in CHART_NAMES} if started else [],
-        "rollingWindow": [],
+        **_statistics_fields(account, model, stage, progress, created),
+        "totalPerformance": total_performance(sim) if stage == "settled" and started else None,
+        "charts": {name: {"name": name} for name in chart_names(model)} if started else {},
+        "rollingWindow": {},  # a map: LEAN's ReadBacktest refuses a list here
         "nodeName": "Emulated B2-8 node" if started else None,
         "optimizationId": None,
         "snapshotId": 0,
@@ -238,17 +267,17 @@ def backtest_summary(
         "backtestId": model.backtest_id,
         "status": backtests.status(model),
         "name": model.name,
-        "note": model.note or SIMULATED_NOTE,
+        "note": model.note,
         "created": datetime_plain(model.created),
         "progress": round(backtests.progress(model), 4),
         "optimizationId": None,
         "tradeableDates": model.simulation.days,
         "parameterSet": _empty_map(dict(model.parameters)),
         "snapshotId": 0,
-        "tags": ["simulated"],
+        "tags": [],  # the user's; a new backtest has none
     }
     if with_statistics:
-        done = stage in ("completed", "settled")
+        done = stage in ("completed", "settled")  # numbers only once the statistics are in
         p = model.simulation.portfolio
         trades = len(model.simulation.trades)
 
@@ -392,6 +421,7 @@ _SERIES: dict[str, list[tuple[str, str, int, str]]] = {
     "Exposure": [("Equity - Long Ratio", "", 0, "#2a9d8f")],
     "Assets Sales Volume": [("SPY", "$", 3, "#6c757d")],
     "Portfolio Turnover": [("Portfolio Turnover", "%", 0, "#7b2cbf")],
+    "Portfolio Margin": [("SPY", "%", 5, "#1f77b4")],  # 5: stacked area
 }
 
 
@@ -422,6 +452,11 @@ def _series_values(sim: Simulation, series: str, upto: int) -> list[list[float]]
             [t, 1.0 if any(tr.entry_index <= i < tr.exit_index for tr in sim.trades) else 0.0]
             for i, t in enumerate(times)
         ]
+    if series == "Margin":
+        return [
+            [t, 50.0 if any(tr.entry_index <= i < tr.exit_index for tr in sim.trades) else 0.0]
+            for i, t in enumerate(times)
+        ]
     if series == "SPY":
         return [
             [sim.times[tr.exit_index], round(tr.quantity * tr.exit_price, 2)]
@@ -431,6 +466,18 @@ def _series_values(sim: Simulation, series: str, upto: int) -> list[list[float]]
     return [[t, round(sim.turnover * 100, 4)] for t in times]
 
 
+def _own_series_values(sim: Simulation, chart: str, series: str, upto: int) -> list[list[float]]:
+    """A chart the algorithm plots: a moving average of its equity, of a window drawn from the
+    chart's and series' names (deterministic, and clearly not the algorithm's own numbers)."""
+    digest = hashlib.sha256(f"{chart}\0{series}".encode()).digest()
+    window = 5 + digest[0] % 46
+    values, total = [], 0.0
+    for i, t in enumerate(sim.times[: upto + 1]):
+        total += sim.equity[i] - (sim.equity[i - window] if i >= window else 0.0)
+        values.append([t, round(total / min(i + 1, window), 2)])
+    return values
+
+
 def chart(
     sim: Simulation,
     name: str,
@@ -438,12 +485,22 @@ def chart(
     count: int | None = None,
     start: int | None = None,
     end: int | None = None,
+    own: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """A ``Chart`` with its series up to day ``upto``; ``start``/``end`` (unix s) and
-    ``count`` (evenly thinned) select points."""
+    ``count`` (evenly thinned) select points. ``own``: the algorithm's charts (name -> series),
+    read when ``name`` is not one of LEAN's defaults."""
+    layout = _SERIES.get(name) or [
+        (series_name, "", 0, "#5c6bc0") for series_name in (own or {}).get(name, [])
+    ]
     series = {}
-    for index, (series_name, unit, kind, color) in enumerate(_SERIES[name]):
-        values = _series_values(sim, series_name, upto)
+    for index, (series_name, unit, kind, color) in enumerate(layout):
+        if name in _SERIES:
+            values = _series_values(
+                sim, "Margin" if name == "Portfolio Margin" else series_name, upto
+            )
+        else:
+            values = _own_series_values(sim, name, series_name, upto)
         values = [
             v for v in values if (start is None or v[0] >= start) and (end is None or v[0] <= end)
         ]
@@ -494,7 +551,7 @@ def orders(sim: Simulation, upto: int) -> list[dict[str, Any]]:
                 "quantity": quantity,
                 "type": 0,
                 "status": 3,
-                "tag": "simulated",
+                "tag": "",  # the algorithm's order tag: none was set
                 "properties": {"timeInForce": {}},
                 "securityType": 1,
                 "direction": 0 if quantity > 0 else 1,

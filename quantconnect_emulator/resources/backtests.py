@@ -3,9 +3,13 @@
 A backtest is a job on the account's backtest nodes (a :class:`JobBoard` with
 ``backtest_nodes`` slots). In ``queue`` mode a backtest without a free node
 waits (``In Queue...``, progress 0) and starts when one frees; in ``reject``
-mode its create answers ``success:false`` (:data:`NO_NODE`). Once started it
-runs ``backtest_seconds`` on the emulator's clock (``Running: NN%``), then
-reports ``Completed.`` with its statistics, and ``totalPerformance`` fills in
+mode its create answers ``success:false`` (:data:`NO_NODE`). The create answer
+itself always says ``In Queue...`` (a just-created backtest, as the service's
+live tests see it); reads show the job's stage. Once started it runs
+``backtest_seconds`` on the emulator's clock (``Running: NN%``), then shows
+``completed: true`` without its statistics for ``results_lag_seconds`` (off by
+default: the stage the ``lean`` CLI guards against), then ``Completed.`` with
+its statistics, and ``totalPerformance`` fills in
 ``total_performance_lag_seconds`` later (the service's results settle in
 stages). Nothing uploaded is executed: the results come from
 :mod:`quantconnect_emulator.simulate`, and a ``raise`` in ``initialize`` found by
@@ -67,13 +71,17 @@ from quantconnect_emulator.resources.compiles import (
     Compiles,
 )
 from quantconnect_emulator.resources.projects import Projects
-from quantconnect_emulator.simulate import Simulation, simulate
+from quantconnect_emulator.simulate import SIMULATED_NOTE, Simulation, simulate
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
     from quantconnect_emulator.params import Params
 
 RUNNING, COMPLETED, SETTLED, ERROR, QUEUED = "running", "completed", "settled", "error", "queued"
+#: ``completed: true`` while the statistics are not in yet (``results_lag_seconds``).
+FINISHING = "finishing"
+#: The stages in which ``completed`` is true and the run is over.
+DONE = (FINISHING, COMPLETED, SETTLED)
 STATUS_QUEUED, STATUS_COMPLETED, STATUS_ERROR = "In Queue...", "Completed.", "Runtime Error"
 NO_NODE = (
     "No spare nodes available: all {nodes} backtest node(s) of the organization are busy. "
@@ -83,6 +91,9 @@ INIT_ERROR_PREFIX = "During the algorithm initialization, the following exceptio
 BACKTEST_NOT_FOUND = "Backtest not found. BacktestId: {backtest_id}"
 #: Longest backtest name or note accepted (unconfirmed upstream).
 MAX_TEXT = 1_000
+#: Widest ``/backtests/orders/read`` page: ``0..100`` is accepted live (LEAN's default),
+#: ``0..200`` refused.
+MAX_ORDERS_PAGE = 100
 #: Fraction of the run an initialization failure takes before it ends the backtest.
 INIT_FRACTION = 0.05
 
@@ -111,6 +122,8 @@ class Backtest:
     simulation: Simulation
     failure: Failure | None = None
     chart_reads: dict[str, float] = field(default_factory=dict)
+    #: The algorithm's own charts (from its ``plot`` calls): name -> series names.
+    charts: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Backtests:
@@ -171,6 +184,7 @@ class Backtests:
                 parameters=dict(parameters),
                 simulation=simulation,
                 failure=failure,
+                charts={name: list(series) for name, series in build.report.charts.items()},
             )
             try:
                 self.board.submit(backtest.backtest_id, self._schedule(failure), waiting=QUEUED)
@@ -194,8 +208,12 @@ class Backtests:
         seconds = config.backtest_seconds
         if failure is not None:
             return [Stage(RUNNING, seconds * failure.at_progress), Stage(ERROR, 0, False)]
-        lag = config.total_performance_lag_seconds
-        return [Stage(RUNNING, seconds), Stage(COMPLETED, lag, False), Stage(SETTLED, 0, False)]
+        return [
+            Stage(RUNNING, seconds),
+            Stage(FINISHING, config.results_lag_seconds, False),
+            Stage(COMPLETED, config.total_performance_lag_seconds, False),
+            Stage(SETTLED, 0, False),
+        ]
 
     def require(self, project_id: int, backtest_id: str) -> Backtest:
         """The backtest of this project, or the not-found error."""
@@ -212,7 +230,7 @@ class Backtests:
         return job
 
     def stage(self, backtest: Backtest) -> str:
-        """``queued``, ``running``, ``completed``, ``settled`` or ``error``."""
+        """``queued``, ``running``, ``finishing``, ``completed``, ``settled`` or ``error``."""
         return self.board.state(backtest.backtest_id)
 
     def progress(self, backtest: Backtest) -> float:
@@ -292,7 +310,7 @@ class Backtests:
                 )
                 return
             backtest = self.require(project_id, backtest_id)
-            if self.stage(backtest) in (COMPLETED, SETTLED, ERROR):
+            if self.stage(backtest) in (*DONE, ERROR):
                 raise ApiError(f"Backtest {backtest_id} has already finished")
             progress = self.progress(backtest)
             backtest.failure = Failure(text, trace, progress, during_initialization)
@@ -307,11 +325,12 @@ class Backtests:
     def snapshot(self) -> list[dict[str, Any]]:
         """Every backtest: ids, name, status, stage, progress, parameters and its moments.
 
-        ``started_at``, ``completed_at`` (``Completed.`` with statistics),
-        ``settled_at`` (``totalPerformance`` in) and ``failed_at`` are Unix seconds
-        on the job clock (wall time plus every ``advance``), known ahead for a
-        running job and ``None`` when they do not apply: a benchmark compares
-        them with when its caller had the results.
+        ``started_at``, ``finished_at`` (``completed: true``), ``completed_at``
+        (``Completed.`` with statistics), ``settled_at`` (``totalPerformance`` in)
+        and ``failed_at`` are Unix seconds on the job clock (wall time plus every
+        ``advance``), known ahead for a running job and ``None`` when they do not
+        apply: a benchmark compares them with when its caller had the results.
+        ``simulated`` says the results are the emulator's, not LEAN's.
         """
         with self.account.lock:
             result = []
@@ -328,9 +347,11 @@ class Backtests:
                         "progress": round(self.progress(b), 4),
                         "parameters": dict(b.parameters),
                         "started_at": job.started_at,
-                        "completed_at": None if failed else job.entered_at(1),
-                        "settled_at": None if failed else job.entered_at(2),
+                        "finished_at": None if failed else job.entered_at(1),
+                        "completed_at": None if failed else job.entered_at(2),
+                        "settled_at": None if failed else job.entered_at(3),
                         "failed_at": job.entered_at(1) if failed else None,
+                        "simulated": SIMULATED_NOTE,
                     }
                 )
             return result
@@ -427,8 +448,9 @@ STATS_HOOKS.append(_stats)
 # ------------------------------------------------------------------ handlers
 
 
-def _one(account: Account, backtest: Backtest) -> dict[str, Any]:
-    return {"backtest": wire.backtest(account, backtest, Backtests.of(account)), "debugging": False}
+def _one(account: Account, backtest: Backtest, *, created: bool = False) -> dict[str, Any]:
+    answer = wire.backtest(account, backtest, Backtests.of(account), created=created)
+    return {"backtest": answer, "debugging": False}
 
 
 @action("/backtests/create")
@@ -439,7 +461,7 @@ def _create(account: Account, params: Params) -> dict[str, Any]:
         params.require_str("backtestName"),
         parse_parameters(params.get_raw("parameters")),
     )
-    return _one(account, backtest)
+    return _one(account, backtest, created=True)
 
 
 @action("/backtests/read")
@@ -482,12 +504,14 @@ def _chart(account: Account, params: Params) -> dict[str, Any]:
     backtests = Backtests.of(account)
     backtest = backtests.require(params.require_int("projectId"), params.require_str("backtestId"))
     name = params.require_str("name")
-    if name not in wire.CHART_NAMES:
+    if name not in wire.chart_names(backtest):
         raise ApiError(f"Chart '{name[:100]}' not found in backtest {backtest.backtest_id}")
     count = params.get_int("count")
     start, end = params.get_int("start"), params.get_int("end")
     if count is not None and count < 1:
         raise ParamError("Parameter 'count' must be at least 1")
+    if start is not None and end is not None and start > end:
+        raise ParamError(f"Invalid range: start ({start}) must not be after end ({end})")
     stage = backtests.stage(backtest)
     now = account.clock.time()
     first = backtest.chart_reads.setdefault(name, now)
@@ -496,7 +520,8 @@ def _chart(account: Account, params: Params) -> dict[str, Any]:
         progress = 0.0 if stage == QUEUED else min(0.99, (now - first) / loading)
         return {"status": "loading", "progress": round(progress, 2)}
     upto = backtest.simulation.index_at(backtests.progress(backtest))
-    return {"chart": wire.chart(backtest.simulation, name, upto, count, start, end)}
+    chart = wire.chart(backtest.simulation, name, upto, count, start, end, backtest.charts)
+    return {"chart": chart}
 
 
 @action("/backtests/orders/read")
@@ -506,11 +531,13 @@ def _orders(account: Account, params: Params) -> dict[str, Any]:
     start, end = params.require_int("start"), params.require_int("end")
     if start < 0 or end <= start:
         raise ParamError("start must be zero or positive and less than end")
-    if end - start >= 100:
-        raise ParamError("The requested range is too large: end - start must be less than 100")
+    if end - start > MAX_ORDERS_PAGE:
+        raise ParamError(
+            f"The requested range is too large: end - start must be at most {MAX_ORDERS_PAGE}"
+        )
     upto = backtest.simulation.index_at(backtests.progress(backtest))
-    orders = wire.orders(backtest.simulation, upto)
-    return {"orders": orders[start:end], "length": len(orders)}
+    page = wire.orders(backtest.simulation, upto)[start:end]
+    return {"orders": page, "length": len(page)}  # OpenAPI: the number of orders returned
 
 
 # -------------------------------------------------------------- test controls

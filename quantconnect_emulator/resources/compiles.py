@@ -2,7 +2,9 @@
 
 A compile snapshots the project's files, checks them at once
 (:mod:`quantconnect_emulator.codecheck`: Python parsed with ``ast``; C# the
-lighter check) and becomes a job that answers ``InQueue`` for
+lighter check), outside the account's lock and within ``code_check_seconds``
+(:mod:`quantconnect_emulator.checkrun`: large sources in a child process), and
+becomes a job that answers ``InQueue`` for
 ``compile_seconds`` on the emulator's clock, then ``BuildSuccess`` (log line in
 the service's format) or ``BuildError`` (one log line per error). A build error
 is still ``success: true``, as on the service. Tests may force the next compile
@@ -34,7 +36,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantconnect_emulator import wire
-from quantconnect_emulator.codecheck import SourceReport, check_sources
+from quantconnect_emulator.checkrun import run_check
+from quantconnect_emulator.codecheck import SourceReport
 from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
 from quantconnect_emulator.registry import (
     CONTROL_ROUTERS,
@@ -90,12 +93,23 @@ class Compiles:
         return JobBoards.of(self.account).board("compile")
 
     def create(self, project_id: int) -> Compile:
-        """Snapshot and check the project's files; start the compile job."""
+        """Snapshot the project's files, check them (without the lock), start the job."""
         account = self.account
         with account.lock:
             project = Projects.of(account).require_live(project_id)
             files = {name: f.content for name, f in sorted(project.files.items())}
-            report = check_sources(project.language, files)
+            language = project.language
+        # The check may take seconds: no other request waits for it.
+        config = account.config
+        report = run_check(
+            language,
+            files,
+            seconds=config.code_check_seconds,
+            inline_bytes=config.code_check_inline_bytes,
+        )
+        with account.lock:
+            # Deleted while its files were checked: no compile of a project that is gone.
+            Projects.of(account).require_live(project_id)
             compile_id = account.ids.compile_id()
             forced = self.forced_errors.pop(project_id, None)
             errors = forced if forced is not None else report.errors
@@ -110,7 +124,7 @@ class Compiles:
             build = Compile(
                 compile_id=compile_id,
                 project_id=project_id,
-                language=project.language,
+                language=language,
                 created=account.now(),
                 files=files,
                 report=report,
@@ -162,7 +176,7 @@ def _project_removed(account: Account, project_id: int) -> None:
 # ------------------------------------------------------------------ handlers
 
 
-@action("/compile/create")
+@action("/compile/create", locked=False)
 def _create(account: Account, params: Params) -> dict[str, Any]:
     compiles = Compiles.of(account)
     build = compiles.create(params.require_int("projectId"))

@@ -1,11 +1,14 @@
-"""Nodes of a project: ``/projects/nodes/read`` and ``/projects/nodes/update``.
+"""Nodes: the organization's (``/nodes/read``) and a project's (``/projects/nodes/read|update``).
 
 The account has ``backtest_nodes`` backtest nodes (the job settings), one
 research node and one live node. A node is ``busy`` while a backtest holds it
 (the busy ones are listed first, with the project using them). A project starts
 with ``autoSelectNode: true`` and no node ``active``; an update with node ids
 activates those and turns auto-selection off, an empty or missing list turns it
-back on. Node ids and SKUs are the emulator's (the real ids are unconfirmed).
+back on. ``/nodes/read`` (optional ``organizationId``) lists the organization's
+backtest, research and live nodes with their busy state at the top level, as
+the ``lean`` CLI reads them (``QCNodeList``). Node ids and SKUs are the
+emulator's (the real ids are unconfirmed).
 
 Example:
     >>> from quantconnect_emulator.account import Account
@@ -61,9 +64,14 @@ class Nodes:
     def read(self, project_id: int) -> dict[str, Any]:
         """The project's view of the organization's nodes."""
         with self.account.lock:
-            projects = Projects.of(self.account)
-            projects.require(project_id)
+            Projects.of(self.account).require(project_id)
             active = set(self.active.get(project_id, []))
+            return {"nodes": self.organization(active), "autoSelectNode": not active}
+
+    def organization(self, active: set[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Every node of the organization by kind, busy ones first (``active``: a project's)."""
+        with self.account.lock:
+            projects = Projects.of(self.account)
             backtests = Backtests.of(self.account)
             running = [b for b in backtests.by_id.values() if backtests.stage(b) == "running"]
             result: dict[str, list[dict[str, Any]]] = {}
@@ -72,9 +80,9 @@ class Nodes:
                 for index, node_id in enumerate(self._ids(kind)):
                     user = running[index] if kind == "backtest" and index < len(running) else None
                     owner = projects.by_id.get(user.project_id) if user else None
-                    nodes.append(_node(kind, node_id, node_id in active, user, owner))
+                    nodes.append(_node(kind, node_id, node_id in (active or ()), user, owner))
                 result[kind] = nodes
-            return {"nodes": result, "autoSelectNode": not active}
+            return result
 
     def update(self, project_id: int, node_ids: list[str]) -> dict[str, Any]:
         """Activate these nodes for the project (``[]``: back to auto-selection)."""
@@ -135,6 +143,14 @@ def _project_removed(account: Account, project_id: int) -> None:
 
 
 PROJECT_REMOVED_HOOKS.append(_project_removed)
+
+
+@action("/nodes/read")
+def _organization(account: Account, params: Params) -> dict[str, Any]:
+    organization_id = params.get_str("organizationId")
+    if organization_id and organization_id != account.organization_id:
+        raise ApiError(f"Organization not found or not accessible: {organization_id[:64]}")
+    return Nodes.of(account).organization()
 
 
 @action("/projects/nodes/read")

@@ -62,6 +62,33 @@ def test_the_wait_waits_for_total_performance(client, fast_jobs):
     assert any(b.completed and b.total_performance is None for b in seen)  # the lag was seen
 
 
+@pytest.mark.parametrize("missing", ["both", "statistics", "runtime_statistics"])
+def test_the_wait_rides_out_completed_before_its_statistics(client, fast_jobs, missing):
+    # The stage the lean CLI guards against: completed: true while statistics is [] and/or
+    # runtimeStatistics null (the emulator's results_lag_seconds; contract section 7).
+    fast_jobs.set_jobs(backtest_seconds=0.3, results_lag_seconds=3.0,
+                       results_lag_missing=missing, total_performance_lag_seconds=0.3)  # fmt: skip
+    pid, cid = compiled_project(client)
+    started = client.backtests.create(pid, cid, "Statistics late")
+    seen: list[Backtest] = []
+    done = client.backtests.wait(pid, started.backtest_id, timeout=60, on_progress=seen.append)
+    assert done.results_ready and done.total_performance is not None
+    assert done.statistics is not None and len(done.statistics) == 27
+    assert done.runtime_statistics is not None and len(done.runtime_statistics) == 8
+    assert any(b.completed and not b.results_ready for b in seen)  # the stage was met
+    final = client.backtests.read(pid, started.backtest_id)
+    assert done.statistics.raw == final.statistics.raw  # the final numbers, nothing partial
+
+
+def test_the_wait_never_returns_a_completed_backtest_without_statistics(client, fast_jobs):
+    fast_jobs.set_jobs(backtest_seconds=0.2, results_lag_seconds=600)
+    pid, cid = compiled_project(client)
+    started = client.backtests.create(pid, cid, "Statistics never in")
+    with pytest.raises(BacktestResultsIncompleteError) as caught:
+        client.backtests.wait(pid, started.backtest_id, timeout=30, settle_timeout=1.0)
+    assert caught.value.completed
+
+
 def test_results_still_missing_at_the_deadline_say_so(client, fast_jobs):
     fast_jobs.set_jobs(backtest_seconds=60)
     pid, cid = compiled_project(client)

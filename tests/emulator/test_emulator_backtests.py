@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -95,7 +96,14 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     )
     assert created["debugging"] is False
     backtest = created["backtest"]
-    assert set(backtest) >= BACKTEST_KEYS and BACKTEST_ID.match(backtest["backtestId"])
+    # The create answer: a just-created backtest, queued; a map or nothing where maps belong.
+    assert set(backtest) >= BACKTEST_KEYS - {"statistics"} and "statistics" not in backtest
+    assert BACKTEST_ID.match(backtest["backtestId"])
+    assert (backtest["status"], backtest["progress"], backtest["completed"]) == (
+        "In Queue...", 0, False
+    )
+    assert backtest["runtimeStatistics"] is None
+    assert backtest["charts"] == {} and backtest["rollingWindow"] == {}
     assert (backtest["projectId"], backtest["name"]) == (pid, "first")
     assert backtest["organizationId"] == qc_emulator.organization_id
     assert backtest["parameterSet"] == []  # the service's empty map
@@ -108,6 +116,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert 0.4 <= running["progress"] < 0.5 and running["completed"] is False
     assert running["statistics"]["Total Orders"] == "0"  # placeholders while running
     assert set(running["statistics"]) == set(STATISTICS)
+    assert running["rollingWindow"] == {} and "Portfolio Margin" in running["charts"]
     assert running["totalPerformance"] is None and running["error"] is None
 
     qc_emulator.advance(LONG * 0.6)  # completed 20 s ago: totalPerformance not yet in
@@ -118,6 +127,7 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert list(done["runtimeStatistics"]) == sorted(RUNTIME)
     assert _matches(RUNTIME, done["runtimeStatistics"]) == []
     assert done["totalPerformance"] is None  # settles a configurable moment later
+    assert done["rollingWindow"] == {}
 
     qc_emulator.advance(11)
     settled = api.read_backtest(pid, backtest["backtestId"])
@@ -137,13 +147,134 @@ def test_a_backtest_runs_completes_and_settles_in_stages(api, qc_emulator, langu
     assert int(settled["statistics"]["Total Orders"]) == 2 * len(performance["closedTrades"])
 
 
-def test_results_are_labelled_simulated(api, qc_emulator):
+# ------------------------------------------- shapes before, during and after a run (§7)
+
+
+def test_a_just_created_backtest_answers_in_queue_even_on_a_free_node(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=2, backtest_seconds=LONG)
+    pid, compile_id = _ready(api)
+    created = api.backtest(pid, compile_id)
+    assert (created["status"], created["progress"], created["nodeName"]) == ("In Queue...", 0, None)
+    (snapshot,) = qc_emulator.backtests()
+    assert snapshot["started_at"] is not None  # it has its node: reads show it running
+    read = api.read_backtest(pid, created["backtestId"])
+    assert read["status"] == "Running: 0%" and isinstance(read["runtimeStatistics"], dict)
+
+
+@pytest.mark.parametrize("queued_statistics", ["list", "absent"])
+def test_a_backtest_waiting_for_a_node_has_maps_or_nothing(api, qc_emulator, queued_statistics):
+    qc_emulator.set_jobs(backtest_nodes=1, backtest_seconds=LONG,
+                         queued_statistics=queued_statistics)  # fmt: skip
+    pid, compile_id = _ready(api)
+    api.backtest(pid, compile_id, "holds the node")
+    created = api.backtest(pid, compile_id, "waits")
+    assert "statistics" not in created  # never [] on the create answer
+    for read in (created, api.read_backtest(pid, created["backtestId"])):
+        assert (read["status"], read["progress"], read["completed"]) == ("In Queue...", 0, False)
+        assert read["runtimeStatistics"] is None  # null before it runs, never []
+        assert read["charts"] == {} and read["rollingWindow"] == {}
+    if queued_statistics == "list":
+        assert read["statistics"] == []  # seen on the service while queued
+    else:
+        assert "statistics" not in read
+
+
+def test_running_statistics_may_be_an_empty_list(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_seconds=LONG, running_statistics="list")
+    pid, compile_id = _ready(api)
+    created = api.backtest(pid, compile_id)
+    qc_emulator.advance(LONG / 2)
+    running = api.read_backtest(pid, created["backtestId"])
+    assert running["status"].startswith("Running") and running["statistics"] == []
+    assert set(running["runtimeStatistics"]) == set(RUNTIME)
+    qc_emulator.advance(LONG)
+    assert set(api.read_backtest(pid, created["backtestId"])["statistics"]) == set(STATISTICS)
+
+
+@pytest.mark.parametrize("missing", ["both", "statistics", "runtime_statistics"])
+def test_completed_before_its_statistics_are_in(api, qc_emulator, missing):
+    qc_emulator.set_jobs(backtest_seconds=10, results_lag_seconds=30, results_lag_missing=missing,
+                         total_performance_lag_seconds=5)  # fmt: skip
+    pid, compile_id = _ready(api)
+    backtest_id = api.backtest(pid, compile_id)["backtestId"]
+    qc_emulator.advance(11)
+    early = api.read_backtest(pid, backtest_id)
+    assert (early["completed"], early["status"], early["progress"]) == (True, "Completed.", 1)
+    if missing in ("both", "statistics"):
+        assert early["statistics"] == []
+    else:
+        assert set(early["statistics"]) == set(STATISTICS)
+    if missing in ("both", "runtime_statistics"):
+        assert early["runtimeStatistics"] is None
+    else:
+        assert set(early["runtimeStatistics"]) == set(RUNTIME)
+    assert early["totalPerformance"] is None and early["rollingWindow"] == {}
+    qc_emulator.advance(30)
+    late = api.read_backtest(pid, backtest_id)
+    assert set(late["statistics"]) == set(STATISTICS) and set(late["runtimeStatistics"]) == set(
+        RUNTIME
+    )
+    assert late["totalPerformance"] is None  # and then the configured lag for it
+    qc_emulator.advance(5)
+    assert api.read_backtest(pid, backtest_id)["totalPerformance"] is not None
+    (snapshot,) = qc_emulator.backtests()
+    assert snapshot["finished_at"] == pytest.approx(snapshot["started_at"] + 10)
+    assert snapshot["completed_at"] == pytest.approx(snapshot["finished_at"] + 30)
+    assert snapshot["settled_at"] == pytest.approx(snapshot["completed_at"] + 5)
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_form_encoded_parameters_are_bound(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    form = (f"projectId={pid}&compileId={compile_id}&backtestName=form"
+            "&parameters[fast]=10&parameters[slow]=30")  # fmt: skip
+    answer = api.call("/backtests/create", data=form, headers={**api.headers(), **FORM}).json()
+    assert answer["success"] is True, answer
+    assert answer["backtest"]["parameterSet"] == {"fast": "10", "slow": "30"}
+    as_json = api.backtest(pid, compile_id, "json", parameters={"fast": 10, "slow": 30})
+    qc_emulator.advance(60)
+    by_form = api.read_backtest(pid, answer["backtest"]["backtestId"])
+    by_json = api.read_backtest(pid, as_json["backtestId"])
+    assert by_form["statistics"] == by_json["statistics"]  # the same text as LEAN sees it
+
+
+@pytest.mark.parametrize(
+    "fields",
+    ["parameters[]=1", "parameters[a][b]=1", "parameters=%7B%22a%22%3A1%7D&parameters[b]=2"],
+    ids=["no-name", "nested", "both-ways"],
+)
+def test_form_parameters_that_cannot_be_bound_are_refused(api, qc_emulator, fields):
+    pid, compile_id = _ready(api)
+    form = f"projectId={pid}&compileId={compile_id}&backtestName=form&{fields}"
+    answer = api.call("/backtests/create", data=form, headers={**api.headers(), **FORM}).json()
+    assert answer["success"] is False and "arameter" in answer["errors"][0]
+    assert _ids(api, pid) == []  # refused, not run without them
+
+
+LABEL = "simulated by quantconnect_emulator; not LEAN results"
+
+
+def test_results_are_labelled_simulated_outside_the_users_fields(api, qc_emulator):
     pid, compile_id = _ready(api)
     backtest = api.backtest(pid, compile_id)
-    assert "simulated by quantconnect_emulator; not LEAN results" in str(
-        backtest["serverStatistics"]
-    )
-    assert "simulated" in backtest["note"]
+    assert backtest["serverStatistics"]["Note"] == LABEL
+    assert backtest["note"] == ""  # the user's note: empty until the user writes one
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    assert (read["note"], read["serverStatistics"]["Note"]) == ("", LABEL)
+    (listed,) = api.ok("/backtests/list", {"projectId": pid})["backtests"]
+    assert (listed["note"], listed["tags"]) == ("", [])  # a new backtest carries no tags
+    (snapshot,) = qc_emulator.backtests()  # the emulator's own listing says it
+    assert snapshot["simulated"] == LABEL
+    ids = {"projectId": pid, "backtestId": backtest["backtestId"]}
+    orders = api.ok("/backtests/orders/read", {**ids, "start": 0, "end": 100})["orders"]
+    assert {order["tag"] for order in orders} == {""}  # the algorithm's tag: none was set
+    api.ok("/backtests/update", {**ids, "note": "mine"})
+    assert api.read_backtest(pid, backtest["backtestId"])["note"] == "mine"
+    api.ok("/backtests/update", {**ids, "note": ""})
+    assert api.read_backtest(pid, backtest["backtestId"])["note"] == ""  # empty reads back empty
 
 
 def test_results_are_a_function_of_files_and_parameters(api, qc_emulator):
@@ -179,6 +310,121 @@ def test_literal_dates_and_cash_set_the_simulated_period(api, qc_emulator):
     assert backtest["tradeableDates"] == 65  # weekdays from Jan 1 to Mar 29, 2024
     qc_emulator.advance(60)
     assert api.read_backtest(pid, backtest["backtestId"])["statistics"]["Start Equity"] == "25000"
+
+
+def _every_read_answers(api, pid: int, backtest_id: str) -> dict[str, Any]:
+    """Read the backtest through every path (none may answer HTTP 500); return the read."""
+    ids = {"projectId": pid, "backtestId": backtest_id}
+    api.ok("/backtests/list", {"projectId": pid, "includeStatistics": True})
+    api.ok("/backtests/orders/read", {**ids, "start": 0, "end": 100})
+    api.ok("/backtests/chart/read", {**ids, "name": "Strategy Equity", "count": 100})
+    read: dict[str, Any] = api.read_backtest(pid, backtest_id)
+    return read
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("self.set_start_date(99999999999999999999, 1, 1)",
+         "TypeError: No method matches given arguments for SetStartDate"),
+        ("self.set_cash(1e400)",
+         "OverflowException: Value was either too large or too small for a Decimal."),
+        ("self.set_cash(10 ** 40 if False else 100000000000000000000000000000000000)",
+         None),  # not a literal call argument: nothing is known before running it
+        ("self.set_end_date(9999, 12, 31)",
+         "ArgumentException: Date Invalid: The added or subtracted value results in an "
+         "un-representable DateTime."),
+        ("self.set_start_date(9999, 12, 31)",
+         "ArgumentException: Date Invalid: Please select start date less than today"),
+        ("self.set_start_date(1899, 12, 31)",
+         "ArgumentException: Date Invalid: Please select a start date after January 1st, 1900."),
+        ("self.set_start_date(2024, 2, 30)",
+         "ArgumentException: Date Invalid: Year, Month, and Day parameters describe an "
+         "un-representable DateTime."),
+    ],
+    ids=["year-overflow", "cash-1e400", "cash-expression", "end-9999-12-31", "start-future",
+         "start-1899", "start-feb-30"],
+)  # fmt: skip
+def test_literals_lean_refuses_fail_initialization_not_the_emulator(api, qc_emulator, line, error):
+    pid = api.create_project("Overflow")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    api.put_file(pid, "main.py", main.replace("self.set_cash(100000)", line))
+    built = api.compile(pid)
+    assert built["state"] == "BuildSuccess"  # it parses: LEAN refuses it when it runs
+    backtest = api.backtest(pid, built["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    if error is None:
+        assert read["status"] == "Completed." and read["error"] is None
+        return
+    assert read["status"] == "Runtime Error" and read["hasInitializeError"] is True
+    prefix = "During the algorithm initialization, the following exception has occurred: "
+    assert read["error"].startswith(prefix + error), read["error"]
+    assert "in main.py: line 10" in read["stacktrace"]  # the replaced set_cash line
+
+
+def test_an_end_date_after_yesterday_is_moved_to_yesterday(api, qc_emulator):
+    pid = api.create_project("Far End")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "main.py"})["files"][0]["content"]
+    far = main.replace("self.set_cash(100000)", "self.set_end_date(9999, 12, 30)")
+    api.put_file(pid, "main.py", far)
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    assert read["status"] == "Completed." and read["backtestEnd"].startswith(yesterday)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("SetStartDate(2024, 1, 1);", "SetStartDate(99999999999999999999, 1, 1);",
+         "Line 15 Column 26 - Integral constant is too large"),
+        ("SetCash(100000);", "SetCash(1e400);",
+         "Line 16 Column 21 - Floating-point constant is outside the range of type 'double'"),
+        ("SetCash(100000);", "SetCash(1e40m);",
+         "Floating-point constant is outside the range of type 'decimal'"),
+        ("SetStartDate(2024, 1, 1);", "SetStartDate(3000000000, 1, 1);",
+         "Line 15 Column 1 - Argument 1: cannot convert from 'long' to 'int'"),
+    ],
+    ids=["int-overflow", "double-overflow", "decimal-overflow", "long-for-int"],
+)  # fmt: skip
+def test_csharp_literals_that_do_not_fit_are_build_errors(api, qc_emulator, old, new, message):
+    pid = api.create_project("Sharp Overflow", "C#")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "Main.cs"})["files"][0]["content"]
+    api.put_file(pid, "Main.cs", main.replace(old, new))
+    built = api.compile(pid)
+    assert built["state"] == "BuildError"
+    (log,) = built["logs"]
+    assert log.startswith("error: Main.cs Line ") and log.endswith(message), log
+
+
+def test_csharp_end_date_9999_12_31_fails_initialization(api, qc_emulator):
+    pid = api.create_project("Sharp End", "C#")["projectId"]
+    main = api.ok("/files/read", {"projectId": pid, "name": "Main.cs"})["files"][0]["content"]
+    api.put_file(pid, "Main.cs", main.replace("SetCash(100000);", "SetEndDate(9999, 12, 31);"))
+    built = api.compile(pid)
+    assert built["state"] == "BuildSuccess"
+    backtest = api.backtest(pid, built["compileId"])
+    qc_emulator.advance(60)
+    read = _every_read_answers(api, pid, backtest["backtestId"])
+    assert read["hasInitializeError"] is True and "Date Invalid: The added" in read["error"]
+
+
+def test_parameters_count_as_the_text_lean_sees(api, qc_emulator):
+    pid, compile_id = _ready(api)
+
+    def statistics(value: Any) -> dict[str, str]:
+        made = api.backtest(pid, compile_id, f"fast={value!r}", parameters={"fast": value})
+        qc_emulator.advance(60)
+        read = api.read_backtest(pid, made["backtestId"])
+        assert read["parameterSet"] == {"fast": value}  # as given
+        return dict(read["statistics"])
+
+    ten = statistics(10)
+    assert statistics(10.0) == ten and statistics("10") == ten  # LEAN reads "10" each time
+    assert statistics("10.0") != ten  # other text
+    assert statistics(0.5) == statistics("0.5") != ten
 
 
 @pytest.mark.parametrize(
@@ -404,6 +650,58 @@ def test_charts_are_readable_series(api, qc_emulator):
     assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Nope"})
 
 
+DEFAULT_CHARTS = [
+    "Strategy Equity", "Benchmark", "Drawdown", "Capacity", "Exposure", "Assets Sales Volume",
+    "Portfolio Turnover", "Portfolio Margin",
+]  # fmt: skip
+PLOTS = {
+    "Py": ("main.py", 'self.debug("Purchased Stock")',
+           'self.debug("Purchased Stock")\n            self.plot("SMA", "fast", 1.5)\n'
+           '            self.plot("SMA", "slow", self.portfolio.total_portfolio_value)\n'
+           '            self.plot("Signals", "buy", 1)\n            self.plot("Extra", 2)'),
+    "C#": ("Main.cs", 'Debug("Purchased Stock");',
+           'Debug("Purchased Stock");\n                Plot("SMA", "fast", 1.5m);\n'
+           '                Plot("SMA", "slow", Portfolio.TotalPortfolioValue);\n'
+           '                Plot("Signals", "buy", 1);\n                Plot("Extra", 2);'),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["Py", "C#"])
+def test_charts_include_portfolio_margin_and_the_algorithms_own(api, qc_emulator, language):
+    file, old, new = PLOTS[language]
+    pid = api.create_project("Plots", language)["projectId"]
+    text = api.ok("/files/read", {"projectId": pid, "name": file})["files"][0]["content"]
+    api.put_file(pid, file, text.replace(old, new))
+    backtest = api.backtest(pid, api.compile(pid)["compileId"])
+    qc_emulator.advance(60)
+    read = api.read_backtest(pid, backtest["backtestId"])
+    # plot(series, value) draws on Strategy Equity: no chart of its own.
+    assert list(read["charts"]) == [*DEFAULT_CHARTS, "SMA", "Signals"]
+    assert all(read["charts"][name] == {"name": name} for name in read["charts"])
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "count": 100}
+    sma = api.ok("/backtests/chart/read", {**body, "name": "SMA"})["chart"]
+    assert sma["name"] == "SMA" and list(sma["series"]) == ["fast", "slow"]
+    assert all(len(s["values"]) == 100 and len(s["values"][0]) == 2
+               for s in sma["series"].values())  # fmt: skip
+    margin = api.ok("/backtests/chart/read", {**body, "name": "Portfolio Margin"})["chart"]
+    assert margin["series"] and all(s["unit"] == "%" for s in margin["series"].values())
+    assert "not found" in api.fail("/backtests/chart/read", {**body, "name": "Extra"})
+
+
+def test_chart_read_refuses_start_after_end(api, qc_emulator):
+    pid, compile_id = _ready(api)
+    backtest = api.backtest(pid, compile_id)
+    qc_emulator.advance(60)
+    body = {"projectId": pid, "backtestId": backtest["backtestId"], "name": "Benchmark",
+            "count": 100}  # fmt: skip
+    first = api.ok("/backtests/chart/read", body)["chart"]["series"]["Benchmark"]["values"][0][0]
+    assert "must not be after end" in api.fail(
+        "/backtests/chart/read", {**body, "start": first + 1, "end": first}
+    )
+    same = api.ok("/backtests/chart/read", {**body, "start": first, "end": first})["chart"]
+    assert len(same["series"]["Benchmark"]["values"]) == 1
+
+
 def test_chart_read_answers_loading_while_the_chart_is_built(api, qc_emulator):
     qc_emulator.set_jobs(chart_loading_seconds=10)
     pid, compile_id = _ready(api)
@@ -417,21 +715,23 @@ def test_chart_read_answers_loading_while_the_chart_is_built(api, qc_emulator):
     assert api.ok("/backtests/chart/read", body)["chart"]["name"] == "Drawdown"
 
 
-def test_orders_are_read_in_pages_under_100(api, qc_emulator):
+def test_orders_are_read_in_pages_of_up_to_100(api, qc_emulator):
     pid, compile_id = _ready(api)
     backtest = api.backtest(pid, compile_id)
     qc_emulator.advance(60)
     body = {"projectId": pid, "backtestId": backtest["backtestId"]}
-    first = api.ok("/backtests/orders/read", {**body, "start": 0, "end": 99})
-    total = first["length"]
+    first = api.ok("/backtests/orders/read", {**body, "start": 0, "end": 100})  # LEAN's default
     read = api.read_backtest(pid, backtest["backtestId"])
-    assert total == int(read["statistics"]["Total Orders"]) == len(first["orders"])
+    total = int(read["statistics"]["Total Orders"])
+    assert 0 < total < 100 and first["length"] == len(first["orders"]) == total
     order = first["orders"][0]
     assert {"id", "symbol", "price", "time", "quantity", "type", "status", "direction",
             "value"} <= set(order)  # fmt: skip
-    assert [o["id"] for o in api.ok("/backtests/orders/read", {**body, "start": 2, "end": 4})
-            ["orders"]] == [3, 4]  # fmt: skip
-    assert "less than 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 100})
+    page = api.ok("/backtests/orders/read", {**body, "start": 2, "end": 4})
+    assert [o["id"] for o in page["orders"]] == [3, 4]
+    assert page["length"] == 2  # the number of orders returned (OpenAPI), not the total
+    assert "at most 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 200})
+    assert "at most 100" in api.fail("/backtests/orders/read", {**body, "start": 0, "end": 101})
     assert api.fail("/backtests/orders/read", {**body, "start": 5, "end": 5})
     assert "'start'" in api.fail("/backtests/orders/read", {**body, "end": 5})
 

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import requests
 
 FILE_KEYS = {"id", "projectId", "name", "content", "modified", "open", "isLibrary"}
 
@@ -24,7 +25,7 @@ def test_python_project_default_files(api):
         assert file["projectId"] == project["projectId"]
         assert isinstance(file["id"], int)
         assert file["isLibrary"] is False
-        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", file["modified"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", file["modified"])  # service's form
     main, notebook = files
     assert "from AlgorithmImports import *" in main["content"]
     assert "class PyProj(QCAlgorithm):" in main["content"]
@@ -139,6 +140,31 @@ def test_update_with_empty_content_fails_and_changes_nothing(api):
     assert "cannot be empty" in api.fail("/files/update", both)
     assert [f["name"] for f in _files(api, pid)] == ["main.py", "research.ipynb"]
     assert _files(api, pid, "main.py")[0]["content"] == original
+
+
+LONE_SURROGATE = "x = 1  # \ud800\n"  # valid escaped JSON, but no text
+
+
+@pytest.mark.parametrize(
+    ("path", "extra"),
+    [
+        ("/files/update", {"name": "main.py", "content": LONE_SURROGATE}),
+        ("/files/create", {"name": "helpers.py", "content": LONE_SURROGATE}),
+        ("/files/create", {"name": "bad\udc00.py", "content": "x = 1\n"}),
+        ("/files/update", {"name": "main.py", "newName": "\ud800.py"}),
+    ],
+    ids=["update-content", "create-content", "create-name", "rename"],
+)
+def test_a_lone_surrogate_is_refused_and_the_project_stays_readable(api, qc_emulator, path, extra):
+    pid = api.create_project()["projectId"]
+    original = _files(api, pid, "main.py")[0]["content"]
+    message = api.fail(path, {"projectId": pid, **extra})
+    assert "is not valid text: it holds a lone surrogate (U+D" in message
+    assert [f["name"] for f in _files(api, pid)] == ["main.py", "research.ipynb"]
+    assert _files(api, pid, "main.py")[0]["content"] == original
+    # What a stored surrogate made answer HTTP 500 until the project was purged:
+    assert api.compile(pid)["state"] == "BuildSuccess"
+    assert requests.get(f"{qc_emulator.control_url}/state", timeout=5).status_code == 200
 
 
 def test_concurrent_renames_with_content_are_atomic(api, qc_emulator):

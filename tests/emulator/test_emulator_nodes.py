@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 NODE_KEYS = {
     "id", "name", "sku", "description", "speed", "cpu", "ram", "hasGpu", "price", "assets",
     "host", "busy", "usedBy", "userProfile", "projectName", "projectId", "active",
@@ -52,12 +54,32 @@ def test_a_running_backtest_makes_a_node_busy(api, qc_emulator):
 def test_account_and_lean_versions(api, qc_emulator):
     account = api.ok("/account/read")
     assert account["organizationId"] == qc_emulator.organization_id
-    assert account["card"]["expiration"] == "12/99"  # mm/yy
+    assert account["card"] is None  # an account without a card
     assert isinstance(account["creditBalance"], float)
     assert "Organization" in api.fail("/account/read", {"organizationId": "f" * 32})
     versions = api.ok("/lean/versions/read")["versions"]
     assert versions and {"id", "created", "description", "leanHash", "name", "ref"} <= set(
         versions[0]
     )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", versions[0]["created"])
     organization = api.ok("/organizations/read")["organization"]
     assert organization["id"] == qc_emulator.organization_id
+
+
+def test_the_organizations_nodes_with_their_busy_state(api, qc_emulator):
+    qc_emulator.set_jobs(backtest_nodes=3, backtest_seconds=1_000)
+    pid = api.create_project("Org Nodes")["projectId"]
+    api.backtest(pid, api.compile(pid)["compileId"])
+    # As the lean CLI reads it (QCNodeList): the kinds at the top level.
+    read = api.ok("/nodes/read", {"organizationId": qc_emulator.organization_id})
+    assert set(read) == {"backtest", "research", "live", "success", "errors"}
+    assert (len(read["backtest"]), len(read["research"]), len(read["live"])) == (3, 1, 1)
+    every = [n for kind in ("backtest", "research", "live") for n in read[kind]]
+    assert all(set(n) == NODE_KEYS for n in every)
+    assert all(isinstance(n["projectName"], str) and isinstance(n["usedBy"], str) for n in every)
+    assert [n["busy"] for n in read["backtest"]] == [True, False, False]
+    assert read["backtest"][0]["projectName"] == "Org Nodes"
+    assert api.ok("/nodes/read")["backtest"] == read["backtest"]  # the preferred organization
+    assert "Organization" in api.fail("/nodes/read", {"organizationId": "f" * 32})
+    qc_emulator.advance(1_001)
+    assert not any(n["busy"] for n in api.ok("/nodes/read")["backtest"])

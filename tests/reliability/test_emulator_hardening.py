@@ -7,9 +7,12 @@ reliability figures at the end of the run.
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pydantic
@@ -317,3 +320,143 @@ def test_concurrent_backtests_never_exceed_the_nodes(qc_emulator, mode: str) -> 
             f"peak running {stats['peak_running_backtests']}",
         )
     )
+
+
+# -------------------------------------------- one compile must not stall the emulator
+
+#: How long a probe may wait during the biggest compile: generous for a loaded 2-core machine,
+#: far below the 28 s (216 KB) to ~10 min (1 MB) that one nested C# file used to hold everyone.
+PROBE_BOUND_SECONDS = 3.0
+
+
+def _nested_csharp(size: int) -> str:
+    """A valid C# algorithm of about ``size`` characters: ``SetCash(SetCash(...(1)...))``."""
+    depth = (size - 200) // len("SetCash()")
+    call = "SetCash(" * depth + "1" + ")" * depth
+    return (
+        "using QuantConnect.Algorithm;\n"
+        "public class Huge : QCAlgorithm\n{\n"
+        f"    public override void Initialize()\n    {{\n        {call};\n    }}\n}}\n"
+    )
+
+
+def _long_python(size: int) -> str:
+    """A valid Python algorithm of about ``size`` characters, many small methods."""
+    method = (
+        "    def f{i}(self):\n"
+        "        self.set_cash(100000)\n"
+        "        self.plot('Chart {c}', 'x', self.get_parameter('p{i}'))\n"
+    )
+    head = "from AlgorithmImports import *\n\nclass Huge(QCAlgorithm):\n"
+    head += "    def initialize(self):\n        self.set_start_date(2024, 1, 1)\n"
+    parts, length, i = [head], len(head), 0
+    while True:
+        part = method.format(i=i, c=i % 50)
+        if length + len(part) > size:
+            return "".join(parts)
+        parts.append(part)
+        length += len(part)
+        i += 1
+
+
+class _Prober:
+    """Times ``/_emulator/health`` and an API read, one after the other, until stopped."""
+
+    def __init__(self, server: EmulatorServer, project_id: int) -> None:
+        self.server = server
+        self.project_id = project_id
+        self.samples: list[tuple[str, float, float]] = []  # (what, started, seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.answered = threading.Event()
+
+    def _timed(self, what: str, call: Callable[[], requests.Response]) -> None:
+        started = time.monotonic()
+        try:
+            ok = call().status_code == 200
+        except requests.RequestException:
+            ok = False
+        took = time.monotonic() - started
+        self.samples.append((what, started, took if ok else math.inf))
+        self.answered.set()
+
+    def _run(self) -> None:
+        caller = Api(self.server)
+        health = f"{self.server.control_url}/health"
+        read = {"projectId": self.project_id}
+        timeout = PROBE_BOUND_SECONDS * 10
+        while not self._stop.is_set():
+            self._timed("health", lambda: caller.session.get(health, timeout=timeout))
+            self._timed("api", lambda: caller.call("/projects/read", read, timeout=timeout))
+            self._stop.wait(0.02)
+        caller.close()
+
+    def __enter__(self) -> _Prober:
+        self._thread.start()
+        assert self.answered.wait(30), "the probe never got a first answer"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(PROBE_BOUND_SECONDS * 10 + 5)
+
+    def during(self, start: float, end: float) -> list[tuple[str, float]]:
+        return [(what, took) for what, at, took in self.samples if start <= at <= end]
+
+
+@pytest.mark.parametrize("language", ["C#", "Py"])
+def test_health_and_the_api_answer_during_the_biggest_allowed_compile(language: str) -> None:
+    from flows.strategy_folder import MAX_SOURCE_FILE_BYTES  # the pipeline's per-file limit
+
+    source = (_nested_csharp if language == "C#" else _long_python)(MAX_SOURCE_FILE_BYTES)
+    assert MAX_SOURCE_FILE_BYTES * 0.95 <= len(source) <= MAX_SOURCE_FILE_BYTES
+    # A server of its own: before the fix, the nested file held its one event loop for minutes.
+    with EmulatorServer(seed=5) as server:
+        caller = Api(server)
+        assert len(source) + 1000 < server.config.max_request_bytes  # the emulator takes it
+        pid = caller.create_project("Huge", language)["projectId"]
+        other = caller.create_project("Other")["projectId"]
+        caller.put_file(pid, "Main.cs" if language == "C#" else "main.py", source)
+        with _Prober(server, other) as prober:
+            started = time.monotonic()
+            created = caller.ok("/compile/create", {"projectId": pid}, timeout=120)
+            ended = time.monotonic()
+        during = prober.during(started, ended)
+        server.advance(2)
+        body = {"projectId": pid, "compileId": created["compileId"]}
+        state = caller.ok("/compile/read", body)["state"]
+        caller.close()
+    assert state == "BuildSuccess"
+    assert {what for what, _ in during} == {"health", "api"}, "probed while it was checked"
+    slowest = max(took for _, took in during)
+    assert slowest < PROBE_BOUND_SECONDS, f"a probe waited {slowest:.1f} s during the compile"
+    ROWS.append(
+        (
+            f"compile of a {len(source) // 1000} KB {language} file"
+            + (" (nested calls)" if language == "C#" else ""),
+            f"answered in {ended - started:.1f} s, BuildSuccess",
+            f"{len(during)} probes meanwhile (health, projects/read), slowest {slowest:.2f} s",
+        )
+    )
+
+
+def test_a_check_over_its_bound_is_a_clear_build_error() -> None:
+    source = _long_python(4_000_000)  # far more than a 0.1 s check can parse anywhere
+    with EmulatorServer(seed=6, code_check_seconds=0.1) as server:  # over 64 KiB: in a child
+        caller = Api(server)
+        pid = caller.create_project("Too Big")["projectId"]
+        caller.put_file(pid, "main.py", source)
+        created = caller.ok("/compile/create", {"projectId": pid}, timeout=60)
+        server.advance(2)
+        body = {"projectId": pid, "compileId": created["compileId"]}
+        done = caller.ok("/compile/read", body)
+        caller.put_file(pid, "main.py", "x = 1\n")
+        small = caller.compile(pid)["state"]
+        caller.close()
+    assert done["state"] == "BuildError"
+    assert done["logs"] == [
+        "Build Error File: main.py Line 0 Column 0 - the emulator's code check took longer "
+        "than 0.1 s and was stopped (sources too large or too deeply nested to check)"
+    ]
+    assert small == "BuildSuccess"  # the bound was that compile's, not the project's
+    ROWS.append(("a 4 MB file, check bound 0.1 s", "BuildError naming the bound", "next ok"))
