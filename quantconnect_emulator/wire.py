@@ -138,6 +138,11 @@ def organization(model: Account) -> dict[str, Any]:
         "credit": {"movements": [], "balance": 0.0},
         "products": [],
         "data": {"signedTime": None, "current": False},
+        # The lean CLI's QCFullOrganization requires the members (lean/models/api.py).
+        "members": [
+            {"id": model.user_id, "name": "Emulator User", "isAdmin": True,
+             "email": f"user{model.user_id}@example.invalid"}
+        ],
     }
 
 
@@ -149,12 +154,15 @@ def compile_job(build: Compile, state: str, *, created: bool = False) -> dict[st
         "projectId": build.project_id,
         "signature": build.signature,
         "signatureOrder": list(build.signature_order),
-        "parameters": [
+    }
+    if created:
+        # Only the create answer names the files' parameters (backtests §2; ReadCompileResponse
+        # has compileId, state and logs).
+        payload["parameters"] = [
             {"file": entry["file"], "parameters": list(entry["parameters"])}  # type: ignore[call-overload]
             for entry in build.report.file_parameters
-        ],
-    }
-    if not created:
+        ]
+    else:
         # Logs appear once the build is done; a build error is still success:true.
         payload["logs"] = [] if state == "InQueue" else list(build.logs)
     return payload
@@ -258,7 +266,6 @@ def backtest(
         "nodeName": "Emulated B2-8 node" if started else None,
         "optimizationId": None,
         "snapshotId": 0,
-        "compileId": model.compile_id,
         "researchGuide": {"minutes": 0, "backtestCount": 1, "parameters": len(model.parameters)},
         "outOfSampleMaxEndDate": None,
         "outOfSampleDays": 0,
@@ -276,7 +283,6 @@ def backtest_summary(
         "backtestId": model.backtest_id,
         "status": backtests.status(model),
         "name": model.name,
-        "note": model.note,
         "created": datetime_plain(model.created),
         "progress": round(backtests.progress(model), 4),
         "optimizationId": None,
