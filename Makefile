@@ -70,6 +70,9 @@ test-fast: $(STAMP)
 
 # Each end in its own venv, made anew each time: the floor pins only our direct dependencies (the
 # rest resolve as a user's would); the newest takes every package's newest release.
+# uv trusts the platform's certificate store, as pip does here (a registry behind a TLS proxy).
+test-compat: export UV_SYSTEM_CERTS = 1
+test-compat: export UV_NATIVE_TLS = 1
 test-compat: $(STAMP)
 	@$(call compat_python,$(PYTHON_FLOOR),$(FLOOR_VERSION),PYTHON_FLOOR)
 	@$(call compat_python,$(PYTHON_NEWEST),$(NEWEST_VERSION),PYTHON_NEWEST)
