@@ -458,7 +458,11 @@ class BacktestsAPI:
             page = parse(_OrderList, body, "/backtests/orders/read").orders
             for order in page:
                 kept.setdefault(order.id, order)
-            if len(page) < page_end - page_start:
+            # "Ran out" is judged on what the service sent, not on what parsed: a malformed
+            # order the lenient parse drops must not make a full page look like the last one.
+            raw = body.get("orders") if isinstance(body, dict) else None
+            sent = len(raw) if isinstance(raw, list) else len(page)
+            if sent < page_end - page_start:
                 break  # fewer than asked: the orders ran out
             page_start = page_end
         return builtins.list(kept.values())[:wanted]

@@ -319,6 +319,17 @@ def test_orders_are_read_in_pages_of_100_kept_once_and_stopped_at_end(overlap):
     assert [o.id for o in orders] == list(range(1, 251))
 
 
+def test_a_malformed_order_does_not_end_the_read_early():
+    # The bad order is dropped, but the page was full: the read goes on to the next page.
+    first = json_answer({"success": True,
+                         "orders": [{"id": "garbled"}, *({"id": i} for i in range(2, 101))]})
+    with canned_server(first, orders_page(range(101, 201)), orders_page(range(201, 251))) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        orders = client.backtests.orders(5, "a" * 32, 0, 250)
+        assert asked_pages(srv) == [(0, 100), (100, 200), (200, 250)]
+    assert [o.id for o in orders] == list(range(2, 251))
+
+
 def test_orders_run_out_early_and_a_service_refusing_pages_of_100_is_asked_in_99s():
     refusal = json_answer({"success": False,
                            "errors": ["end - start must be less than 100"]})
