@@ -37,6 +37,7 @@ from prefect.runtime import flow_run as current_flow_run
 
 from quantconnect_client import QuantConnectClient, QuantConnectError
 from quantconnect_client.backtest_models import Backtest
+from quantconnect_client.backtests import runtime_error
 from quantconnect_client.errors import (
     BacktestResultsIncompleteError,
     BacktestRuntimeError,
@@ -457,6 +458,8 @@ async def regression_gate(
     strategy's baseline; fail the run with the table of what got worse.
 
     Raises:
+        BacktestRuntimeError: The backtest failed (it is never gated).
+        ValueError: The backtest has no final results yet.
         RegressionError: The gate found a regression (and ``gate.fail_run``).
     """
     creds = await resolve_credentials(credentials, credentials_block)
@@ -464,6 +467,8 @@ async def regression_gate(
     await check_baseline(options.gate, options.strategy_key, not is_real_service(base_url))
     backtest = await options.retries.apply(read_backtest)(creds, options.project_id,
                                                           options.backtest_id)
+    if backtest.failed:  # results_ready alone would pass a failed one that has statistics
+        raise runtime_error(backtest)
     if not backtest.results_ready:
         raise ValueError(f"Backtest {options.backtest_id} has no final results yet "
                          f"({backtest.status}); gate it once it has finished.")

@@ -107,6 +107,35 @@ class _OrderList(WireModel):
         return lenient_items(value, Order, "orders")
 
 
+def runtime_error(backtest: Backtest) -> BacktestRuntimeError:
+    """The error that a failed backtest (:attr:`Backtest.failed`) is raised as.
+
+    Args:
+        backtest: A failed backtest, as read.
+
+    Returns:
+        A :class:`BacktestRuntimeError` naming an excerpt of the algorithm's error.
+
+    Example:
+        >>> str(runtime_error(Backtest.model_validate(
+        ...     {"backtestId": "a" * 32, "status": "Runtime Error", "error": "boom"})))
+        'Backtest aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa failed: boom [/backtests/read]'
+    """
+    return BacktestRuntimeError(
+        f"Backtest {backtest.backtest_id} failed"
+        + (" during initialization" if backtest.during_initialization else "")
+        + ": "
+        + excerpt(str(backtest.error or backtest.status), MAX_MESSAGE_EXCERPT_CHARACTERS,
+                  whole="BacktestRuntimeError.error"),
+        endpoint="/backtests/read",
+        backtest_id=backtest.backtest_id,
+        error=backtest.error,
+        stacktrace=backtest.stacktrace,
+        during_initialization=backtest.during_initialization,
+        backtest=backtest,
+    )
+
+
 class BacktestsAPI:
     """Backtest operations; reached as ``client.backtests``."""
 
@@ -533,19 +562,7 @@ class BacktestsAPI:
         if not backtest.failed and not backtest.results_ready:
             raise self._incomplete(backtest_id, backtest, 0, 0.0)
         if backtest.failed:
-            raise BacktestRuntimeError(
-                f"Backtest {backtest_id} failed"
-                + (" during initialization" if backtest.during_initialization else "")
-                + ": "
-                + excerpt(str(backtest.error or backtest.status), MAX_MESSAGE_EXCERPT_CHARACTERS,
-                          whole="BacktestRuntimeError.error"),
-                endpoint="/backtests/read",
-                backtest_id=backtest_id,
-                error=backtest.error,
-                stacktrace=backtest.stacktrace,
-                during_initialization=backtest.during_initialization,
-                backtest=backtest,
-            )
+            raise runtime_error(backtest)
         return backtest
 
     @staticmethod

@@ -289,6 +289,33 @@ async def test_the_gate_flow_refuses_a_backtest_without_final_results(emulator, 
         await regression_gate(options=options, credentials=credentials)
 
 
+async def test_the_gate_flow_refuses_a_failed_backtest_that_has_statistics():
+    import json
+
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from quantconnect_client.errors import BacktestRuntimeError
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    failed = json.dumps({"success": True, "backtest": {
+        "backtestId": "a" * 32, "status": "Runtime Error", "completed": True, "progress": 1,
+        "error": "boom", "statistics": {"Sharpe Ratio": "0.19"},
+        "runtimeStatistics": {"Equity": "$1"},
+        "totalPerformance": {"portfolioStatistics": {"sharpeRatio": 0.19}}}})
+    with canned_server(CannedResponse(200, failed.encode(),
+                                      {"Content-Type": "application/json"})) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+        options = GateRunOptions.model_validate(
+            {"project_id": 5, "backtest_id": "a" * 32, "strategy_key": "s", "retries": FAST,
+             "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}}}})
+        state = await regression_gate(options=options, credentials=credentials,
+                                      return_state=True)
+        error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, BacktestRuntimeError) and "failed: boom" in str(error)
+    assert state.is_failed()
+
+
 async def test_a_failed_clean_up_of_an_existing_project_does_not_mask_the_runs_error(
     emulator, credentials
 ):
