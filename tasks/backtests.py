@@ -186,6 +186,18 @@ async def start_backtest(
                         retry_no_node=True)
 
 
+@dataclass(frozen=True)
+class StartRefused:
+    """A start the service refused for lack of a free node (nothing started).
+
+    Attributes:
+        reason: The service's own words for the refusal (``Backtest limit of 200 per day
+            reached``, say), so a caller that gives up can name the real cause.
+    """
+
+    reason: str
+
+
 @task(name="try-start-backtest", task_run_name="try-start-backtest {name}",
       **api_task_options())
 async def try_start_backtest(
@@ -194,9 +206,10 @@ async def try_start_backtest(
     compile_id: str,
     name: str,
     parameters: Mapping[str, ParameterValue] | None = None,
-) -> Backtest | None:
-    """Start a backtest if the service takes it now; None, at once, if it refused for lack of
-    a free node (nothing started, nothing retried).
+) -> Backtest | StartRefused:
+    """Start a backtest if the service takes it now; a :class:`StartRefused` holding the
+    service's words, at once, if it refused while no node was free (nothing started, nothing
+    retried).
 
     For a scheduler that submits again when one of its own backtests frees a node (the grid):
     a refusal is an answer there, not a failure, so the task run ends Completed and its log
@@ -208,7 +221,7 @@ async def try_start_backtest(
                             retry_no_node=False)
     except NoNodeAvailableError as refusal:
         get_run_logger().info("Backtest %r not started: %s", name, refusal)
-        return None
+        return StartRefused("; ".join(refusal.service_errors) or str(refusal))
 
 
 async def _start(
