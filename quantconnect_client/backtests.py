@@ -33,6 +33,7 @@ from .errors import (
 )
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, lenient_items, parse
+from .nodes import ProjectNodes
 from .parameters import lean_parameters
 from .projects import CLOCK_TOLERANCE
 from .retry import poll
@@ -251,8 +252,11 @@ class BacktestsAPI:
     def _all_backtest_nodes_busy(self, project_id: int) -> int | None:
         """How many backtest nodes there are if every one is busy, 0 if one is free, None if
         the nodes or their busy state cannot be read."""
+        # Read once, without retries: this runs inside every create attempt, which has a
+        # retry policy of its own, and a failed read only means "unknown" (the words decide).
         try:
-            nodes = self._client.nodes.read(project_id).nodes.backtest
+            body = self._client.post("/projects/nodes/read", {"projectId": project_id})
+            nodes = parse(ProjectNodes, body, "/projects/nodes/read").nodes.backtest
         except QuantConnectError as failure:
             logger.warning("Could not read the nodes to confirm a refusal: %s", failure)
             return None

@@ -215,6 +215,20 @@ def test_a_caller_with_its_own_plan_gets_the_refusal_at_once_not_retried(client,
     assert len(qc_emulator.backtests()) == 1
 
 
+def test_the_nodes_are_read_once_per_refusal_without_retries(client, qc_emulator):
+    # The create's retries are the only ones: a failing nodes read is "unknown" (the words
+    # decide), not three more requests inside every create attempt.
+    pid, cid = the_only_node_held(client, qc_emulator)
+    qc_emulator.inject("http_502_html", path="/projects/nodes/read", count=100)
+    before = len(qc_emulator.requests_log())
+    quick = RetryPolicy(max_attempts=3, backoff_seconds=0.01)
+    with make_client(qc_emulator, retry=quick) as patient, pytest.raises(NoNodeAvailableError):
+        patient.backtests.create(pid, cid, "Refused")
+    sent = [e["path"] for e in qc_emulator.requests_log()[before:]]
+    assert sent == ["/backtests/create", "/projects/nodes/read"] * 3
+    assert len(qc_emulator.backtests()) == 1
+
+
 def test_a_queued_backtest_waits_for_the_node(client, qc_emulator):
     qc_emulator.set_jobs(backtest_nodes=1, node_mode="queue", backtest_seconds=0.5,
                          compile_seconds=0.1, total_performance_lag_seconds=0.1)
