@@ -21,9 +21,10 @@ Example:
 # whose globals hold only names its body uses, so string annotations of parameters (the option
 # models) could not be resolved there.
 
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ from quantconnect_client.errors import (
     BuildError,
 )
 from quantconnect_client.excerpt import excerpt
+from quantconnect_client.parameters import lean_text
 from tasks.backtests import (
     backtest_name,
     compile_project,
@@ -448,6 +450,26 @@ async def backtest_strategy(
         log.info("Backtest %s: %s", report.strategy, report.outcome)
 
 
+def service_parameters(parameter_set: Mapping[str, Any]) -> dict[str, str]:
+    """The service's ``parameterSet`` as text, whatever it holds: strings as they are, numbers
+    as LEAN writes them, anything else (``true``, ``null``, an object) as JSON, so the gate's
+    comparison and the saved baseline never fail on a value no form could send.
+
+    Example:
+        >>> service_parameters({"fast": 10.0, "name": "x", "on": True, "none": None})
+        {'fast': '10', 'name': 'x', 'on': 'true', 'none': 'null'}
+    """
+    shown: dict[str, str] = {}
+    for name, value in parameter_set.items():
+        if isinstance(value, str):
+            shown[str(name)] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            shown[str(name)] = lean_text(value)
+        else:
+            shown[str(name)] = json.dumps(value, default=str)
+    return shown
+
+
 @flow(**IN_MEMORY_RESULTS, name="regression-gate")
 async def regression_gate(
     options: GateRunOptions,
@@ -480,7 +502,7 @@ async def regression_gate(
         link=backtest_link(base_url, options.project_id, backtest.backtest_id),
     )
     fill_results(report, backtest)
-    report.parameters = dict(backtest.parameter_set)  # what the backtest ran with
+    report.parameters = dict(service_parameters(backtest.parameter_set))  # what it ran with
     result = await gate_results(report, backtest, options.gate, options.strategy_key)
     assert result is not None  # GateRunOptions refuses a gate with nothing to do
     report.outcome = "completed" if result.passed else "regression"

@@ -316,6 +316,35 @@ async def test_the_gate_flow_refuses_a_failed_backtest_that_has_statistics():
     assert state.is_failed()
 
 
+async def test_the_gate_flow_takes_a_parameter_set_holding_non_scalars():
+    import json
+
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import baseline_key, load_baseline
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    done = json.dumps({"success": True, "backtest": {
+        "backtestId": "a" * 32, "status": "Completed.", "completed": True, "progress": 1,
+        "parameterSet": {"fast": 10.0, "on": True, "none": None, "nested": {"a": 1}},
+        "statistics": {"Sharpe Ratio": "0.19"}, "runtimeStatistics": {"Equity": "$1"},
+        "totalPerformance": {"portfolioStatistics": {"sharpeRatio": 0.19}}}})
+    strategy = f"odd-params-{uuid.uuid4().hex[:8]}"
+    with canned_server(CannedResponse(200, done.encode(),
+                                      {"Content-Type": "application/json"})) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+        options = GateRunOptions.model_validate(
+            {"project_id": 5, "backtest_id": "a" * 32, "strategy_key": strategy,
+             "retries": FAST, "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}},
+                                       "accept_baseline": "always"}})
+        result = await regression_gate(options=options, credentials=credentials)
+    assert result.passed and result.accepted
+    stored = await load_baseline(baseline_key(strategy, simulated=True))
+    assert stored is not None and stored.parameters == {
+        "fast": "10", "on": "true", "none": "null", "nested": '{"a": 1}'}
+
+
 async def test_a_failed_clean_up_of_an_existing_project_does_not_mask_the_runs_error(
     emulator, credentials
 ):
