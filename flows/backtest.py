@@ -167,13 +167,16 @@ async def equity_chart(
     backtest_id: str,
     options: ReportOptions,
     retries: RetryOptions,
+    backtest: Backtest | None = None,
 ) -> str | None:
     """The equity curve as a markdown image, or None (no chart wanted, or none to draw). A
-    chart that cannot be read does not fail the run: the statistics matter more."""
+    chart that cannot be read does not fail the run: the statistics matter more. ``backtest``
+    (the completed read) gives the request its period."""
     if not options.chart:
         return None
     try:
-        points = await retries.apply(read_equity)(creds, project_id, backtest_id)
+        points = await retries.apply(read_equity)(creds, project_id, backtest_id,
+                                                  backtest=backtest)
     except QuantConnectError as error:
         get_run_logger().warning("No equity chart: %s",
                                  excerpt(str(error), whole="the chart read's exception"))
@@ -259,18 +262,24 @@ async def _results_and_chart(
     A failure of the wait cancels the chart's read (a failed backtest has none to draw).
     """
     completed = anyio.Event()
+    seen: list[Backtest] = []  # the read that showed it completed: its period bounds the chart
+
+    def on_completed(backtest: Backtest) -> None:
+        seen[:] = [backtest]
+        completed.set()
 
     async def results() -> Backtest:
         finished = await options.retries.apply(wait_for_backtest)(
-            creds, project_id, backtest_id, timeout=deadline, on_completed=completed.set
+            creds, project_id, backtest_id, timeout=deadline, on_completed=on_completed
         )
+        seen[:] = seen or [finished]
         completed.set()  # in case no progress callback got through
         return finished
 
     async def chart_once_completed() -> str | None:
         await completed.wait()
         return await equity_chart(creds, project_id, backtest_id, options.report,
-                                  options.retries)
+                                  options.retries, seen[0] if seen else None)
 
     return await side_by_side(results, chart_once_completed)
 

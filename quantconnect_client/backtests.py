@@ -67,6 +67,9 @@ CHART_SCHEDULE = (1.0, 2.0, 3.0, 5.0)
 #: Points per series a chart request asks for unless told otherwise (LEAN's client: 100).
 CHART_COUNT = 100
 DAY_SECONDS = 86_400
+#: Added to a chart request's end: LEAN stamps samples at exchange-local times, up to a day
+#: either side of UTC, so the period's last samples are not cut off.
+CHART_END_MARGIN_SECONDS = 2 * DAY_SECONDS
 
 
 class _BacktestEnvelope(WireModel):
@@ -371,8 +374,10 @@ class BacktestsAPI:
 
         Every request carries ``count``, ``start`` and ``end`` (the OpenAPI request model marks
         all three required): ``start``/``end`` as given, else the backtest's simulated period
-        (from ``backtest``, if the caller has read it; a day is added to its end, since LEAN
-        stamps a day's sample at the next midnight), else the widest range (0 to now).
+        (from ``backtest``, if the caller has read it; two days are added to its end, since
+        LEAN stamps samples at exchange-local times, a day's at the next midnight), else the
+        widest range (0 to now), also for a period no request can carry (reversed, or before
+        1970).
 
         Args:
             project_id: The project.
@@ -434,11 +439,17 @@ class BacktestsAPI:
                              f"{backtest.backtest_id} for its period")
         period_start = backtest.backtest_start if backtest is not None else None
         period_end = backtest.backtest_end if backtest is not None else None
+        first = int(period_start.timestamp()) if period_start is not None else 0
+        # LEAN stamps samples at exchange-local times: the margin covers any offset from UTC.
+        last = (int(period_end.timestamp()) + CHART_END_MARGIN_SECONDS if period_end is not None
+                else None)
+        if first < 0 or (last is not None and last < first):
+            first, last = 0, None  # a period no request can carry (before 1970, reversed)
         if start is None:
-            start = int(period_start.timestamp()) if period_start is not None else 0
+            start = first
         if end is None:
-            end = (int(period_end.timestamp()) + DAY_SECONDS if period_end is not None
-                   else int(self._client.service_now().timestamp()) + DAY_SECONDS)
+            end = (last if last is not None
+                   else int(self._client.service_now().timestamp()) + CHART_END_MARGIN_SECONDS)
         for value, what in ((start, "start"), (end, "end")):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"chart() needs a non-negative integer {what}, got {value!r}")

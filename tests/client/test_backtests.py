@@ -388,8 +388,21 @@ def test_every_chart_request_carries_count_start_and_end():
     assert unknown["count"] == 100 and unknown["start"] == 0  # LEAN's count; the widest range
     assert unknown["end"] > 1_700_000_000
     start, end = 1_704_153_600, 1_709_251_200  # 2024-01-02 and 2024-03-01, UTC
-    assert (known["count"], known["start"], known["end"]) == (500, start, end + 86_400)
+    assert (known["count"], known["start"], known["end"]) == (500, start, end + 2 * 86_400)
     assert (given["start"], given["end"]) == (10, 20)
+
+
+@pytest.mark.parametrize(
+    "period", [("2024-03-01", "2024-01-02"), ("1960-01-01", "1965-01-01")],
+    ids=["ends before it starts", "before 1970"])
+def test_a_period_no_request_can_carry_falls_back_to_the_widest_range(period):
+    backtest = Backtest.model_validate(
+        {"backtestId": "a" * 32, "backtestStart": period[0], "backtestEnd": period[1]})
+    with canned_server(chart_answer()) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        client.backtests.chart(5, "a" * 32, "Strategy Equity", backtest=backtest)
+        [body] = [json.loads(r["body"]) for r in srv.requests]
+    assert body["start"] == 0 and body["end"] > 1_700_000_000
 
 
 def test_parameters_go_as_the_text_lean_reads_so_equal_text_gives_equal_results(

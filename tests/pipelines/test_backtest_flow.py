@@ -497,3 +497,33 @@ async def test_the_gate_flow_refuses_an_edited_baseline_before_any_request(emula
     error = await state.aresult(raise_on_failure=False)
     assert isinstance(error, ValueError) and "finite number" in str(error)
     assert emulator.requests_log() == []
+
+
+async def test_the_equity_chart_is_asked_for_the_backtests_period():
+    import json
+
+    from prefect import flow
+
+    from flows.backtest import equity_chart
+    from flows.backtest_params import ReportOptions
+    from flows.parameters import RetryOptions
+    from quantconnect_client.backtest_models import Backtest
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    chart = {"name": "Strategy Equity",
+             "series": {"Equity": {"values": [[1704153600, 1.0], [1709251200, 2.0]]}}}
+    answer = json.dumps({"success": True, "chart": chart}).encode()
+    done = Backtest.model_validate({"backtestId": "a" * 32, "backtestStart": "2024-01-02",
+                                    "backtestEnd": "2024-03-01"})
+    with canned_server(CannedResponse(200, answer, {"Content-Type": "application/json"})) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+
+        @flow
+        async def draw() -> str | None:
+            return await equity_chart(credentials, 5, "a" * 32, ReportOptions(),
+                                      RetryOptions.model_validate(FAST), done)
+
+        assert await draw()
+        [body] = [json.loads(r["body"]) for r in srv.requests]
+    assert (body["start"], body["end"]) == (1_704_153_600, 1_709_251_200 + 2 * 86_400)
