@@ -21,9 +21,10 @@ Example:
 # whose globals hold only names its body uses, so string annotations of parameters (the option
 # models) could not be resolved there.
 
+import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,12 +38,14 @@ from prefect.runtime import flow_run as current_flow_run
 
 from quantconnect_client import QuantConnectClient, QuantConnectError
 from quantconnect_client.backtest_models import Backtest
+from quantconnect_client.backtests import runtime_error
 from quantconnect_client.errors import (
     BacktestResultsIncompleteError,
     BacktestRuntimeError,
     BuildError,
 )
 from quantconnect_client.excerpt import excerpt
+from quantconnect_client.parameters import lean_text
 from tasks.backtests import (
     backtest_name,
     compile_project,
@@ -164,13 +167,16 @@ async def equity_chart(
     backtest_id: str,
     options: ReportOptions,
     retries: RetryOptions,
+    backtest: Backtest | None = None,
 ) -> str | None:
     """The equity curve as a markdown image, or None (no chart wanted, or none to draw). A
-    chart that cannot be read does not fail the run: the statistics matter more."""
+    chart that cannot be read does not fail the run: the statistics matter more. ``backtest``
+    (the completed read) gives the request its period."""
     if not options.chart:
         return None
     try:
-        points = await retries.apply(read_equity)(creds, project_id, backtest_id)
+        points = await retries.apply(read_equity)(creds, project_id, backtest_id,
+                                                  backtest=backtest)
     except QuantConnectError as error:
         get_run_logger().warning("No equity chart: %s",
                                  excerpt(str(error), whole="the chart read's exception"))
@@ -256,18 +262,24 @@ async def _results_and_chart(
     A failure of the wait cancels the chart's read (a failed backtest has none to draw).
     """
     completed = anyio.Event()
+    seen: list[Backtest] = []  # the read that showed it completed: its period bounds the chart
+
+    def on_completed(backtest: Backtest) -> None:
+        seen[:] = [backtest]
+        completed.set()
 
     async def results() -> Backtest:
         finished = await options.retries.apply(wait_for_backtest)(
-            creds, project_id, backtest_id, timeout=deadline, on_completed=completed.set
+            creds, project_id, backtest_id, timeout=deadline, on_completed=on_completed
         )
+        seen[:] = seen or [finished]
         completed.set()  # in case no progress callback got through
         return finished
 
     async def chart_once_completed() -> str | None:
         await completed.wait()
         return await equity_chart(creds, project_id, backtest_id, options.report,
-                                  options.retries)
+                                  options.retries, seen[0] if seen else None)
 
     return await side_by_side(results, chart_once_completed)
 
@@ -447,6 +459,26 @@ async def backtest_strategy(
         log.info("Backtest %s: %s", report.strategy, report.outcome)
 
 
+def service_parameters(parameter_set: Mapping[str, Any]) -> dict[str, str]:
+    """The service's ``parameterSet`` as text, whatever it holds: strings as they are, numbers
+    as LEAN writes them, anything else (``true``, ``null``, an object) as JSON, so the gate's
+    comparison and the saved baseline never fail on a value no form could send.
+
+    Example:
+        >>> service_parameters({"fast": 10.0, "name": "x", "on": True, "none": None})
+        {'fast': '10', 'name': 'x', 'on': 'true', 'none': 'null'}
+    """
+    shown: dict[str, str] = {}
+    for name, value in parameter_set.items():
+        if isinstance(value, str):
+            shown[str(name)] = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            shown[str(name)] = lean_text(value)
+        else:
+            shown[str(name)] = json.dumps(value, default=str)
+    return shown
+
+
 @flow(**IN_MEMORY_RESULTS, name="regression-gate")
 async def regression_gate(
     options: GateRunOptions,
@@ -457,6 +489,8 @@ async def regression_gate(
     strategy's baseline; fail the run with the table of what got worse.
 
     Raises:
+        BacktestRuntimeError: The backtest failed (it is never gated).
+        ValueError: The backtest has no final results yet.
         RegressionError: The gate found a regression (and ``gate.fail_run``).
     """
     creds = await resolve_credentials(credentials, credentials_block)
@@ -464,6 +498,8 @@ async def regression_gate(
     await check_baseline(options.gate, options.strategy_key, not is_real_service(base_url))
     backtest = await options.retries.apply(read_backtest)(creds, options.project_id,
                                                           options.backtest_id)
+    if backtest.failed:  # results_ready alone would pass a failed one that has statistics
+        raise runtime_error(backtest)
     if not backtest.results_ready:
         raise ValueError(f"Backtest {options.backtest_id} has no final results yet "
                          f"({backtest.status}); gate it once it has finished.")
@@ -475,7 +511,7 @@ async def regression_gate(
         link=backtest_link(base_url, options.project_id, backtest.backtest_id),
     )
     fill_results(report, backtest)
-    report.parameters = dict(backtest.parameter_set)  # what the backtest ran with
+    report.parameters = dict(service_parameters(backtest.parameter_set))  # what it ran with
     result = await gate_results(report, backtest, options.gate, options.strategy_key)
     assert result is not None  # GateRunOptions refuses a gate with nothing to do
     report.outcome = "completed" if result.passed else "regression"

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from quantconnect_client import DEFAULT_BASE_URL, ValidationError
 from quantconnect_client.excerpt import excerpt, excerpt_lines
+from quantconnect_client.parameters import lean_text
 from quantconnect_client.validation import validate_job_id
 
 from .gate import LOWER_IS_BETTER, GateResult
@@ -112,6 +114,16 @@ def _table(rows: list[tuple[str, str]], header: tuple[str, str]) -> list[str]:
     return lines
 
 
+def shown_parameters(parameters: Mapping[str, str | int | float]) -> str:
+    """Parameters as LEAN got them (its text: ``10.0`` reaches the algorithm as ``10``).
+
+    Example:
+        >>> shown_parameters({"slow": "30", "fast": 10.0})
+        'fast=10, slow=30'
+    """
+    return ", ".join(f"{k}={lean_text(v)}" for k, v in sorted(parameters.items()))
+
+
 class BacktestReport(BaseModel):
     """What a backtest run did and found (returned by the flow; rendered as its artifact)."""
 
@@ -167,8 +179,7 @@ class BacktestReport(BaseModel):
                                                        else "")),
             ("Backtest", f"{self.backtest_name or '-'} ({self.backtest_id or '-'})"),
             ("Language", self.language or "-"),
-            ("Parameters", ", ".join(f"{k}={v}" for k, v in sorted(self.parameters.items()))
-             or "none"),
+            ("Parameters", shown_parameters(self.parameters) or "none"),
             ("Status", self.status or "-"),
             ("Period", self.period or "-"),
             ("Source", self.source_digest or "-"),
@@ -287,7 +298,7 @@ class GridReport(BaseModel):
                 {
                     "rank": rank if row.outcome == "completed" and row.value is not None else "-",
                     "set": row.index,
-                    "parameters": ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items())),
+                    "parameters": shown_parameters(row.parameters),
                     self.rank_by: row.statistics.get(self.rank_by, "-"),
                     "net profit": row.statistics.get("Net Profit", "-"),
                     "drawdown": row.statistics.get("Drawdown", "-"),
@@ -325,7 +336,7 @@ class GridReport(BaseModel):
             lines += ["", "| rank | parameters | " + " | ".join(_cell(n) for n in shown) + " |",
                       "| ---: | --- |" + " ---: |" * len(shown)]
             for rank, row in enumerate(ranked, start=1):
-                params = ", ".join(f"{k}={v}" for k, v in sorted(row.parameters.items()))
+                params = shown_parameters(row.parameters)
                 values = " | ".join(_cell(row.statistics.get(n, "-")) for n in shown)
                 lines.append(f"| {rank} | {_cell(params)} | {values} |")
         if self.failed:

@@ -27,10 +27,10 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from prefect.variables import Variable
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic import ValidationError as ModelValidationError
 
 from quantconnect_client.parameters import parameter_key
@@ -215,13 +215,40 @@ class Finding(BaseModel):
     by: float = Field(description="How much worse, in the statistic's unit (inf if missing).")
 
 
+#: The largest magnitude a baseline statistic may have. A finite but huge value (hand-edited
+#: into the Variable) would make ``relative_tolerance * |baseline|`` overflow to infinity and
+#: so allow anything; no LEAN statistic comes near this.
+BASELINE_LIMIT = 1e15
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic reads True as 1.0: a hand-edited `true` is not a statistic.
+    if isinstance(value, bool):
+        raise ValueError("a baseline statistic must be a number, not a boolean")
+    return value
+
+
+def _bounded(value: float) -> float:
+    if abs(value) > BASELINE_LIMIT:
+        raise ValueError(f"a baseline statistic must be within ±{BASELINE_LIMIT:g}")
+    return value
+
+
+#: A baseline statistic: a finite number of sensible magnitude, never a boolean.
+BaselineNumber = Annotated[FiniteFloat, BeforeValidator(_no_bool), AfterValidator(_bounded)]
+
+
+def _storable(value: float | None) -> bool:
+    return value is None or (math.isfinite(value) and abs(value) <= BASELINE_LIMIT)
+
+
 class Baseline(BaseModel):
     """The accepted result a later run is compared with."""
 
     strategy: str
     #: Finite numbers only: a NaN or an infinity (hand-edited into the Variable, say) would
-    #: make every comparison with it false, so pass.
-    statistics: dict[str, FiniteFloat | None]
+    #: make every comparison with it false, so pass; a huge one would overflow the tolerance.
+    statistics: dict[str, BaselineNumber | None]
     accepted_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
     flow_run_id: str | None = None
     backtest_id: str | None = None
@@ -325,7 +352,8 @@ def _shortfall(
     comparison whose result is not a finite number (NaN compares false with everything) is a
     finding, worse by infinity.
     """
-    if actual is None or worse is None or not math.isfinite(actual) or not math.isfinite(worse):
+    if (actual is None or worse is None or not math.isfinite(actual) or not math.isfinite(worse)
+            or not math.isfinite(allowed)):  # an overflowed tolerance would allow anything
         shown = None if actual is None or math.isnan(actual) else actual
         return Finding(statistic=name, rule=rule, expected=expected, actual=shown, by=math.inf)
     if worse > allowed:
@@ -527,9 +555,9 @@ async def run_gate(
             key,
             Baseline(
                 strategy=strategy,
-                # Only finite numbers (a baseline holds no others): a NaN or infinity of
-                # this run is left out, so a later run compares it as missing.
-                statistics={k: v for k, v in numbers.items() if v is None or math.isfinite(v)},
+                # Only finite numbers within BASELINE_LIMIT (a baseline holds no others): a
+                # NaN, infinity or huge value of this run is left out, compared as missing.
+                statistics={k: v for k, v in numbers.items() if _storable(v)},
                 flow_run_id=flow_run_id,
                 backtest_id=backtest_id,
                 parameters=dict(parameters or {}),

@@ -44,6 +44,7 @@ from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import BacktestResultsIncompleteError, TransientError
 from quantconnect_client.schedules import ProgressReport, ProgressSchedule
 from tasks.backtests import (
+    StartRefused,
     backtest_name,
     backtest_node_count,
     compile_project,
@@ -414,13 +415,19 @@ def _start_cause(error: QuantConnectError) -> str:
 
 
 def _never_started(row: GridRow, seconds: float, refused: int, unanswered: int,
-                   notes: RunNotes) -> str:
+                   notes: RunNotes, said: str = "") -> str:
+    """Mark the row as never started and say why; ``said`` is the last refusal's words.
+
+    A refusal while every node is busy is treated as "no node", whatever it says, but its
+    words are kept: they may name the real cause (``Backtest limit of 200 per day reached``).
+    """
     row.outcome, row.never_started = "failed", True
     cause = "NoNodeAvailableError" if refused else "TimeoutError"
+    words = f": the service said: {said}" if refused and said else ""
     row.error = (f"{cause}: never started within {seconds:g} s ({refused} submission(s) "
-                 f"refused for lack of a node, {unanswered} unanswered)")
+                 f"refused for lack of a node, {unanswered} unanswered){words}")
     notes.never_started[row.index] = (
-        "no backtest node was free by its deadline" if refused
+        f"no backtest node was free by its deadline{words}" if refused
         else "no answer to its start by its deadline")
     return row.error
 
@@ -450,6 +457,7 @@ async def _start_set(
     budget = options.limits.backtest_timeout_minutes * 60
     deadline = anyio.current_time() + budget
     unsure = refusals = unanswered = 0
+    said = ""  # the last refusal's words
     while True:
         pending: TransientError | None = None  # the start got no answer (None: refused)
         # A refusal for lack of a node comes back at once, as an answer (not retried, not a
@@ -462,9 +470,10 @@ async def _start_set(
                 )
             finally:
                 board.answered(place.extra)
-            if started is not None:
+            if not isinstance(started, StartRefused):
                 place.accepted(queued=await _waits_for_a_node(place, creds, project_id, started))
                 return started
+            said = started.reason
             place.refused()
             row.resubmissions += 1
             refusals += 1
@@ -502,7 +511,7 @@ async def _start_set(
                                              deadline - anyio.current_time()))
         if not await _take_again(place, deadline):
             log.warning("Set %d: %s", row.index,
-                        _never_started(row, budget, refusals, unanswered, notes))
+                        _never_started(row, budget, refusals, unanswered, notes, said))
             return None
 
 

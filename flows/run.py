@@ -35,19 +35,6 @@ if TYPE_CHECKING:
     from .backtest_params import BacktestOptions, GridOptions
 
 
-def _value(text: str) -> int | float | str:
-    """A parameter value as typed: ``10`` an int, ``0.5`` a float, anything else text.
-
-    LEAN reads every parameter as text; the flows send these as the text given.
-    """
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
-
-
 def _pair(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -97,7 +84,9 @@ def backtest_options(args: argparse.Namespace) -> BacktestOptions:
 
     form: dict[str, Any] = {
         "strategy": {"strategy_folder": _folder(args)},
-        "parameters": {name: _value(value) for name, value in args.param},
+        # As typed: LEAN reads every parameter as text, so `007`, `1_000` and `1e3` reach the
+        # algorithm unchanged rather than rewritten by a number parse.
+        "parameters": dict(args.param),
     }
     thresholds: dict[str, dict[str, float]] = {}
     for key, bounds in (("min", args.min), ("max", args.max)):
@@ -119,9 +108,9 @@ def grid_options(args: argparse.Namespace) -> GridOptions:
     return GridOptions.model_validate(
         {
             "strategy": {"strategy_folder": _folder(args)},
-            "grid": {name: [_value(v) for v in values.split(",") if v.strip()]
+            "grid": {name: [v.strip() for v in values.split(",") if v.strip()]
                      for name, values in args.grid},
-            "fixed": {name: _value(value) for name, value in args.param},
+            "fixed": dict(args.param),
             "rank_by": args.rank_by,
         }
     )

@@ -33,6 +33,7 @@ from .errors import (
 )
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, lenient_items, parse
+from .nodes import ProjectNodes
 from .parameters import lean_parameters
 from .projects import CLOCK_TOLERANCE
 from .retry import poll
@@ -66,6 +67,9 @@ CHART_SCHEDULE = (1.0, 2.0, 3.0, 5.0)
 #: Points per series a chart request asks for unless told otherwise (LEAN's client: 100).
 CHART_COUNT = 100
 DAY_SECONDS = 86_400
+#: Added to a chart request's end: LEAN stamps samples at exchange-local times, up to a day
+#: either side of UTC, so the period's last samples are not cut off.
+CHART_END_MARGIN_SECONDS = 2 * DAY_SECONDS
 
 
 class _BacktestEnvelope(WireModel):
@@ -105,6 +109,35 @@ class _OrderList(WireModel):
     @classmethod
     def _lenient(cls, value: Any) -> list[Order]:
         return lenient_items(value, Order, "orders")
+
+
+def runtime_error(backtest: Backtest) -> BacktestRuntimeError:
+    """The error that a failed backtest (:attr:`Backtest.failed`) is raised as.
+
+    Args:
+        backtest: A failed backtest, as read.
+
+    Returns:
+        A :class:`BacktestRuntimeError` naming an excerpt of the algorithm's error.
+
+    Example:
+        >>> str(runtime_error(Backtest.model_validate(
+        ...     {"backtestId": "a" * 32, "status": "Runtime Error", "error": "boom"})))
+        'Backtest aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa failed: boom [/backtests/read]'
+    """
+    return BacktestRuntimeError(
+        f"Backtest {backtest.backtest_id} failed"
+        + (" during initialization" if backtest.during_initialization else "")
+        + ": "
+        + excerpt(str(backtest.error or backtest.status), MAX_MESSAGE_EXCERPT_CHARACTERS,
+                  whole="BacktestRuntimeError.error"),
+        endpoint="/backtests/read",
+        backtest_id=backtest.backtest_id,
+        error=backtest.error,
+        stacktrace=backtest.stacktrace,
+        during_initialization=backtest.during_initialization,
+        backtest=backtest,
+    )
 
 
 class BacktestsAPI:
@@ -222,8 +255,11 @@ class BacktestsAPI:
     def _all_backtest_nodes_busy(self, project_id: int) -> int | None:
         """How many backtest nodes there are if every one is busy, 0 if one is free, None if
         the nodes or their busy state cannot be read."""
+        # Read once, without retries: this runs inside every create attempt, which has a
+        # retry policy of its own, and a failed read only means "unknown" (the words decide).
         try:
-            nodes = self._client.nodes.read(project_id).nodes.backtest
+            body = self._client.post("/projects/nodes/read", {"projectId": project_id})
+            nodes = parse(ProjectNodes, body, "/projects/nodes/read").nodes.backtest
         except QuantConnectError as failure:
             logger.warning("Could not read the nodes to confirm a refusal: %s", failure)
             return None
@@ -338,8 +374,10 @@ class BacktestsAPI:
 
         Every request carries ``count``, ``start`` and ``end`` (the OpenAPI request model marks
         all three required): ``start``/``end`` as given, else the backtest's simulated period
-        (from ``backtest``, if the caller has read it; a day is added to its end, since LEAN
-        stamps a day's sample at the next midnight), else the widest range (0 to now).
+        (from ``backtest``, if the caller has read it; two days are added to its end, since
+        LEAN stamps samples at exchange-local times, a day's at the next midnight), else the
+        widest range (0 to now), also for a period no request can carry (reversed, or before
+        1970).
 
         Args:
             project_id: The project.
@@ -401,11 +439,17 @@ class BacktestsAPI:
                              f"{backtest.backtest_id} for its period")
         period_start = backtest.backtest_start if backtest is not None else None
         period_end = backtest.backtest_end if backtest is not None else None
+        first = int(period_start.timestamp()) if period_start is not None else 0
+        # LEAN stamps samples at exchange-local times: the margin covers any offset from UTC.
+        last = (int(period_end.timestamp()) + CHART_END_MARGIN_SECONDS if period_end is not None
+                else None)
+        if first < 0 or (last is not None and last < first):
+            first, last = 0, None  # a period no request can carry (before 1970, reversed)
         if start is None:
-            start = int(period_start.timestamp()) if period_start is not None else 0
+            start = first
         if end is None:
-            end = (int(period_end.timestamp()) + DAY_SECONDS if period_end is not None
-                   else int(self._client.service_now().timestamp()) + DAY_SECONDS)
+            end = (last if last is not None
+                   else int(self._client.service_now().timestamp()) + CHART_END_MARGIN_SECONDS)
         for value, what in ((start, "start"), (end, "end")):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"chart() needs a non-negative integer {what}, got {value!r}")
@@ -458,7 +502,11 @@ class BacktestsAPI:
             page = parse(_OrderList, body, "/backtests/orders/read").orders
             for order in page:
                 kept.setdefault(order.id, order)
-            if len(page) < page_end - page_start:
+            # "Ran out" is judged on what the service sent, not on what parsed: a malformed
+            # order the lenient parse drops must not make a full page look like the last one.
+            raw = body.get("orders") if isinstance(body, dict) else None
+            sent = len(raw) if isinstance(raw, list) else len(page)
+            if sent < page_end - page_start:
                 break  # fewer than asked: the orders ran out
             page_start = page_end
         return builtins.list(kept.values())[:wanted]
@@ -529,19 +577,7 @@ class BacktestsAPI:
         if not backtest.failed and not backtest.results_ready:
             raise self._incomplete(backtest_id, backtest, 0, 0.0)
         if backtest.failed:
-            raise BacktestRuntimeError(
-                f"Backtest {backtest_id} failed"
-                + (" during initialization" if backtest.during_initialization else "")
-                + ": "
-                + excerpt(str(backtest.error or backtest.status), MAX_MESSAGE_EXCERPT_CHARACTERS,
-                          whole="BacktestRuntimeError.error"),
-                endpoint="/backtests/read",
-                backtest_id=backtest_id,
-                error=backtest.error,
-                stacktrace=backtest.stacktrace,
-                during_initialization=backtest.during_initialization,
-                backtest=backtest,
-            )
+            raise runtime_error(backtest)
         return backtest
 
     @staticmethod

@@ -186,6 +186,18 @@ async def start_backtest(
                         retry_no_node=True)
 
 
+@dataclass(frozen=True)
+class StartRefused:
+    """A start the service refused for lack of a free node (nothing started).
+
+    Attributes:
+        reason: The service's own words for the refusal (``Backtest limit of 200 per day
+            reached``, say), so a caller that gives up can name the real cause.
+    """
+
+    reason: str
+
+
 @task(name="try-start-backtest", task_run_name="try-start-backtest {name}",
       **api_task_options())
 async def try_start_backtest(
@@ -194,9 +206,10 @@ async def try_start_backtest(
     compile_id: str,
     name: str,
     parameters: Mapping[str, ParameterValue] | None = None,
-) -> Backtest | None:
-    """Start a backtest if the service takes it now; None, at once, if it refused for lack of
-    a free node (nothing started, nothing retried).
+) -> Backtest | StartRefused:
+    """Start a backtest if the service takes it now; a :class:`StartRefused` holding the
+    service's words, at once, if it refused while no node was free (nothing started, nothing
+    retried).
 
     For a scheduler that submits again when one of its own backtests frees a node (the grid):
     a refusal is an answer there, not a failure, so the task run ends Completed and its log
@@ -208,7 +221,7 @@ async def try_start_backtest(
                             retry_no_node=False)
     except NoNodeAvailableError as refusal:
         get_run_logger().info("Backtest %r not started: %s", name, refusal)
-        return None
+        return StartRefused("; ".join(refusal.service_errors) or str(refusal))
 
 
 async def _start(
@@ -274,7 +287,7 @@ async def wait_for_backtest(
     progress_key: str | None = None,
     node_released: Callable[[], None] | None = None,
     schedule: ProgressSchedule | None = None,
-    on_completed: Callable[[], None] | None = None,
+    on_completed: Callable[[Backtest], None] | None = None,
 ) -> Backtest:
     """Wait until the backtest has finished and its results settled, showing its progress.
 
@@ -293,7 +306,8 @@ async def wait_for_backtest(
             instance per wait.
         on_completed: Called once, in the flow's event loop, when a read first shows the
             backtest completed (not failed): what needs only a completed backtest (its charts,
-            its orders) can start while ``totalPerformance`` settles.
+            its orders) can start while ``totalPerformance`` settles. It gets that read (its
+            period, for the chart's request).
 
     Raises:
         BacktestRuntimeError: The algorithm failed (with its error and stack trace).
@@ -308,13 +322,14 @@ async def wait_for_backtest(
 
     told: set[str] = set()  # which of the two callbacks ran (each runs once)
 
-    async def show(progress: float, text: str, status: str, done: bool, completed: bool,
-                   final: bool) -> None:
-        for due, name, callback in ((done, "released", node_released),
-                                    (completed, "completed", on_completed)):
-            if due and callback is not None and name not in told:
-                told.add(name)
-                callback()
+    async def show(backtest: Backtest, done: bool, completed: bool, final: bool) -> None:
+        progress, text, status = backtest.progress, backtest.progress_text, backtest.status or ""
+        if done and node_released is not None and "released" not in told:
+            told.add("released")
+            node_released()
+        if completed and on_completed is not None and "completed" not in told:
+            told.add("completed")
+            on_completed(backtest)
         if not final:  # the final read's 100 % is written once the wait returns
             await aupdate_progress_artifact(artifact, round(progress * 100, 1))
         if log.due(progress):
@@ -331,8 +346,7 @@ async def wait_for_backtest(
         completed = bool(backtest.completed and not backtest.failed)
         done = bool(completed or backtest.failed)
         final = bool(backtest.results_ready and not backtest.failed)
-        anyio.from_thread.run(show, backtest.progress, backtest.progress_text,
-                              backtest.status or "", done, completed, final)
+        anyio.from_thread.run(show, backtest, done, completed, final)
 
     finished = await in_thread(
         client.backtests.wait, project_id, backtest_id, timeout=timeout, on_progress=on_progress,

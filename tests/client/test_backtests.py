@@ -215,6 +215,20 @@ def test_a_caller_with_its_own_plan_gets_the_refusal_at_once_not_retried(client,
     assert len(qc_emulator.backtests()) == 1
 
 
+def test_the_nodes_are_read_once_per_refusal_without_retries(client, qc_emulator):
+    # The create's retries are the only ones: a failing nodes read is "unknown" (the words
+    # decide), not three more requests inside every create attempt.
+    pid, cid = the_only_node_held(client, qc_emulator)
+    qc_emulator.inject("http_502_html", path="/projects/nodes/read", count=100)
+    before = len(qc_emulator.requests_log())
+    quick = RetryPolicy(max_attempts=3, backoff_seconds=0.01)
+    with make_client(qc_emulator, retry=quick) as patient, pytest.raises(NoNodeAvailableError):
+        patient.backtests.create(pid, cid, "Refused")
+    sent = [e["path"] for e in qc_emulator.requests_log()[before:]]
+    assert sent == ["/backtests/create", "/projects/nodes/read"] * 3
+    assert len(qc_emulator.backtests()) == 1
+
+
 def test_a_queued_backtest_waits_for_the_node(client, qc_emulator):
     qc_emulator.set_jobs(backtest_nodes=1, node_mode="queue", backtest_seconds=0.5,
                          compile_seconds=0.1, total_performance_lag_seconds=0.1)
@@ -319,6 +333,17 @@ def test_orders_are_read_in_pages_of_100_kept_once_and_stopped_at_end(overlap):
     assert [o.id for o in orders] == list(range(1, 251))
 
 
+def test_a_malformed_order_does_not_end_the_read_early():
+    # The bad order is dropped, but the page was full: the read goes on to the next page.
+    first = json_answer({"success": True,
+                         "orders": [{"id": "garbled"}, *({"id": i} for i in range(2, 101))]})
+    with canned_server(first, orders_page(range(101, 201)), orders_page(range(201, 251))) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        orders = client.backtests.orders(5, "a" * 32, 0, 250)
+        assert asked_pages(srv) == [(0, 100), (100, 200), (200, 250)]
+    assert [o.id for o in orders] == list(range(2, 251))
+
+
 def test_orders_run_out_early_and_a_service_refusing_pages_of_100_is_asked_in_99s():
     refusal = json_answer({"success": False,
                            "errors": ["end - start must be less than 100"]})
@@ -363,8 +388,21 @@ def test_every_chart_request_carries_count_start_and_end():
     assert unknown["count"] == 100 and unknown["start"] == 0  # LEAN's count; the widest range
     assert unknown["end"] > 1_700_000_000
     start, end = 1_704_153_600, 1_709_251_200  # 2024-01-02 and 2024-03-01, UTC
-    assert (known["count"], known["start"], known["end"]) == (500, start, end + 86_400)
+    assert (known["count"], known["start"], known["end"]) == (500, start, end + 2 * 86_400)
     assert (given["start"], given["end"]) == (10, 20)
+
+
+@pytest.mark.parametrize(
+    "period", [("2024-03-01", "2024-01-02"), ("1960-01-01", "1965-01-01")],
+    ids=["ends before it starts", "before 1970"])
+def test_a_period_no_request_can_carry_falls_back_to_the_widest_range(period):
+    backtest = Backtest.model_validate(
+        {"backtestId": "a" * 32, "backtestStart": period[0], "backtestEnd": period[1]})
+    with canned_server(chart_answer()) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        client.backtests.chart(5, "a" * 32, "Strategy Equity", backtest=backtest)
+        [body] = [json.loads(r["body"]) for r in srv.requests]
+    assert body["start"] == 0 and body["end"] > 1_700_000_000
 
 
 def test_parameters_go_as_the_text_lean_reads_so_equal_text_gives_equal_results(
@@ -393,8 +431,10 @@ def test_a_progress_that_is_no_fraction_is_not_shown_as_one(sent):
         client = QuantConnectClient(1, "t", base_url=srv.url)
         read = client.backtests.read(5, "a" * 32)
         assert read.progress == 0.0
+        # A deadline long enough for the first read even on a loaded machine: the message
+        # describes the last read, and a deadline reached before any read says "never read".
         with pytest.raises(BacktestResultsIncompleteError) as caught:
-            client.backtests.wait(5, "a" * 32, timeout=0.3)
+            client.backtests.wait(5, "a" * 32, timeout=3.0)
     message = str(caught.value)
     assert "progress unknown" in message and "not a fraction" in message
     assert not any(shown in message for shown in ("nan%", "inf%", "500%", "-50%")), message

@@ -289,6 +289,62 @@ async def test_the_gate_flow_refuses_a_backtest_without_final_results(emulator, 
         await regression_gate(options=options, credentials=credentials)
 
 
+async def test_the_gate_flow_refuses_a_failed_backtest_that_has_statistics():
+    import json
+
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from quantconnect_client.errors import BacktestRuntimeError
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    failed = json.dumps({"success": True, "backtest": {
+        "backtestId": "a" * 32, "status": "Runtime Error", "completed": True, "progress": 1,
+        "error": "boom", "statistics": {"Sharpe Ratio": "0.19"},
+        "runtimeStatistics": {"Equity": "$1"},
+        "totalPerformance": {"portfolioStatistics": {"sharpeRatio": 0.19}}}})
+    with canned_server(CannedResponse(200, failed.encode(),
+                                      {"Content-Type": "application/json"})) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+        options = GateRunOptions.model_validate(
+            {"project_id": 5, "backtest_id": "a" * 32, "strategy_key": "s", "retries": FAST,
+             "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}}}})
+        state = await regression_gate(options=options, credentials=credentials,
+                                      return_state=True)
+        error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, BacktestRuntimeError) and "failed: boom" in str(error)
+    assert state.is_failed()
+
+
+async def test_the_gate_flow_takes_a_parameter_set_holding_non_scalars():
+    import json
+
+    from flows.backtest import regression_gate
+    from flows.backtest_params import GateRunOptions
+    from flows.gate import baseline_key, load_baseline
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    done = json.dumps({"success": True, "backtest": {
+        "backtestId": "a" * 32, "status": "Completed.", "completed": True, "progress": 1,
+        "parameterSet": {"fast": 10.0, "on": True, "none": None, "nested": {"a": 1}},
+        "statistics": {"Sharpe Ratio": "0.19"}, "runtimeStatistics": {"Equity": "$1"},
+        "totalPerformance": {"portfolioStatistics": {"sharpeRatio": 0.19}}}})
+    strategy = f"odd-params-{uuid.uuid4().hex[:8]}"
+    with canned_server(CannedResponse(200, done.encode(),
+                                      {"Content-Type": "application/json"})) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+        options = GateRunOptions.model_validate(
+            {"project_id": 5, "backtest_id": "a" * 32, "strategy_key": strategy,
+             "retries": FAST, "gate": {"thresholds": {"Sharpe Ratio": {"min": 0}},
+                                       "accept_baseline": "always"}})
+        result = await regression_gate(options=options, credentials=credentials)
+    assert result.passed and result.accepted
+    stored = await load_baseline(baseline_key(strategy, simulated=True))
+    assert stored is not None and stored.parameters == {
+        "fast": "10", "on": "true", "none": "null", "nested": '{"a": 1}'}
+
+
 async def test_a_failed_clean_up_of_an_existing_project_does_not_mask_the_runs_error(
     emulator, credentials
 ):
@@ -441,3 +497,33 @@ async def test_the_gate_flow_refuses_an_edited_baseline_before_any_request(emula
     error = await state.aresult(raise_on_failure=False)
     assert isinstance(error, ValueError) and "finite number" in str(error)
     assert emulator.requests_log() == []
+
+
+async def test_the_equity_chart_is_asked_for_the_backtests_period():
+    import json
+
+    from prefect import flow
+
+    from flows.backtest import equity_chart
+    from flows.backtest_params import ReportOptions
+    from flows.parameters import RetryOptions
+    from quantconnect_client.backtest_models import Backtest
+    from tasks.credentials import QuantConnectCredentials
+    from tests.canned_http import CannedResponse, canned_server
+
+    chart = {"name": "Strategy Equity",
+             "series": {"Equity": {"values": [[1704153600, 1.0], [1709251200, 2.0]]}}}
+    answer = json.dumps({"success": True, "chart": chart}).encode()
+    done = Backtest.model_validate({"backtestId": "a" * 32, "backtestStart": "2024-01-02",
+                                    "backtestEnd": "2024-03-01"})
+    with canned_server(CannedResponse(200, answer, {"Content-Type": "application/json"})) as srv:
+        credentials = QuantConnectCredentials(user_id=1, api_token="t", base_url=srv.url)
+
+        @flow
+        async def draw() -> str | None:
+            return await equity_chart(credentials, 5, "a" * 32, ReportOptions(),
+                                      RetryOptions.model_validate(FAST), done)
+
+        assert await draw()
+        [body] = [json.loads(r["body"]) for r in srv.requests]
+    assert (body["start"], body["end"]) == (1_704_153_600, 1_709_251_200 + 2 * 86_400)

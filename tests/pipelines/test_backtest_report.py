@@ -235,3 +235,13 @@ def test_the_grid_summary_ranks_with_net_profit_and_drawdown_beside():
     assert "| 1 | fast=10 | 1.5 | 10% | 1% |" in markdown
     by_profit = GridReport(strategy="s", rank_by="Net Profit", rows=rows).to_markdown()
     assert "| rank | parameters | Net Profit | Drawdown |" in by_profit  # not twice
+
+
+def test_parameters_are_shown_as_lean_got_them():
+    # LEAN got "10" for 10.0: the report, the grid table and its summary say so.
+    assert "- Parameters: fast=10, slow=30.5" in report(
+        parameters={"fast": 10.0, "slow": 30.5}).to_markdown()
+    ranked = grid()
+    ranked.rows[2].parameters = {"fast": 9.0}
+    assert ranked.table()[0]["parameters"] == "fast=9"
+    assert "| 1 | fast=9 |" in ranked.to_markdown()

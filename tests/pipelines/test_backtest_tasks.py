@@ -17,6 +17,7 @@ from flows.parameters import RetryOptions
 from quantconnect_client.errors import BuildError, WaitTimeoutError
 from tasks._run import in_thread
 from tasks.backtests import (
+    StartRefused,
     backtest_name,
     backtest_node_count,
     compile_project,
@@ -137,7 +138,7 @@ async def test_a_refused_try_start_is_an_answer_not_a_failed_task_run(emulator):
         return answer, str(flow_run.id)
 
     refused, flow_run_id = await offer()
-    assert refused is None
+    assert isinstance(refused, StartRefused) and refused.reason  # the service's words
     assert len(paths(emulator, "/backtests/create")) == before + 1  # at once, not retried
     [run] = await task_runs_of(flow_run_id, at_least=1)
     assert run.state is not None and run.state.is_completed()  # no Failed run, no traceback

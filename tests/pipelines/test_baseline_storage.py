@@ -37,7 +37,8 @@ async def test_non_finite_numbers_of_a_run_are_not_stored():
     from flows.gate import GateOptions, run_gate
 
     strategy = f"strategy-{uuid.uuid4().hex[:8]}"
-    numbers = {"Sharpe Ratio": math.inf, "Drawdown": math.nan, "Alpha": None, "Beta": 1.0}
+    numbers = {"Sharpe Ratio": math.inf, "Drawdown": math.nan, "Alpha": None, "Beta": 1.0,
+               "Total Orders": 1e300}  # too big to store: it would overflow the tolerance
     await run_gate(numbers, GateOptions(accept_baseline="always"), strategy)
     stored = await load_baseline(baseline_key(strategy))
     assert stored is not None and stored.statistics == {"Alpha": None, "Beta": 1.0}
@@ -113,3 +114,16 @@ async def test_simulated_results_never_share_a_baseline_with_real_ones():
     assert await load_baseline(baseline_key(strategy)) is None
     real = await run_gate({"Sharpe Ratio": 0.5}, GateOptions(compare_to_baseline=True), strategy)
     assert real.passed and real.baseline is None  # not compared with the emulator's 9.0
+
+
+@pytest.mark.parametrize("value", [1e308, True], ids=["huge", "boolean"])
+async def test_a_hand_edited_huge_or_boolean_value_is_refused_naming_the_variable(value):
+    # 2 x |1e308| overflows to infinity and would allow any Sharpe; `true` is no statistic.
+    name = key()
+    stored = Baseline(strategy="s", statistics={"Sharpe Ratio": 1.0}).model_dump(mode="json")
+    stored["statistics"]["Sharpe Ratio"] = value
+    await Variable.aset(name, stored)
+    with pytest.raises(ValueError) as caught:
+        await load_baseline(name)
+    message = str(caught.value)
+    assert repr(name) in message and "statistics.Sharpe Ratio" in message

@@ -164,6 +164,22 @@ def test_a_baseline_value_must_be_a_finite_number(value):
         Baseline(strategy="s", statistics={"Sharpe Ratio": value})
 
 
+@pytest.mark.parametrize("value", [True, False, 1e308, -1e16])
+def test_a_baseline_value_is_no_boolean_and_of_sensible_magnitude(value):
+    with pytest.raises(ValidationError, match=r"boolean|within ±1e"):
+        Baseline(strategy="s", statistics={"Sharpe Ratio": value})
+    assert Baseline(strategy="s", statistics={"Sharpe Ratio": 1e15}).statistics
+
+
+def test_a_tolerance_that_overflows_to_infinity_allows_nothing():
+    # A huge baseline (one that slipped past validation) makes 2 x |1e308| infinite.
+    baseline = Baseline.model_construct(strategy="s", statistics={"Sharpe Ratio": 1e308})
+    options = GateOptions(compare_to_baseline=True, compared_statistics=["Sharpe Ratio"],
+                          relative_tolerance=2)
+    result = evaluate_gate({"Sharpe Ratio": -5.0}, options, baseline)
+    assert not result.passed and [f.statistic for f in result.findings] == ["Sharpe Ratio"]
+
+
 @pytest.mark.parametrize("actual", [math.inf, -math.inf, math.nan])
 def test_a_statistic_that_is_not_a_finite_number_fails_every_rule(actual):
     # inf passes "min 0.5" by arithmetic (inf - 0.5 > 0); it is no number to pass a gate with.

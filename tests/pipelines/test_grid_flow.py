@@ -432,8 +432,12 @@ async def test_resubmissions_end_at_the_deadline_with_an_error_naming_the_sets(e
     error, run_id = await failed_grid(options, credentials)
     assert isinstance(error, GridFailedError)
     assert "never started" in str(error) and "sets 0, 1" in str(error)
+    # The refusal's own words are kept (they may name the real cause, a daily limit, say).
+    said = "the service said: No spare nodes available"
+    assert said in str(error)
     table = await table_of(run_id)
-    assert all("never started" in str(row["error"]) for row in table)
+    assert all("never started" in str(row["error"]) and said in str(row["error"])
+               for row in table)
     assert [b["backtestId"] for b in emulator.backtests()] == [other]  # none of the grid's
     credentials.get_client().backtests.delete(project_id, other)
 

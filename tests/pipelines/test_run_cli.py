@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.run import main
+from flows.run import backtest_options, grid_options, main, parse_args
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "strategies" / "sma_crossover_py"
 
@@ -74,3 +74,14 @@ def test_bad_arguments_are_refused_before_any_request(target, own_folder, argv, 
     assert main(argv) == 2
     assert "Refused before anything ran" in capsys.readouterr().err
     assert target.requests_log() == []
+
+
+def test_parameters_reach_the_form_as_typed(own_folder):
+    # LEAN reads text: a number parse would turn 007 into 7 and 1e3 into 1000.0.
+    typed = ["007", "1_000", "1e3", "10.0", "nan"]
+    params = [a for i, t in enumerate(typed) for a in ("--param", f"p{i}={t}")]
+    options = backtest_options(parse_args(["backtest", str(own_folder), *params]))
+    assert options.parameters == {f"p{i}": t for i, t in enumerate(typed)}
+    grid = grid_options(parse_args(["grid", str(own_folder), "--grid", "fast=007, 1e3",
+                                    "--param", "slow=10.0"]))
+    assert grid.grid == {"fast": ["007", "1e3"]} and grid.fixed == {"slow": "10.0"}
