@@ -18,7 +18,9 @@ from typing import Any
 
 import prefect.settings
 import pytest
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.logging.handlers import APILogHandler
 
 from flows.inventory import project_inventory
@@ -83,7 +85,7 @@ async def _all_api_records() -> dict[str, bytes]:
     await APILogHandler.aflush()
     records: dict[str, list[str]] = {}
     async with get_client() as client:
-        records["flow runs"] = [r.model_dump_json() for r in await client.read_flow_runs()]
+        records["flow runs"] = [r.model_dump_json() for r in await _flow_runs(client)]
         records["task runs"], records["logs"] = [], []
         offset = 0
         while task_runs := await client.read_task_runs(limit=200, offset=offset):
@@ -99,6 +101,38 @@ async def _all_api_records() -> dict[str, bytes]:
         records["block documents"] = [b.model_dump_json() for b in listed]
         records["variables"] = [v.model_dump_json() for v in await client.read_variables()]
     return {key: "\n".join(values).encode() for key, values in records.items()}
+
+
+async def _flow_runs(client: PrefectClient) -> list[FlowRun]:
+    """Every flow run the API lists, a page at a time.
+
+    Prefect 3.8's server (the newest on Python 3.10) answers HTTP 500 for a page holding a run
+    whose parameters have an integer beyond 64 bits (its JSON encoder refuses it; 3.9 falls
+    back): a bad-input test makes such runs. Such a page is read one run at a time and the
+    unreadable run is left to the scan of the database file, which holds it too.
+    """
+    runs: list[FlowRun] = []
+    offset = 0
+    while True:
+        try:
+            page = await client.read_flow_runs(limit=50, offset=offset)
+            count = len(page)
+        except PrefectHTTPStatusError:
+            page, count = [], 0
+            for index in range(offset, offset + 50):
+                try:
+                    one = await client.read_flow_runs(limit=1, offset=index)
+                except PrefectHTTPStatusError:
+                    count += 1  # unreadable by this server: the database scan covers it
+                    continue
+                if not one:
+                    break
+                page += one
+                count += 1
+        runs += page
+        if count < 50:
+            return runs
+        offset += 50
 
 
 def _files_under(*roots: Path) -> dict[str, bytes]:
