@@ -105,8 +105,13 @@ def outcome_of(error: BaseException) -> Outcome:
 
 
 def _describe(error: BaseException) -> str:
+    """The report's one-line error (the gate's verdict has its own section with the table)."""
     if isinstance(error, anyio.get_cancelled_exc_class()):
         return "the run was cancelled (or reached its flow timeout)"
+    if isinstance(error, RegressionError):
+        worse = sorted({finding.statistic for finding in error.result.findings})
+        return (f"RegressionError: the regression gate found {len(error.result.findings)} "
+                f"regression(s) ({', '.join(worse)}); the verdict is below")
     return f"{type(error).__name__}: {error}"
 
 

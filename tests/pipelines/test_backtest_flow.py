@@ -204,6 +204,9 @@ async def test_a_regression_fails_the_run_with_the_table(emulator, credentials):
     markdown = await artifact_markdown(run_id)
     assert markdown.startswith("# 📉 Backtest sma_crossover_py: regression")
     assert "### Regression gate: REGRESSION" in markdown
+    # The error line names the regression; the table is the verdict's, not flattened into it.
+    assert error.report.error == ("RegressionError: the regression gate found 1 regression(s) "
+                                  "(Sharpe Ratio); the verdict is below")
     assert emulator.projects() == []
 
 
