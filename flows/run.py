@@ -15,9 +15,9 @@ Example:
     >>> options = backtest_options(parse_args(["backtest", "strategies/sma_crossover_py",
     ...     "--param", "fast=10", "--max", "Drawdown=0.5", "--baseline"]))
     >>> options.parameters, options.gate.thresholds["Drawdown"].max
-    ({'fast': 10}, 0.5)
+    ({'fast': '10'}, 0.5)
     >>> grid_options(parse_args(["grid", "s", "--grid", "fast=5,10"])).grid
-    {'fast': [5, 10]}
+    {'fast': ['5', '10']}
 """
 
 from __future__ import annotations
