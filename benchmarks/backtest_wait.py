@@ -165,8 +165,8 @@ def _script_wait(
 
 async def _flow_wait(emulator: EmulatorProcess, duration: float, number: int,
                      watcher: BacktestWatcher) -> Sample:
-    from flows.backtest import backtest_strategy
-    from flows.backtest_params import BacktestOptions, StrategyChoice
+    from flows.backtests.forms import BacktestOptions, StrategyChoice
+    from flows.backtests.strategy import backtest_strategy
     from tasks.credentials import QuantConnectCredentials
 
     credentials = QuantConnectCredentials(
@@ -301,7 +301,7 @@ async def run_backtest_wait(
     emulator: EmulatorProcess, durations: list[float], samples: int, lag: float
 ) -> dict[str, Any]:
     """Section 5 of ``python -m benchmarks``: every sample, and the medians."""
-    from flows.session import prefect_api_session
+    from flows.common.session import prefect_api_session
 
     async with prefect_api_session():
         found = await run_waits(emulator, durations, samples, lag=lag)

@@ -43,8 +43,8 @@ async def run_bulk(
         One entry per variant with medians (wall, requests per second), the floor, the highest
         peak in flight seen, its bound, and whether every run removed every project.
     """
-    from flows.parameters import SweepOptions
-    from flows.sweep import sweep_temporary_projects
+    from flows.projects.forms import SweepOptions
+    from flows.projects.sweep import sweep_temporary_projects
     from tasks.credentials import QuantConnectCredentials
 
     latency = emulator.latency_ms / 1000

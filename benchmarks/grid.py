@@ -92,8 +92,8 @@ def plain_all_at_once(client: QuantConnectClient, sets: list[dict[str, Any]]) ->
 
 async def _grid_flow(emulator: EmulatorProcess, sets: list[dict[str, Any]], nodes: int
                      ) -> dict[str, Any]:
-    from flows.backtest_params import GridOptions, StrategyChoice
-    from flows.grid import backtest_grid
+    from flows.backtests.forms import GridOptions, StrategyChoice
+    from flows.backtests.grid import backtest_grid
     from tasks.credentials import QuantConnectCredentials
 
     credentials = QuantConnectCredentials(
@@ -145,7 +145,7 @@ async def run_grid(
     the module docstring)."""
     import asyncio
 
-    from flows.session import prefect_api_session
+    from flows.common.session import prefect_api_session
 
     sets = parameter_sets(count)
     floor = math.ceil(count / nodes) * seconds + compile_seconds

@@ -3,11 +3,11 @@
 (a) the docs' plain script (new connection per call), (b) this project's client (pooled
 session, signing, typed errors, retries), (c) the lifecycle flow through a running Prefect server,
 with the options that make exactly the same five requests, called from a long-lived process that
-holds one Prefect API session (:func:`flows.session.prefect_api_session`); then two variants that
-show what that design saves and what the default checks cost: (c1) the same flow building new
-Prefect API clients for each run (what a one-off script pays), (c2) the flow in the session with
-its default "verify deleted" read. Each variant is warmed up once, then the variants take turns,
-so a noisy moment of the machine hits all of them alike.
+holds one Prefect API session (:func:`flows.common.session.prefect_api_session`); then two
+variants that show what that design saves and what the default checks cost: (c1) the same flow
+building new Prefect API clients for each run (what a one-off script pays), (c2) the flow in the
+session with its default "verify deleted" read. Each variant is warmed up once, then the
+variants take turns, so a noisy moment of the machine hits all of them alike.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def client_lifecycle(client: QuantConnectClient, name: str) -> int:
 
 def _flow_runner(emulator: EmulatorProcess, *, verify_deleted: bool
                  ) -> Callable[[], Awaitable[None]]:
-    from flows.lifecycle import temporary_project_lifecycle
-    from flows.parameters import LifecycleOptions
+    from flows.projects.forms import LifecycleOptions
+    from flows.projects.lifecycle import temporary_project_lifecycle
     from tasks.credentials import QuantConnectCredentials
 
     credentials = QuantConnectCredentials(
@@ -81,7 +81,7 @@ async def run_lifecycle(emulator: EmulatorProcess, repetitions: int) -> dict[str
         Per variant: wall-time samples and median, requests sent, floor, overhead and the
         median breakdown; plus the ratios to the plain script.
     """
-    from flows.session import prefect_api_session
+    from flows.common.session import prefect_api_session
 
     latency = emulator.latency_ms / 1000
     client = QuantConnectClient(emulator.user_id, emulator.api_token, base_url=emulator.base_url)

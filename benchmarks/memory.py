@@ -65,9 +65,9 @@ def run_memory(emulator: EmulatorProcess, count: int, concurrency: int) -> dict[
 
 async def _flow_side(base_url: str, user_id: int, token: str, count: int, concurrency: int
                      ) -> bool:
-    from flows.lifecycle import temporary_project_lifecycle
-    from flows.parameters import LifecycleOptions, SweepOptions
-    from flows.sweep import sweep_temporary_projects
+    from flows.projects.forms import LifecycleOptions, SweepOptions
+    from flows.projects.lifecycle import temporary_project_lifecycle
+    from flows.projects.sweep import sweep_temporary_projects
     from tasks.credentials import QuantConnectCredentials
 
     credentials = QuantConnectCredentials(user_id=user_id, api_token=token, base_url=base_url)

@@ -3,7 +3,7 @@
 The emulator's latency is switched off, so what remains is the cost of each layer: a bare
 keep-alive ``requests`` session (signing included), the docs' new connection per call, the
 project client, a Prefect task run inside one flow, and a whole flow run around one task (with
-new Prefect API clients per run, and inside one :func:`flows.session.prefect_api_session`).
+new Prefect API clients per run, and inside one :func:`flows.common.session.prefect_api_session`).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ async def run_overhead(emulator: EmulatorProcess, count: int, flow_runs: int) ->
         count: Reads per batch for the request-level layers.
         flow_runs: Single flow runs measured for each whole-flow-run layer (median).
     """
-    from flows.session import prefect_api_session
+    from flows.common.session import prefect_api_session
     from tasks.credentials import QuantConnectCredentials
 
     from .probe_flows import many_task_reads, one_read

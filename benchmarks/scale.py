@@ -199,9 +199,9 @@ def _summary(path: Path) -> dict[str, Any]:
 
 
 async def _run_flow(flow: str, base_url: str, user_id: int, token: str) -> tuple[Any, bool]:
-    from flows.inventory import project_inventory
-    from flows.parameters import InventoryOptions, SweepOptions
-    from flows.sweep import sweep_temporary_projects
+    from flows.projects.forms import InventoryOptions, SweepOptions
+    from flows.projects.inventory import project_inventory
+    from flows.projects.sweep import sweep_temporary_projects
     from tasks.credentials import QuantConnectCredentials
 
     credentials = QuantConnectCredentials(user_id=user_id, api_token=token, base_url=base_url)
@@ -235,7 +235,7 @@ def _probe_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     token = os.environ["QC_BENCH_TOKEN"]  # not on the command line, where `ps` shows it
     # Imported before the clock starts: imports are not part of the flows' time.
-    for module in ("flows.inventory", "flows.sweep"):
+    for module in ("flows.projects.inventory", "flows.projects.sweep"):
         importlib.import_module(module)
     control = requests.Session()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from contextlib import ExitStack
 
-from .target import connect, isolate_prefect, where_to_look
+from flows.target import connect, isolate_prefect, where_to_look
 
 
 def main() -> int:
@@ -20,8 +20,8 @@ def main() -> int:
     isolate_prefect()
     import asyncio
 
-    from flows.backtest_demo import run_backtest_demo
-    from flows.lifecycle import temporary_project_lifecycle
+    from flows.backtests.demo import run_backtest_demo
+    from flows.projects.lifecycle import temporary_project_lifecycle
     from quantconnect_client import QuantConnectError
 
     with ExitStack() as stack:

@@ -29,10 +29,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .target import connect, isolate_prefect, where_to_look
+from flows.target import connect, isolate_prefect, where_to_look
 
 if TYPE_CHECKING:
-    from .backtest_params import BacktestOptions, GridOptions
+    from flows.backtests.forms import BacktestOptions, GridOptions
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -80,7 +80,7 @@ def _folder(args: argparse.Namespace) -> str:
 
 def backtest_options(args: argparse.Namespace) -> BacktestOptions:
     """The ``backtest-strategy`` form for ``args`` (validated as the UI's form is)."""
-    from .backtest_params import BacktestOptions
+    from flows.backtests.forms import BacktestOptions
 
     form: dict[str, Any] = {
         "strategy": {"strategy_folder": _folder(args)},
@@ -103,7 +103,7 @@ def backtest_options(args: argparse.Namespace) -> BacktestOptions:
 
 def grid_options(args: argparse.Namespace) -> GridOptions:
     """The ``backtest-grid`` form for ``args`` (validated as the UI's form is)."""
-    from .backtest_params import GridOptions
+    from flows.backtests.forms import GridOptions
 
     return GridOptions.model_validate(
         {
@@ -132,9 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from pydantic import ValidationError
 
-    from .backtest import backtest_strategy
-    from .backtest_demo import summary
-    from .grid import backtest_grid
+    from flows.backtests.demo import summary
+    from flows.backtests.grid import backtest_grid
+    from flows.backtests.strategy import backtest_strategy
 
     try:
         options: Any = backtest_options(args) if args.command == "backtest" else grid_options(args)

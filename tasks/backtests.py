@@ -414,7 +414,7 @@ def delete_running_backtests(
     """Delete every backtest of the project that has not finished; their ids.
 
     Blocking, with the ``(client, project_id)`` shape of a temporary project's clean-up step
-    (``flows.temporary``), which may run in a state hook in another process.
+    (``flows.common.temporary``), which may run in a state hook in another process.
 
     Args:
         client: Who to be.

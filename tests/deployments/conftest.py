@@ -22,7 +22,7 @@ import pytest
 from prefect.client.schemas.objects import FlowRun
 
 from deployments import REPO_ROOT, WORK_POOL_NAME
-from flows.temporary import temporary_run_id
+from flows.common.temporary import temporary_run_id
 from tests.deployments.stack import (
     PREFECT,
     PostgresCluster,

@@ -22,7 +22,7 @@ import yaml
 
 from deployments import CREDENTIALS_BLOCK_NAME, PREFECT_YAML, REPO_ROOT, WORK_POOL_NAME
 from deployments.spec import load_deployment_specs
-from flows.temporary import RENAMED_SUFFIX
+from flows.common.temporary import RENAMED_SUFFIX
 from quantconnect_client import RECYCLE_BIN_PREFIX, QuantConnectClient
 from tests.deployments.conftest import Stack
 from tests.deployments.stack import PREFECT, run_cli
@@ -286,7 +286,7 @@ def test_a_worker_runs_from_a_git_clone_with_the_documented_pull_step(stack: Sta
             "directory": "{{ clone.directory }}"}},
         # Evidence of where the run started (the worker removes its run directory afterwards).
         {"prefect.deployments.steps.run_shell_script": {
-            "script": f"cp flows/inventory.py {stack.workdir / 'pulled-inventory.py'}"}},
+            "script": f"cp flows/projects/inventory.py {stack.workdir / 'pulled-inventory.py'}"}},
     ]
     [inventory] = [d for d in document["deployments"] if d["name"] == "inventory"]
     document["deployments"] = [{**inventory, "name": "inventory-from-git"}]
@@ -304,7 +304,8 @@ def test_a_worker_runs_from_a_git_clone_with_the_documented_pull_step(stack: Sta
     assert deployment.pull_steps[0]["prefect.deployments.steps.git_clone"]["repository"] == (
         origin.as_uri()
     )
-    committed = run_cli(["git", "show", "HEAD:flows/inventory.py"], os.environ, REPO_ROOT).stdout
+    committed = run_cli(["git", "show", "HEAD:flows/projects/inventory.py"], os.environ,
+                        REPO_ROOT).stdout
     assert (stack.workdir / "pulled-inventory.py").read_text() == committed  # ran in the clone
 
 

@@ -16,7 +16,7 @@ import pytest
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from deployments import REPO_ROOT
-from flows.temporary import temporary_run_id
+from flows.common.temporary import temporary_run_id
 from quantconnect_client import RECYCLE_BIN_PREFIX
 from tests.deployments.conftest import Stack
 from tests.deployments.stack import PREFECT

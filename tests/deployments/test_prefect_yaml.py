@@ -12,7 +12,7 @@ from deployments import CREDENTIALS_BLOCK_NAME, PREFECT_YAML, WORK_POOL_NAME
 from deployments.serve import runner_deployments
 from deployments.setup import main as setup_main
 from deployments.spec import load_deployment_specs
-from flows.parameters import LifecycleOptions
+from flows.projects.forms import LifecycleOptions
 
 SPECS = {spec.name: spec for spec in load_deployment_specs()}
 

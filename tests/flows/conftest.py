@@ -1,4 +1,5 @@
-"""Flow tests run real Prefect: one test harness (a temporary server) for the whole folder."""
+"""Flow tests run real Prefect: one test harness (a temporary server) per session, shared by
+every room of ``tests/flows`` (``common``, ``projects``, ``backtests``) that asks for it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tests.harness import prefect_harness
 from tests.helpers import credentials_for
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def prefect_server() -> Iterator[str]:
     """The Prefect API URL: this session's one test harness (tests/harness.py)."""
     yield from prefect_harness()
@@ -20,6 +21,15 @@ def prefect_server() -> Iterator[str]:
 @pytest.fixture
 def credentials(qc_emulator) -> QuantConnectCredentials:
     return credentials_for(qc_emulator)
+
+
+@pytest.fixture
+def emulator(qc_emulator):
+    """The emulator with quick jobs: a compile of 0.2 s, a backtest of 0.5 s, results settling
+    0.2 s after it completes."""
+    qc_emulator.set_jobs(compile_seconds=0.2, backtest_seconds=0.5,
+                         total_performance_lag_seconds=0.2)
+    return qc_emulator
 
 
 #: Task-level retries without waiting, so fault tests stay fast.

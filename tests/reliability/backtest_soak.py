@@ -20,11 +20,11 @@ from typing import Any, Literal
 from prefect.client.schemas.objects import State
 from prefect.exceptions import PrefectHTTPStatusError
 
-from flows.backtest import backtest_strategy
-from flows.backtest_params import BacktestOptions, GridOptions, StrategyChoice
-from flows.grid import backtest_grid
-from flows.parameters import RetryOptions
-from flows.session import prefect_api_session
+from flows.backtests.forms import BacktestOptions, GridOptions, StrategyChoice
+from flows.backtests.grid import backtest_grid
+from flows.backtests.strategy import backtest_strategy
+from flows.common.options import RetryOptions
+from flows.common.session import prefect_api_session
 from quantconnect_client import QuantConnectError
 from quantconnect_emulator import EmulatorServer
 from quantconnect_emulator.resources.backtests import Backtests

@@ -17,9 +17,10 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import State
 from prefect.exceptions import PrefectHTTPStatusError
 
-from flows.lifecycle import VerificationError, temporary_project_lifecycle
-from flows.parameters import LifecycleOptions, RetryOptions
-from flows.session import prefect_api_session
+from flows.common.options import RetryOptions
+from flows.common.session import prefect_api_session
+from flows.projects.forms import LifecycleOptions
+from flows.projects.lifecycle import VerificationError, temporary_project_lifecycle
 from quantconnect_client import QuantConnectError
 from quantconnect_emulator import EmulatorServer, FaultKind
 from tasks.credentials import QuantConnectCredentials

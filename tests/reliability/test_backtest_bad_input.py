@@ -14,13 +14,18 @@ from typing import Any
 import pytest
 from prefect.exceptions import ParameterTypeError
 
-from flows.backtest import BacktestDeadlineError, backtest_strategy
-from flows.backtest_params import MAX_GRID_SETS, GridOptions
-from flows.grid import backtest_grid
-from flows.strategy_folder import MAX_SOURCE_FILE_BYTES, MAX_SOURCE_FILES, StrategyFolderError
+from flows.backtests.forms import MAX_GRID_SETS, GridOptions
+from flows.backtests.grid import backtest_grid
+from flows.backtests.pipeline import BacktestDeadlineError
+from flows.backtests.strategy import backtest_strategy
+from flows.backtests.strategy_folder import (
+    MAX_SOURCE_FILE_BYTES,
+    MAX_SOURCE_FILES,
+    StrategyFolderError,
+)
 from quantconnect_client.errors import BacktestRuntimeError, BuildError
+from tests.flows.backtests.helpers import artifact_markdown
 from tests.helpers import credentials_for
-from tests.pipelines.helpers import artifact_markdown
 from tests.reliability.backtest_soak import quick_jobs, running_backtests
 from tests.reliability.conftest import report_figures, table
 

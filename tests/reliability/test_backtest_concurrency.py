@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from flows.backtest_params import GridOptions, StrategyChoice
-from flows.backtest_report import GridReport
-from flows.grid import backtest_grid
-from flows.parameters import RetryOptions
+from flows.backtests.forms import GridOptions, StrategyChoice
+from flows.backtests.grid import backtest_grid
+from flows.backtests.report import GridReport
+from flows.common.options import RetryOptions
 from quantconnect_emulator import EmulatorServer
 from tests.reliability.backtest_soak import NodeMode, backtest_emulator, running_backtests
 from tests.reliability.conftest import report_figures

@@ -29,8 +29,8 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.states import Cancelling, Crashed
 
-from flows.parameters import SweepOptions
-from flows.sweep import sweep_temporary_projects
+from flows.projects.forms import SweepOptions
+from flows.projects.sweep import sweep_temporary_projects
 from tests.helpers import credentials_for
 from tests.reliability.backtest_soak import quick_jobs, running_backtests
 from tests.reliability.conftest import report_figures, start_python, subprocess_env, wait_for
@@ -56,7 +56,7 @@ CANCEL_BLOCK = "reliability-backtest-cancel"
 FOREVER = 3600.0
 
 BACKTEST_FLOW = TemporaryFlow(
-    "flows.backtest",
+    "flows.backtests.strategy",
     "backtest_strategy",
     "backtest-strategy",
     lambda prefix, block: {

@@ -17,10 +17,10 @@ from typing import Any
 import prefect.settings
 import pytest
 
-from flows.backtest import backtest_strategy
-from flows.backtest_params import BacktestOptions, GridOptions, StrategyChoice
-from flows.grid import backtest_grid
-from flows.parameters import RetryOptions
+from flows.backtests.forms import BacktestOptions, GridOptions, StrategyChoice
+from flows.backtests.grid import backtest_grid
+from flows.backtests.strategy import backtest_strategy
+from flows.common.options import RetryOptions
 from quantconnect_emulator import EmulatorServer
 from tests.helpers import credentials_for
 from tests.reliability.backtest_soak import quick_jobs
@@ -45,8 +45,8 @@ INIT_RAISES = (
 )
 SUBPROCESS_RUN = f"""
 import asyncio
-from flows.backtest import backtest_strategy
-from flows.backtest_params import BacktestOptions, StrategyChoice
+from flows.backtests.strategy import backtest_strategy
+from flows.backtests.forms import BacktestOptions, StrategyChoice
 report = asyncio.run(backtest_strategy(
     BacktestOptions(strategy=StrategyChoice(name_prefix="{PREFIX}")), credentials_block="{BLOCK}"))
 print(report.model_dump_json())

@@ -11,8 +11,8 @@ from typing import Any
 import pydantic
 import pytest
 
-from flows.lifecycle import temporary_project_lifecycle
-from flows.parameters import LifecycleOptions
+from flows.projects.forms import LifecycleOptions
+from flows.projects.lifecycle import temporary_project_lifecycle
 from quantconnect_client import (
     AuthenticationError,
     ConfigurationError,

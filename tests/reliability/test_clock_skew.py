@@ -13,7 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 
-from flows.lifecycle import temporary_project_lifecycle
+from flows.projects.lifecycle import temporary_project_lifecycle
 from quantconnect_client import QuantConnectClient, RetryPolicy, Timeouts
 from quantconnect_client.auth import sign
 from tasks.credentials import QuantConnectCredentials

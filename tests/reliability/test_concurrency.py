@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from flows.lifecycle import temporary_project_lifecycle
-from flows.parameters import LifecycleOptions, RetryOptions
+from flows.common.options import RetryOptions
+from flows.projects.forms import LifecycleOptions
+from flows.projects.lifecycle import temporary_project_lifecycle
 from quantconnect_emulator import EmulatorServer
 from tests.reliability.conftest import report_figures
 from tests.reliability.soak import soak_credentials

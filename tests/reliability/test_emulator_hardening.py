@@ -439,7 +439,9 @@ def _check_children() -> list[int]:
 
 @pytest.mark.parametrize("language", ["C#", "Py"])
 def test_health_and_the_api_answer_during_the_biggest_allowed_compile(language: str) -> None:
-    from flows.strategy_folder import MAX_SOURCE_FILE_BYTES  # the pipeline's per-file limit
+    from flows.backtests.strategy_folder import (
+        MAX_SOURCE_FILE_BYTES,  # the pipeline's per-file limit
+    )
 
     source = (_nested_csharp if language == "C#" else _long_python)(MAX_SOURCE_FILE_BYTES)
     assert MAX_SOURCE_FILE_BYTES * 0.95 <= len(source) <= MAX_SOURCE_FILE_BYTES

@@ -2,8 +2,8 @@
 crash hook cleans up, in the runner's process) or cancelled through the Prefect API (the
 cancellation hook cleans up, in the runner's process).
 
-Each runs twice: for the lifecycle, and for a second flow (``tests.flows.scratch_flow``) that
-only uses the temporary-project mechanism of ``flows.temporary``, so the guarantees are the
+Each runs twice: for the lifecycle, and for a second flow (``tests.flows.common.scratch_flow``) that
+only uses the temporary-project mechanism of ``flows.common.temporary``, so the guarantees are the
 mechanism's, not the lifecycle's."""
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.states import Cancelling, Crashed
 
-from flows.parameters import SweepOptions
-from flows.sweep import sweep_temporary_projects
-from flows.temporary import temporary_run_id
+from flows.common.temporary import temporary_run_id
+from flows.projects.forms import SweepOptions
+from flows.projects.sweep import sweep_temporary_projects
 from tests.helpers import credentials_for
 from tests.reliability.conftest import (
     report_figures,
@@ -77,7 +77,7 @@ class TemporaryFlow:
 
 
 LIFECYCLE = TemporaryFlow(
-    "flows.lifecycle",
+    "flows.projects.lifecycle",
     "temporary_project_lifecycle",
     "temporary-project-lifecycle",
     lambda prefix, block: {
@@ -86,7 +86,7 @@ LIFECYCLE = TemporaryFlow(
     },
 )
 SECOND_FLOW = TemporaryFlow(
-    "tests.flows.scratch_flow",
+    "tests.flows.common.scratch_flow",
     "scratch_flow",
     "temporary-scratch",
     lambda prefix, block: {"prefix": prefix, **({"credentials_block": block} if block else {})},

@@ -23,10 +23,11 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.logging.handlers import APILogHandler
 
-from flows.inventory import project_inventory
-from flows.lifecycle import temporary_project_lifecycle
-from flows.parameters import InventoryOptions, LifecycleOptions, RetryOptions, SweepOptions
-from flows.sweep import sweep_temporary_projects
+from flows.common.options import RetryOptions
+from flows.projects.forms import InventoryOptions, LifecycleOptions, SweepOptions
+from flows.projects.inventory import project_inventory
+from flows.projects.lifecycle import temporary_project_lifecycle
+from flows.projects.sweep import sweep_temporary_projects
 from quantconnect_emulator import EmulatorServer
 from tests.helpers import credentials_for
 from tests.reliability.conftest import (
@@ -44,8 +45,8 @@ PREFIX = "secret-tmp-"
 
 SUBPROCESS_RUN = f"""
 import asyncio
-from flows.lifecycle import temporary_project_lifecycle
-from flows.parameters import LifecycleOptions
+from flows.projects.lifecycle import temporary_project_lifecycle
+from flows.projects.forms import LifecycleOptions
 report = asyncio.run(temporary_project_lifecycle(
     LifecycleOptions(name_prefix="{PREFIX}"), credentials_block="{BLOCK}"))
 print(report.model_dump_json())

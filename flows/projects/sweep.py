@@ -1,0 +1,205 @@
+"""Sweep orphaned temporary projects: what runs killed outright (SIGKILL, a lost machine) left.
+
+It only ever matches names the temporary flows make (``<prefix><flow run id>[-renamed]``, see
+``flows.common.temporary``), and spares a project whose flow run Prefect still shows as active, so
+neither a short prefix nor a TTL of 0 can reach a user's own projects or a running flow's.
+
+Example:
+    >>> import asyncio
+    >>> from flows.common.options import SweepOptions
+    >>> from flows.projects.sweep import sweep_temporary_projects
+    >>> asyncio.run(sweep_temporary_projects(SweepOptions(dry_run=True)))  # doctest: +SKIP
+"""
+
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
+
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_table_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import StateType
+
+from flows.common.credentials import resolve_credentials
+from flows.common.session import IN_MEMORY_RESULTS
+from flows.common.temporary import temporary_run_id
+from flows.projects.forms import SweepOptions
+from flows.projects.reports import SweepItem, SweepReport
+from quantconnect_client import Project
+from tasks import Outcome, delete_projects, list_projects
+from tasks.backtests import stop_running_backtests
+from tasks.credentials import QuantConnectCredentials
+
+#: States of a flow run that may still use its temporary project.
+ACTIVE_STATES = frozenset(
+    {StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING,
+     StateType.PAUSED}
+)
+#: Flow runs looked up per Prefect API call.
+_LOOKUP_CHUNK = 200
+
+
+def select_orphans(projects: list[Project], options: SweepOptions, now: datetime) -> list[Project]:
+    """The projects a sweep may remove: names a temporary flow makes with this prefix
+    (``<prefix><flow run id>[-renamed]``), older than the TTL (bin leftovers if asked).
+
+    Whether their runs are still active is asked separately (:func:`active_runs`). A project
+    whose creation time is unknown is spared.
+    """
+    cutoff = now - timedelta(minutes=options.ttl_minutes)
+    chosen = []
+    for project in projects:
+        if project.is_deleted and not options.include_recycle_bin:
+            continue
+        if temporary_run_id(project.name, options.name_prefix) is None:
+            continue
+        if project.created is not None and project.created <= cutoff:
+            chosen.append(project)
+    return chosen
+
+
+async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
+    """Those of ``run_ids`` whose flow run Prefect shows as still active, with the state's name
+    (a run Prefect does not know is not active)."""
+    wanted = sorted(set(run_ids))
+    active: dict[UUID, str] = {}
+    async with get_client() as client:
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
+            )
+            for run in runs:
+                if run.state is not None and run.state.type in ACTIVE_STATES:
+                    active[run.id] = str(run.state.name)
+    return active
+
+
+async def _stop_backtests(
+    creds: QuantConnectCredentials, options: SweepOptions, project_ids: list[int]
+) -> dict[int, list[str]]:
+    """Delete the backtests still running in these projects (what a killed backtest flow
+    left); a failure here does not keep the projects: deleting them stops their backtests too
+    where the service does so, and the report says what could not be stopped."""
+    try:
+        return await options.retries.apply(stop_running_backtests)(
+            creds, project_ids, options.max_concurrency
+        )
+    except Exception as error:
+        get_run_logger().warning(
+            "Could not stop the running backtests of %d project(s) (%s: %s); removing them "
+            "anyway", len(project_ids), type(error).__name__, error,
+        )
+        return {}
+
+
+def _run_id(project: Project, options: SweepOptions) -> UUID:
+    run_id = temporary_run_id(project.name, options.name_prefix)
+    assert run_id is not None, "select_orphans keeps only temporary names"
+    return run_id
+
+
+def _planned(project: Project, now: datetime) -> SweepItem:
+    created = project.created or now
+    return SweepItem(
+        project_id=project.project_id,
+        name=project.name,
+        created=created.isoformat(),
+        age_minutes=round((now - created).total_seconds() / 60, 1),
+        action="would delete",
+    )
+
+
+@flow(**IN_MEMORY_RESULTS, name="sweep-temporary-projects")
+async def sweep_temporary_projects(
+    options: SweepOptions = SweepOptions(),  # noqa: B008 - an immutable-by-use default
+    credentials: QuantConnectCredentials | None = None,
+    credentials_block: str | None = None,
+) -> SweepReport:
+    """Delete temporary projects older than a TTL, with at most ``max_concurrency`` at once.
+
+    Args:
+        options: Prefix, TTL, recycle-bin handling, dry run and concurrency.
+        credentials: A credentials block; if None, ``credentials_block`` or ``QC_*`` is used.
+        credentials_block: Name of a saved ``QuantConnectCredentials`` block.
+
+    Returns:
+        What was found and done (also published as a table artifact).
+
+    Raises:
+        RuntimeError: Some deletes failed (after the report is published).
+    """
+    logger = get_run_logger()
+    started = time.perf_counter()
+    creds = await resolve_credentials(credentials, credentials_block)
+    api = options.retries.apply  # each task with the run's retries
+    projects = await api(list_projects)(creds, include_deleted=True)
+    now = creds.get_client().service_now()
+    old = select_orphans(projects, options, now)
+    # Never a project whose run still runs (the prefix alone is not proof; a TTL of 0 relies
+    # on this check entirely).
+    running = await active_runs(_run_id(p, options) for p in old)
+    orphans = [p for p in old if _run_id(p, options) not in running]
+    spared = [p for p in old if _run_id(p, options) in running]
+    logger.info(
+        "%d project(s) examined, %d temporary orphan(s) older than %g min%s",
+        len(projects),
+        len(orphans),
+        options.ttl_minutes,
+        " (dry run)" if options.dry_run else "",
+    )
+    report = SweepReport(examined=len(projects), matched=len(orphans), dry_run=options.dry_run)
+    report.items = [_planned(project, now) for project in orphans]
+    for project in spared:
+        item = _planned(project, now)
+        item.action, item.run_state = "spared", running[_run_id(project, options)]
+        report.items.append(item)
+    report.spared = len(spared)
+    if not options.dry_run:
+        deleter = api(delete_projects)
+        # Batches, not a task per project: Prefect's per-task-run cost would otherwise cap the
+        # sweep well below the concurrency the account allows.
+        for start in range(0, len(orphans), options.batch_size):
+            batch = orphans[start : start + options.batch_size]
+            deletions = {p.project_id: options.purge or p.is_deleted for p in batch}
+            stopped = (
+                await _stop_backtests(creds, options, list(deletions))
+                if options.stop_running_backtests
+                else {}
+            )
+            try:
+                outcomes = await deleter(creds, deletions, options.max_concurrency)
+            except Exception as error:
+                failure = Outcome(succeeded=False, error_type=type(error).__name__,
+                                  message=f"{type(error).__name__}: {error}", retryable=False)
+                outcomes = dict.fromkeys(deletions, failure)
+            for item in report.items[start : start + len(batch)]:
+                outcome = outcomes[item.project_id]
+                item.backtests_stopped = len(stopped.get(item.project_id, []))
+                item.error = None if outcome.succeeded else str(outcome)
+                purged = deletions[item.project_id]
+                item.action = "failed" if item.error else ("purged" if purged else "deleted")
+            logger.info("Swept %d/%d", start + len(batch), len(orphans))
+    report.deleted = sum(item.action in ("deleted", "purged") for item in report.items)
+    report.backtests_stopped = sum(item.backtests_stopped for item in report.items)
+    report.failed = sum(item.action == "failed" for item in report.items)
+    report.seconds = round(time.perf_counter() - started, 4)
+    await acreate_table_artifact(
+        table=report.table(),
+        key="quantconnect-sweep",
+        description=(
+            f"Sweep: {report.matched} matched, {report.deleted} removed, {report.failed} failed, "
+            f"{report.spared} spared (their runs still run), "
+            f"{report.backtests_stopped} running backtest(s) deleted first"
+            + (" (dry run)" if options.dry_run else "")
+        ),
+    )
+    if report.failed:
+        raise RuntimeError(f"{report.failed} of {report.matched} deletes failed; see the table")
+    return report
