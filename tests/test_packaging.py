@@ -7,6 +7,7 @@ process import one.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,14 +18,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: What the build needs none of (and a copy should not carry): venvs, Prefect homes, caches.
+_NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv*", ".prefect-home", "__pycache__", ".*_cache", "build", "*.egg-info",
+)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    # A copy of the checkout per build: setuptools writes build/ and *.egg-info into the source
+    # tree, and two xdist workers building the same tree at once break each other's build.
+    source = tmp_path_factory.mktemp("source") / "checkout"
+    shutil.copytree(ROOT, source, ignore=_NOT_COPIED, symlinks=True)
     out = tmp_path_factory.mktemp("wheel")
-    build = tmp_path_factory.mktemp("build")
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--quiet", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=240, cwd=build,
+         "--quiet", "-w", str(out), str(source)],
+        capture_output=True, text=True, timeout=240, cwd=source,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     (path,) = out.glob("prefect_quantconnect-*.whl")
