@@ -20,6 +20,7 @@ from .backtest_models import (
     Series,
     TotalPerformance,
 )
+from .budget import operation_budget
 from .client import ClientMetrics, QuantConnectClient
 from .compiles import Compile
 from .errors import (
@@ -50,7 +51,8 @@ from .errors import (
 )
 from .models import RECYCLE_BIN_PREFIX, LeanVersion, Project, ProjectFile
 from .nodes import Node, ProjectNodes
-from .retry import NO_RETRY, RetryPolicy, operation_budget, poll
+from .polling import poll
+from .retry import NO_RETRY, RetryPolicy
 from .schedules import ProgressSchedule, lean_cli_schedule
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
 from .statistics import Statistics, parse_number

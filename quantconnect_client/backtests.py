@@ -35,8 +35,8 @@ from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, lenient_items, parse
 from .nodes import ProjectNodes
 from .parameters import lean_parameters
+from .polling import poll
 from .projects import CLOCK_TOLERANCE
-from .retry import poll
 from .schedules import ProgressSchedule
 from .validation import (
     validate_backtest_name,

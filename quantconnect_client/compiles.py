@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models import WireModel, list_or_empty, parse, usable_job_id
-from .retry import poll
+from .polling import poll
 from .validation import validate_id, validate_job_id
 
 if TYPE_CHECKING:

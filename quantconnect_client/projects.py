@@ -7,9 +7,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .budget import operation_budget
 from .errors import NotFoundError, UnexpectedResponseError
 from .models import Project, ProjectList, parse
-from .retry import operation_budget
 from .validation import (
     Language,
     validate_id,

@@ -31,11 +31,11 @@ from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifa
 
 from quantconnect_client import NotFoundError, QuantConnectClient
 from quantconnect_client.backtest_models import Backtest, BacktestSummary
+from quantconnect_client.budget import check_seconds, describe_seconds
 from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import BuildError, NoNodeAvailableError, WaitTimeoutError
 from quantconnect_client.excerpt import excerpt_lines
 from quantconnect_client.parameters import lean_parameters
-from quantconnect_client.retry import check_seconds, describe_seconds
 from quantconnect_client.schedules import ProgressSchedule
 
 from ._run import in_thread, retry_context
