@@ -61,7 +61,7 @@ from .models import (
 from .parameters import BacktestParameters, ParameterValue
 from .polling import poll
 from .retry import NO_RETRY, RetryPolicy
-from .schedules import ProgressSchedule, lean_cli_schedule
+from .schedules import ProgressSchedule
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
 from .transport import Timeouts
 
@@ -119,7 +119,6 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "is_retryable",
-    "lean_cli_schedule",
     "operation_budget",
     "parse_number",
     "poll",
