@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import statistics
 import sys
@@ -36,7 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from quantconnect_client import NO_RETRY, QuantConnectClient, lean_cli_schedule
+from quantconnect_client import NO_RETRY, QuantConnectClient
 
 from .services import EmulatorProcess
 
@@ -50,6 +51,20 @@ LEAN = "(a) lean CLI schedule"
 CLIENT = "(b) client wait"
 FLOW = "(c) backtest-strategy flow"
 METHODS = (LEAN, CLIENT, FLOW)
+
+
+def lean_cli_schedule() -> Iterator[float]:
+    """The ``lean`` CLI's delays between backtest reads: 0.25 s 4 times, 1 s 9 times, 2 s 10
+    times, 5 s 54 times, then 10 s (from ``lean/components/cloud/cloud_runner.py``); the
+    baseline the client's :class:`~quantconnect_client.ProgressSchedule` is measured against.
+    """
+    return itertools.chain(
+        itertools.repeat(0.25, 4),
+        itertools.repeat(1.0, 9),
+        itertools.repeat(2.0, 10),
+        itertools.repeat(5.0, 54),
+        itertools.repeat(10.0),
+    )
 
 
 @dataclass

@@ -9,19 +9,9 @@ Example:
 """
 
 from ._version import __version__
-from .account import Account, Card
 from .auth import RequestSigner, sign
-from .backtest_models import (
-    Backtest,
-    BacktestSummary,
-    Chart,
-    Order,
-    OrderSymbol,
-    Series,
-    TotalPerformance,
-)
+from .budget import operation_budget
 from .client import ClientMetrics, QuantConnectClient
-from .compiles import Compile
 from .errors import (
     AuthenticationError,
     BacktestResultsIncompleteError,
@@ -48,12 +38,31 @@ from .errors import (
     WaitTimeoutError,
     is_retryable,
 )
-from .models import RECYCLE_BIN_PREFIX, LeanVersion, Project, ProjectFile
-from .nodes import Node, ProjectNodes
-from .retry import NO_RETRY, RetryPolicy, operation_budget, poll
-from .schedules import ProgressSchedule, lean_cli_schedule
+from .models import (
+    RECYCLE_BIN_PREFIX,
+    Account,
+    Backtest,
+    BacktestSummary,
+    Card,
+    Chart,
+    Compile,
+    LeanVersion,
+    Node,
+    Order,
+    OrderSymbol,
+    Project,
+    ProjectFile,
+    ProjectNodes,
+    Series,
+    Statistics,
+    TotalPerformance,
+    parse_number,
+)
+from .parameters import BacktestParameters, ParameterValue
+from .polling import poll
+from .retry import NO_RETRY, RetryPolicy
+from .schedules import ProgressSchedule
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
-from .statistics import Statistics, parse_number
 from .transport import Timeouts
 
 __all__ = [
@@ -63,6 +72,7 @@ __all__ = [
     "Account",
     "AuthenticationError",
     "Backtest",
+    "BacktestParameters",
     "BacktestResultsIncompleteError",
     "BacktestRuntimeError",
     "BacktestSummary",
@@ -82,6 +92,7 @@ __all__ = [
     "NotFoundError",
     "Order",
     "OrderSymbol",
+    "ParameterValue",
     "PayloadTooLargeError",
     "ProgressSchedule",
     "Project",
@@ -108,7 +119,6 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
     "is_retryable",
-    "lean_cli_schedule",
     "operation_budget",
     "parse_number",
     "poll",

@@ -1,53 +1,21 @@
 """``/account/read`` and ``/lean/versions/read``: the organization's account, LEAN versions.
 
 Example:
-    >>> Account.model_validate({"organizationId": "ab12", "creditBalance": "12.5"}).credit_balance
+    >>> client.account.read().credit_balance  # doctest: +SKIP
     12.5
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from pydantic import Field, field_validator
-
-from .models import LeanVersion, WireModel, lenient_items, parse
-
-if TYPE_CHECKING:
-    from .client import QuantConnectClient
-
-
-class Card(WireModel):
-    """The payment card on file (``expiration`` as ``mm/yy``)."""
-
-    brand: str | None = None
-    expiration: str | None = None
-    last4: str | None = None
-
-
-class Account(WireModel):
-    """An organization's account."""
-
-    organization_id: str | None = None
-    credit_balance: float | None = None
-    card: Card | None = None
-
-
-class _Versions(WireModel):
-    essential = frozenset({"versions"})
-
-    versions: list[LeanVersion] = Field(default_factory=list)
-
-    @field_validator("versions", mode="before")
-    @classmethod
-    def _lenient(cls, value: Any) -> list[LeanVersion]:
-        return lenient_items(value, LeanVersion, "versions")
+from .models.account import Account, LeanVersion, LeanVersionList
+from .models.base import parse
+from .requester import Caller
 
 
 class AccountAPI:
     """Account operations; reached as ``client.account``."""
 
-    def __init__(self, client: QuantConnectClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     def read(self, organization_id: str | None = None) -> Account:
@@ -57,10 +25,10 @@ class AccountAPI:
         return parse(Account, self._client.call("/account/read", payload), "/account/read")
 
 
-def read_lean_versions(client: QuantConnectClient) -> list[LeanVersion]:
+def read_lean_versions(client: Caller) -> list[LeanVersion]:
     """The LEAN versions the service offers (``/lean/versions/read``)."""
     body = client.call("/lean/versions/read")
-    return parse(_Versions, body, "/lean/versions/read").versions
+    return parse(LeanVersionList, body, "/lean/versions/read").versions
 
 
-__all__ = ["Account", "AccountAPI", "Card", "read_lean_versions"]
+__all__ = ["AccountAPI", "read_lean_versions"]

@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from email.utils import parsedate_to_datetime
 
 from pydantic import SecretStr
@@ -26,6 +27,13 @@ from pydantic import SecretStr
 Clock = Callable[[], float]
 
 logger = logging.getLogger("quantconnect_client")
+
+#: How far a created thing's ``created`` (a project, a backtest) may precede the call's start
+#: and still count as ours when a create's answer was lost. Our clock follows the service's
+#: (learned from ``Date``), but to whole seconds, and a first call may have no answer yet to
+#: learn from: the service accepts clocks up to 5 minutes ahead, so allow that much and a
+#: margin.
+CLOCK_TOLERANCE = timedelta(minutes=6)
 
 
 def sign(user_id: int, api_token: str, timestamp: int) -> dict[str, str]:

@@ -15,11 +15,9 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pydantic import Field, field_validator
-
-from .backtest_models import Backtest, BacktestSummary, Chart, Order
+from .auth import CLOCK_TOLERANCE
 from .errors import (
     BacktestResultsIncompleteError,
     BacktestRuntimeError,
@@ -32,20 +30,27 @@ from .errors import (
     WaitTimeoutError,
 )
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
-from .models import WireModel, lenient_items, parse
-from .nodes import ProjectNodes
-from .parameters import lean_parameters
-from .projects import CLOCK_TOLERANCE
-from .retry import poll
+from .models.backtests import (
+    Backtest,
+    BacktestEnvelope,
+    BacktestList,
+    BacktestSummary,
+    Chart,
+    ChartAnswer,
+    Order,
+    OrderList,
+)
+from .models.base import parse
+from .models.nodes import ProjectNodes
+from .parameters import BacktestParameters, lean_parameters
+from .polling import poll
+from .requester import Requester
 from .schedules import ProgressSchedule
 from .validation import (
     validate_backtest_name,
     validate_id,
     validate_job_id,
 )
-
-if TYPE_CHECKING:
-    from .client import QuantConnectClient
 
 logger = logging.getLogger("quantconnect_client")
 
@@ -70,45 +75,6 @@ DAY_SECONDS = 86_400
 #: Added to a chart request's end: LEAN stamps samples at exchange-local times, up to a day
 #: either side of UTC, so the period's last samples are not cut off.
 CHART_END_MARGIN_SECONDS = 2 * DAY_SECONDS
-
-
-class _BacktestEnvelope(WireModel):
-    backtest: Backtest | None = None
-    debugging: bool | None = None
-
-
-class _BacktestList(WireModel):
-    essential = frozenset({"backtests"})
-
-    backtests: list[BacktestSummary] = Field(default_factory=list)
-    count: int | None = None
-
-    @field_validator("backtests", mode="before")
-    @classmethod
-    def _lenient(cls, value: Any) -> list[BacktestSummary]:
-        return lenient_items(value, BacktestSummary, "backtests")
-
-
-class _ChartAnswer(WireModel):
-    chart: Chart | None = None
-    status: str | None = None
-    progress: float | None = None
-
-    @property
-    def loading(self) -> bool:
-        return self.chart is None and (self.status or "").lower() == "loading"
-
-
-class _OrderList(WireModel):
-    essential = frozenset({"orders"})
-
-    orders: list[Order] = Field(default_factory=list)
-    length: int | None = None
-
-    @field_validator("orders", mode="before")
-    @classmethod
-    def _lenient(cls, value: Any) -> list[Order]:
-        return lenient_items(value, Order, "orders")
 
 
 def runtime_error(backtest: Backtest) -> BacktestRuntimeError:
@@ -143,7 +109,7 @@ def runtime_error(backtest: Backtest) -> BacktestRuntimeError:
 class BacktestsAPI:
     """Backtest operations; reached as ``client.backtests``."""
 
-    def __init__(self, client: QuantConnectClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     # ------------------------------------------------------------------------------ create
@@ -153,7 +119,7 @@ class BacktestsAPI:
         project_id: int,
         compile_id: str,
         name: str,
-        parameters: dict[str, str | int | float] | None = None,
+        parameters: BacktestParameters | None = None,
         *,
         retry_no_node: bool = True,
     ) -> Backtest:
@@ -200,7 +166,7 @@ class BacktestsAPI:
                 body = self._client.post("/backtests/create", payload)
             except RequestRejectedError as error:
                 raise self._typed_refusal(project_id, error) from None
-            backtest = parse(_BacktestEnvelope, body, "/backtests/create").backtest
+            backtest = parse(BacktestEnvelope, body, "/backtests/create").backtest
             if backtest is None:
                 raise UnexpectedResponseError(
                     "The create answer holds no backtest with a usable backtestId ("
@@ -293,7 +259,7 @@ class BacktestsAPI:
         body = self._client.call(
             "/backtests/read", {"projectId": project_id, "backtestId": backtest_id}
         )
-        backtest = parse(_BacktestEnvelope, body, "/backtests/read").backtest
+        backtest = parse(BacktestEnvelope, body, "/backtests/read").backtest
         if backtest is None or backtest.backtest_id != backtest_id:
             raise UnexpectedResponseError(
                 f"Asked for backtest {backtest_id}, got "
@@ -310,7 +276,7 @@ class BacktestsAPI:
             "/backtests/list",
             {"projectId": project_id, "includeStatistics": bool(include_statistics)},
         )
-        return parse(_BacktestList, body, "/backtests/list").backtests
+        return parse(BacktestList, body, "/backtests/list").backtests
 
     def update(
         self,
@@ -409,9 +375,9 @@ class BacktestsAPI:
             "end": last,
         }
 
-        def read() -> _ChartAnswer:
+        def read() -> ChartAnswer:
             body = self._client.call("/backtests/chart/read", payload)
-            return parse(_ChartAnswer, body, "/backtests/chart/read")
+            return parse(ChartAnswer, body, "/backtests/chart/read")
 
         answer = poll(
             read,
@@ -499,7 +465,7 @@ class BacktestsAPI:
                 # pages of 99, which every service takes.
                 width = ORDERS_PAGE - 1
                 continue
-            page = parse(_OrderList, body, "/backtests/orders/read").orders
+            page = parse(OrderList, body, "/backtests/orders/read").orders
             for order in page:
                 kept.setdefault(order.id, order)
             # "Ran out" is judged on what the service sent, not on what parsed: a malformed

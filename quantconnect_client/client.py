@@ -23,6 +23,7 @@ from ._version import __version__
 from .account import AccountAPI, read_lean_versions
 from .auth import Clock, RequestSigner
 from .backtests import BacktestsAPI
+from .budget import current_budget, operation_budget
 from .compiles import CompilesAPI
 from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
@@ -30,7 +31,7 @@ from .models import LeanVersion
 from .nodes import NodesAPI
 from .projects import ProjectsAPI
 from .redaction import redact_url
-from .retry import RetryPolicy, current_budget, operation_budget, retry_call
+from .retry import RetryPolicy, retry_call
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
 from .transport import DEFAULT_MAX_RESPONSE_BYTES, Timeouts, Transport
 

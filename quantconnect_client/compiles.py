@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
-
-from pydantic import Field, field_validator
 
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
-from .models import WireModel, list_or_empty, parse, usable_job_id
-from .retry import poll
+from .models.base import parse
+
+# Compile and the states are re-exported: flows/ imports Compile from here.
+from .models.compiles import BUILD_ERROR, BUILD_SUCCESS, IN_QUEUE, Compile
+from .polling import poll
+from .requester import Requester
 from .validation import validate_id, validate_job_id
-
-if TYPE_CHECKING:
-    from .client import QuantConnectClient
-
-#: Compile states (an open set: an unknown one is kept as text).
-IN_QUEUE, BUILD_SUCCESS, BUILD_ERROR = "InQueue", "BuildSuccess", "BuildError"
 
 #: Reads of a compile: a compile takes about a second, so look every quarter of a second for
 #: the first one and a half (a pipeline's first backtest waits on the read that sees it done),
@@ -73,50 +68,10 @@ def read_build_log(logs: Sequence[str]) -> list[BuildLogEntry]:
     return entries
 
 
-class FileParameters(WireModel):
-    """Hard-coded literals the compiler found in LEAN API calls of one file (an overfitting
-    hint, not the ``get_parameter`` names)."""
-
-    file: str | None = None
-    parameters: list[dict[str, Any]] = Field(default_factory=list)
-
-
-class Compile(WireModel):
-    """A compile, as ``/compile/create`` and ``/compile/read`` return it."""
-
-    compile_id: str
-    state: str | None = None
-    project_id: int | None = None
-    signature: str | None = None
-    signature_order: list[str] = Field(default_factory=list)
-    logs: list[str] = Field(default_factory=list)
-    parameters: list[FileParameters] = Field(default_factory=list)
-
-    @field_validator("compile_id")
-    @classmethod
-    def _usable_id(cls, value: str) -> str:
-        return usable_job_id(value, "compileId")
-
-    @field_validator("signature_order", "logs", "parameters", mode="before")
-    @classmethod
-    def _null_list_is_empty(cls, value: Any) -> Any:
-        return list_or_empty(value)
-
-    @property
-    def done(self) -> bool:
-        """True once the compile has an outcome (any state but ``InQueue``)."""
-        return self.state not in (None, IN_QUEUE)
-
-    @property
-    def succeeded(self) -> bool:
-        """True for ``BuildSuccess``."""
-        return self.state == BUILD_SUCCESS
-
-
 class CompilesAPI:
     """Compile operations; reached as ``client.compiles``."""
 
-    def __init__(self, client: QuantConnectClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     def create(self, project_id: int) -> Compile:

@@ -121,7 +121,7 @@ class ResponseTooLargeError(UnexpectedResponseError):
 
 
 class WaitTimeoutError(QuantConnectError):
-    """A wait (:func:`quantconnect_client.retry.poll`) reached its deadline before the thing
+    """A wait (:func:`quantconnect_client.polling.poll`) reached its deadline before the thing
     waited for was done.
 
     Attributes:

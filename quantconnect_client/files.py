@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .errors import NotFoundError, ValidationError
-from .models import FileList, ProjectFile, parse
+from .models.base import parse
+from .models.files import FileList, ProjectFile
+from .requester import Requester
 from .validation import validate_file_name, validate_id
-
-if TYPE_CHECKING:
-    from .client import QuantConnectClient
 
 
 class FilesAPI:
@@ -20,7 +19,7 @@ class FilesAPI:
         ['main.py', 'research.ipynb']
     """
 
-    def __init__(self, client: QuantConnectClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     def list(self, project_id: int) -> list[ProjectFile]:

@@ -4,90 +4,25 @@ The number of backtest nodes is how many backtests the organization runs at once
 sizes its concurrency with :attr:`ProjectNodes.backtest_node_count`.
 
 Example:
-    >>> nodes = ProjectNodes.model_validate(
-    ...     {"nodes": {"backtest": [{"id": "n1", "sku": "B-MICRO"}], "research": [], "live": []},
-    ...      "autoSelectNode": True})
-    >>> nodes.backtest_node_count, nodes.auto_select_node
-    (1, True)
+    >>> client.nodes.read(project_id).backtest_node_count  # doctest: +SKIP
+    1
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from pydantic import Field, field_validator
 
 from .errors import ValidationError
-from .models import WireModel, lenient_items, parse
+from .models.base import parse
+from .models.nodes import ProjectNodes
+from .requester import Caller
 from .validation import validate_id
-
-if TYPE_CHECKING:
-    from .client import QuantConnectClient
-
-
-class NodePrice(WireModel):
-    """A node's price."""
-
-    monthly: float | None = None
-    yearly: float | None = None
-
-
-class Node(WireModel):
-    """One node of the organization (``sku`` such as ``B-MICRO``, ``B4-12``, ``L-MICRO``)."""
-
-    id: str
-    name: str | None = None
-    sku: str | None = None
-    description: str | None = None
-    speed: float | None = None
-    cpu: int | None = None
-    ram: float | None = None
-    has_gpu: int | None = None
-    price: NodePrice | None = None
-    assets: int | None = None
-    host: str | None = None
-    busy: bool | None = None
-    used_by: str | None = None
-    project_name: str | None = None
-    project_id: int | None = None
-    active: bool | None = None
-
-
-class NodeGroups(WireModel):
-    """Nodes by kind."""
-
-    backtest: list[Node] = Field(default_factory=list)
-    research: list[Node] = Field(default_factory=list)
-    live: list[Node] = Field(default_factory=list)
-
-    @field_validator("backtest", "research", "live", mode="before")
-    @classmethod
-    def _lenient(cls, value: Any) -> list[Node]:
-        return lenient_items(value, Node, "nodes")
-
-
-class ProjectNodes(WireModel):
-    """The answer of ``/projects/nodes/read`` and ``/update``."""
-
-    nodes: NodeGroups = Field(default_factory=NodeGroups)
-    auto_select_node: bool | None = None
-
-    @property
-    def backtest_node_count(self) -> int:
-        """How many backtest nodes the organization has (how many backtests run at once)."""
-        return len(self.nodes.backtest)
-
-    @property
-    def idle_backtest_nodes(self) -> list[Node]:
-        """Backtest nodes not busy now."""
-        return [n for n in self.nodes.backtest if not n.busy]
 
 
 class NodesAPI:
     """Node operations; reached as ``client.nodes``."""
 
-    def __init__(self, client: QuantConnectClient) -> None:
+    def __init__(self, client: Caller) -> None:
         self._client = client
 
     def read(self, project_id: int) -> ProjectNodes:
@@ -113,4 +48,4 @@ class NodesAPI:
         return parse(ProjectNodes, body, "/projects/nodes/update")
 
 
-__all__ = ["Node", "NodeGroups", "NodesAPI", "ProjectNodes"]
+__all__ = ["NodesAPI"]

@@ -20,14 +20,22 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeAlias
 
 from .validation import validate_parameters
+
+#: One backtest parameter's value as a caller gives it: text or a number.
+ParameterValue: TypeAlias = str | int | float
+#: A backtest's parameter set, as it is passed around: parameter name -> value. LEAN reads
+#: every value as its text (:func:`lean_text`), so sets that differ only in how a number is
+#: written are one set (:func:`parameter_key`); :func:`lean_parameters` gives that text.
+BacktestParameters: TypeAlias = Mapping[str, ParameterValue]
 
 #: Floats with an integral value below this are written as integers (all of them are exact).
 _EXACT_INTEGERS = 2.0**53
 
 
-def lean_text(value: str | int | float) -> str:
+def lean_text(value: ParameterValue) -> str:
     """The text LEAN's ``get_parameter`` gives the algorithm for this value.
 
     Example:
@@ -62,7 +70,7 @@ def lean_parameters(parameters: object) -> dict[str, str]:
     return {name: lean_text(value) for name, value in checked.items()}
 
 
-def parameter_key(parameters: Mapping[str, str | int | float]) -> tuple[tuple[str, str], ...]:
+def parameter_key(parameters: BacktestParameters) -> tuple[tuple[str, str], ...]:
     """A set's identity as LEAN sees it: sets with equal keys run the same backtest.
 
     Example:
@@ -74,4 +82,10 @@ def parameter_key(parameters: Mapping[str, str | int | float]) -> tuple[tuple[st
     return tuple(sorted((name, lean_text(value)) for name, value in parameters.items()))
 
 
-__all__ = ["lean_parameters", "lean_text", "parameter_key"]
+__all__ = [
+    "BacktestParameters",
+    "ParameterValue",
+    "lean_parameters",
+    "lean_text",
+    "parameter_key",
+]

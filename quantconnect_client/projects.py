@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import builtins
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
+from .auth import CLOCK_TOLERANCE
+from .budget import operation_budget
 from .errors import NotFoundError, UnexpectedResponseError
-from .models import Project, ProjectList, parse
-from .retry import operation_budget
+from .models.base import parse
+from .models.projects import Project, ProjectList
+from .requester import Requester
 from .validation import (
     Language,
     validate_id,
@@ -18,17 +21,7 @@ from .validation import (
     validate_project_name,
 )
 
-if TYPE_CHECKING:
-    from .client import QuantConnectClient
-
 logger = logging.getLogger("quantconnect_client")
-
-#: How far a project's ``created`` may precede the call's start and still count as ours when
-#: a create's answer was lost. Our clock follows the service's (learned from ``Date``), but to
-#: whole seconds, and a first call may have no answer yet to learn from: the service accepts
-#: clocks up to 5 minutes ahead, so allow that much and a margin.
-CLOCK_TOLERANCE = timedelta(minutes=6)
-
 
 class ProjectsAPI:
     """Project operations; reached as ``client.projects``.
@@ -39,7 +32,7 @@ class ProjectsAPI:
         'Scratch/demo'
     """
 
-    def __init__(self, client: QuantConnectClient) -> None:
+    def __init__(self, client: Requester) -> None:
         self._client = client
 
     def create(

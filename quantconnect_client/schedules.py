@@ -4,12 +4,9 @@ The service reports ``progress`` (0 to 1) on every read. :class:`ProgressSchedul
 rate from the reads so far and reads again when the estimate says the backtest will be done:
 far from the end it halves the estimated time left (so a speed-up cannot make it late by more
 than half), near the end it reads just after the estimated finish, and once the backtest has
-completed it reads every ``settle_interval`` until the final results are in. A queued backtest
-is read at growing intervals up to ``queue_interval``. Every delay is bounded by
-``min_interval`` and ``max_interval``.
-
-:data:`LEAN_CLI_SCHEDULE` is the fixed schedule of the ``lean`` CLI (``lean cloud backtest``),
-for comparison.
+completed it reads every 0.75 s, slowing to 5 s, until the final results are in. A queued
+backtest is read at growing intervals up to 2 s. Every delay is bounded by ``min_interval`` and
+``max_interval``.
 
 Example:
     >>> from types import SimpleNamespace as Read
@@ -25,9 +22,8 @@ Example:
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -44,30 +40,26 @@ class ProgressReport(Protocol):
     def queued(self) -> bool: ...
 
 
-def lean_cli_schedule() -> Iterator[float]:
-    """The ``lean`` CLI's delays between backtest reads: 0.25 s 4 times, 1 s 9 times, 2 s 10
-    times, 5 s 54 times, then 10 s (from ``lean/components/cloud/cloud_runner.py``)."""
-    return itertools.chain(
-        itertools.repeat(0.25, 4),
-        itertools.repeat(1.0, 9),
-        itertools.repeat(2.0, 10),
-        itertools.repeat(5.0, 54),
-        itertools.repeat(10.0),
-    )
+#: Longest delay between reads while queued (the delay doubles from ``min_interval``).
+_QUEUE_INTERVAL = 2.0
+#: Delay between reads once completed, until the results are in ...
+_SETTLE_INTERVAL = 0.75
+#: ... for this many seconds; then it grows by half each read ...
+_SETTLE_FAST_SECONDS = 5.0
+#: ... up to this.
+_MAX_SETTLE_INTERVAL = 5.0
 
 
 class ProgressSchedule:
     """Delays between reads of a backtest, from its progress; one instance per wait.
 
     Args:
-        min_interval: Shortest delay between reads.
-        max_interval: Longest delay while running.
-        approach: Below this many estimated seconds left, read just after the estimated finish.
+        min_interval: Shortest delay between reads (raise it to spend fewer requests).
+        max_interval: Longest delay while running (how long a finish may go unnoticed).
+        approach: Below this many estimated seconds left, read just after the estimated finish
+            (a schedule that must notice the finish at once, such as the grid's, raises it).
         finish_margin: Seconds added to the estimated finish (a read a little late beats a
             read a little early, which costs another).
-        settle_interval: Delay between reads once completed, until the results are in; it
-            grows by half each read after ``settle_fast_seconds``, up to ``max_settle_interval``.
-        queue_interval: Longest delay while queued.
         clock: Monotonic time source.
     """
 
@@ -78,10 +70,6 @@ class ProgressSchedule:
         max_interval: float = 60.0,
         approach: float = 10.0,
         finish_margin: float = 0.15,
-        settle_interval: float = 0.75,
-        settle_fast_seconds: float = 5.0,
-        max_settle_interval: float = 5.0,
-        queue_interval: float = 2.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0 < min_interval <= max_interval:
@@ -90,15 +78,11 @@ class ProgressSchedule:
         self.max_interval = max_interval
         self.approach = approach
         self.finish_margin = finish_margin
-        self.settle_interval = settle_interval
-        self.settle_fast_seconds = settle_fast_seconds
-        self.max_settle_interval = max_settle_interval
-        self.queue_interval = queue_interval
         self._clock = clock
         self._anchor: tuple[float, float] | None = None  # first (time, progress) while running
         self._queued_reads = 0
         self._settle_started: float | None = None
-        self._settle_delay = settle_interval
+        self._settle_delay = _SETTLE_INTERVAL
 
     def __call__(self, report: ProgressReport) -> float:
         """Seconds to wait before the next read, given the read just made."""
@@ -110,7 +94,7 @@ class ProgressSchedule:
             self._anchor = None
             delay = self.min_interval * 2.0**self._queued_reads
             self._queued_reads += 1
-            return min(max(delay, self.min_interval), max(self.queue_interval, self.min_interval))
+            return min(max(delay, self.min_interval), max(_QUEUE_INTERVAL, self.min_interval))
         self._queued_reads = 0
         if self._anchor is None or progress < self._anchor[1]:
             self._anchor = (now, progress)
@@ -126,12 +110,12 @@ class ProgressSchedule:
     def _settling(self, now: float) -> float:
         if self._settle_started is None:
             self._settle_started = now
-        elif now - self._settle_started > self.settle_fast_seconds:
-            self._settle_delay = min(self.max_settle_interval, self._settle_delay * 1.5)
+        elif now - self._settle_started > _SETTLE_FAST_SECONDS:
+            self._settle_delay = min(_MAX_SETTLE_INTERVAL, self._settle_delay * 1.5)
         return max(self.min_interval / 2, self._settle_delay)
 
     def _clamp(self, delay: float) -> float:
         return min(self.max_interval, max(self.min_interval, delay))
 
 
-__all__ = ["ProgressReport", "ProgressSchedule", "lean_cli_schedule"]
+__all__ = ["ProgressReport", "ProgressSchedule"]

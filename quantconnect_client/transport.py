@@ -3,7 +3,7 @@
 The transport knows the envelope (``success``, ``errors``) and every failure shape the contract
 lists. It never retries (that is :func:`quantconnect_client.retry.retry_call`'s job) and never
 follows a redirect. Every attempt has a wall-clock bound (``Timeouts.attempt``, and no more than
-the active :func:`~quantconnect_client.retry.operation_budget` leaves) over all its phases, from
+the active :func:`~quantconnect_client.budget.operation_budget` leaves) over all its phases, from
 sending to the body's last byte (:mod:`quantconnect_client.deadline` cuts it), not only a bound
 per socket read, and every answer a size cap (after decompression).
 """
@@ -25,6 +25,7 @@ import urllib3.exceptions
 from requests.structures import CaseInsensitiveDict
 
 from .auth import RequestSigner
+from .budget import remaining_budget
 from .deadline import AttemptDeadline, DeadlineAdapter, attempt_deadline
 from .errors import (
     AuthenticationError,
@@ -44,7 +45,6 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .redaction import has_userinfo, redact_url
-from .retry import remaining_budget
 
 logger = logging.getLogger("quantconnect_client")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from .errors import ValidationError
@@ -251,7 +252,7 @@ def validate_parameters(parameters: object) -> dict[str, str | int | float]:
     """
     if parameters is None:
         return {}
-    if not isinstance(parameters, dict):
+    if not isinstance(parameters, Mapping):
         raise ValidationError(
             f"Backtest parameters must be a mapping of name to value, got "
             f"{type(parameters).__name__}."

@@ -14,7 +14,7 @@ import anyio.to_thread
 from prefect.context import TaskRunContext
 
 from quantconnect_client import operation_budget
-from quantconnect_client.retry import cancel_check
+from quantconnect_client.cancellation import cancel_check
 
 T = TypeVar("T")
 
@@ -44,9 +44,9 @@ async def in_thread(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     Cancelling the awaiting task (a cancelled flow run, a flow timeout) stops the client's
     waits: between reads and between attempts the thread checks its caller's cancellation
-    (``quantconnect_client.retry.cancel_check``) and ends with it, instead of reading on until
-    its deadline while the caller waits for it. A request in flight ends first, so a write is
-    never cut off halfway; a shielded caller (a run's clean-up) is not cancelled.
+    (``quantconnect_client.cancellation.cancel_check``) and ends with it, instead of reading on
+    until its deadline while the caller waits for it. A request in flight ends first, so a write
+    is never cut off halfway; a shielded caller (a run's clean-up) is not cancelled.
     """
     seconds = task_time_limit()
 

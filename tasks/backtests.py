@@ -30,12 +30,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
 from quantconnect_client import NotFoundError, QuantConnectClient
-from quantconnect_client.backtest_models import Backtest, BacktestSummary
-from quantconnect_client.compiles import Compile
+from quantconnect_client.budget import check_seconds, describe_seconds
 from quantconnect_client.errors import BuildError, NoNodeAvailableError, WaitTimeoutError
 from quantconnect_client.excerpt import excerpt_lines
-from quantconnect_client.parameters import lean_parameters
-from quantconnect_client.retry import check_seconds, describe_seconds
+from quantconnect_client.models import Backtest, BacktestSummary, Compile
+from quantconnect_client.parameters import BacktestParameters, lean_parameters
 from quantconnect_client.schedules import ProgressSchedule
 
 from ._run import in_thread, retry_context
@@ -51,7 +50,6 @@ EQUITY_SERIES = "Equity"
 #: many as the report may draw (it downsamples to ``max_chart_points``, at most 5000).
 EQUITY_POINTS = 5000
 
-ParameterValue = str | int | float
 #: The most characters of a backtest's parameters its start's log line shows.
 MAX_LOGGED_PARAMETERS = 300
 
@@ -174,7 +172,7 @@ async def start_backtest(
     project_id: int,
     compile_id: str,
     name: str,
-    parameters: Mapping[str, ParameterValue] | None = None,
+    parameters: BacktestParameters | None = None,
 ) -> Backtest:
     """Start a backtest; a retry first adopts the backtest an earlier attempt started.
 
@@ -205,7 +203,7 @@ async def try_start_backtest(
     project_id: int,
     compile_id: str,
     name: str,
-    parameters: Mapping[str, ParameterValue] | None = None,
+    parameters: BacktestParameters | None = None,
 ) -> Backtest | StartRefused:
     """Start a backtest if the service takes it now; a :class:`StartRefused` holding the
     service's words, at once, if it refused while no node was free (nothing started, nothing
@@ -229,7 +227,7 @@ async def _start(
     project_id: int,
     compile_id: str,
     name: str,
-    parameters: Mapping[str, ParameterValue] | None,
+    parameters: BacktestParameters | None,
     retry_no_node: bool,
 ) -> Backtest:
     client = credentials.get_client()

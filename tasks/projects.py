@@ -19,7 +19,7 @@ from typing import Literal
 from prefect import get_run_logger, task
 
 from quantconnect_client import NotFoundError, Project, QuantConnectClient, QuantConnectError
-from quantconnect_client.projects import CLOCK_TOLERANCE
+from quantconnect_client.auth import CLOCK_TOLERANCE
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import MappingProxyType
 
 import pytest
 
@@ -416,6 +417,13 @@ def test_parameters_go_as_the_text_lean_reads_so_equal_text_gives_equal_results(
         assert done.parameter_set == {"fast": "10"}
         results.append(done.statistics.raw if done.statistics else None)
     assert results[0] and results[0] == results[1] == results[2]
+
+
+def test_any_mapping_is_a_parameter_set(client, fast_jobs):
+    # BacktestParameters is a Mapping: a read-only one (a frozen form's) is a set like a dict.
+    pid, cid = compiled_project(client)
+    started = client.backtests.create(pid, cid, "Frozen", MappingProxyType({"fast": 10.0}))
+    assert client.backtests.wait(pid, started.backtest_id).parameter_set == {"fast": "10"}
 
 
 def running(progress: object) -> bytes:

@@ -14,7 +14,6 @@ from quantconnect_client import (
     Order,
     ProgressSchedule,
     Statistics,
-    lean_cli_schedule,
     parse_number,
 )
 
@@ -126,15 +125,9 @@ def test_the_schedule_reads_about_when_the_backtest_will_be_done():
 
 
 def test_the_schedule_backs_off_while_queued_and_respects_bounds():
-    schedule = ProgressSchedule(min_interval=0.5, max_interval=3.0, queue_interval=2.0,
+    schedule = ProgressSchedule(min_interval=0.5, max_interval=3.0,
                                 clock=itertools.count().__next__)
     delays = [schedule(read(0.0, queued=True)) for _ in range(5)]
     assert delays == [0.5, 1.0, 2.0, 2.0, 2.0]
     with pytest.raises(ValueError, match="min_interval"):
         ProgressSchedule(min_interval=0)
-
-
-def test_the_lean_cli_schedule():
-    delays = list(itertools.islice(lean_cli_schedule(), 80))
-    assert delays[:4] == [0.25] * 4 and delays[4:13] == [1.0] * 9
-    assert delays[13:23] == [2.0] * 10 and delays[23:77] == [5.0] * 54 and delays[77:] == [10.0] * 3

@@ -1,4 +1,5 @@
-"""The one retry engine, time budgets and the polling primitive (quantconnect_client.retry)."""
+"""The one retry engine, time budgets and the polling primitive (quantconnect_client.retry,
+.budget, .cancellation and .polling)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from quantconnect_client import (
     operation_budget,
     poll,
 )
-from quantconnect_client.retry import remaining_budget, retry_call
+from quantconnect_client.budget import remaining_budget
+from quantconnect_client.retry import retry_call
 from quantconnect_client.transport import never_reached_service, retry_after_seconds
 from tests.canned_http import CannedResponse, canned_server
 from tests.client.conftest import make_client

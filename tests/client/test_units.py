@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from quantconnect_client import Project, ProjectFile, RetryPolicy, ValidationError, sign
 from quantconnect_client.auth import RequestSigner
 from quantconnect_client.errors import RateLimitedError
-from quantconnect_client.models import ProjectList
+from quantconnect_client.models.projects import ProjectList
 from quantconnect_client.validation import (
     validate_id,
     validate_language,

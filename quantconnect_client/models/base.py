@@ -1,4 +1,4 @@
-"""Typed, lenient models of what the QuantConnect API returns.
+"""The base of every response model, and the lenient helpers the models validate with.
 
 Wire keys are camelCase (``projectId``); Python attributes are snake_case (``project_id``).
 Unknown keys are ignored and every field but the ids is optional, because a strict model breaks
@@ -6,6 +6,7 @@ the day the service adds a field. Datetimes are accepted as ``2021-11-26T15:18:2
 ``2020-09-30 10:30:00`` and always come out timezone-aware (UTC).
 
 Example:
+    >>> from quantconnect_client.models import Project
     >>> p = Project.model_validate({"projectId": 7, "name": "Recycle Bin/x", "unknown": 1})
     >>> p.project_id, p.is_deleted
     (7, True)
@@ -20,7 +21,6 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
     ModelWrapValidatorHandler,
     PrivateAttr,
     ValidationError,
@@ -29,16 +29,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from .errors import UnexpectedResponseError
-from .validation import validate_id, validate_job_id
+from ..errors import UnexpectedResponseError
+from ..validation import validate_job_id
 
 logger = logging.getLogger("quantconnect_client")
 
 M = TypeVar("M", bound=BaseModel)
-
-#: Prefix the service gives to soft-deleted projects.
-RECYCLE_BIN_PREFIX = "Recycle Bin/"
-
 
 class WireModel(BaseModel):
     """Base of all response models: camelCase aliases, unknown keys ignored."""
@@ -89,6 +85,7 @@ class WireModel(BaseModel):
         a message can say what came instead of only what is missing.
 
         Example:
+            >>> from quantconnect_client.models import Project
             >>> Project.model_validate({"projectId": 7, "created": "soon"}).dropped_fields
             {'created': "a str: 'soon'"}
         """
@@ -152,6 +149,7 @@ def lenient_items(value: Any, model: type[M], what: str) -> list[M]:
     else that is not a list is an error, since guessing would hide a changed answer.
 
     Example:
+        >>> from quantconnect_client.models import Project
         >>> [p.project_id for p in lenient_items([{"projectId": 1}, {"projectId": None}],
         ...                                      Project, "projects")]
         [1]
@@ -189,161 +187,12 @@ def parse(model: type[M], body: Any, endpoint: str) -> M:
         ) from None
 
 
-class Collaborator(WireModel):
-    """A user with access to a project."""
-
-    uid: int | None = None
-    live_control: bool | None = None
-    permission: str | None = None
-    public_id: str | None = None
-    profile_image: str | None = None
-    email: str | None = None
-    name: str | None = None
-    bio: str | None = None
-    owner: bool | None = None
-
-
-class LibraryReference(WireModel):
-    """A library project linked into a project."""
-
-    project_id: int | None = None
-    library_name: str | None = None
-    owner_name: str | None = None
-    access: bool | None = None
-
-
-class EncryptionKey(WireModel):
-    """The key a project's files are encrypted with."""
-
-    id: str | None = None
-    name: str | None = None
-
-
-class LeanVersion(WireModel):
-    """A LEAN engine version the service offers."""
-
-    id: int | None = None
-    created: datetime | None = None
-    description: str | None = None
-    lean_hash: str | None = None
-    lean_cloud_hash: str | None = None
-    name: str | None = None
-    ref: str | None = None
-    public: bool | None = None
-
-
-def _parameters_as_dict(value: Any) -> dict[str, Any]:
-    """Normalise the three shapes seen for ``parameters``: ``[]``, a list of objects, a dict."""
-    if value is None:
-        return {}
-    if isinstance(value, dict):
-        return dict(value)
-    if isinstance(value, list):
-        result: dict[str, Any] = {}
-        for item in value:
-            if isinstance(item, dict):
-                key = item.get("key", item.get("name"))
-                if key is not None:
-                    result[str(key)] = item.get("value")
-        return result
-    return {}
-
-
-class Project(WireModel):
-    """A QuantConnect project, as ``/projects/read`` and ``/projects/create`` return it."""
-
-    project_id: int
-    organization_id: str | None = None
-    name: str = ""
-    modified: datetime | None = None
-    created: datetime | None = None
-    owner_id: int | None = None
-    language: str | None = None
-    collaborators: list[Collaborator] = Field(default_factory=list)
-    lean_version_id: int | None = None
-    lean_pinned_to_master: bool | None = None
-    owner: bool | None = None
-    description: str | None = None
-    channel_id: str | None = None
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    libraries: list[LibraryReference] = Field(default_factory=list)
-    grid: Any = None
-    live_grid: Any = None
-    paper_equity: float | None = None
-    last_live_deployment: datetime | None = None
-    live_form: Any = None
-    encrypted: bool | None = None
-    code_running: bool | None = None
-    lean_environment: int | None = None
-    encryption_key: EncryptionKey | None = None
-
-    @field_validator("project_id")
-    @classmethod
-    def _usable_id(cls, value: int) -> int:
-        # An id no request could use (0, negative) is the answer's fault: refused here, it is
-        # an UnexpectedResponseError, not a ValidationError blaming the caller's next request.
-        return validate_id(value)
-
-    @field_validator("parameters", mode="before")
-    @classmethod
-    def _normalise_parameters(cls, value: Any) -> dict[str, Any]:
-        return _parameters_as_dict(value)
-
-    @field_validator("collaborators", "libraries", mode="before")
-    @classmethod
-    def _null_list_is_empty(cls, value: Any) -> Any:
-        return list_or_empty(value)
-
-    @property
-    def is_deleted(self) -> bool:
-        """True once the project has been moved to the recycle bin."""
-        return self.name.startswith(RECYCLE_BIN_PREFIX)
-
-
-class ProjectFile(WireModel):
-    """A file inside a project."""
-
-    id: int | None = None
-    project_id: int | None = None
-    name: str = ""
-    content: str = ""
-    modified: datetime | None = None
-    open: bool | None = None
-    is_library: bool | None = None
-
-    @field_validator("content", mode="before")
-    @classmethod
-    def _null_content_is_empty(cls, value: Any) -> Any:
-        return "" if value is None else value
-
-
-class ProjectList(WireModel):
-    """The payload of ``/projects/read``: projects and the LEAN versions on offer."""
-
-    essential: ClassVar[frozenset[str]] = frozenset({"projects", "versions"})
-
-    projects: list[Project] = Field(default_factory=list)
-    versions: list[LeanVersion] = Field(default_factory=list)
-
-    @field_validator("projects", mode="before")
-    @classmethod
-    def _lenient_projects(cls, value: Any) -> list[Project]:
-        return lenient_items(value, Project, "projects")
-
-    @field_validator("versions", mode="before")
-    @classmethod
-    def _lenient_versions(cls, value: Any) -> list[LeanVersion]:
-        return lenient_items(value, LeanVersion, "versions")
-
-
-class FileList(WireModel):
-    """The payload of ``/files/read`` and ``/files/create``."""
-
-    essential: ClassVar[frozenset[str]] = frozenset({"files"})
-
-    files: list[ProjectFile] = Field(default_factory=list)
-
-    @field_validator("files", mode="before")
-    @classmethod
-    def _lenient_files(cls, value: Any) -> list[ProjectFile]:
-        return lenient_items(value, ProjectFile, "files")
+__all__ = [
+    "WireModel",
+    "describe_value",
+    "lenient_items",
+    "list_or_empty",
+    "map_or_empty",
+    "parse",
+    "usable_job_id",
+]
