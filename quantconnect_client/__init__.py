@@ -50,6 +50,14 @@ from .errors import (
 )
 from .models import RECYCLE_BIN_PREFIX, LeanVersion, Project, ProjectFile
 from .nodes import Node, ProjectNodes
+from .optimization_models import (
+    Estimate,
+    Optimization,
+    OptimizationBacktest,
+    OptimizationConstraint,
+    OptimizationParameter,
+    OptimizationSummary,
+)
 from .retry import NO_RETRY, RetryPolicy, operation_budget, poll
 from .schedules import ProgressSchedule, lean_cli_schedule
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
@@ -76,10 +84,16 @@ __all__ = [
     "Compile",
     "ConfigurationError",
     "ConnectionFailedError",
+    "Estimate",
     "LeanVersion",
     "NoNodeAvailableError",
     "Node",
     "NotFoundError",
+    "Optimization",
+    "OptimizationBacktest",
+    "OptimizationConstraint",
+    "OptimizationParameter",
+    "OptimizationSummary",
     "Order",
     "OrderSymbol",
     "PayloadTooLargeError",

@@ -28,6 +28,7 @@ from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
 from .models import LeanVersion
 from .nodes import NodesAPI
+from .optimizations import OptimizationsAPI
 from .projects import ProjectsAPI
 from .redaction import redact_url
 from .retry import RetryPolicy, current_budget, operation_budget, retry_call
@@ -125,6 +126,7 @@ class QuantConnectClient:
         self.backtests = BacktestsAPI(self)
         self.nodes = NodesAPI(self)
         self.account = AccountAPI(self)
+        self.optimizations = OptimizationsAPI(self)
 
     @classmethod
     def from_settings(
