@@ -58,6 +58,14 @@ from .models import (
     TotalPerformance,
     parse_number,
 )
+from .models.optimizations import (
+    Estimate,
+    Optimization,
+    OptimizationBacktest,
+    OptimizationConstraint,
+    OptimizationParameter,
+    OptimizationSummary,
+)
 from .parameters import BacktestParameters, ParameterValue
 from .polling import poll
 from .retry import NO_RETRY, RetryPolicy
@@ -86,10 +94,16 @@ __all__ = [
     "Compile",
     "ConfigurationError",
     "ConnectionFailedError",
+    "Estimate",
     "LeanVersion",
     "NoNodeAvailableError",
     "Node",
     "NotFoundError",
+    "Optimization",
+    "OptimizationBacktest",
+    "OptimizationConstraint",
+    "OptimizationParameter",
+    "OptimizationSummary",
     "Order",
     "OrderSymbol",
     "ParameterValue",

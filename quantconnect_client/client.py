@@ -29,6 +29,7 @@ from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
 from .models import LeanVersion
 from .nodes import NodesAPI
+from .optimizations import OptimizationsAPI
 from .projects import ProjectsAPI
 from .redaction import redact_url
 from .retry import RetryPolicy, retry_call
@@ -126,6 +127,7 @@ class QuantConnectClient:
         self.backtests = BacktestsAPI(self)
         self.nodes = NodesAPI(self)
         self.account = AccountAPI(self)
+        self.optimizations = OptimizationsAPI(self)
 
     @classmethod
     def from_settings(

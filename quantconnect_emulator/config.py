@@ -218,6 +218,30 @@ class JobsConfig(BaseModel):
     """``statistics`` on reads while a backtest runs: a finished zero-trade run's look (the
     service's placeholders) or ``[]`` (also seen).
     """
+    optimization_new_seconds: float = Field(default=1.0, ge=0, le=LIMITS["job_seconds"])
+    """How long a new optimization reads ``new`` before its backtests start (each of them then
+    runs ``backtest_seconds``, ``parallelNodes`` at a time).
+    """
+    optimization_max_backtests: int = Field(default=500, ge=1, le=100_000)
+    """Most backtests one optimization may hold (the grid's size; the service's limit is
+    unconfirmed): a larger one is refused.
+    """
+    optimization_max_parameters: int | None = Field(default=None, ge=1, le=100)
+    """Most optimized parameters per optimization (the ``lean`` CLI allows 2 in the cloud; the
+    service's cap is unconfirmed): ``None`` for no cap.
+    """
+    optimization_euler: bool = True
+    """Accept the Euler search strategy (coarse grid, then finer grids around the best point);
+    QuantConnect's docs name only grid search in the cloud.
+    """
+    optimization_estimate_time: Literal["job", "backtest"] = "job"
+    """What an estimate's ``time`` means: seconds of the whole job (OpenAPI) or of one backtest
+    (the ``lean`` CLI's reading).
+    """
+    optimization_statistics: Literal["array", "object"] = "array"
+    """An optimization backtest's ``statistics``: an array of 21 numbers (OpenAPI) or an object
+    keyed by the index as text (LEAN's current serializer).
+    """
 
 
 class EmulatorConfig(BaseSettings):

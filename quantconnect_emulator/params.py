@@ -7,9 +7,11 @@ real service does: ``{"id": 5}`` on ``/projects/read`` means "no filter".
 
 Form fields and query parameters named ``name[key]`` (QuantConnect's older docs
 send backtest parameters as ``parameters[fast]=10``) are bound into a map
-``name``: ``{"fast": "10"}``. What cannot be bound (``name[]``, ``name[a][b]``,
-or ``name`` given both ways) is refused, never dropped. JSON keys are taken as
-they are (an unknown one, brackets or not, is ignored).
+``name``: ``{"fast": "10"}``, and ``name[i][key]`` (optimization parameters and
+constraints, as the ``lean`` CLI posts them) into a map of maps. What cannot be
+bound (``name[]``, three levels, or one name given two ways) is refused, never
+dropped; an action that wants no map (a backtest parameter's value) refuses one.
+JSON keys are taken as they are (an unknown one, brackets or not, is ignored).
 
 A JSON string may spell a lone UTF-16 surrogate (``"\\ud800"``): valid JSON, but
 not text, so nothing could encode it again (every later answer holding it would
@@ -274,15 +276,18 @@ def parse_request_params(*, content_type: str, query_string: bytes, body: bytes)
     return Params(values)
 
 
-_BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
+_BRACKETED = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\](?:\[([^\[\]]+)\])?$")
 
 
 def _bind_brackets(values: dict[str, Any]) -> dict[str, Any]:
-    """Bind ``name[key]=value`` fields into ``name: {key: value}``.
+    """Bind ``name[key]=value`` fields into ``name: {key: value}`` (and ``name[i][key]``
+    into ``name: {i: {key: value}}``).
 
     Example:
         >>> _bind_brackets({"projectId": "1", "parameters[fast]": "10", "parameters[slow]": "30"})
         {'projectId': '1', 'parameters': {'fast': '10', 'slow': '30'}}
+        >>> _bind_brackets({"parameters[0][key]": "fast", "parameters[0][min]": "5"})
+        {'parameters': {'0': {'key': 'fast', 'min': '5'}}}
     """
     bracketed = [key for key in values if "[" in key or "]" in key]
     if not bracketed:
@@ -295,13 +300,21 @@ def _bind_brackets(values: dict[str, Any]) -> dict[str, Any]:
                 f"Parameter '{key[:100]}' cannot be read: send 'name[key]=value' fields, "
                 "or the whole value as JSON"
             )
-        name, inner = match.groups()
+        name, inner, deeper = match.groups()
         target = bound.setdefault(name, {})
         if not isinstance(target, dict):
             raise ParamError(
                 f"Parameter '{name[:100]}' is given both whole and as '{name[:100]}[...]'"
             )
-        target[inner] = values[key]
+        if deeper is None:
+            if isinstance(target.get(inner), dict):
+                raise ParamError(f"Parameter '{name[:100]}[{inner[:100]}]' is given two ways")
+            target[inner] = values[key]
+            continue
+        nested = target.setdefault(inner, {})
+        if not isinstance(nested, dict):
+            raise ParamError(f"Parameter '{name[:100]}[{inner[:100]}]' is given two ways")
+        nested[deeper] = values[key]
     return bound
 
 

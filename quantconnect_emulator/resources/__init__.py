@@ -22,7 +22,17 @@ from quantconnect_emulator.resources import (
     files,
     lean,
     nodes,
+    optimizations,
     projects,
 )
 
-__all__ = ["account", "backtests", "compiles", "files", "lean", "nodes", "projects"]
+__all__ = [
+    "account",
+    "backtests",
+    "compiles",
+    "files",
+    "lean",
+    "nodes",
+    "optimizations",
+    "projects",
+]

@@ -1,0 +1,538 @@
+"""``/optimizations/*``: estimate, start, read, list, rename, abort and delete optimizations,
+and wait for one to finish.
+
+Every request is checked first (node type, parallel nodes within the node type's cluster,
+at least one parameter, a grid of finitely many points, targets and constraint operators from
+the contract's sets), so a bad one never reaches the service. A create whose answer was lost is
+looked up, never sent twice.
+
+Example:
+    >>> grid = [OptimizationParameter(name="fast", min=5, max=20, step=5)]
+    >>> estimate = client.optimizations.estimate(pid, "SMA grid", grid)  # doctest: +SKIP
+    >>> job = client.optimizations.create(pid, cid, "SMA grid", grid,  # doctest: +SKIP
+    ...                                   node_type="O2-8", parallel_nodes=4)
+    >>> done = client.optimizations.wait(job.optimization_id, timeout=1800)  # doctest: +SKIP
+    >>> done.best().parameter_set  # doctest: +SKIP
+    {'fast': '15'}
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .auth import CLOCK_TOLERANCE
+from .budget import check_seconds
+from .errors import NotFoundError, UnexpectedResponseError, ValidationError
+from .models.base import parse
+from .models.optimizations import (
+    EXTREMA,
+    GRID_SEARCH,
+    NODE_TYPES,
+    OPERATORS,
+    STRATEGIES,
+    TARGET_PREFIX,
+    TARGETS,
+    Estimate,
+    EstimateEnvelope,
+    Optimization,
+    OptimizationConstraint,
+    OptimizationEnvelope,
+    OptimizationParameter,
+    OptimizationSummary,
+    OptimizationSummaryList,
+    short_target,
+)
+from .polling import Schedule, poll
+from .requester import Requester
+from .validation import validate_backtest_name, validate_id, validate_job_id
+
+#: Reads of a running optimization: a first look soon (it may be over at once), then every
+#: 5 s, then 10 s (QuantConnect's own clients poll every 5 to 18 s).
+OPTIMIZATION_SCHEDULE = (1.0, 2.0, 5.0, 5.0, 5.0, 10.0)
+#: The most backtests a request may describe: the service's limit is unconfirmed; a grid
+#: beyond this is almost surely a step typed wrong, and would cost real money.
+MAX_BACKTESTS = 10_000
+
+ParameterInput = OptimizationParameter | Mapping[str, Any]
+ConstraintInput = OptimizationConstraint | Mapping[str, Any]
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def validate_target(target: str) -> str:
+    """A target as the service spells it, from its short or dotted name.
+
+    Example:
+        >>> validate_target("SharpeRatio")
+        'TotalPerformance.PortfolioStatistics.SharpeRatio'
+
+    Raises:
+        ValidationError: Not one of the four targets.
+    """
+    short = short_target(target) if isinstance(target, str) else ""
+    if short not in TARGETS:
+        raise ValidationError(
+            f"Optimization target {target!r} is not one of {', '.join(TARGETS)} "
+            f"(or {TARGET_PREFIX}<name>)."
+        )
+    return TARGET_PREFIX + short
+
+
+def validate_node_type(node_type: str, parallel_nodes: int | None) -> tuple[str, int]:
+    """The node type and its parallel nodes (default: the node type's usual count).
+
+    Example:
+        >>> validate_node_type("O4-12", None)
+        ('O4-12', 6)
+        >>> validate_node_type("O8-16", 7)
+        Traceback (most recent call last):
+        ...
+        quantconnect_client.errors.ValidationError: The maximum number of parallel nodes for \
+O8-16 is 6, got 7.
+
+    Raises:
+        ValidationError: An unknown node type, or nodes outside 1..the cluster's maximum.
+    """
+    if node_type not in NODE_TYPES:
+        raise ValidationError(
+            f"Optimization node type {node_type!r} is not one of {', '.join(NODE_TYPES)}."
+        )
+    most, usual = NODE_TYPES[node_type]
+    if parallel_nodes is None:
+        return node_type, usual
+    if isinstance(parallel_nodes, bool) or not isinstance(parallel_nodes, int):
+        raise ValidationError(f"parallel_nodes must be an integer, got {parallel_nodes!r}.")
+    if parallel_nodes < 1:
+        raise ValidationError(f"parallel_nodes must be at least 1, got {parallel_nodes}.")
+    if parallel_nodes > most:
+        raise ValidationError(
+            f"The maximum number of parallel nodes for {node_type} is {most}, got {parallel_nodes}."
+        )
+    return node_type, parallel_nodes
+
+
+def _finite(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValidationError(f"{what} must be a finite number, got {value!r}.")
+    return float(value)
+
+
+def validate_parameters(parameters: Iterable[ParameterInput]) -> list[OptimizationParameter]:
+    """Check an optimization's parameters; return them as models.
+
+    Each needs a name and either ``min <= max`` with ``step > 0`` (``min_step > 0`` if given)
+    or a static ``value``; at least one must be optimized, names are unique, and the grid
+    holds at most :data:`MAX_BACKTESTS` points.
+
+    Example:
+        >>> [p.name for p in validate_parameters([{"name": "fast", "min": 5, "max": 20,
+        ...     "step": 5}, {"name": "symbol", "value": "SPY"}])]
+        ['fast', 'symbol']
+
+    Raises:
+        ValidationError: Naming the first problem.
+    """
+    if isinstance(parameters, (str, bytes, Mapping)):
+        raise ValidationError("Optimization parameters must be a list of parameters.")
+    checked: list[OptimizationParameter] = []
+    for item in parameters:
+        try:
+            parameter = (item if isinstance(item, OptimizationParameter)
+                         else OptimizationParameter.model_validate(dict(item)))
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"Optimization parameter {item!r} is malformed: {error}") \
+                from None
+        if not parameter.name.strip():
+            raise ValidationError("Every optimization parameter needs a name.")
+        checked.append(parameter)
+    names = [p.name for p in checked]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValidationError(f"Optimization parameter names repeat: {', '.join(duplicates)}.")
+    points = 1
+    optimized = 0
+    for p in checked:
+        if p.step is None and p.min is None and p.max is None:
+            if p.value is None:
+                raise ValidationError(f"Parameter {p.name!r} needs min, max and step, or a value.")
+            continue
+        low = _finite(p.min, f"Parameter {p.name!r} min")
+        high = _finite(p.max, f"Parameter {p.name!r} max")
+        step = _finite(p.step, f"Parameter {p.name!r} step")
+        if step <= 0:
+            raise ValidationError(f"Parameter {p.name!r} step must be greater than 0, got {step}.")
+        if p.min_step is not None and _finite(p.min_step, f"Parameter {p.name!r} min_step") <= 0:
+            raise ValidationError(f"Parameter {p.name!r} min_step must be greater than 0.")
+        if low > high:
+            raise ValidationError(f"Parameter {p.name!r} min {low} is greater than max {high}.")
+        # A tiny step over a wide range is a finite float but no finite job: count first.
+        count = math.floor((high - low) / step + 1e-9) + 1
+        points *= count
+        optimized += 1
+        if points > MAX_BACKTESTS:
+            raise ValidationError(
+                f"The grid would run more than {MAX_BACKTESTS} backtests (parameter "
+                f"{p.name!r} alone gives {count}); use larger steps or fewer parameters."
+            )
+    if not optimized:
+        raise ValidationError("An optimization needs at least one parameter with min, max and "
+                              "step.")
+    return checked
+
+
+def grid_size(parameters: Iterable[ParameterInput]) -> int:
+    """How many backtests a grid search of these parameters runs.
+
+    Example:
+        >>> grid_size([{"name": "a", "min": 252, "max": 273, "step": 21},
+        ...            {"name": "b", "min": 10, "max": 110, "step": 50}])
+        6
+    """
+    size = 1
+    for p in validate_parameters(parameters):
+        if p.step is not None:
+            assert p.min is not None and p.max is not None
+            size *= math.floor((p.max - p.min) / p.step + 1e-9) + 1
+    return size
+
+
+def validate_constraints(
+    constraints: Iterable[ConstraintInput] | None,
+) -> list[OptimizationConstraint]:
+    """Check constraints: a target of the four, an operator of the six, a finite value.
+
+    Example:
+        >>> validate_constraints([{"target": "Drawdown", "operator": "less",
+        ...                        "targetValue": 0.2}])[0].operator
+        'Less'
+
+    Raises:
+        ValidationError: Naming the first bad constraint.
+    """
+    checked: list[OptimizationConstraint] = []
+    for item in constraints or ():
+        try:
+            constraint = (item if isinstance(item, OptimizationConstraint)
+                          else OptimizationConstraint.model_validate(dict(item)))
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"Constraint {item!r} is malformed: {error}") from None
+        operator = next((o for o in OPERATORS if o.lower() == constraint.operator.lower()), None)
+        if operator is None:
+            raise ValidationError(
+                f"Constraint operator {constraint.operator!r} is not one of {', '.join(OPERATORS)}."
+            )
+        value = _finite(constraint.target_value, "A constraint's target_value")
+        checked.append(OptimizationConstraint(
+            target=validate_target(constraint.target), operator=operator, target_value=value))
+    return checked
+
+
+def _wire_parameter(parameter: OptimizationParameter) -> dict[str, Any]:
+    if parameter.step is None:
+        return {"name": parameter.name, "value": parameter.value}
+    wire: dict[str, Any] = {"name": parameter.name, "min": parameter.min, "max": parameter.max,
+                            "step": parameter.step}
+    if parameter.min_step is not None:
+        wire["minStep"] = parameter.min_step
+    return wire
+
+
+# --------------------------------------------------------------------------- the API
+
+
+class OptimizationsAPI:
+    """Optimization operations; reached as ``client.optimizations``."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    def _request(
+        self,
+        project_id: int,
+        name: str,
+        parameters: Iterable[ParameterInput],
+        *,
+        target: str,
+        target_to: str,
+        target_value: float | None,
+        strategy: str,
+        constraints: Iterable[ConstraintInput] | None,
+    ) -> dict[str, Any]:
+        """The fields estimate and create share, checked."""
+        validate_id(project_id)
+        validate_backtest_name(name)
+        if target_to not in EXTREMA:
+            raise ValidationError(f"target_to must be 'max' or 'min', got {target_to!r}.")
+        if strategy not in STRATEGIES:
+            raise ValidationError(f"Unknown optimization strategy {strategy!r}; the cloud runs "
+                                  f"{GRID_SEARCH}.")
+        payload: dict[str, Any] = {
+            "projectId": project_id,
+            "name": name,
+            "target": validate_target(target),
+            "targetTo": target_to,
+            "targetValue": (None if target_value is None
+                            else _finite(target_value, "target_value")),
+            "strategy": strategy,
+            "parameters": [_wire_parameter(p) for p in validate_parameters(parameters)],
+        }
+        checked = validate_constraints(constraints)
+        if checked:
+            payload["constraints"] = [
+                {"target": c.target, "operator": c.operator, "targetValue": c.target_value}
+                for c in checked
+            ]
+        return payload
+
+    def estimate(
+        self,
+        project_id: int,
+        name: str,
+        parameters: Iterable[ParameterInput],
+        *,
+        target: str = "SharpeRatio",
+        target_to: str = "max",
+        target_value: float | None = None,
+        strategy: str = GRID_SEARCH,
+        constraints: Iterable[ConstraintInput] | None = None,
+        compile_id: str | None = None,
+        node_type: str | None = None,
+        parallel_nodes: int | None = None,
+    ) -> Estimate:
+        """Ask what an optimization would take (an id, its time, the QCC balance; no cost).
+
+        Args:
+            project_id: The project (QuantConnect wants a successful backtest of it first).
+            name: The optimization's name.
+            parameters: :class:`OptimizationParameter` or mappings (``name``, ``min``, ``max``,
+                ``step``, optional ``min_step``; or ``name`` and a static ``value``).
+            target: ``SharpeRatio``, ``CompoundingAnnualReturn``,
+                ``ProbabilisticSharpeRatio`` or ``Drawdown`` (short or dotted).
+            target_to: ``max`` or ``min``.
+            target_value: Stop once the target reaches this value.
+            strategy: Grid search (the cloud's only strategy).
+            constraints: Filters: ``target``, ``operator`` (``Less``, ``LessOrEqual``,
+                ``Greater``, ``GreaterOrEqual``, ``Equals``, ``NotEqual``), ``target_value``.
+            compile_id: A compile of the project (optional here).
+            node_type: ``O2-8``, ``O4-12`` or ``O8-16`` (sent as the ``lean`` CLI does).
+            parallel_nodes: Nodes at once, up to the node type's maximum.
+
+        Raises:
+            ValidationError: Bad input (nothing is sent).
+            RequestRejectedError: The service refused.
+        """
+        payload = self._request(project_id, name, parameters, target=target,
+                                target_to=target_to, target_value=target_value,
+                                strategy=strategy, constraints=constraints)
+        if compile_id is not None:
+            payload["compileId"] = validate_job_id(compile_id, "compileId")
+        if node_type is not None or parallel_nodes is not None:
+            chosen, nodes = validate_node_type(node_type or "O2-8", parallel_nodes)
+            payload.update(nodeType=chosen, parallelNodes=nodes)
+        body = self._client.call("/optimizations/estimate", payload)
+        return parse(EstimateEnvelope, body, "/optimizations/estimate").estimate
+
+    def create(
+        self,
+        project_id: int,
+        compile_id: str,
+        name: str,
+        parameters: Iterable[ParameterInput],
+        *,
+        target: str = "SharpeRatio",
+        target_to: str = "max",
+        target_value: float | None = None,
+        strategy: str = GRID_SEARCH,
+        constraints: Iterable[ConstraintInput] | None = None,
+        node_type: str = "O2-8",
+        parallel_nodes: int | None = None,
+        estimated_cost: float = 0.0,
+    ) -> OptimizationSummary:
+        """Start an optimization; safe to retry.
+
+        If an attempt's answer is lost, the optimization may be running already: before
+        sending again, the client lists the project's optimizations and adopts the one with
+        this exact name created since the call began, so a lost answer never starts a second
+        one (give concurrent optimizations of one project distinct names).
+
+        Args:
+            project_id: The project.
+            compile_id: A successful compile of it.
+            name: The optimization's name.
+            parameters: As for :meth:`estimate`.
+            target: As for :meth:`estimate`.
+            target_to: ``max`` or ``min``.
+            target_value: Stop once the target reaches this value.
+            strategy: Grid search (the cloud's only strategy).
+            constraints: As for :meth:`estimate`.
+            node_type: ``O2-8``, ``O4-12`` or ``O8-16``.
+            parallel_nodes: Nodes at once (default: the node type's usual 12, 6 or 3).
+            estimated_cost: The cost you accept (the service does not check it against an
+                estimate; the estimate has no cost field).
+
+        Raises:
+            ValidationError: Bad input (nothing is sent).
+            RequestRejectedError: The service refused, with its words.
+        """
+        payload = self._request(project_id, name, parameters, target=target,
+                                target_to=target_to, target_value=target_value,
+                                strategy=strategy, constraints=constraints)
+        chosen, nodes = validate_node_type(node_type, parallel_nodes)
+        if _finite(estimated_cost, "estimated_cost") < 0:
+            raise ValidationError(f"estimated_cost must not be negative, got {estimated_cost}.")
+        payload.update(compileId=validate_job_id(compile_id, "compileId"),
+                       nodeType=chosen, parallelNodes=nodes, estimatedCost=estimated_cost)
+        started = self._client.service_now() - CLOCK_TOLERANCE
+
+        def attempt() -> OptimizationSummary:
+            body = self._client.post("/optimizations/create", payload)
+            created = parse(OptimizationSummaryList, body, "/optimizations/create").optimizations
+            if not created:
+                raise UnexpectedResponseError(
+                    "The create answer lists no optimization; one may have started all the "
+                    "same: it is not sent again",
+                    endpoint="/optimizations/create",
+                )
+            return created[0]
+
+        return self._client.with_retries(
+            "/optimizations/create",
+            attempt,
+            reconcile=lambda: self._created_since(project_id, name, started),
+        )
+
+    def _created_since(
+        self, project_id: int, name: str, since: datetime
+    ) -> OptimizationSummary | None:
+        candidates = [o for o in self.list(project_id)
+                      if o.name == name and (o.created is None or o.created >= since)]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda o: (o.created or since, o.optimization_id))
+
+    def read(self, optimization_id: str) -> Optimization:
+        """Read an optimization with its backtests so far.
+
+        Raises:
+            NotFoundError: No such optimization (for example, it was deleted).
+            UnexpectedResponseError: The answer is about another optimization, or none.
+        """
+        validate_job_id(optimization_id, "optimizationId")
+        body = self._client.call("/optimizations/read", {"optimizationId": optimization_id})
+        found = parse(OptimizationEnvelope, body, "/optimizations/read").optimization
+        if found is None or found.optimization_id != optimization_id:
+            raise UnexpectedResponseError(
+                f"Asked for optimization {optimization_id}, got "
+                f"{found.optimization_id if found else 'none'}",
+                endpoint="/optimizations/read",
+            )
+        return found
+
+    def list(self, project_id: int) -> builtins.list[OptimizationSummary]:
+        """The project's optimizations."""
+        validate_id(project_id)
+        body = self._client.call("/optimizations/list", {"projectId": project_id})
+        return parse(OptimizationSummaryList, body, "/optimizations/list").optimizations
+
+    def update(self, optimization_id: str, name: str) -> None:
+        """Rename an optimization (its name is the only field an update changes)."""
+        validate_job_id(optimization_id, "optimizationId")
+        validate_backtest_name(name)
+        self._client.call("/optimizations/update",
+                          {"optimizationId": optimization_id, "name": name})
+
+    def abort(self, optimization_id: str) -> None:
+        """Stop an optimization: its finished backtests stay. Safe to retry: after a lost
+        answer, an optimization that reads ``aborted`` counts as stopped.
+
+        Raises:
+            RequestRejectedError: It had already ended (completed or aborted); the service
+                refuses, and a caller stopping on every ending may ignore this.
+            NotFoundError: No such optimization.
+        """
+        validate_job_id(optimization_id, "optimizationId")
+        payload = {"optimizationId": optimization_id}
+
+        def attempt() -> bool:
+            self._client.post("/optimizations/abort", payload)
+            return True
+
+        def already_aborted() -> bool | None:
+            status = (self.read(optimization_id).status or "").lower()
+            return True if status == "aborted" else None
+
+        self._client.with_retries("/optimizations/abort", attempt, reconcile=already_aborted)
+
+    def delete(self, optimization_id: str) -> None:
+        """Delete an optimization. Safe to retry: after a lost answer, one that no longer
+        reads counts as deleted.
+
+        Raises:
+            NotFoundError: No such optimization in the first place.
+        """
+        validate_job_id(optimization_id, "optimizationId")
+        payload = {"optimizationId": optimization_id}
+
+        def attempt() -> bool:
+            self._client.post("/optimizations/delete", payload)
+            return True
+
+        def already_deleted() -> bool | None:
+            try:
+                self.read(optimization_id)
+            except NotFoundError:
+                return True
+            return None
+
+        self._client.with_retries("/optimizations/delete", attempt, reconcile=already_deleted)
+
+    def wait(
+        self,
+        optimization_id: str,
+        *,
+        timeout: float = 3600.0,
+        on_progress: Callable[[Optimization], None] | None = None,
+        schedule: Schedule[Optimization] = OPTIMIZATION_SCHEDULE,
+    ) -> Optimization:
+        """Read the optimization until it is completed or aborted, and return it.
+
+        Args:
+            optimization_id: The optimization.
+            timeout: Seconds to wait in all.
+            on_progress: Called with every read (``.progress`` is backtests done of the
+                total); its failures are only logged.
+            schedule: Seconds between reads (the last repeats), or a function of the last read.
+
+        Raises:
+            WaitTimeoutError: Still running at the deadline (``.last`` holds the last read).
+            NotFoundError: The optimization is gone (deleted).
+        """
+        validate_job_id(optimization_id, "optimizationId")
+        check_seconds(timeout, "The optimization timeout")
+        return poll(
+            lambda: self.read(optimization_id),
+            done=lambda o: o.finished,
+            schedule=schedule,
+            timeout=timeout,
+            on_progress=on_progress,
+            what=f"optimization {optimization_id}",
+            policy=self._client.retry,
+            on_retry=self._client.count_retry,
+        )
+
+
+__all__ = [
+    "MAX_BACKTESTS",
+    "OPTIMIZATION_SCHEDULE",
+    "OptimizationsAPI",
+    "grid_size",
+    "validate_constraints",
+    "validate_node_type",
+    "validate_parameters",
+    "validate_target",
+]
