@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+#: How long a test server may take to answer its health check.
+STARTUP_TIMEOUT_SECONDS = 180
+
 
 def release_prefect_services() -> None:
     """Drain and stop this process's Prefect event and log workers.
@@ -40,5 +43,8 @@ def prefect_harness() -> Iterator[str]:
         yield current
         return
     release_prefect_services()
-    with prefect_test_harness(server_startup_timeout=60):
+    # The server starts in a subprocess that runs its migrations first: on a loaded 2-core
+    # machine (three xdist workers each starting one) that took over a minute (make test-compat,
+    # 2026-12-06), so the bound is generous; a healthy start takes a few seconds.
+    with prefect_test_harness(server_startup_timeout=STARTUP_TIMEOUT_SECONDS):
         yield str(prefect.settings.PREFECT_API_URL.value())
