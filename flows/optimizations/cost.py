@@ -50,8 +50,10 @@ class CostEstimate:
         """What breaks a bound, in words (empty: within both).
 
         Example:
-            >>> estimate_cost(60, 500, "O8-16", 6).over(max_node_hours=2, max_dollars=5)
-            ['16.67 node-hours is more than the bound of 2', '$10.01 is more than the bound of $5.00']
+            >>> for reason in estimate_cost(60, 500, "O8-16", 6).over(2, 5):
+            ...     print(reason)
+            16.67 node-hours is more than the bound of 2
+            $10.01 is more than the bound of $5.00
         """
         reasons = []
         if self.node_hours > max_node_hours:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from flows.backtests.forms import MAX_GRID_SETS, Parameters, StrategyChoice
 from flows.backtests.gate import GateOptions
 from flows.common.options import FiniteFloat, RetryOptions
-from quantconnect_client.optimization_models import NODE_TYPES
+from quantconnect_client.models.optimizations import NODE_TYPES
 from quantconnect_client.optimizations import MAX_BACKTESTS
 
 Target = Literal["SharpeRatio", "CompoundingAnnualReturn", "ProbabilisticSharpeRatio", "Drawdown"]

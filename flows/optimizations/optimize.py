@@ -50,10 +50,9 @@ from flows.common.temporary import CleanupError, cleanup_hooks, run_cleanup
 from flows.optimizations.cost import estimate_cost
 from flows.optimizations.forms import TARGET_STATISTICS, OptimizeOptions, ParameterRange
 from flows.optimizations.report import OptimizationReport, Outcome, PointRow
-from quantconnect_client import QuantConnectClient, RequestRejectedError
+from quantconnect_client import QuantConnectClient, RequestRejectedError, parse_number
 from quantconnect_client.errors import WaitTimeoutError
-from quantconnect_client.optimization_models import Optimization, OptimizationBacktest
-from quantconnect_client.statistics import parse_number
+from quantconnect_client.models.optimizations import Optimization, OptimizationBacktest
 from tasks.backtests import (
     backtest_name,
     compile_project,
@@ -340,7 +339,7 @@ async def optimize_strategy(
             if report.refused:
                 raise CostGuardError("The optimization was not started: "
                                      + "; ".join(report.refused))
-            log.info("Estimate within the guard: %d backtests, %g node-hours, $%.2f on %d × %s",
+            log.info("Estimate within the guard: %d backtests, %g node-hours, $%.2f on %d x %s",
                      report.cost.backtests, report.cost.node_hours, report.cost.dollars,
                      report.cost.parallel_nodes, report.cost.node_type)
             await _optimize(creds, project_id, built.compile_id, name, options, report)

@@ -139,7 +139,7 @@ class OptimizationReport(BaseModel):
                  ("Status", self.status or "")]
         if self.cost is not None:
             c = self.cost
-            facts += [("Nodes", f"{c.parallel_nodes} × {c.node_type}"),
+            facts += [("Nodes", f"{c.parallel_nodes} x {c.node_type}"),
                       ("Backtests", str(c.backtests)),
                       ("Estimated", f"{c.node_hours:g} node-hours, {c.wall_hours:g} h of wall "
                                     f"time, ${c.dollars:.2f}")]
@@ -156,8 +156,8 @@ class OptimizationReport(BaseModel):
             lines += [f"**Best parameters:** {inline(shown)} ({self.target} "
                       f"{number(round(self.best.target or 0.0, 4))})", ""]
             if self.best_backtest_id:
-                verdict = ("" if self.gate_passed is None
-                           else " — gate passed" if self.gate_passed else " — gate found a regression")
+                verdict = ("" if self.gate_passed is None else " — gate passed"
+                           if self.gate_passed else " — gate found a regression")
                 lines += [f"Re-run as backtest {inline(self.best_backtest_id)}{verdict}.", ""]
         elif self.rows:
             lines += ["**No point qualifies** (every one failed or broke a constraint).", ""]

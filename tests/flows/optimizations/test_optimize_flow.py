@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("prefect_server")]
 TWO = [{"name": "fast", "min": 5, "max": 15, "step": 5},
        {"name": "slow", "min": 30, "max": 60, "step": 30}]
 KEY = "quantconnect-optimization"
+#: The highest bounds the form takes: for tests whose backtests last an hour on the job clock.
+NO_BOUND = {"max_node_hours": 10_000, "max_dollars": 100_000}
 
 
 def options(**fields: Any) -> OptimizeOptions:
@@ -63,25 +65,28 @@ async def test_a_grid_of_two_parameters_is_ranked_with_a_heatmap_and_nothing_lef
     assert "Best parameters:" in markdown and "(SIMULATED)" in markdown
     svg = svg_of(markdown)
     assert "SharpeRatio by fast and slow" in svg and svg.count("<rect x=") == 6
-    assert "3 × O2-8" in markdown and "node-hours" in markdown
+    assert "3 x O2-8" in markdown and "node-hours" in markdown
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
 
 
 async def test_one_parameter_gets_a_line_and_the_best_point_rerun_gives_its_numbers(
     emulator, credentials
 ):
+    pid = await existing_project(emulator, credentials)  # kept: its backtests can be read after
     opts = options(parameters=[{"name": "fast", "min": 5, "max": 20, "step": 5}],
-                   fixed={"slow": 30}, verify_best=True)
+                   fixed={"slow": 30}, verify_best=True,
+                   strategy={"project_id": pid, "strategy_folder": None})
     with anyio.fail_after(120):
         report = await optimize_strategy(options=opts, credentials=credentials)
     assert report.best is not None and report.best_backtest_id
     markdown = await artifact_markdown(str(report.flow_run_id), KEY)
     assert svg_of(markdown).count("<circle") == 4
-    # The emulator's optimizer and plain backtests share one simulation: same parameters, same
-    # Sharpe ratio.
-    rerun = [b for b in emulator.backtests() if b["backtestId"] == report.best_backtest_id]
-    assert rerun and rerun[0]["parameterSet"] == {"fast": f"{report.best.parameters['fast']:g}",
-                                                  "slow": "30"}
+    # The emulator's optimizer and plain backtests share one simulation: the best point run
+    # again as a backtest scores what the optimizer said.
+    rerun = credentials.get_client().backtests.read(pid, report.best_backtest_id)
+    assert rerun.parameter_set == {"fast": f"{report.best.parameters['fast']:g}", "slow": "30"}
+    assert rerun.statistics is not None
+    assert rerun.statistics.numbers()["Sharpe Ratio"] == pytest.approx(report.best.sharpe)
 
 
 async def test_an_estimate_over_the_bound_creates_nothing_and_says_which_bound(
@@ -102,7 +107,7 @@ async def test_at_the_deadline_the_optimization_is_aborted_and_the_run_says_so(
     emulator, credentials
 ):
     emulator.set_jobs(backtest_seconds=3600.0)
-    opts = options(timeout_minutes=0.03, reference_backtest=False)
+    opts = options(timeout_minutes=0.03, reference_backtest=False, guard=NO_BOUND)
     error, run_id = await failed_run(opts, credentials)
     assert isinstance(error, OptimizationDeadlineError)
     assert len(paths(emulator, "/optimizations/abort")) == 1
@@ -128,7 +133,7 @@ async def test_a_failed_run_on_an_existing_project_aborts_what_it_started(
     pid = await existing_project(emulator, credentials)
     emulator.set_jobs(backtest_seconds=3600.0)
     opts = options(strategy={"project_id": pid, "strategy_folder": None}, timeout_minutes=0.03,
-                   reference_backtest=False)
+                   reference_backtest=False, guard=NO_BOUND)
     error, _ = await failed_run(opts, credentials)
     assert isinstance(error, OptimizationDeadlineError)
     (optimization,) = credentials.get_client().optimizations.list(pid)
