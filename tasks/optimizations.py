@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 import anyio.from_thread
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
@@ -246,8 +247,58 @@ async def wait_for_optimization(
     return finished
 
 
+def abort_running_optimizations(
+    client: QuantConnectClient, project_id: int, name_part: str | None = None
+) -> list[str]:
+    """Abort the project's optimizations that still run (only those whose name holds
+    ``name_part``, e.g. a flow run id, if given); the ids aborted. One that ended meanwhile is
+    not an error (the service refuses to abort a finished optimization). Used by the flows'
+    clean-up, their state hooks and the sweeper.
+    """
+    aborted = []
+    for summary in client.optimizations.list(project_id):
+        if summary.finished or (name_part is not None and name_part not in summary.name):
+            continue
+        if _abort(client, summary.optimization_id):
+            aborted.append(summary.optimization_id)
+    return aborted
+
+
+@task(name="abort-running-optimizations", task_run_name="abort-running-optimizations",
+      **api_task_options())
+async def abort_optimizations_in(
+    credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
+) -> dict[int, list[str]]:
+    """For each project, abort its optimizations that still run (the sweeper calls it before
+    it removes orphaned temporary projects: a leaked optimization bills while it runs).
+
+    Retry-safe: a retry finds only what still runs. A project already gone maps to ``[]``.
+
+    Returns:
+        Project id -> the ids of the optimizations aborted.
+    """
+    client = credentials.get_client()
+    limiter = anyio.CapacityLimiter(max_concurrency)
+    aborted: dict[int, list[str]] = {}
+
+    async def one(project_id: int) -> None:
+        async with limiter:
+            try:
+                aborted[project_id] = await in_thread(abort_running_optimizations, client,
+                                                      project_id)
+            except NotFoundError:
+                aborted[project_id] = []
+
+    async with anyio.create_task_group() as group:
+        for project_id in project_ids:
+            group.start_soon(one, project_id)
+    return aborted
+
+
 __all__ = [
     "abort_optimization",
+    "abort_optimizations_in",
+    "abort_running_optimizations",
     "delete_optimization",
     "estimate_optimization",
     "find_optimization",

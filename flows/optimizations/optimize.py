@@ -50,7 +50,7 @@ from flows.common.temporary import CleanupError, cleanup_hooks, run_cleanup
 from flows.optimizations.cost import estimate_cost
 from flows.optimizations.forms import TARGET_STATISTICS, OptimizeOptions, ParameterRange
 from flows.optimizations.report import OptimizationReport, Outcome, PointRow
-from quantconnect_client import QuantConnectClient, RequestRejectedError, parse_number
+from quantconnect_client import QuantConnectClient, parse_number
 from quantconnect_client.errors import WaitTimeoutError
 from quantconnect_client.models.optimizations import Optimization, OptimizationBacktest
 from tasks.backtests import (
@@ -62,6 +62,7 @@ from tasks.backtests import (
 )
 from tasks.credentials import QuantConnectCredentials
 from tasks.optimizations import (
+    abort_running_optimizations,
     estimate_optimization,
     optimization_name,
     start_optimization,
@@ -83,27 +84,6 @@ class CostGuardError(RuntimeError):
 
 class OptimizationDeadlineError(TimeoutError):
     """The optimization did not finish by the run's deadline; it was aborted."""
-
-
-def abort_running_optimizations(
-    client: QuantConnectClient, project_id: int, run_id: str | None = None
-) -> list[str]:
-    """Abort the project's optimizations that still run (only those whose name holds
-    ``run_id``, if given); the ids aborted. One that ended meanwhile is not an error: the
-    service refuses to abort a finished optimization.
-    """
-    aborted = []
-    for summary in client.optimizations.list(project_id):
-        if summary.finished or (run_id is not None and run_id not in summary.name):
-            continue
-        try:
-            client.optimizations.abort(summary.optimization_id)
-        except RequestRejectedError:
-            if not client.optimizations.read(summary.optimization_id).finished:
-                raise
-            continue
-        aborted.append(summary.optimization_id)
-    return aborted
 
 
 def _before_removal(client: QuantConnectClient, project_id: int) -> None:

@@ -83,6 +83,11 @@ class SweepOptions(BaseModel):
         description="First delete the backtests still running in each project (a leaked "
         "backtest holds one of the account's nodes); off saves a request per project.",
     )
+    abort_running_optimizations: bool = Field(
+        default=True,
+        description="First abort the optimizations still running in each project (a leaked "
+        "optimization bills for its nodes while it runs); off saves a request per project.",
+    )
     max_concurrency: int = Field(
         default=DEFAULT_BATCH_CONCURRENCY,
         ge=1,

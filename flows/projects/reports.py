@@ -96,6 +96,8 @@ class SweepItem(BaseModel):
     run_state: str | None = None
     #: Backtests still running that were deleted before the project.
     backtests_stopped: int = 0
+    #: Optimizations still running that were aborted before the project.
+    optimizations_aborted: int = 0
 
 
 class SweepReport(BaseModel):
@@ -108,6 +110,8 @@ class SweepReport(BaseModel):
     failed: int = 0
     spared: int = Field(default=0, description="Old enough, but their flow run still runs.")
     backtests_stopped: int = Field(default=0, description="Running backtests deleted first.")
+    optimizations_aborted: int = Field(default=0,
+                                       description="Running optimizations aborted first.")
     items: list[SweepItem] = Field(default_factory=list)
     seconds: float = 0.0
 

@@ -35,6 +35,7 @@ from quantconnect_client import Project
 from tasks import Outcome, delete_projects, list_projects
 from tasks.backtests import stop_running_backtests
 from tasks.credentials import QuantConnectCredentials
+from tasks.optimizations import abort_optimizations_in
 
 #: States of a flow run that may still use its temporary project.
 ACTIVE_STATES = frozenset(
@@ -95,6 +96,24 @@ async def _stop_backtests(
         get_run_logger().warning(
             "Could not stop the running backtests of %d project(s) (%s: %s); removing them "
             "anyway", len(project_ids), type(error).__name__, error,
+        )
+        return {}
+
+
+async def _abort_optimizations(
+    creds: QuantConnectCredentials, options: SweepOptions, project_ids: list[int]
+) -> dict[int, list[str]]:
+    """Abort the optimizations still running in these projects (what a killed optimizer flow
+    left: it bills while it runs); a failure here does not keep the projects, and the report
+    says what could not be aborted."""
+    try:
+        return await options.retries.apply(abort_optimizations_in)(
+            creds, project_ids, options.max_concurrency
+        )
+    except Exception as error:
+        get_run_logger().warning(
+            "Could not abort the running optimizations of %d project(s) (%s: %s); removing "
+            "them anyway", len(project_ids), type(error).__name__, error,
         )
         return {}
 
@@ -168,6 +187,13 @@ async def sweep_temporary_projects(
         for start in range(0, len(orphans), options.batch_size):
             batch = orphans[start : start + options.batch_size]
             deletions = {p.project_id: options.purge or p.is_deleted for p in batch}
+            # Optimizations first: each point is a backtest, and an aborted optimization
+            # starts no more of them.
+            aborted = (
+                await _abort_optimizations(creds, options, list(deletions))
+                if options.abort_running_optimizations
+                else {}
+            )
             stopped = (
                 await _stop_backtests(creds, options, list(deletions))
                 if options.stop_running_backtests
@@ -182,12 +208,14 @@ async def sweep_temporary_projects(
             for item in report.items[start : start + len(batch)]:
                 outcome = outcomes[item.project_id]
                 item.backtests_stopped = len(stopped.get(item.project_id, []))
+                item.optimizations_aborted = len(aborted.get(item.project_id, []))
                 item.error = None if outcome.succeeded else str(outcome)
                 purged = deletions[item.project_id]
                 item.action = "failed" if item.error else ("purged" if purged else "deleted")
             logger.info("Swept %d/%d", start + len(batch), len(orphans))
     report.deleted = sum(item.action in ("deleted", "purged") for item in report.items)
     report.backtests_stopped = sum(item.backtests_stopped for item in report.items)
+    report.optimizations_aborted = sum(item.optimizations_aborted for item in report.items)
     report.failed = sum(item.action == "failed" for item in report.items)
     report.seconds = round(time.perf_counter() - started, 4)
     await acreate_table_artifact(
@@ -196,7 +224,8 @@ async def sweep_temporary_projects(
         description=(
             f"Sweep: {report.matched} matched, {report.deleted} removed, {report.failed} failed, "
             f"{report.spared} spared (their runs still run), "
-            f"{report.backtests_stopped} running backtest(s) deleted first"
+            f"{report.backtests_stopped} running backtest(s) deleted and "
+            f"{report.optimizations_aborted} optimization(s) aborted first"
             + (" (dry run)" if options.dry_run else "")
         ),
     )

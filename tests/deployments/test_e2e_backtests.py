@@ -25,6 +25,7 @@ pytestmark = pytest.mark.e2e
 
 NIGHTLY = "backtest-strategy/nightly-backtest"
 GRID = "backtest-grid/grid"
+OPTIMIZER = "optimize-strategy/optimizer"
 
 
 def _backtests_created(stack: Stack) -> int:
@@ -86,14 +87,31 @@ def test_grid_runs_on_the_nodes_and_is_ranked(stack: Stack) -> None:
     _nothing_running_or_left(stack)
 
 
+def test_the_optimizer_runs_on_demand_within_its_guard(stack: Stack) -> None:
+    options = {
+        "strategy": {"strategy_folder": "strategies/sma_crossover_py"},
+        "parameters": [{"name": "fast", "min": 5, "max": 10, "step": 5}],
+        "fixed": {"slow": 30},
+        "parallel_nodes": 2,
+    }
+    run = stack.run_deployment(OPTIMIZER, parameters={"options": options}, timeout=240,
+                               poll_interval=1)
+    [done] = stack.wait_for_runs([run.id], timeout=240)
+    assert done.state is not None and done.state.type.value == "COMPLETED", stack.logs()
+    assert "quantconnect-optimization" in _artifact_keys(stack, run.id)
+    _nothing_running_or_left(stack)
+
+
 @pytest.mark.parametrize(
     ("deployment", "options", "said"),
     [
         (GRID, {"grid": {"fast": []}}, "grid"),
         (GRID, {"grid": {"fast": [True, False]}}, "fast"),
         (NIGHTLY, {"parameters": {"fast": {"nested": 1}}}, "parameters"),
+        (OPTIMIZER, {"parameters": [{"name": "fast", "min": 5, "max": 20, "step": 0}]}, "step"),
+        (OPTIMIZER, {"parallel_nodes": 99}, "parallel_nodes"),
     ],
-    ids=["empty-grid", "bool-values", "nested-parameter"],
+    ids=["empty-grid", "bool-values", "nested-parameter", "zero-step", "too-many-nodes"],
 )
 def test_invalid_backtest_forms_are_refused_before_a_run_exists(
     stack: Stack, deployment: str, options: dict[str, object], said: str

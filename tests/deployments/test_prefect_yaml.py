@@ -19,7 +19,8 @@ SPECS = {spec.name: spec for spec in load_deployment_specs()}
 
 def test_the_file_defines_the_deployments_on_the_process_pool() -> None:
     assert list(SPECS) == [
-        "lifecycle-check", "sweeper", "inventory", "bulk-update", "nightly-backtest", "grid"
+        "lifecycle-check", "sweeper", "inventory", "bulk-update", "nightly-backtest", "grid",
+        "optimizer",
     ]
     for spec in SPECS.values():
         assert spec.work_pool["name"] == WORK_POOL_NAME
@@ -54,6 +55,15 @@ def test_backtests_cost_nodes_so_the_nightly_ships_switched_off_with_a_gate() ->
     assert options.strategy.strategy_folder == "strategies/sma_crossover_py"
     grid = SPECS["grid"].load_flow().validate_parameters(SPECS["grid"].parameters)["options"]
     assert len(grid.sets()) == 6
+
+
+def test_the_optimizer_bills_so_it_ships_unscheduled_with_its_guard() -> None:
+    spec = SPECS["optimizer"]
+    assert spec.prefect_schedules() == []
+    options = spec.load_flow().validate_parameters(spec.parameters)["options"]
+    assert options.points() == 12 and options.guard.max_dollars == 5
+    limit = spec.prefect_concurrency_limit()
+    assert limit is not None and not isinstance(limit, int) and limit.limit == 1
 
 
 def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() -> None:

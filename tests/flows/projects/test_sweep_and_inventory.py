@@ -182,3 +182,28 @@ async def test_inventory_filters_and_publishes_a_table(qc_emulator, credentials)
     artifact = await latest_artifact("quantconnect-inventory")
     assert "Strategies/Alpha" in str(artifact.data)
     assert "Research/Gamma" not in str(artifact.data)
+
+
+async def test_the_sweeper_aborts_an_orphans_running_optimization_before_the_project(
+    qc_emulator, credentials
+):
+    # What an optimizer flow killed outright leaves: its temporary project with an optimization
+    # that bills while it runs.
+    qc_emulator.set_jobs(compile_seconds=0, backtest_seconds=3600)
+    client = credentials.get_client()
+    [project_id] = seed(credentials, [temporary()]).values()
+    compile_id = client.compiles.wait(project_id, client.compiles.create(project_id).compile_id)
+    started = client.optimizations.create(
+        project_id, compile_id.compile_id, "left running",
+        [{"name": "fast", "min": 5, "max": 10, "step": 5}], parallel_nodes=2,
+    )
+    assert not client.optimizations.read(started.optimization_id).finished
+
+    report = await sweep_temporary_projects(
+        SweepOptions(ttl_minutes=0, purge=True), credentials=credentials
+    )
+    assert (report.deleted, report.optimizations_aborted) == (1, 1)
+    assert report.items[0].optimizations_aborted == 1
+    assert qc_emulator.projects() == []
+    paths = [r["path"] for r in qc_emulator.requests_log()]
+    assert paths.index("/optimizations/abort") < paths.index("/projects/delete")
