@@ -22,7 +22,8 @@ from quantconnect_emulator.resources import (
     files,
     lean,
     nodes,
+    objectstore,
     projects,
 )
 
-__all__ = ["account", "backtests", "compiles", "files", "lean", "nodes", "projects"]
+__all__ = ["account", "backtests", "compiles", "files", "lean", "nodes", "objectstore", "projects"]
