@@ -50,6 +50,8 @@ from .errors import (
 )
 from .models import RECYCLE_BIN_PREFIX, LeanVersion, Project, ProjectFile
 from .nodes import Node, ProjectNodes
+from .objectstore import ObjectStoreAPI, validate_object_key
+from .objectstore_models import ObjectEntry, ObjectListing, ObjectProperties, UploadResult
 from .retry import NO_RETRY, RetryPolicy, operation_budget, poll
 from .schedules import ProgressSchedule, lean_cli_schedule
 from .settings import DEFAULT_BASE_URL, QuantConnectSettings
@@ -80,6 +82,10 @@ __all__ = [
     "NoNodeAvailableError",
     "Node",
     "NotFoundError",
+    "ObjectEntry",
+    "ObjectListing",
+    "ObjectProperties",
+    "ObjectStoreAPI",
     "Order",
     "OrderSymbol",
     "PayloadTooLargeError",
@@ -104,6 +110,7 @@ __all__ = [
     "TotalPerformance",
     "TransientError",
     "UnexpectedResponseError",
+    "UploadResult",
     "ValidationError",
     "WaitTimeoutError",
     "__version__",
@@ -113,4 +120,5 @@ __all__ = [
     "parse_number",
     "poll",
     "sign",
+    "validate_object_key",
 ]

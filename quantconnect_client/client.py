@@ -27,7 +27,9 @@ from .compiles import CompilesAPI
 from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
 from .models import LeanVersion
+from .multipart import MultipartUpload
 from .nodes import NodesAPI
+from .objectstore import ObjectStoreAPI
 from .projects import ProjectsAPI
 from .redaction import redact_url
 from .retry import RetryPolicy, current_budget, operation_budget, retry_call
@@ -125,6 +127,7 @@ class QuantConnectClient:
         self.backtests = BacktestsAPI(self)
         self.nodes = NodesAPI(self)
         self.account = AccountAPI(self)
+        self.object_store = ObjectStoreAPI(self)
 
     @classmethod
     def from_settings(
@@ -211,14 +214,21 @@ class QuantConnectClient:
         """The LEAN versions the service offers."""
         return read_lean_versions(self)
 
-    def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One signed attempt at ``endpoint``, without retries; returns the envelope."""
+    def post(
+        self,
+        endpoint: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        upload: MultipartUpload | None = None,
+    ) -> dict[str, Any]:
+        """One signed attempt at ``endpoint``, without retries; returns the envelope (``upload``:
+        a multipart body instead of JSON, see :mod:`quantconnect_client.multipart`)."""
         self.metrics.add("requests")
         budget = current_budget()
         if budget is not None:
             budget.count_attempt()
         try:
-            return self._transport.post(endpoint, payload)
+            return self._transport.post(endpoint, payload, upload=upload)
         except ConnectionFailedError as error:
             if not error.request_sent:
                 self.metrics.add("unsent")

@@ -304,7 +304,7 @@ class ObjectStore:
                 for inner in store.under(normalized):
                     entries[inner.key] = inner.data
             if not entries:
-                raise ApiError("None of the requested Object Store keys exist")
+                raise ApiError("Object Store keys not found: none of the requested keys exist")
             job_id = self.account.ids.hex32()
             self.board.submit(
                 job_id,

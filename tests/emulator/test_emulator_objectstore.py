@@ -211,7 +211,7 @@ def test_a_folder_key_downloads_its_files(api: Api) -> None:
 
 def test_get_refusals(api: Api, qc_object_store: Any) -> None:
     assert "keys" in api.fail("/object/get", org(api, keys=[]))
-    assert "None of the requested" in api.fail("/object/get", org(api, keys=["nope"]))
+    assert "none of the requested" in api.fail("/object/get", org(api, keys=["nope"]))
     assert "not found" in api.fail("/object/get", org(api, jobId="0" * 32))
     ok_upload(api, "a.txt", b"a")
     qc_object_store.configure(downloads_enabled=False)
