@@ -301,3 +301,21 @@ def test_multipart_body_streams_in_chunks(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert total == len(body) == upload.length
     assert peak < 4 * CHUNK_BYTES
+
+
+def test_every_upload_attempt_is_signed_afresh(qc_emulator: Any, qc_object_store: Any) -> None:
+    """A resent body carries a new signature (a clock that ticks a second per reading)."""
+    import time
+
+    ticks = iter(range(10_000))
+    start = time.time()
+    with make_client(
+        qc_emulator,
+        organization_id=qc_emulator.organization_id,
+        clock=lambda: start + next(ticks),
+    ) as ticking:
+        qc_emulator.inject("http_500_empty", path="/object/set", count=2)
+        ticking.object_store.set("a.txt", b"a")
+    stamps = [e["timestamp"] for e in api_requests(qc_emulator, "/object/set")]
+    assert len(stamps) == 3 and len(set(stamps)) == 3
+    assert qc_object_store.content("a.txt") == b"a"
