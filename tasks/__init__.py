@@ -31,6 +31,13 @@ from .batches import (
 )
 from .credentials import QuantConnectCredentials
 from .files import list_files, read_file, update_file
+from .objectstore import (
+    delete_object,
+    download_object,
+    list_objects,
+    read_object_properties,
+    upload_object,
+)
 from .projects import (
     ReadBackError,
     authenticate,
@@ -56,18 +63,22 @@ __all__ = [
     "compile_project",
     "create_project",
     "delete_backtest",
+    "delete_object",
     "delete_project",
     "delete_projects",
     "delete_running_backtests",
+    "download_object",
     "find_backtest",
     "find_started_backtest",
     "list_files",
+    "list_objects",
     "list_projects",
     "project_status",
     "read_backtest",
     "read_equity",
     "read_file",
     "read_files",
+    "read_object_properties",
     "read_project",
     "retry_only_transient_errors",
     "start_backtest",
@@ -76,6 +87,7 @@ __all__ = [
     "update_file",
     "update_project",
     "update_projects",
+    "upload_object",
     "upload_strategy",
     "wait_for_backtest",
     "with_api_retries",
