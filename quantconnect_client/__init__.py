@@ -58,6 +58,7 @@ from .models import (
     TotalPerformance,
     parse_number,
 )
+from .models.objectstore import ObjectEntry, ObjectListing, ObjectProperties, UploadResult
 from .models.optimizations import (
     Estimate,
     Optimization,
@@ -66,6 +67,7 @@ from .models.optimizations import (
     OptimizationParameter,
     OptimizationSummary,
 )
+from .objectstore import ObjectStoreAPI, validate_object_key
 from .parameters import BacktestParameters, ParameterValue
 from .polling import poll
 from .retry import NO_RETRY, RetryPolicy
@@ -99,6 +101,10 @@ __all__ = [
     "NoNodeAvailableError",
     "Node",
     "NotFoundError",
+    "ObjectEntry",
+    "ObjectListing",
+    "ObjectProperties",
+    "ObjectStoreAPI",
     "Optimization",
     "OptimizationBacktest",
     "OptimizationConstraint",
@@ -129,6 +135,7 @@ __all__ = [
     "TotalPerformance",
     "TransientError",
     "UnexpectedResponseError",
+    "UploadResult",
     "ValidationError",
     "WaitTimeoutError",
     "__version__",
@@ -137,4 +144,5 @@ __all__ = [
     "parse_number",
     "poll",
     "sign",
+    "validate_object_key",
 ]

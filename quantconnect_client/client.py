@@ -28,7 +28,9 @@ from .compiles import CompilesAPI
 from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
 from .models import LeanVersion
+from .multipart import MultipartUpload
 from .nodes import NodesAPI
+from .objectstore import ObjectStoreAPI
 from .optimizations import OptimizationsAPI
 from .projects import ProjectsAPI
 from .redaction import redact_url
@@ -128,6 +130,7 @@ class QuantConnectClient:
         self.nodes = NodesAPI(self)
         self.account = AccountAPI(self)
         self.optimizations = OptimizationsAPI(self)
+        self.object_store = ObjectStoreAPI(self)
 
     @classmethod
     def from_settings(
@@ -194,6 +197,11 @@ class QuantConnectClient:
         """Seconds the client adds to the local clock, learned from the service."""
         return self._signer.clock_offset
 
+    @property
+    def timeouts(self) -> Timeouts:
+        """The connect and read timeouts of every request (a download link's too)."""
+        return self._transport.timeouts
+
     def service_now(self) -> datetime:
         """Our best estimate of the service's current time (UTC)."""
         return datetime.fromtimestamp(self._signer.current_time(), tz=timezone.utc)
@@ -214,14 +222,21 @@ class QuantConnectClient:
         """The LEAN versions the service offers."""
         return read_lean_versions(self)
 
-    def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        """One signed attempt at ``endpoint``, without retries; returns the envelope."""
+    def post(
+        self,
+        endpoint: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        upload: MultipartUpload | None = None,
+    ) -> dict[str, Any]:
+        """One signed attempt at ``endpoint``, without retries; returns the envelope (``upload``:
+        a multipart body instead of JSON, see :mod:`quantconnect_client.multipart`)."""
         self.metrics.add("requests")
         budget = current_budget()
         if budget is not None:
             budget.count_attempt()
         try:
-            return self._transport.post(endpoint, payload)
+            return self._transport.post(endpoint, payload, upload=upload)
         except ConnectionFailedError as error:
             if not error.request_sent:
                 self.metrics.add("unsent")

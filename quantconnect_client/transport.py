@@ -44,6 +44,7 @@ from .errors import (
     TransientError,
     UnexpectedResponseError,
 )
+from .multipart import MultipartUpload
 from .redaction import has_userinfo, redact_url
 
 logger = logging.getLogger("quantconnect_client")
@@ -188,15 +189,24 @@ class Transport:
         """Close pooled connections."""
         self.session.close()
 
-    def post(self, endpoint: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    def post(
+        self,
+        endpoint: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        upload: MultipartUpload | None = None,
+    ) -> dict[str, Any]:
         """Send ``payload`` to ``endpoint`` once and return the successful envelope.
+
+        With ``upload`` the body is that multipart form instead (streamed, opened afresh for
+        this attempt), signed the same way.
 
         Raises:
             QuantConnectError: A subclass saying what went wrong and whether to retry. An
                 :class:`AuthenticationError` whose answer's ``Date`` showed our clock was off
                 has ``clock_corrected`` set: sending again (signed afresh) can succeed.
         """
-        answer = self._send(endpoint, payload)
+        answer = self._send(endpoint, payload, upload)
         body = self._parse(endpoint, answer)
         # Only the API's own answers (a JSON envelope, not a proxy's page) say what its clock is.
         envelope = isinstance(body, dict) and "success" in body
@@ -223,7 +233,9 @@ class Transport:
 
     # ------------------------------------------------------------------------------ sending
 
-    def _send(self, endpoint: str, payload: dict[str, Any] | None) -> Answer:
+    def _send(
+        self, endpoint: str, payload: dict[str, Any] | None, upload: MultipartUpload | None = None
+    ) -> Answer:
         bound = self.timeouts.attempt
         left = remaining_budget()
         if left is not None:
@@ -232,7 +244,7 @@ class Transport:
         # Per-read timeouts alone would let a trickling server hold the attempt: past the
         # deadline its socket is cut, whichever phase (request, status line, headers, body).
         with attempt_deadline(started + bound) as watch:
-            response = self._request(endpoint, payload, watch, started, bound)
+            response = self._request(endpoint, payload, watch, started, bound, upload)
             try:
                 content = self._read_body(endpoint, response, watch, started, bound)
             finally:
@@ -246,15 +258,21 @@ class Transport:
         watch: AttemptDeadline,
         started: float,
         bound: float,
+        upload: MultipartUpload | None = None,
     ) -> requests.Response:
         """Send the request and read the answer's status line and headers."""
         timeout = (min(self.timeouts.connect, bound), min(self.timeouts.read, bound))
         shown = redact_url(self.base_url)
+        headers = self.signer.headers()  # fresh for every attempt, whatever the body
+        body: dict[str, Any] = {"json": payload or {}}
+        if upload is not None:
+            headers["Content-Type"] = upload.content_type
+            body = {"data": upload.open()}
         try:
             return self.session.post(
                 f"{self.base_url}{endpoint}",
-                json=payload or {},
-                headers=self.signer.headers(),
+                **body,
+                headers=headers,
                 timeout=timeout,
                 stream=True,
                 allow_redirects=False,

@@ -35,6 +35,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+from quantconnect_emulator.multipart import MultipartError, parse_form_data
 from quantconnect_emulator.registry import ApiError
 
 #: Longest integer text accepted (ids are far shorter; Python refuses > 4300 digits anyway).
@@ -138,6 +139,13 @@ def _form(text: str) -> dict[str, Any]:
 def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
     """The body's values; form fields are bound (``name[key]``), JSON keys are kept as sent."""
     media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "multipart/form-data":
+        # Only /object/set is sent this way: its file part stays bytes (``Params.get_raw``), cut
+        # out before any copy of the whole body is made.
+        try:
+            return dict(parse_form_data(content_type, body))
+        except MultipartError as exc:
+            raise ParamError(exc.message) from exc
     stripped = body.strip()
     if not stripped:
         return {}
@@ -157,7 +165,7 @@ def _decode_body(content_type: str, body: bytes) -> dict[str, Any]:
             raise ParamError("Request body must be a JSON object")
         return decoded
     if media_type.startswith("multipart/"):
-        raise ParamError("multipart/form-data bodies are not supported; send JSON")
+        raise ParamError("multipart bodies other than form-data are not supported; send JSON")
     if b"=" in stripped:
         try:
             return _bind_brackets(_form(body.decode("utf-8")))

@@ -10,6 +10,8 @@ this package gets the fixtures without a ``conftest.py``:
   the job settings back to their defaults before each test. Jobs move with
   ``qc_emulator.advance(seconds)``; ``set_jobs(...)``, ``force_build_error(...)``,
   ``force_runtime_error(...)`` and ``backtests()`` control them.
+- ``qc_object_store`` (function scope): the reset emulator's Object Store, to seed and inspect
+  objects in-process (:class:`~quantconnect_emulator.resources.objectstore.ObjectStore`).
 
 Example:
     >>> def test_authenticate(qc_emulator):  # doctest: +SKIP
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from quantconnect_emulator.resources.objectstore import ObjectStore
     from quantconnect_emulator.server import EmulatorServer
 
 
@@ -51,3 +54,15 @@ def qc_emulator(qc_emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     qc_emulator_server.set_faults(None)
     qc_emulator_server.set_jobs(qc_emulator_server.config.jobs)
     yield qc_emulator_server
+
+
+@pytest.fixture
+def qc_object_store(qc_emulator: EmulatorServer) -> ObjectStore:
+    """The reset emulator's Object Store, to seed and inspect objects without requests.
+
+    ``qc_object_store.seed("models/a.json", b"...")``, ``.snapshot()`` (key -> size, md5, ...),
+    ``.content(key)``, ``.configure(quota_bytes=..., downloads_enabled=False, get_seconds=...)``.
+    """
+    from quantconnect_emulator.resources.objectstore import ObjectStore
+
+    return ObjectStore.of(qc_emulator.emulator.account)

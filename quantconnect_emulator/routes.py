@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 import quantconnect_emulator.resources  # noqa: F401  (registers every action)
 from quantconnect_emulator.auth import AUTH_VERDICT_KEY, WWW_AUTHENTICATE
 from quantconnect_emulator.config import API_PREFIX, normalize_api_path
+from quantconnect_emulator.origin import serving_root
 from quantconnect_emulator.params import parse_request_params
 from quantconnect_emulator.registry import HANDLERS, ApiError, dispatch
 
@@ -84,6 +85,7 @@ async def api_endpoint(request: Request, api_path: str) -> JSONResponse:
             _run,
             path,
             emulator.account,
+            str(request.base_url),
             request.headers.get("content-type", ""),
             request.scope.get("query_string", b""),
             await request.body(),
@@ -96,10 +98,11 @@ async def api_endpoint(request: Request, api_path: str) -> JSONResponse:
 
 
 def _run(
-    path: str, account: Account, content_type: str, query_string: bytes, body: bytes
+    path: str, account: Account, root: str, content_type: str, query_string: bytes, body: bytes
 ) -> dict[str, Any]:
     params = parse_request_params(content_type=content_type, query_string=query_string, body=body)
-    return dispatch(path, account, params)
+    with serving_root(root):  # for answers that hand out a link (/object/get)
+        return dispatch(path, account, params)
 
 
 @router.api_route(API_PREFIX, methods=["GET", "POST"], include_in_schema=False)

@@ -31,6 +31,13 @@ from .batches import (
 )
 from .credentials import QuantConnectCredentials
 from .files import list_files, read_file, update_file
+from .objectstore import (
+    delete_object,
+    download_object,
+    list_objects,
+    read_object_properties,
+    upload_object,
+)
 from .optimizations import (
     abort_optimization,
     delete_optimization,
@@ -68,14 +75,17 @@ __all__ = [
     "compile_project",
     "create_project",
     "delete_backtest",
+    "delete_object",
     "delete_optimization",
     "delete_project",
     "delete_projects",
     "delete_running_backtests",
+    "download_object",
     "estimate_optimization",
     "find_backtest",
     "find_started_backtest",
     "list_files",
+    "list_objects",
     "list_optimizations",
     "list_projects",
     "optimization_name",
@@ -84,6 +94,7 @@ __all__ = [
     "read_equity",
     "read_file",
     "read_files",
+    "read_object_properties",
     "read_optimization",
     "read_project",
     "rename_optimization",
@@ -95,6 +106,7 @@ __all__ = [
     "update_file",
     "update_project",
     "update_projects",
+    "upload_object",
     "upload_strategy",
     "wait_for_backtest",
     "wait_for_optimization",

@@ -22,6 +22,7 @@ from quantconnect_emulator.resources import (
     files,
     lean,
     nodes,
+    objectstore,
     optimizations,
     projects,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "files",
     "lean",
     "nodes",
+    "objectstore",
     "optimizations",
     "projects",
 ]

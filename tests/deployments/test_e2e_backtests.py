@@ -109,7 +109,8 @@ def test_the_optimizer_runs_on_demand_within_its_guard(stack: Stack) -> None:
         (GRID, {"grid": {"fast": [True, False]}}, "fast"),
         (NIGHTLY, {"parameters": {"fast": {"nested": 1}}}, "parameters"),
         (OPTIMIZER, {"parameters": [{"name": "fast", "min": 5, "max": 20, "step": 0}]}, "step"),
-        (OPTIMIZER, {"parallel_nodes": 99}, "parallel_nodes"),
+        (OPTIMIZER, {"parameters": [{"name": "fast", "min": 5, "max": 20, "step": 5}],
+                     "parallel_nodes": 99}, "parallel_nodes"),
     ],
     ids=["empty-grid", "bool-values", "nested-parameter", "zero-step", "too-many-nodes"],
 )
