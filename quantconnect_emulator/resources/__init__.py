@@ -1,9 +1,10 @@
 """The emulated API, one module per resource (the way moto splits a service).
 
 Each module holds its models, one operation per API action (run under the
-account's lock) and the handlers that turn request parameters into an operation
-and its payload; :mod:`quantconnect_emulator.wire` renders the models as the
-service's JSON. Importing this package registers every action in
+account's lock), the functions that render its models as the service's JSON
+(with :mod:`quantconnect_emulator.wire` for the formats every answer shares)
+and the handlers that turn request parameters into an operation and its
+payload. Importing this package registers every action in
 :data:`quantconnect_emulator.registry.HANDLERS`; a new resource is a new module
 listed here.
 

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantconnect_emulator import wire
 from quantconnect_emulator.checkrun import STOPPED
 from quantconnect_emulator.codecheck import SourceReport, build_error
 from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
@@ -75,6 +74,28 @@ class Compile:
     signature_order: list[str] = field(default_factory=list)
     #: A forced build error (``force_build_error``), bound when the compile was created.
     forced: list[str] | None = None
+
+
+def compile_json(build: Compile, state: str, *, created: bool = False) -> dict[str, Any]:
+    """A compile as ``/compile/create`` (``created``) or ``/compile/read`` answers it."""
+    payload: dict[str, Any] = {
+        "compileId": build.compile_id,
+        "state": state,
+        "projectId": build.project_id,
+        "signature": build.signature,
+        "signatureOrder": list(build.signature_order),
+    }
+    if created:
+        # Only the create answer names the files' parameters (backtests §2; ReadCompileResponse
+        # has compileId, state and logs).
+        payload["parameters"] = [
+            {"file": entry["file"], "parameters": list(entry["parameters"])}  # type: ignore[call-overload]
+            for entry in build.report.file_parameters
+        ]
+    else:
+        # Logs appear once the build is done; a build error is still success:true.
+        payload["logs"] = [] if state == "InQueue" else list(build.logs)
+    return payload
 
 
 def _first(build: Compile) -> str:
@@ -224,7 +245,7 @@ def _project_removed(account: Account, project_id: int) -> None:
 def _create(account: Account, params: Params) -> dict[str, Any]:
     compiles = Compiles.of(account)
     build = compiles.create(params.require_int("projectId"))
-    return wire.compile_job(build, IN_QUEUE, created=True)
+    return compile_json(build, IN_QUEUE, created=True)
 
 
 @action("/compile/read")
@@ -233,7 +254,7 @@ def _read(account: Account, params: Params) -> dict[str, Any]:
     project_id = params.require_int("projectId")
     Projects.of(account).require(project_id)
     build = compiles.require(project_id, params.require_str("compileId"))
-    return wire.compile_job(build, compiles.state(build))
+    return compile_json(build, compiles.state(build))
 
 
 # -------------------------------------------------------------- test controls
