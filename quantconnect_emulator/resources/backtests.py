@@ -60,14 +60,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, NoFreeSlotError, Stage
 from quantconnect_emulator.params import ParamError, decode_json
-from quantconnect_emulator.registry import (
-    CONTROL_ROUTERS,
-    JOBS_CHANGED_HOOKS,
-    PROJECT_REMOVED_HOOKS,
-    STATS_HOOKS,
-    ApiError,
-    action,
-)
+from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.backtest_results import chart, orders, total_performance
 from quantconnect_emulator.resources.compiles import (
     BUILD_ERROR,
@@ -145,26 +138,22 @@ class Backtest:
     charts: dict[str, list[str]] = field(default_factory=dict)
 
 
-class Backtests:
-    """The backtests of one account (an ``Account.part``)."""
+class Backtests(Resource):
+    """The backtests of one account (``Backtests.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[str, Backtest] = {}
         self.forced_failures: dict[int, Failure] = {}
-        self._configure_board()
-
-    @classmethod
-    def of(cls, account: Account) -> Backtests:
-        """The account's backtests."""
-        return account.part(cls)
+        self.jobs_changed()
 
     @property
     def board(self) -> JobBoard:
         """The backtest jobs on the account's nodes."""
         return JobBoards.of(self.account).board("backtest")
 
-    def _configure_board(self) -> None:
+    def jobs_changed(self) -> None:
+        """Give the board the nodes and the node mode now in force."""
         config = self.account.jobs_config
         self.board.configure(
             slots=config.backtest_nodes, reject_when_busy=config.node_mode == "reject"
@@ -585,26 +574,6 @@ def _midnight(day: date) -> datetime:
 
 
 
-# ------------------------------------------------------------------- hooks
-
-
-def _project_removed(account: Account, project_id: int) -> None:
-    Backtests.of(account).project_removed(project_id)
-
-
-def _jobs_changed(account: Account) -> None:
-    Backtests.of(account)._configure_board()
-
-
-def _stats(account: Account) -> dict[str, Any]:
-    return Backtests.of(account).stats()
-
-
-PROJECT_REMOVED_HOOKS.append(_project_removed)
-JOBS_CHANGED_HOOKS.append(_jobs_changed)
-STATS_HOOKS.append(_stats)
-
-
 # ------------------------------------------------------------------ handlers
 
 
@@ -740,6 +709,3 @@ async def _snapshot(request: Request) -> dict[str, Any]:
     account = request.app.state.emulator.account
     backtests = Backtests.of(account)
     return {"backtests": backtests.snapshot(), **backtests.stats()}
-
-
-CONTROL_ROUTERS.append(control)

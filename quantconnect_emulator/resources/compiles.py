@@ -39,12 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from quantconnect_emulator.checkrun import STOPPED
 from quantconnect_emulator.codecheck import SourceReport, build_error
 from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
-from quantconnect_emulator.registry import (
-    CONTROL_ROUTERS,
-    PROJECT_REMOVED_HOOKS,
-    ApiError,
-    action,
-)
+from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.templates import LEAN_VERSIONS
 
@@ -103,18 +98,13 @@ def _first(build: Compile) -> str:
     return min((n for n in build.files if n.endswith(suffix)), default="main" + suffix)
 
 
-class Compiles:
-    """The compiles of one account (an ``Account.part``)."""
+class Compiles(Resource):
+    """The compiles of one account (``Compiles.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[str, Compile] = {}
         self.forced_errors: dict[int, list[str]] = {}
-
-    @classmethod
-    def of(cls, account: Account) -> Compiles:
-        """The account's compiles."""
-        return account.part(cls)
 
     @property
     def board(self) -> JobBoard:
@@ -234,10 +224,6 @@ class Compiles:
             del self.by_id[compile_id]
 
 
-def _project_removed(account: Account, project_id: int) -> None:
-    Compiles.of(account).project_removed(project_id)
-
-
 # ------------------------------------------------------------------ handlers
 
 
@@ -280,7 +266,3 @@ async def _force_build_error(request: Request, body: ForceBuildError) -> dict[st
     except ApiError as exc:
         return {"status": "refused", "error": exc.message}
     return {"status": "armed", "projectId": body.project_id}
-
-
-CONTROL_ROUTERS.append(control)
-PROJECT_REMOVED_HOOKS.append(_project_removed)

@@ -31,7 +31,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from quantconnect_emulator.naming import RECYCLE_BIN_PREFIX, is_in_recycle_bin, project_name_error
-from quantconnect_emulator.registry import CONTROL_ROUTERS, ApiError, action
+from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.lean import versions
 from quantconnect_emulator.templates import LANGUAGES, LEAN_VERSIONS, default_files
 from quantconnect_emulator.wire import datetime_plain
@@ -132,17 +132,12 @@ def file_json(owner: Project, model: ProjectFile) -> dict[str, Any]:
     }
 
 
-class Projects:
-    """The projects of one account (an :meth:`Account.part`)."""
+class Projects(Resource):
+    """The projects of one account (``Projects.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[int, Project] = {}
-
-    @classmethod
-    def of(cls, account: Account) -> Projects:
-        """The account's projects."""
-        return account.part(cls)
 
     # ------------------------------------------------------------ operations
 
@@ -362,6 +357,3 @@ async def _seed(request: Request, body: SeedRequest) -> dict[str, Any]:
     except ApiError as exc:
         raise HTTPException(status_code=422, detail=exc.message) from exc
     return {"projectIds": ids}
-
-
-CONTROL_ROUTERS.append(control)
