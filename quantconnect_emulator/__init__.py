@@ -7,11 +7,15 @@ failures a real client meets in the wild (5xx, HTML error pages, 429, dropped
 connections, slow answers, writes whose answer is lost).
 
 Layout (split by resource, the way moto splits a service): ``account`` (the
-lock, id generators, the clock), ``jobs`` (states that advance with the clock),
-``resources/`` (one module per API resource: models, operations, handlers),
-``registry`` (the action table the router dispatches from), ``wire`` (models to
-JSON), and around them ``routes``, ``middleware``, ``faults``, ``control``,
-``config`` and ``cli``.
+lock, id generators, the clock; it tells the resources of its events),
+``jobs`` (states that advance with the clock), ``resources/`` (one module per
+API resource: models, operations, handlers and its own JSON; its docstring
+says how to add a resource), ``registry`` (the action table the router
+dispatches from, and :class:`~quantconnect_emulator.registry.Resource`, the
+base of a resource's state), ``wire`` (only the formats every resource's JSON
+shares), ``simulate`` (the deterministic backtest results and their
+statistics), and around them ``routes``, ``middleware``, ``faults``,
+``control``, ``config`` and ``cli``.
 
 Example:
     >>> from quantconnect_emulator import EmulatorServer, FaultKind

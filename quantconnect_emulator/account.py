@@ -5,7 +5,10 @@ QuantConnect account. Its clock drives the jobs (compiles, backtests) only;
 timestamps such as ``created`` and signature checks use the wall clock.
 Resource modules (:mod:`quantconnect_emulator.resources`) keep their models in
 it (:meth:`Account.part`) and run every operation under its one re-entrant
-lock, so an API action is atomic whatever it touches.
+lock, so an API action is atomic whatever it touches. The account tells every
+resource of :data:`~quantconnect_emulator.resources.RESOURCES` of its events by
+calling that resource's method (:class:`~quantconnect_emulator.registry.Resource`):
+a project removed, new job settings, the figures for ``stats()``.
 ``reset`` makes a new account, handing over the id generators and the clock:
 ids never repeat within a process (a stale id from before a reset cannot reach
 a new project), and the clock never runs backwards.
@@ -34,10 +37,11 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from quantconnect_emulator.checkrun import CheckRunner
-from quantconnect_emulator.registry import JOBS_CHANGED_HOOKS, PROJECT_REMOVED_HOOKS, STATS_HOOKS
+from quantconnect_emulator.resources import RESOURCES
 
 if TYPE_CHECKING:
     from quantconnect_emulator.config import EmulatorConfig, JobsConfig
+    from quantconnect_emulator.registry import Resource
 
 T = TypeVar("T")
 
@@ -210,22 +214,28 @@ class Account:
         with self.lock:
             self.counters[name] += amount
 
+    def resources(self) -> list[Resource]:
+        """The state of every resource of :data:`~quantconnect_emulator.resources.RESOURCES`,
+        in its order (made on first use): the parts the account tells of its events."""
+        with self.lock:
+            return [self.part(kind) for kind in RESOURCES]
+
     def project_removed(self, project_id: int) -> None:
         """Tell the resources that keep per-project state (backtests...) to drop it."""
         with self.lock:
-            for hook in PROJECT_REMOVED_HOOKS:
-                hook(self, project_id)
+            for resource in self.resources():
+                resource.project_removed(project_id)
 
     def jobs_changed(self) -> None:
         """Tell the job resources that :attr:`jobs_config` was replaced."""
         with self.lock:
-            for hook in JOBS_CHANGED_HOOKS:
-                hook(self)
+            for resource in self.resources():
+                resource.jobs_changed()
 
     def extra_stats(self) -> dict[str, Any]:
         """Top-level ``stats()`` entries the resources report (peaks...)."""
         result: dict[str, Any] = {}
         with self.lock:
-            for hook in STATS_HOOKS:
-                result.update(hook(self))
+            for resource in self.resources():
+                result.update(resource.stats())
         return result

@@ -24,8 +24,8 @@ from quantconnect_emulator.auth import check_request_auth
 from quantconnect_emulator.config import CONTROL_PREFIX, EmulatorConfig, FaultConfig, JobsConfig
 from quantconnect_emulator.faults import FaultEngine
 from quantconnect_emulator.middleware import EmulatorMiddleware, install_drop_log_filter
-from quantconnect_emulator.registry import CONTROL_ROUTERS
 from quantconnect_emulator.requestlog import RequestLog
+from quantconnect_emulator.resources import CONTROLS
 from quantconnect_emulator.resources.projects import Projects
 
 #: Counters ``stats()["store"]`` always reports (zero until something happens).
@@ -144,7 +144,7 @@ def create_app(
     app.state.emulator = emulator
     app.include_router(routes.router)
     app.include_router(control.router)
-    for resource_router in CONTROL_ROUTERS:
+    for resource_router in CONTROLS:
         app.include_router(resource_router, prefix=CONTROL_PREFIX, tags=["emulator control"])
     app.add_middleware(EmulatorMiddleware, emulator=emulator)
     return app

@@ -32,14 +32,11 @@ from quantconnect_emulator.config import (
     API_PREFIX,
     CONTROL_PREFIX,
     DEFAULT_API_TOKEN,
-    ENV_PREFIX,
     EmulatorConfig,
 )
 
 #: Port of ``qc-emulator`` when none is given (an in-process server picks a free one).
 DEFAULT_CLI_PORT = 8765
-TOKEN_ENV = ENV_PREFIX + "API_TOKEN"
-USER_ID_ENV = ENV_PREFIX + "USER_ID"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 #: Short flags (the README's) for generated ones: generated name -> alias.

@@ -10,6 +10,12 @@ critical parts only: ``compile/create`` checks the sources between two of them,
 so a long check holds no other request. Adding a resource adds entries here
 without touching any other resource.
 
+A resource that keeps state subclasses :class:`Resource`: the account makes one
+per account on first use (``Projects.of(account)``) and tells every resource
+listed in :data:`quantconnect_emulator.resources.RESOURCES` of the account's
+events by calling its methods (a project removed, new job settings, the figures
+for ``stats()``).
+
 Example:
     >>> from quantconnect_emulator.params import Params
     >>> @action("/_doc/echo")
@@ -25,7 +31,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
@@ -59,14 +65,42 @@ class Action:
 #: Every emulated action, by path relative to ``/api/v2`` (lower case).
 HANDLERS: dict[str, Action] = {}
 
-#: Called with ``(account, project_id)`` when a project is deleted or purged.
-PROJECT_REMOVED_HOOKS: list[Callable[[Account, int], None]] = []
-#: Called with ``account`` for extra top-level ``stats()`` entries.
-STATS_HOOKS: list[Callable[[Account], dict[str, Any]]] = []
-#: Called with ``account`` after its job settings changed (nodes, mode).
-JOBS_CHANGED_HOOKS: list[Callable[[Account], None]] = []
-#: FastAPI routers a resource adds under ``/_emulator`` (its test controls).
-CONTROL_ROUTERS: list[Any] = []
+
+class Resource:
+    """The state of one resource in one account, and the account's events it hears.
+
+    Each event is a method the account calls on every resource of
+    :data:`quantconnect_emulator.resources.RESOURCES`, under its lock; the ones
+    here do nothing, so a resource overrides only those it needs.
+
+    Example:
+        >>> from quantconnect_emulator.account import Account
+        >>> from quantconnect_emulator.config import EmulatorConfig
+        >>> account = Account(EmulatorConfig())
+        >>> Resource.of(account) is Resource.of(account), Resource.of(account).stats()
+        (True, {})
+    """
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+
+    @classmethod
+    def of(cls: type[R], account: Account) -> R:
+        """This resource's state in ``account`` (made on first use)."""
+        return account.part(cls)
+
+    def project_removed(self, project_id: int) -> None:
+        """Drop what belongs to a project deleted (to the Recycle Bin) or purged."""
+
+    def jobs_changed(self) -> None:
+        """Follow the account's new job settings (``account.jobs_config``)."""
+
+    def stats(self) -> dict[str, Any]:
+        """Top-level ``stats()`` entries of this resource."""
+        return {}
+
+
+R = TypeVar("R", bound=Resource)
 
 
 def action(

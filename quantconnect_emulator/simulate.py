@@ -40,6 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from quantconnect_emulator.codecheck import SourceReport, check_sources
+from quantconnect_emulator.wire import datetime_iso, timespan
 
 #: Shown wherever a person reads results, so simulated numbers are not taken for LEAN's.
 SIMULATED_NOTE = "simulated by quantconnect_emulator; not LEAN results"
@@ -416,6 +417,86 @@ def _statistics(sim: Simulation) -> dict[str, str]:
         "Lowest Capacity Asset": sim.symbol["id"] if sim.trades else "",
         "Portfolio Turnover": _percent(p["portfolioTurnover"], 2),
         "Drawdown Recovery": str(int(p["drawdownRecovery"])),
+    }
+
+
+def trade_statistics(sim: Simulation) -> dict[str, Any]:
+    """``totalPerformance.tradeStatistics``: the closed trades' figures, LEAN's keys.
+
+    Example:
+        >>> t = trade_statistics(simulate("Py", {"main.py": "x = 1\\n"}, {}))
+        >>> t["totalNumberOfTrades"] == t["numberOfWinningTrades"] + t["numberOfLosingTrades"]
+        True
+    """
+    trades = sim.trades
+    pnl = [t.profit_loss for t in trades]
+    wins = [x for x in pnl if x > 0]
+    losses = [x for x in pnl if x <= 0]
+    spans = [(sim.times[t.exit_index] - sim.times[t.entry_index]) for t in trades] or [0]
+    win_spans = [s for s, x in zip(spans, pnl, strict=False) if x > 0] or [0]
+    loss_spans = [s for s, x in zip(spans, pnl, strict=False) if x <= 0] or [0]
+    fees = sum(t.fees for t in trades)
+    streaks = {True: 0, False: 0}
+    current, last = 0, None
+    for x in pnl:
+        won = x > 0
+        current = current + 1 if won == last else 1
+        last = won
+        streaks[won] = max(streaks[won], current)
+    count = len(trades) or 1
+    total_profit, total_loss = sum(wins), sum(losses)
+
+    def money(value: float) -> str:
+        # LEAN serialises some decimals as strings: the client must accept both forms.
+        return f"{value:.2f}"
+
+    deviation = stats.pstdev(pnl) if len(pnl) > 1 else 0.0
+    downside = stats.pstdev([x for x in pnl if x < 0]) if len(losses) > 1 else 0.0
+    drawdown = sim.portfolio["drawdown"]
+    start = sim.times[0]
+    end = sim.times[-1]
+    return {
+        "startDateTime": datetime_iso(datetime.fromtimestamp(start, tz=timezone.utc)),
+        "endDateTime": datetime_iso(datetime.fromtimestamp(end, tz=timezone.utc)),
+        "totalNumberOfTrades": len(trades),
+        "numberOfWinningTrades": len(wins),
+        "numberOfLosingTrades": len(losses),
+        "totalProfitLoss": money(sum(pnl)),
+        "totalProfit": money(total_profit),
+        "totalLoss": money(total_loss),
+        "largestProfit": money(max(wins, default=0.0)),
+        "largestLoss": money(min(losses, default=0.0)),
+        "averageProfitLoss": money(sum(pnl) / count),
+        "averageProfit": money(total_profit / len(wins) if wins else 0.0),
+        "averageLoss": money(total_loss / len(losses) if losses else 0.0),
+        "averageTradeDuration": timespan(stats.fmean(spans)),
+        "averageWinningTradeDuration": timespan(stats.fmean(win_spans)),
+        "averageLosingTradeDuration": timespan(stats.fmean(loss_spans)),
+        "medianTradeDuration": timespan(stats.median(spans)),
+        "medianWinningTradeDuration": timespan(stats.median(win_spans)),
+        "medianLosingTradeDuration": timespan(stats.median(loss_spans)),
+        "maxConsecutiveWinningTrades": streaks[True],
+        "maxConsecutiveLosingTrades": streaks[False],
+        "profitLossRatio": round(sim.portfolio["profitLossRatio"], 4),
+        "winLossRatio": round(len(wins) / len(losses), 4) if losses else 0,
+        "winRate": round(len(wins) / count, 4),
+        "lossRate": round(len(losses) / count, 4),
+        "averageMAE": round(-abs(total_loss) / count * 0.5, 2),
+        "averageMFE": round(total_profit / count * 1.5, 2),
+        "largestMAE": round(min(losses, default=0.0) * 1.5, 2),
+        "largestMFE": round(max(wins, default=0.0) * 1.5, 2),
+        "maximumClosedTradeDrawdown": round(min(losses, default=0.0), 2),
+        "maximumIntraTradeDrawdown": round(min(losses, default=0.0) * 1.5, 2),
+        "profitLossStandardDeviation": round(deviation, 2),
+        "profitLossDownsideDeviation": round(downside, 2),
+        "profitFactor": round(total_profit / abs(total_loss), 4) if total_loss else 0,
+        "sharpeRatio": round(sim.portfolio["sharpeRatio"], 4),
+        "sortinoRatio": round(sim.portfolio["sortinoRatio"], 4),
+        "profitToMaxDrawdownRatio": round(sum(pnl) / (drawdown * sim.cash), 4) if drawdown else 0,
+        "maximumEndTradeDrawdown": round(min(losses, default=0.0) * 0.5, 2),
+        "averageEndTradeDrawdown": round(total_loss / count * 0.25, 2),
+        "maximumDrawdownDuration": timespan(sim.portfolio["drawdownRecovery"] * 86_400),
+        "totalFees": money(fees),
     }
 
 

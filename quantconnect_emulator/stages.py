@@ -1,7 +1,7 @@
 """The stages of an emulated backtest job, and the ``status`` texts the service shows.
 
-Shared by :mod:`quantconnect_emulator.resources.backtests` (which schedules them) and
-:mod:`quantconnect_emulator.wire` (which answers by them), so no stage is spelt twice.
+Kept apart from :mod:`quantconnect_emulator.resources.backtests` (which schedules them and
+answers by them) so that any other resource reading a backtest's stage spells it the same.
 
 Example:
     >>> COMPLETED in DONE, RUNNING in DONE

@@ -17,6 +17,10 @@ the parse ends the backtest the way the service ends one that fails during
 initialization. Deleting a backtest stops it and frees its node; deleting or
 purging its project removes its backtests.
 
+The ``Backtest`` and ``BacktestSummary`` JSON is written here, beside the
+model; the results its reads show (``totalPerformance``, charts, orders) in
+:mod:`quantconnect_emulator.resources.backtest_results`.
+
 Choices where the service is unconfirmed (each can be changed by config or
 control): the running status text ``Running: NN%``; the no-node message; a
 compile that ended in ``BuildError`` is refused with its own message (an
@@ -48,23 +52,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantconnect_emulator import wire
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, NoFreeSlotError, Stage
 from quantconnect_emulator.params import ParamError, decode_json
-from quantconnect_emulator.registry import (
-    CONTROL_ROUTERS,
-    JOBS_CHANGED_HOOKS,
-    PROJECT_REMOVED_HOOKS,
-    STATS_HOOKS,
-    ApiError,
-    action,
-)
+from quantconnect_emulator.registry import ApiError, Resource, action
+from quantconnect_emulator.resources.backtest_results import chart, orders, total_performance
 from quantconnect_emulator.resources.compiles import (
     BUILD_ERROR,
     BUILD_SUCCESS,
@@ -72,7 +69,13 @@ from quantconnect_emulator.resources.compiles import (
     Compiles,
 )
 from quantconnect_emulator.resources.projects import Projects
-from quantconnect_emulator.simulate import SIMULATED_NOTE, Simulation, simulate
+from quantconnect_emulator.simulate import CHART_NAMES as SIM_CHARTS
+from quantconnect_emulator.simulate import (
+    SIMULATED_NOTE,
+    Simulation,
+    placeholder_statistics,
+    simulate,
+)
 from quantconnect_emulator.stages import (
     COMPLETED,
     DONE,
@@ -81,10 +84,12 @@ from quantconnect_emulator.stages import (
     QUEUED,
     RUNNING,
     SETTLED,
+    STATISTICS_IN,
     STATUS_COMPLETED,
     STATUS_ERROR,
     STATUS_QUEUED,
 )
+from quantconnect_emulator.wire import datetime_plain, empty_map
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
@@ -133,26 +138,22 @@ class Backtest:
     charts: dict[str, list[str]] = field(default_factory=dict)
 
 
-class Backtests:
-    """The backtests of one account (an ``Account.part``)."""
+class Backtests(Resource):
+    """The backtests of one account (``Backtests.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[str, Backtest] = {}
         self.forced_failures: dict[int, Failure] = {}
-        self._configure_board()
-
-    @classmethod
-    def of(cls, account: Account) -> Backtests:
-        """The account's backtests."""
-        return account.part(cls)
+        self.jobs_changed()
 
     @property
     def board(self) -> JobBoard:
         """The backtest jobs on the account's nodes."""
         return JobBoards.of(self.account).board("backtest")
 
-    def _configure_board(self) -> None:
+    def jobs_changed(self) -> None:
+        """Give the board the nodes and the node mode now in force."""
         config = self.account.jobs_config
         self.board.configure(
             slots=config.backtest_nodes, reject_when_busy=config.node_mode == "reject"
@@ -429,31 +430,155 @@ def parse_parameters(raw: Any) -> dict[str, Any]:
     return result
 
 
-# ------------------------------------------------------------------- hooks
+# ---------------------------------------------------------------------- JSON
 
 
-def _project_removed(account: Account, project_id: int) -> None:
-    Backtests.of(account).project_removed(project_id)
+def _server_statistics(account: Account) -> dict[str, str]:
+    # The simulated label lives here (and in the report, and in the emulator's own listing):
+    # never in a field the user writes, such as the note or the tags.
+    return {
+        "Note": SIMULATED_NOTE,
+        "Total Time (s)": f"{account.jobs_config.backtest_seconds:g}",
+        "Server": "quantconnect_emulator",
+    }
 
 
-def _jobs_changed(account: Account) -> None:
-    Backtests.of(account)._configure_board()
+def chart_names(model: Backtest) -> list[str]:
+    """The charts a backtest lists: LEAN's defaults, then the algorithm's own (``plot``)."""
+    own = [name for name in model.charts if name not in SIM_CHARTS]
+    return [*SIM_CHARTS, *own]
 
 
-def _stats(account: Account) -> dict[str, Any]:
-    return Backtests.of(account).stats()
+def _statistics_fields(
+    account: Account, model: Backtest, stage: str, progress: float, created: bool
+) -> dict[str, Any]:
+    """``statistics`` and ``runtimeStatistics`` as the stage shows them (contract §7)."""
+    jobs = account.jobs_config
+    sim = model.simulation
+    fields: dict[str, Any] = {}
+    if created or stage == QUEUED:
+        # Before it runs: no runtime statistics (null, never []); statistics [] on reads if so
+        # configured, and never [] on the create answer (a map or absent there).
+        if not created and jobs.queued_statistics == "list":
+            fields["statistics"] = []
+        fields["runtimeStatistics"] = None
+    elif stage in (RUNNING, ERROR):
+        placeholders = jobs.running_statistics == "placeholders" or stage == ERROR
+        fields["statistics"] = placeholder_statistics(sim.cash) if placeholders else []
+        fields["runtimeStatistics"] = sim.runtime_statistics(progress)
+    elif stage == FINISHING:
+        missing = jobs.results_lag_missing
+        both = missing == "both"
+        fields["statistics"] = [] if both or missing == "statistics" else dict(sim.statistics)
+        fields["runtimeStatistics"] = (
+            None if both or missing == "runtime_statistics" else sim.runtime_statistics(1.0)
+        )
+    else:
+        fields["statistics"] = dict(sim.statistics)
+        fields["runtimeStatistics"] = sim.runtime_statistics(progress)
+    return fields
 
 
-PROJECT_REMOVED_HOOKS.append(_project_removed)
-JOBS_CHANGED_HOOKS.append(_jobs_changed)
-STATS_HOOKS.append(_stats)
+def backtest_json(
+    account: Account, model: Backtest, backtests: Backtests, *, created: bool = False
+) -> dict[str, Any]:
+    """A ``Backtest`` as ``/backtests/read`` answers it, or ``/backtests/create`` (``created``:
+    a just-created backtest answers ``In Queue...``, whether or not a node was free)."""
+    stage = backtests.stage(model)
+    progress = 0.0 if created else backtests.progress(model)
+    sim = model.simulation
+    failure = model.failure if stage == ERROR and not created else None
+    started = stage != QUEUED and not created
+    finished = stage in DONE and not created
+    return {
+        "backtestId": model.backtest_id,
+        "projectId": model.project_id,
+        "organizationId": account.organization_id,
+        "name": model.name,
+        "note": model.note,
+        "status": STATUS_QUEUED if created else backtests.status(model),
+        "completed": finished or failure is not None,
+        "progress": round(progress, 4),
+        "error": failure.error if failure else None,
+        "stacktrace": failure.stacktrace if failure else None,
+        "hasInitializeError": bool(failure and failure.during_initialization),
+        "created": datetime_plain(model.created),
+        "backtestStart": datetime_plain(_midnight(sim.start)),
+        "backtestEnd": datetime_plain(_midnight(sim.end)),
+        "tradeableDates": sim.days,
+        "parameterSet": empty_map(dict(model.parameters)),
+        **_statistics_fields(account, model, stage, progress, created),
+        "totalPerformance": total_performance(sim) if stage == SETTLED and started else None,
+        "charts": {name: {"name": name} for name in chart_names(model)} if started else {},
+        "rollingWindow": {},  # a map: LEAN's ReadBacktest refuses a list here
+        "nodeName": "Emulated B2-8 node" if started else None,
+        "optimizationId": None,
+        "snapshotId": 0,
+        "researchGuide": {"minutes": 0, "backtestCount": 1, "parameters": len(model.parameters)},
+        "outOfSampleMaxEndDate": None,
+        "outOfSampleDays": 0,
+        "analysis": [],
+        "serverStatistics": _server_statistics(account),
+    }
+
+
+def summary_json(
+    model: Backtest, backtests: Backtests, with_statistics: bool
+) -> dict[str, Any]:
+    """A ``BacktestSummary`` of ``/backtests/list`` (numbers only ``with_statistics``)."""
+    stage = backtests.stage(model)
+    summary: dict[str, Any] = {
+        "backtestId": model.backtest_id,
+        "status": backtests.status(model),
+        "name": model.name,
+        "created": datetime_plain(model.created),
+        "progress": round(backtests.progress(model), 4),
+        "optimizationId": None,
+        "tradeableDates": model.simulation.days,
+        "parameterSet": empty_map(dict(model.parameters)),
+        "snapshotId": 0,
+        "tags": [],  # the user's; a new backtest has none
+    }
+    if with_statistics:
+        done = stage in STATISTICS_IN  # numbers only once the statistics are in
+        p = model.simulation.portfolio
+        trades = len(model.simulation.trades)
+
+        def number(key: str) -> float | None:
+            return round(p[key], 6) if done else None
+
+        summary.update(
+            {
+                "sharpeRatio": number("sharpeRatio"),
+                "alpha": number("alpha"),
+                "beta": number("beta"),
+                "compoundingAnnualReturn": number("compoundingAnnualReturn"),
+                "drawdown": number("drawdown"),
+                "lossRate": number("lossRate"),
+                "netProfit": number("totalNetProfit"),
+                "parameters": len(model.parameters),
+                "psr": number("probabilisticSharpeRatio"),
+                "securityTypes": "Equity",
+                "sortinoRatio": number("sortinoRatio"),
+                "treynorRatio": number("treynorRatio"),
+                "trades": 2 * trades if done else None,
+                "winRate": number("winRate"),
+            }
+        )
+    return summary
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
 
 
 # ------------------------------------------------------------------ handlers
 
 
 def _one(account: Account, backtest: Backtest, *, created: bool = False) -> dict[str, Any]:
-    answer = wire.backtest(account, backtest, Backtests.of(account), created=created)
+    answer = backtest_json(account, backtest, Backtests.of(account), created=created)
     return {"backtest": answer, "debugging": False}
 
 
@@ -482,7 +607,7 @@ def _list(account: Account, params: Params) -> dict[str, Any]:
     Projects.of(account).require(project_id)
     with_statistics = params.get_bool("includeStatistics")
     found = backtests.for_project(project_id)
-    summaries = [wire.backtest_summary(b, backtests, with_statistics) for b in found]
+    summaries = [summary_json(b, backtests, with_statistics) for b in found]
     return {"backtests": summaries, "count": len(summaries)}
 
 
@@ -508,7 +633,7 @@ def _chart(account: Account, params: Params) -> dict[str, Any]:
     backtests = Backtests.of(account)
     backtest = backtests.require(params.require_int("projectId"), params.require_str("backtestId"))
     name = params.require_str("name")
-    if name not in wire.chart_names(backtest):
+    if name not in chart_names(backtest):
         raise ApiError(f"Chart '{name[:100]}' not found in backtest {backtest.backtest_id}")
     count = params.get_int("count")
     start, end = params.get_int("start"), params.get_int("end")
@@ -524,8 +649,8 @@ def _chart(account: Account, params: Params) -> dict[str, Any]:
         progress = 0.0 if stage == QUEUED else min(0.99, (now - first) / loading)
         return {"status": "loading", "progress": round(progress, 2)}
     upto = backtest.simulation.index_at(backtests.progress(backtest))
-    chart = wire.chart(backtest.simulation, name, upto, count, start, end, backtest.charts)
-    return {"chart": chart}
+    found = chart(backtest.simulation, name, upto, count, start, end, backtest.charts)
+    return {"chart": found}
 
 
 @action("/backtests/orders/read")
@@ -540,7 +665,7 @@ def _orders(account: Account, params: Params) -> dict[str, Any]:
             f"The requested range is too large: end - start must be at most {MAX_ORDERS_PAGE}"
         )
     upto = backtest.simulation.index_at(backtests.progress(backtest))
-    page = wire.orders(backtest.simulation, upto)[start:end]
+    page = orders(backtest.simulation, upto)[start:end]
     return {"orders": page, "length": len(page)}  # OpenAPI: the number of orders returned
 
 
@@ -584,6 +709,3 @@ async def _snapshot(request: Request) -> dict[str, Any]:
     account = request.app.state.emulator.account
     backtests = Backtests.of(account)
     return {"backtests": backtests.snapshot(), **backtests.stats()}
-
-
-CONTROL_ROUTERS.append(control)

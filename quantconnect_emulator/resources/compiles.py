@@ -36,16 +36,10 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantconnect_emulator import wire
 from quantconnect_emulator.checkrun import STOPPED
 from quantconnect_emulator.codecheck import SourceReport, build_error
 from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
-from quantconnect_emulator.registry import (
-    CONTROL_ROUTERS,
-    PROJECT_REMOVED_HOOKS,
-    ApiError,
-    action,
-)
+from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.templates import LEAN_VERSIONS
 
@@ -77,23 +71,40 @@ class Compile:
     forced: list[str] | None = None
 
 
+def compile_json(build: Compile, state: str, *, created: bool = False) -> dict[str, Any]:
+    """A compile as ``/compile/create`` (``created``) or ``/compile/read`` answers it."""
+    payload: dict[str, Any] = {
+        "compileId": build.compile_id,
+        "state": state,
+        "projectId": build.project_id,
+        "signature": build.signature,
+        "signatureOrder": list(build.signature_order),
+    }
+    if created:
+        # Only the create answer names the files' parameters (backtests §2; ReadCompileResponse
+        # has compileId, state and logs).
+        payload["parameters"] = [
+            {"file": entry["file"], "parameters": list(entry["parameters"])}  # type: ignore[call-overload]
+            for entry in build.report.file_parameters
+        ]
+    else:
+        # Logs appear once the build is done; a build error is still success:true.
+        payload["logs"] = [] if state == "InQueue" else list(build.logs)
+    return payload
+
+
 def _first(build: Compile) -> str:
     suffix = ".py" if build.language == "Py" else ".cs"
     return min((n for n in build.files if n.endswith(suffix)), default="main" + suffix)
 
 
-class Compiles:
-    """The compiles of one account (an ``Account.part``)."""
+class Compiles(Resource):
+    """The compiles of one account (``Compiles.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[str, Compile] = {}
         self.forced_errors: dict[int, list[str]] = {}
-
-    @classmethod
-    def of(cls, account: Account) -> Compiles:
-        """The account's compiles."""
-        return account.part(cls)
 
     @property
     def board(self) -> JobBoard:
@@ -213,10 +224,6 @@ class Compiles:
             del self.by_id[compile_id]
 
 
-def _project_removed(account: Account, project_id: int) -> None:
-    Compiles.of(account).project_removed(project_id)
-
-
 # ------------------------------------------------------------------ handlers
 
 
@@ -224,7 +231,7 @@ def _project_removed(account: Account, project_id: int) -> None:
 def _create(account: Account, params: Params) -> dict[str, Any]:
     compiles = Compiles.of(account)
     build = compiles.create(params.require_int("projectId"))
-    return wire.compile_job(build, IN_QUEUE, created=True)
+    return compile_json(build, IN_QUEUE, created=True)
 
 
 @action("/compile/read")
@@ -233,7 +240,7 @@ def _read(account: Account, params: Params) -> dict[str, Any]:
     project_id = params.require_int("projectId")
     Projects.of(account).require(project_id)
     build = compiles.require(project_id, params.require_str("compileId"))
-    return wire.compile_job(build, compiles.state(build))
+    return compile_json(build, compiles.state(build))
 
 
 # -------------------------------------------------------------- test controls
@@ -259,7 +266,3 @@ async def _force_build_error(request: Request, body: ForceBuildError) -> dict[st
     except ApiError as exc:
         return {"status": "refused", "error": exc.message}
     return {"status": "armed", "projectId": body.project_id}
-
-
-CONTROL_ROUTERS.append(control)
-PROJECT_REMOVED_HOOKS.append(_project_removed)

@@ -1,5 +1,8 @@
 """Files of a project: one operation per ``/files/*`` action, and their handlers.
 
+The ``ProjectFile`` model and its JSON live with the project that holds them
+(:mod:`quantconnect_emulator.resources.projects`).
+
 ``files/update`` with both ``content`` and ``newName`` is one operation under
 the account's lock: either the file is renamed *and* its content replaced, or
 nothing changes (checks first, then the change). Empty content is refused on
@@ -22,11 +25,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from quantconnect_emulator import wire
 from quantconnect_emulator.naming import file_name_error
 from quantconnect_emulator.params import ParamError
 from quantconnect_emulator.registry import ApiError, action
-from quantconnect_emulator.resources.projects import Project, ProjectFile, Projects
+from quantconnect_emulator.resources.projects import Project, ProjectFile, Projects, file_json
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
@@ -131,7 +133,7 @@ def _create(account: Account, params: Params) -> dict[str, Any]:
     project_id = params.require_int("projectId")
     file = Files(account).create(project_id, params.require_str("name"), params.get_str("content"))
     project = Projects.of(account).require(project_id)
-    return {"files": [wire.project_file(project, file)]}
+    return {"files": [file_json(project, file)]}
 
 
 @action("/files/read")
@@ -139,7 +141,7 @@ def _read(account: Account, params: Params) -> dict[str, Any]:
     project, files = Files(account).read(
         params.require_int("projectId"), params.get_str("name") or None
     )
-    return {"files": [wire.project_file(project, f) for f in files]}
+    return {"files": [file_json(project, f) for f in files]}
 
 
 @action("/files/update")
@@ -154,7 +156,7 @@ def _update(account: Account, params: Params) -> dict[str, Any]:
     )
     if content is None:
         return {}
-    return {"files": [wire.project_file(Projects.of(account).require(project_id), file)]}
+    return {"files": [file_json(Projects.of(account).require(project_id), file)]}
 
 
 @action("/files/delete")

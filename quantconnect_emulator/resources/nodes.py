@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from quantconnect_emulator.params import ParamError, decode_json
-from quantconnect_emulator.registry import PROJECT_REMOVED_HOOKS, ApiError, action
+from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.backtests import Backtests
 from quantconnect_emulator.resources.projects import Projects
 
@@ -42,17 +42,12 @@ _KINDS = {
 }
 
 
-class Nodes:
-    """Node selections per project (an ``Account.part``); counts come from the job settings."""
+class Nodes(Resource):
+    """Node selections per project (``Nodes.of(account)``); counts come from the job settings."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.active: dict[int, list[str]] = {}
-
-    @classmethod
-    def of(cls, account: Account) -> Nodes:
-        """The account's node selections."""
-        return account.part(cls)
 
     def _ids(self, kind: str) -> list[str]:
         prefix = _KINDS[kind][0]
@@ -97,6 +92,10 @@ class Nodes:
                 self.active.pop(project_id, None)
             return self.read(project_id)
 
+    def project_removed(self, project_id: int) -> None:
+        """Forget the removed project's node selection."""
+        self.active.pop(project_id, None)
+
 
 def _node(kind: str, node_id: str, active: bool, user: Any, owner: Any) -> dict[str, Any]:
     _prefix, sku, description, speed, cpu, ram, monthly = _KINDS[kind]
@@ -135,13 +134,6 @@ def _node_ids(raw: Any) -> list[str]:
     if len(raw) > 100:
         raise ParamError("Parameter 'nodes' holds too many ids")
     return [n.strip() for n in raw]
-
-
-def _project_removed(account: Account, project_id: int) -> None:
-    Nodes.of(account).active.pop(project_id, None)
-
-
-PROJECT_REMOVED_HOOKS.append(_project_removed)
 
 
 @action("/nodes/read")

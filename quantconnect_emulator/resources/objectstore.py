@@ -52,7 +52,7 @@ from quantconnect_emulator.jobs import JobBoard, JobBoards, Stage
 from quantconnect_emulator.multipart import FilePart
 from quantconnect_emulator.origin import request_root
 from quantconnect_emulator.params import ParamError
-from quantconnect_emulator.registry import CONTROL_ROUTERS, ApiError, action
+from quantconnect_emulator.registry import ApiError, Resource, action
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
@@ -189,19 +189,14 @@ class OrganizationStore:
         return any(k.startswith(key + "/") for k in self.objects)
 
 
-class ObjectStore:
-    """The Object Store of one account, by organization (an ``Account.part``)."""
+class ObjectStore(Resource):
+    """The Object Store of one account, by organization (``ObjectStore.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.organizations: dict[str, OrganizationStore] = {
             account.organization_id: OrganizationStore()
         }
-
-    @classmethod
-    def of(cls, account: Account) -> ObjectStore:
-        """The account's store."""
-        return account.part(cls)
 
     @property
     def board(self) -> JobBoard:
@@ -589,5 +584,3 @@ async def _configure(request: Request, body: dict[str, Any]) -> dict[str, Any]:
         raise HTTPException(status_code=422, detail=str(exc)[:500]) from exc
     return store.organization(account.organization_id).settings.model_dump()
 
-
-CONTROL_ROUTERS.append(control)

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, Stage
 from quantconnect_emulator.params import ParamError, Params, decode_json
-from quantconnect_emulator.registry import PROJECT_REMOVED_HOOKS, ApiError, action
+from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.compiles import (
     BUILD_ERROR,
     BUILD_SUCCESS,
@@ -452,17 +452,12 @@ class Optimization:
     run_seconds: float = 0.0
 
 
-class Optimizations:
-    """The optimizations of one account (an ``Account.part``)."""
+class Optimizations(Resource):
+    """The optimizations of one account (``Optimizations.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[str, Optimization] = {}
-
-    @classmethod
-    def of(cls, account: Account) -> Optimizations:
-        """The account's optimizations."""
-        return account.part(cls)
 
     @property
     def board(self) -> JobBoard:
@@ -942,13 +937,6 @@ def render(optimizations: Optimizations, job: Optimization) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- handlers
-
-
-def _project_removed(account: Account, project_id: int) -> None:
-    Optimizations.of(account).project_removed(project_id)
-
-
-PROJECT_REMOVED_HOOKS.append(_project_removed)
 
 
 def _request(account: Account, params: Params) -> OptimizationRequest:

@@ -1,4 +1,4 @@
-"""Projects: the model, one operation per ``/projects/*`` action, and their handlers.
+"""Projects: the models and their JSON, one operation per ``/projects/*`` action, the handlers.
 
 Delete is soft: the first delete moves the project to ``Recycle Bin/<name>``
 (still readable and listed), a second one removes it for good. A project in the
@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from quantconnect_emulator import wire
 from quantconnect_emulator.naming import RECYCLE_BIN_PREFIX, is_in_recycle_bin, project_name_error
-from quantconnect_emulator.registry import CONTROL_ROUTERS, ApiError, action
-from quantconnect_emulator.templates import LANGUAGES, default_files
+from quantconnect_emulator.registry import ApiError, Resource, action
+from quantconnect_emulator.resources.lean import versions
+from quantconnect_emulator.templates import LANGUAGES, LEAN_VERSIONS, default_files
+from quantconnect_emulator.wire import datetime_plain
 
 if TYPE_CHECKING:
     from quantconnect_emulator.account import Account
@@ -72,17 +73,71 @@ class Project:
         return is_in_recycle_bin(self.name)
 
 
-class Projects:
-    """The projects of one account (an :meth:`Account.part`)."""
+def collaborator_json(account: Account) -> dict[str, Any]:
+    """The account's user as a ``Collaborator`` (the owner of every project)."""
+    user_id = account.user_id
+    return {
+        "uid": user_id,
+        "liveControl": True,
+        "permission": "write",
+        "publicId": f"emulator_user_{user_id}",
+        "profileImage": "https://cdn.quantconnect.com/web/i/users/profile/default.jpg",
+        "email": f"user{user_id}@example.invalid",
+        "name": "Emulator User",
+        "bio": "",
+        "owner": True,
+    }
+
+
+def project_json(account: Account, model: Project) -> dict[str, Any]:
+    """A ``Project`` as ``projects/create`` and ``projects/read`` answer it."""
+    return {
+        "projectId": model.project_id,
+        "organizationId": model.organization_id,
+        "name": model.name,
+        "modified": datetime_plain(model.modified),
+        "created": datetime_plain(model.created),
+        "ownerId": account.user_id,
+        "language": model.language,
+        "collaborators": [collaborator_json(account)],
+        "leanVersionId": LEAN_VERSIONS[0]["id"],
+        "leanPinnedToMaster": True,
+        "owner": True,
+        "description": model.description,
+        "channelId": f"P{model.project_id}-{model.channel_suffix}",
+        "parameters": [],
+        "libraries": [],
+        "grid": None,
+        "liveGrid": None,
+        "paperEquity": None,
+        "lastLiveDeployment": None,
+        "liveForm": None,
+        "encrypted": False,
+        "codeRunning": False,
+        "leanEnvironment": 1,
+        "encryptionKey": None,
+    }
+
+
+def file_json(owner: Project, model: ProjectFile) -> dict[str, Any]:
+    """A ``ProjectFile``."""
+    return {
+        "id": model.file_id,
+        "projectId": owner.project_id,
+        "name": model.name,
+        "content": model.content,
+        "modified": datetime_plain(model.modified),
+        "open": model.open,
+        "isLibrary": model.is_library,
+    }
+
+
+class Projects(Resource):
+    """The projects of one account (``Projects.of(account)``)."""
 
     def __init__(self, account: Account) -> None:
-        self.account = account
+        super().__init__(account)
         self.by_id: dict[int, Project] = {}
-
-    @classmethod
-    def of(cls, account: Account) -> Projects:
-        """The account's projects."""
-        return account.part(cls)
 
     # ------------------------------------------------------------ operations
 
@@ -208,9 +263,9 @@ class Projects:
             for project in self.page():
                 if project.in_recycle_bin and not include_deleted:
                     continue
-                data = wire.project(self.account, project)
+                data = project_json(self.account, project)
                 data["inRecycleBin"] = project.in_recycle_bin
-                data["files"] = [wire.project_file(project, f) for f in project.files.values()]
+                data["files"] = [file_json(project, f) for f in project.files.values()]
                 result.append(data)
             return result
 
@@ -235,7 +290,7 @@ class Projects:
 
 
 def _versions() -> dict[str, Any]:
-    return {"versions": wire.lean_versions()}
+    return {"versions": versions()}
 
 
 @action("/projects/create")
@@ -245,7 +300,7 @@ def _create(account: Account, params: Params) -> dict[str, Any]:
         params.require_str("language"),
         params.get_str("organizationId") or None,
     )
-    return {"projects": [wire.project(account, project)], **_versions()}
+    return {"projects": [project_json(account, project)], **_versions()}
 
 
 @action("/projects/read")
@@ -256,7 +311,7 @@ def _read(account: Account, params: Params) -> dict[str, Any]:
         found = [projects.require(project_id)]
     else:
         found = projects.page(params.get_int("start"), params.get_int("end"))
-    return {"projects": [wire.project(account, p) for p in found], **_versions()}
+    return {"projects": [project_json(account, p) for p in found], **_versions()}
 
 
 @action("/projects/update")
@@ -302,6 +357,3 @@ async def _seed(request: Request, body: SeedRequest) -> dict[str, Any]:
     except ApiError as exc:
         raise HTTPException(status_code=422, detail=exc.message) from exc
     return {"projectIds": ids}
-
-
-CONTROL_ROUTERS.append(control)

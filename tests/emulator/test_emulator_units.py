@@ -164,3 +164,36 @@ def test_cli_sets_the_auth_window_and_duplicate_names():
     config = parse_args(args)
     assert (config.max_timestamp_age_seconds, config.max_timestamp_future_seconds) == (1800, 0)
     assert config.rename_duplicates_on_create is True
+
+
+def test_a_resource_listed_in_the_registry_hears_every_account_event(monkeypatch):
+    # The recipe of quantconnect_emulator.resources: a new resource is a Resource subclass
+    # listed in RESOURCES; the account tells it of its events, with no hook of its own.
+    import quantconnect_emulator.account as account_module
+    from quantconnect_emulator.config import JobsConfig
+    from quantconnect_emulator.registry import Resource
+    from quantconnect_emulator.resources import RESOURCES
+
+    heard: list[object] = []
+
+    class Listener(Resource):
+        def project_removed(self, project_id: int) -> None:
+            heard.append(("removed", project_id))
+
+        def jobs_changed(self) -> None:
+            heard.append(("jobs", self.account.jobs_config.backtest_nodes))
+
+        def stats(self) -> dict[str, int]:
+            return {"listener_events": len(heard)}
+
+    monkeypatch.setattr(account_module, "RESOURCES", (*RESOURCES, Listener))
+    account = Account(EmulatorConfig(seed=4))
+    project = Projects.of(account).create("Heard", "Py")
+    Projects.of(account).delete(project.project_id)  # to the Recycle Bin
+    Projects.of(account).delete(project.project_id)  # purged
+    account.jobs_config = JobsConfig(backtest_nodes=5)
+    account.jobs_changed()
+    stats = account.extra_stats()
+    assert heard == [("removed", project.project_id)] * 2 + [("jobs", 5)]
+    assert stats["listener_events"] == 3
+    assert stats["backtest_nodes"] == 5  # the listed resources still answer alongside
