@@ -28,6 +28,14 @@ from flows.common.markdown import fenced, inline
 from flows.optimizations.charts import heatmap_svg, line_svg, number
 from flows.optimizations.cost import CostEstimate
 
+#: A target's name as a person reads it, and whether the optimizer's statistics hold it in
+#: percent.
+TARGET_LABELS = {
+    "SharpeRatio": ("Sharpe Ratio", False),
+    "CompoundingAnnualReturn": ("Compounding Annual Return %", True),
+    "ProbabilisticSharpeRatio": ("Probabilistic Sharpe Ratio %", True),
+    "Drawdown": ("Drawdown %", True),
+}
 Outcome = Literal["completed", "aborted", "over budget", "timed out", "cancelled", "failed",
                   "regression", "running"]
 _ICONS = {"completed": "✅", "regression": "⚠️", "over budget": "🛑", "running": "⏳"}
@@ -75,6 +83,11 @@ class OptimizationReport(BaseModel):
     error: str | None = None
     cleanup: list[str] = Field(default_factory=list)
 
+    @property
+    def target_label(self) -> str:
+        """The target as the report names it (``Sharpe Ratio``, ``Drawdown %``)."""
+        return TARGET_LABELS.get(self.target, (self.target, False))[0]
+
     def ranked(self) -> list[PointRow]:
         """The points with a result, best first; then the filtered, then the failed."""
         sign = -1.0 if self.target_to == "max" else 1.0
@@ -94,16 +107,17 @@ class OptimizationReport(BaseModel):
         if len(names) == 1:
             (x,) = names
             svg = line_svg({r.parameters[x]: value[id(r)] for r in rows}, x_name=x,
-                           target=self.target,
+                           target=self.target_label,
                            best=best.parameters.get(x) if best else None)
         else:
             x, y = names
             svg = heatmap_svg(
                 {(r.parameters[x], r.parameters[y]): value[id(r)] for r in rows},
-                x_name=x, y_name=y, target=self.target, higher_is_better=self.target_to == "max",
+                x_name=x, y_name=y, target=self.target_label,
+                higher_is_better=self.target_to == "max",
                 best=(best.parameters[x], best.parameters[y]) if best else None,
             )
-        return svg_markdown_image(svg, f"{self.target} by {', '.join(names)}")
+        return svg_markdown_image(svg, f"{self.target_label} by {', '.join(names)}")
 
     def table(self) -> list[dict[str, object]]:
         """The ranked points as table rows (a table artifact, or the markdown's table)."""
@@ -112,11 +126,13 @@ class OptimizationReport(BaseModel):
             cells: dict[str, object] = {"Rank": rank if row.status == "ok" else "-"}
             for name in self.parameter_names:
                 cells[name] = number(row.parameters[name]) if name in row.parameters else ""
-            cells[self.target] = "" if row.target is None else number(round(row.target, 4))
-            cells["Sharpe Ratio"] = "" if row.sharpe is None else number(round(row.sharpe, 4))
-            cells["Net Profit %"] = ("" if row.net_profit is None
-                                     else number(round(row.net_profit, 3)))
-            cells["Drawdown %"] = "" if row.drawdown is None else number(round(row.drawdown, 3))
+            cells[self.target_label] = ("" if row.target is None
+                                        else number(round(row.target, 4)))
+            # The headline statistics besides the target (not twice when it is one of them).
+            for label, value in (("Sharpe Ratio", row.sharpe), ("Net Profit %", row.net_profit),
+                                 ("Drawdown %", row.drawdown)):
+                if label != self.target_label:
+                    cells[label] = "" if value is None else number(round(value, 3))
             cells["Status"] = row.status
             rows.append(cells)
         return rows
@@ -133,7 +149,7 @@ class OptimizationReport(BaseModel):
                       + "; ".join(inline(r) for r in self.refused) + ".", ""]
         if self.error:
             lines += ["**Error:**", "", *fenced(self.error), ""]
-        facts = [("Target", f"{self.target} ({self.target_to})"),
+        facts = [("Target", f"{self.target_label} ({self.target_to})"),
                  ("Project", str(self.project_id or "")),
                  ("Optimization", self.optimization_id or "not started"),
                  ("Status", self.status or "")]
@@ -153,7 +169,7 @@ class OptimizationReport(BaseModel):
         lines += ["| | |", "|---|---|", *(f"| {k} | {inline(v)} |" for k, v in facts), ""]
         if self.best is not None:
             shown = ", ".join(f"{k}={number(v)}" for k, v in self.best.parameters.items())
-            lines += [f"**Best parameters:** {inline(shown)} ({self.target} "
+            lines += [f"**Best parameters:** {inline(shown)} ({self.target_label} "
                       f"{number(round(self.best.target or 0.0, 4))})", ""]
             if self.best_backtest_id:
                 verdict = ("" if self.gate_passed is None else " — gate passed"
@@ -162,7 +178,7 @@ class OptimizationReport(BaseModel):
         elif self.rows:
             lines += ["**No point qualifies** (every one failed or broke a constraint).", ""]
         if self.reference is not None and self.reference.target is not None:
-            lines += [f"Reference backtest (the fixed parameters): {self.target} "
+            lines += [f"Reference backtest (the fixed parameters): {self.target_label} "
                       f"{number(round(self.reference.target, 4))}.", ""]
         image = self.chart()
         if image:

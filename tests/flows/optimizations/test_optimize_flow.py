@@ -64,7 +64,7 @@ async def test_a_grid_of_two_parameters_is_ranked_with_a_heatmap_and_nothing_lef
     markdown = await artifact_markdown(str(report.flow_run_id), KEY)
     assert "Best parameters:" in markdown and "(SIMULATED)" in markdown
     svg = svg_of(markdown)
-    assert "SharpeRatio by fast and slow" in svg and svg.count("<rect x=") == 6
+    assert "Sharpe Ratio by fast and slow" in svg and svg.count("<rect x=") == 6
     assert "3 x O2-8" in markdown and "node-hours" in markdown
     assert emulator.projects() == [] and emulator.stats()["running_backtests"] == 0
 
