@@ -56,6 +56,10 @@ OPTIMIZATION_SCHEDULE = (1.0, 2.0, 5.0, 5.0, 5.0, 10.0)
 #: The most backtests a request may describe: the service's limit is unconfirmed; a grid
 #: beyond this is almost surely a step typed wrong, and would cost real money.
 MAX_BACKTESTS = 10_000
+#: The largest magnitude of a parameter's min, max or step: beyond it a double no longer holds
+#: every whole number near it, so grid values would not be the text LEAN is given (the emulator
+#: refuses the same; the service's limit is unconfirmed).
+MAX_PARAMETER_MAGNITUDE = 1e15
 
 ParameterInput = OptimizationParameter | Mapping[str, Any]
 ConstraintInput = OptimizationConstraint | Mapping[str, Any]
@@ -122,6 +126,13 @@ def _finite(value: Any, what: str) -> float:
     return float(value)
 
 
+def _bounded(value: Any, what: str) -> float:
+    number = _finite(value, what)
+    if abs(number) > MAX_PARAMETER_MAGNITUDE:
+        raise ValidationError(f"{what} {number:g} is beyond ±{MAX_PARAMETER_MAGNITUDE:g}.")
+    return number
+
+
 def validate_parameters(parameters: Iterable[ParameterInput]) -> list[OptimizationParameter]:
     """Check an optimization's parameters; return them as models.
 
@@ -161,9 +172,8 @@ def validate_parameters(parameters: Iterable[ParameterInput]) -> list[Optimizati
             if p.value is None:
                 raise ValidationError(f"Parameter {p.name!r} needs min, max and step, or a value.")
             continue
-        low = _finite(p.min, f"Parameter {p.name!r} min")
-        high = _finite(p.max, f"Parameter {p.name!r} max")
-        step = _finite(p.step, f"Parameter {p.name!r} step")
+        low, high, step = (_bounded(value, f"Parameter {p.name!r} {what}")
+                           for value, what in ((p.min, "min"), (p.max, "max"), (p.step, "step")))
         if step <= 0:
             raise ValidationError(f"Parameter {p.name!r} step must be greater than 0, got {step}.")
         if p.min_step is not None and _finite(p.min_step, f"Parameter {p.name!r} min_step") <= 0:
@@ -528,6 +538,7 @@ class OptimizationsAPI:
 
 __all__ = [
     "MAX_BACKTESTS",
+    "MAX_PARAMETER_MAGNITUDE",
     "OPTIMIZATION_SCHEDULE",
     "OptimizationsAPI",
     "grid_size",

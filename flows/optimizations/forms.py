@@ -23,7 +23,7 @@ from flows.backtests.forms import MAX_GRID_SETS, Parameters, StrategyChoice
 from flows.backtests.gate import GateOptions
 from flows.common.options import FiniteFloat, RetryOptions
 from quantconnect_client.models.optimizations import NODE_TYPES
-from quantconnect_client.optimizations import MAX_BACKTESTS
+from quantconnect_client.optimizations import MAX_BACKTESTS, MAX_PARAMETER_MAGNITUDE
 
 Target = Literal["SharpeRatio", "CompoundingAnnualReturn", "ProbabilisticSharpeRatio", "Drawdown"]
 Operator = Literal["Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equals", "NotEqual"]
@@ -44,9 +44,12 @@ class ParameterRange(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][\w\-.]*$",
                       description="The name the algorithm reads with get_parameter.")
-    min: FiniteFloat = Field(description="The lowest value.")
-    max: FiniteFloat = Field(description="The highest value.")
-    step: FiniteFloat = Field(gt=0, description="The distance between two values tried.")
+    min: FiniteFloat = Field(ge=-MAX_PARAMETER_MAGNITUDE, le=MAX_PARAMETER_MAGNITUDE,
+                             description="The lowest value.")
+    max: FiniteFloat = Field(ge=-MAX_PARAMETER_MAGNITUDE, le=MAX_PARAMETER_MAGNITUDE,
+                             description="The highest value.")
+    step: FiniteFloat = Field(gt=0, le=MAX_PARAMETER_MAGNITUDE,
+                              description="The distance between two values tried.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ParameterRange:

@@ -64,6 +64,7 @@ def test_the_guard_names_each_bound_an_estimate_breaks() -> None:
         ({"fixed": {"fast": 3}}, "either optimized or fixed"),
         ({"gate": {"thresholds": {"Drawdown": {"max": 0.3}}}}, "verify_best"),
         ({"parameters": []}, "parameters"),
+        ({"parameters": [{"name": "fast", "min": 0, "max": 2e15, "step": 1e15}]}, "max"),
     ],
 )
 def test_bad_forms_are_refused_with_the_rule_named(fields: dict[str, object], said: str) -> None:
