@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,12 @@ TARGET_STATISTICS = {
 }
 
 
+#: A parameter's bound or step: finite, and within what the client sends (beyond it a double no
+#: longer holds every whole number, so grid values would not be the text LEAN is given).
+Bounded = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_PARAMETER_MAGNITUDE,
+                                 le=MAX_PARAMETER_MAGNITUDE)]
+
+
 class ParameterRange(BaseModel):
     """One parameter the optimizer varies: every value from ``min`` to ``max`` by ``step``."""
 
@@ -44,12 +50,9 @@ class ParameterRange(BaseModel):
 
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][\w\-.]*$",
                       description="The name the algorithm reads with get_parameter.")
-    min: FiniteFloat = Field(ge=-MAX_PARAMETER_MAGNITUDE, le=MAX_PARAMETER_MAGNITUDE,
-                             description="The lowest value.")
-    max: FiniteFloat = Field(ge=-MAX_PARAMETER_MAGNITUDE, le=MAX_PARAMETER_MAGNITUDE,
-                             description="The highest value.")
-    step: FiniteFloat = Field(gt=0, le=MAX_PARAMETER_MAGNITUDE,
-                              description="The distance between two values tried.")
+    min: Bounded = Field(description="The lowest value.")
+    max: Bounded = Field(description="The highest value.")
+    step: Bounded = Field(gt=0, description="The distance between two values tried.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ParameterRange:
