@@ -234,6 +234,10 @@ class JobsConfig(BaseModel):
     """Accept the Euler search strategy (coarse grid, then finer grids around the best point);
     QuantConnect's docs name only grid search in the cloud.
     """
+    optimization_estimate_needs_backtest: bool = True
+    """Refuse an estimate for a project without a completed backtest, as QuantConnect's docs
+    say the service does (off: estimate any project, for tests that skip the backtest).
+    """
     optimization_estimate_time: Literal["job", "backtest"] = "job"
     """What an estimate's ``time`` means: seconds of the whole job (OpenAPI) or of one backtest
     (the ``lean`` CLI's reading).

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +26,13 @@ import anyio.from_thread
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
-from quantconnect_client import NotFoundError, QuantConnectClient, RequestRejectedError
+from quantconnect_client import (
+    NotFoundError,
+    QuantConnectClient,
+    QuantConnectError,
+    RequestRejectedError,
+    WaitTimeoutError,
+)
 from quantconnect_client.budget import check_seconds
 from quantconnect_client.models.optimizations import (
     GRID_SEARCH,
@@ -205,12 +212,14 @@ async def wait_for_optimization(
     timeout: float = 3600.0,
     progress_key: str | None = None,
     schedule: Sequence[float] = OPTIMIZATION_SCHEDULE,
+    deadline: float | None = None,
 ) -> Optimization:
     """Wait until the optimization is completed or aborted, showing backtests done of total.
 
-    No task timeout of its own: ``timeout`` (the client's deadline) bounds it. A progress
-    artifact follows every read, and the log gets a line at each tenth of the way (or every
-    :data:`~tasks.backtests.PROGRESS_LOG_SECONDS`).
+    No task timeout of its own: ``timeout`` (the client's deadline) bounds it, and ``deadline``
+    (a Unix time), when given, bounds every attempt together, so a task retry does not start the
+    wait's time over. A progress artifact follows every read, and the log gets a line at each
+    tenth of the way (or every :data:`~tasks.backtests.PROGRESS_LOG_SECONDS`).
 
     Raises:
         ValueError: ``timeout`` is not a positive number of seconds (before any request).
@@ -218,6 +227,12 @@ async def wait_for_optimization(
         NotFoundError: It was deleted meanwhile.
     """
     check_seconds(timeout, "The optimization timeout")
+    if deadline is not None:
+        # A retry of this task gets what is left of the caller's deadline, not a new one.
+        timeout = min(timeout, deadline - time.time())
+        if timeout <= 0:
+            raise WaitTimeoutError(f"Optimization {optimization_id} was not finished by the "
+                                   "deadline")
     client = credentials.get_client()
     logger = get_run_logger()
     artifact = await acreate_progress_artifact(
@@ -268,18 +283,20 @@ def abort_running_optimizations(
       **api_task_options())
 async def abort_optimizations_in(
     credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
-) -> dict[int, list[str]]:
+) -> dict[int, list[str] | str]:
     """For each project, abort its optimizations that still run (the sweeper calls it before
     it removes orphaned temporary projects: a leaked optimization bills while it runs).
 
-    Retry-safe: a retry finds only what still runs. A project already gone maps to ``[]``.
+    One project's failure is that project's answer, not the batch's: the others' aborts stand,
+    and the caller keeps the failed project (whose optimization may still bill) for next time.
+    A project already gone maps to ``[]``.
 
     Returns:
-        Project id -> the ids of the optimizations aborted.
+        Project id -> the ids of the optimizations aborted, or why they could not be.
     """
     client = credentials.get_client()
     limiter = anyio.CapacityLimiter(max_concurrency)
-    aborted: dict[int, list[str]] = {}
+    aborted: dict[int, list[str] | str] = {}
 
     async def one(project_id: int) -> None:
         async with limiter:
@@ -288,6 +305,8 @@ async def abort_optimizations_in(
                                                       project_id)
             except NotFoundError:
                 aborted[project_id] = []
+            except QuantConnectError as error:
+                aborted[project_id] = f"{type(error).__name__}: {error}"
 
     async with anyio.create_task_group() as group:
         for project_id in project_ids:

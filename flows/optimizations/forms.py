@@ -108,7 +108,9 @@ class OptimizeOptions(BaseModel):
     target: Target = Field(default="SharpeRatio", description="What the optimizer ranks by.")
     target_to: Literal["max", "min"] = Field(default="max", description="Its better direction.")
     target_value: FiniteFloat | None = Field(
-        default=None, description="Stop once a point reaches this value (none: run them all).",
+        default=None,
+        description="Stop once a point reaches this value (none: run them all); percentages "
+        "as fractions, as for the constraints (a 10 % drawdown is 0.1).",
     )
     constraints: list[Constraint] = Field(default_factory=list, max_length=10,
                                           description="Filters on the results.")

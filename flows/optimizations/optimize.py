@@ -86,6 +86,12 @@ class OptimizationDeadlineError(TimeoutError):
     """The optimization did not finish by the run's deadline; it was aborted."""
 
 
+class OptimizationAbortedError(RuntimeError):
+    """The optimization was aborted by someone else (in QuantConnect's UI, or by the service):
+    its results are partial, so the run fails after publishing them (the message says how many
+    points ran)."""
+
+
 def _before_removal(client: QuantConnectClient, project_id: int) -> None:
     """The temporary project's clean-up in the state hooks (module level: the hooks may run in
     another process): its optimizations are aborted and its backtests deleted before it goes."""
@@ -131,6 +137,8 @@ def _outcome(error: BaseException) -> Outcome:
         return "regression"
     if isinstance(error, OptimizationDeadlineError | BacktestDeadlineError):
         return "timed out"
+    if isinstance(error, OptimizationAbortedError):
+        return "aborted"
     if isinstance(error, anyio.get_cancelled_exc_class()):
         return "cancelled"
     return "failed"
@@ -198,7 +206,11 @@ async def _optimize(creds: QuantConnectCredentials, project_id: int, compile_id:
     finished: Optimization | None = None
     job_id: str | None = None
     started = time.monotonic()
+    # One deadline for the whole wait: a task retry of the wait gets what is left, not a new one.
+    deadline = time.time() + options.timeout_minutes * 60
+    attempted = False
     try:
+        attempted = True  # from here the service may hold an optimization, even unanswered
         job = await api(start_optimization)(
             creds, project_id, compile_id, name, _parameters(options), target=options.target,
             target_to=options.target_to, target_value=options.target_value,
@@ -211,18 +223,21 @@ async def _optimize(creds: QuantConnectCredentials, project_id: int, compile_id:
         try:
             finished = await api(wait_for_optimization)(
                 creds, job.optimization_id, timeout=options.timeout_minutes * 60,
-                progress_key=f"{options.artifact_key}-progress",
+                progress_key=f"{options.artifact_key}-progress", deadline=deadline,
             )
         except WaitTimeoutError as error:
             raise OptimizationDeadlineError(
                 f"Optimization {job.optimization_id} did not finish within "
                 f"{options.timeout_minutes:g} min") from error
     finally:
-        if job_id is not None and (finished is None or not finished.finished):
+        if attempted and (finished is None or not finished.finished):
+            if job_id is None:
+                # The create's answer was lost: one may run all the same; it is found by name.
+                report.optimization_id = "unknown (the create may have taken effect)"
             client = creds.get_client()
             aborted, failure = await run_cleanup(
                 lambda: abort_running_optimizations(client, project_id, name),
-                f"could not abort optimization {job_id}",
+                f"could not abort optimization {job_id or name!r}",
             )
             report.cleanup.extend(f"aborted optimization {a}" for a in aborted or [])
             if failure is not None:
@@ -237,6 +252,12 @@ async def _optimize(creds: QuantConnectCredentials, project_id: int, compile_id:
     log.info("Optimization %s %s: %d point(s), best %s", finished.optimization_id,
              finished.status, len(report.rows),
              report.best.parameters if report.best else "none")
+    if (finished.status or "").strip().lower() == "aborted":
+        done, total = finished.progress
+        raise OptimizationAbortedError(
+            f"Optimization {finished.optimization_id} was aborted outside this run: "
+            f"{done} of {total or report.cost.backtests} point(s) ran, so the best of them is "
+            "not the grid's best")
 
 
 async def _verify(creds: QuantConnectCredentials, project_id: int, compile_id: str,
@@ -311,7 +332,12 @@ async def optimize_strategy(
                 compile_id=built.compile_id, node_type=options.node_type,
                 parallel_nodes=options.parallel_nodes,
             )
-            report.cost = estimate_cost(estimate.time or 0.0, options.points(),
+            if estimate.time is None:
+                # Without a time the formula would price only the deployment overhead: no guard.
+                report.refused = ["the estimate gave no time, so its cost is unknown"]
+                raise CostGuardError("The optimization was not started: the estimate gave no "
+                                     "time, so its cost cannot be bounded")
+            report.cost = estimate_cost(estimate.time, options.points(),
                                         options.node_type, options.parallel_nodes,
                                         estimate.balance)
             report.refused = report.cost.over(options.guard.max_node_hours,

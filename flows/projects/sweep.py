@@ -102,20 +102,20 @@ async def _stop_backtests(
 
 async def _abort_optimizations(
     creds: QuantConnectCredentials, options: SweepOptions, project_ids: list[int]
-) -> dict[int, list[str]]:
+) -> dict[int, list[str] | str]:
     """Abort the optimizations still running in these projects (what a killed optimizer flow
-    left: it bills while it runs); a failure here does not keep the projects, and the report
-    says what could not be aborted."""
+    left: it bills while it runs). A project whose optimizations could not be checked is kept
+    for the next sweep: once it is gone, nothing could find them to abort."""
     try:
         return await options.retries.apply(abort_optimizations_in)(
             creds, project_ids, options.max_concurrency
         )
     except Exception as error:
-        get_run_logger().warning(
-            "Could not abort the running optimizations of %d project(s) (%s: %s); removing "
-            "them anyway", len(project_ids), type(error).__name__, error,
-        )
-        return {}
+        reason = f"{type(error).__name__}: {error}"
+        get_run_logger().warning("Could not abort the running optimizations of %d project(s) "
+                                 "(%s); keeping them for the next sweep", len(project_ids),
+                                 reason)
+        return dict.fromkeys(project_ids, reason)
 
 
 def _run_id(project: Project, options: SweepOptions) -> UUID:
@@ -194,6 +194,8 @@ async def sweep_temporary_projects(
                 if options.abort_running_optimizations
                 else {}
             )
+            kept = {pid: why for pid, why in aborted.items() if isinstance(why, str)}
+            deletions = {pid: purge for pid, purge in deletions.items() if pid not in kept}
             stopped = (
                 await _stop_backtests(creds, options, list(deletions))
                 if options.stop_running_backtests
@@ -206,9 +208,15 @@ async def sweep_temporary_projects(
                                   message=f"{type(error).__name__}: {error}", retryable=False)
                 outcomes = dict.fromkeys(deletions, failure)
             for item in report.items[start : start + len(batch)]:
-                outcome = outcomes[item.project_id]
                 item.backtests_stopped = len(stopped.get(item.project_id, []))
-                item.optimizations_aborted = len(aborted.get(item.project_id, []))
+                done = aborted.get(item.project_id, [])
+                item.optimizations_aborted = len(done) if isinstance(done, list) else 0
+                if item.project_id in kept:
+                    item.action = "failed"
+                    item.error = (f"kept: its optimizations could not be checked "
+                                  f"({kept[item.project_id]}); the next sweep tries again")
+                    continue
+                outcome = outcomes[item.project_id]
                 item.error = None if outcome.succeeded else str(outcome)
                 purged = deletions[item.project_id]
                 item.action = "failed" if item.error else ("purged" if purged else "deleted")

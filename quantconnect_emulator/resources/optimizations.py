@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, Stage
 from quantconnect_emulator.params import ParamError, Params, decode_json
 from quantconnect_emulator.registry import ApiError, Resource, action
+from quantconnect_emulator.resources.backtests import Backtests
 from quantconnect_emulator.resources.compiles import (
     BUILD_ERROR,
     BUILD_SUCCESS,
@@ -64,6 +65,8 @@ from quantconnect_emulator.resources.compiles import (
 )
 from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.simulate import SIMULATED_NOTE, Simulation, simulate
+from quantconnect_emulator.stages import COMPLETED as BACKTEST_COMPLETED
+from quantconnect_emulator.stages import SETTLED as BACKTEST_SETTLED
 from quantconnect_emulator.wire import datetime_plain
 
 if TYPE_CHECKING:
@@ -87,6 +90,10 @@ OPERATORS = {
 EXTREMA = ("max", "min")
 
 NEW, RUNNING, COMPLETED, ABORTED = "new", "running", "completed", "aborted"
+#: The refusal of an estimate for a project never backtested. QuantConnect's docs say an estimate
+#: needs a previous successful backtest; the service's words are unconfirmed (chosen here).
+NEEDS_BACKTEST = ("Please run a successful backtest of the project before estimating an "
+                  "optimization")
 #: Statuses after which nothing runs any more.
 ENDED = (COMPLETED, ABORTED)
 
@@ -538,6 +545,8 @@ class Optimizations(Resource):
             node = self.node_type(node_name)
             nodes = self.check_nodes(node, parallel)
             config = self.account.jobs_config
+            if config.optimization_estimate_needs_backtest and not self._backtested(request):
+                raise ApiError(NEEDS_BACKTEST)
             seconds = config.backtest_seconds
             if config.optimization_estimate_time == "job":
                 seconds = math.ceil(size / nodes) * seconds
@@ -546,6 +555,13 @@ class Optimizations(Resource):
                 "time": math.ceil(seconds),
                 "balance": 0,  # the account's QCC balance (``/account/read``: creditBalance 0)
             }
+
+    def _backtested(self, request: OptimizationRequest) -> bool:
+        """Whether the project has a backtest that completed without an error."""
+        backtests = Backtests.of(self.account)
+        done = (BACKTEST_COMPLETED, BACKTEST_SETTLED)
+        return any(backtests.stage(b) in done and b.failure is None
+                   for b in backtests.for_project(request.project_id))
 
     def create(
         self,

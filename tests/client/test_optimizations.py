@@ -40,7 +40,8 @@ FAST = [0.05]  # read schedule for tests
 @pytest.fixture
 def quick(qc_emulator):
     qc_emulator.set_jobs(compile_seconds=0.1, backtest_seconds=0.2, optimization_new_seconds=0.1,
-                         total_performance_lag_seconds=0)
+                         total_performance_lag_seconds=0,
+                         optimization_estimate_needs_backtest=False)
     return qc_emulator
 
 

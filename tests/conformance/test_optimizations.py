@@ -177,7 +177,8 @@ def _body(pid: int, compile_id: str | None = None, **extra: Any) -> dict[str, An
 
 @pytest.fixture
 def ready(world):
-    world.jobs(backtest_seconds=10, optimization_new_seconds=5)
+    world.jobs(backtest_seconds=10, optimization_new_seconds=5,
+               optimization_estimate_needs_backtest=False)
     pid = world.project()
     return pid, world.compiled(pid)
 

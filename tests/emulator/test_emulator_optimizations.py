@@ -47,8 +47,10 @@ NEW = 5.0  # seconds an optimization reads `new`
 
 @pytest.fixture
 def ready(api, qc_emulator) -> tuple[int, str]:
+    # Estimates without the backtest QuantConnect wants first: these tests are about the rest.
     qc_emulator.set_jobs(backtest_seconds=BT, optimization_new_seconds=NEW, compile_seconds=0.1,
-                         total_performance_lag_seconds=0)
+                         total_performance_lag_seconds=0,
+                         optimization_estimate_needs_backtest=False)
     pid = api.create_project("Optimize")["projectId"]
     api.put_file(pid, "main.py", MAIN)
     return pid, api.compile(pid)["compileId"]
@@ -369,3 +371,12 @@ def test_the_control_plane_finishes_an_optimization(api, ready, qc_emulator):
                              timeout=5)
     assert response.status_code == 200, response.text
     assert _read(api, optimization_id)["status"] == "completed"
+
+
+def test_an_estimate_needs_a_completed_backtest_of_the_project_first(api, ready):
+    pid, compile_id = ready
+    api.server.set_jobs(optimization_estimate_needs_backtest=True, backtest_seconds=0)
+    refused = api.fail("/optimizations/estimate", _body(pid))
+    assert "backtest" in refused
+    api.ok("/backtests/create", {"projectId": pid, "compileId": compile_id, "backtestName": "x"})
+    assert api.ok("/optimizations/estimate", _body(pid))["estimate"]["estimateId"]

@@ -32,7 +32,8 @@ FAST = (0.05,)
 
 @pytest.fixture
 def quick(emulator):
-    emulator.set_jobs(backtest_seconds=0.2, optimization_new_seconds=0.1)
+    emulator.set_jobs(backtest_seconds=0.2, optimization_new_seconds=0.1,
+                      optimization_estimate_needs_backtest=False)
     return emulator
 
 

@@ -13,6 +13,7 @@ import pytest
 from flows.optimizations.forms import OptimizeOptions
 from flows.optimizations.optimize import (
     CostGuardError,
+    OptimizationAbortedError,
     OptimizationDeadlineError,
     optimize_strategy,
 )
@@ -25,6 +26,13 @@ TWO = [{"name": "fast", "min": 5, "max": 15, "step": 5},
 KEY = "quantconnect-optimization"
 #: The highest bounds the form takes: for tests whose backtests last an hour on the job clock.
 NO_BOUND = {"max_node_hours": 10_000, "max_dollars": 100_000}
+
+
+@pytest.fixture(autouse=True)
+def _estimates_without_a_backtest(emulator):
+    """Runs with ``reference_backtest: false`` skip the backtest QuantConnect wants before an
+    estimate; the emulator then answers as if it had run (the default refuses, tested below)."""
+    emulator.set_jobs(optimization_estimate_needs_backtest=False)
 
 
 def options(**fields: Any) -> OptimizeOptions:
@@ -50,6 +58,7 @@ def svg_of(markdown: str) -> str:
 async def test_a_grid_of_two_parameters_is_ranked_with_a_heatmap_and_nothing_left(
     emulator, credentials
 ):
+    emulator.set_jobs(optimization_estimate_needs_backtest=True)  # the reference one satisfies it
     with anyio.fail_after(120):
         report = await optimize_strategy(options=options(), credentials=credentials)
     assert report.outcome == "completed" and report.status == "completed"
@@ -139,3 +148,40 @@ async def test_a_failed_run_on_an_existing_project_aborts_what_it_started(
     (optimization,) = credentials.get_client().optimizations.list(pid)
     assert optimization.status == "aborted"
     assert any(p["projectId"] == pid for p in emulator.projects())  # the user's project stays
+
+
+async def test_an_optimization_aborted_from_outside_fails_the_run_as_partial(
+    emulator, credentials
+):
+    pid = await existing_project(emulator, credentials)
+    emulator.set_jobs(backtest_seconds=2.0)
+    opts = options(strategy={"project_id": pid, "strategy_folder": None},
+                   reference_backtest=False, parallel_nodes=1, guard=NO_BOUND)
+    client = credentials.get_client()
+
+    async def abort_once_running() -> None:
+        # Someone aborts it in QuantConnect's UI while the run waits.
+        with anyio.fail_after(60):
+            while True:
+                running = [o for o in client.optimizations.list(pid) if not o.finished]
+                if running:
+                    await anyio.to_thread.run_sync(client.optimizations.abort,
+                                                   running[0].optimization_id)
+                    return
+                await anyio.sleep(0.1)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(abort_once_running)
+        error, run_id = await failed_run(opts, credentials)
+    assert isinstance(error, OptimizationAbortedError) and "of 6 point(s) ran" in str(error)
+    markdown = await artifact_markdown(run_id, KEY)
+    assert "aborted" in markdown.splitlines()[0] and "✅" not in markdown
+
+
+async def test_without_a_reference_backtest_the_estimate_is_refused_as_the_service_does(
+    emulator, credentials
+):
+    emulator.set_jobs(optimization_estimate_needs_backtest=True)
+    error, _ = await failed_run(options(reference_backtest=False), credentials)
+    assert "backtest" in str(error) and paths(emulator, "/optimizations/create") == []
+    assert len(paths(emulator, "/optimizations/estimate")) == 1  # refused: not retried

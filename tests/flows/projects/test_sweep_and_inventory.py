@@ -207,3 +207,26 @@ async def test_the_sweeper_aborts_an_orphans_running_optimization_before_the_pro
     assert qc_emulator.projects() == []
     paths = [r["path"] for r in qc_emulator.requests_log()]
     assert paths.index("/optimizations/abort") < paths.index("/projects/delete")
+
+
+async def test_a_project_whose_optimizations_cannot_be_checked_is_kept_for_the_next_sweep(
+    qc_emulator, credentials
+):
+    # Removing the project would leave nothing to find its optimization by: it stays, failed.
+    qc_emulator.set_jobs(compile_seconds=0, backtest_seconds=3600)
+    client = credentials.get_client()
+    kept, other = seed(credentials, [temporary(), temporary()]).values()
+    compile_id = client.compiles.wait(kept, client.compiles.create(kept).compile_id)
+    client.optimizations.create(kept, compile_id.compile_id, "left running",
+                                [{"name": "fast", "min": 5, "max": 10, "step": 5}],
+                                parallel_nodes=2)
+    qc_emulator.inject("http_500_empty", path="/optimizations/list", count=50)
+    state = await sweep_temporary_projects(
+        SweepOptions(ttl_minutes=0, purge=True, max_concurrency=1,
+                     retries={"task_retries": 0, "retry_delay_seconds": 0}),
+        credentials=credentials, return_state=True,
+    )
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, RuntimeError) and "deletes failed" in str(error)
+    assert {p["projectId"] for p in qc_emulator.projects()} == {kept, other}
+    assert not [r for r in qc_emulator.requests_log() if r["path"] == "/projects/delete"]
