@@ -26,7 +26,7 @@ from quantconnect_client import (
     ObjectProperties,
     UploadResult,
 )
-from quantconnect_client.objectstore import normalize_object_key
+from quantconnect_client.objectstore import file_md5, normalize_object_key
 
 from ._run import in_thread, retry_context
 from .batches import BATCH_TASK_OPTIONS, DEFAULT_BATCH_CONCURRENCY, Outcome, _run_batch
@@ -183,6 +183,10 @@ async def list_object_files(
     return await in_thread(walk)
 
 
+def _size_and_md5(path: str) -> tuple[int, str]:
+    return file_md5(lambda: open(path, "rb"))  # file_md5 closes it
+
+
 def _by_key(keys: list[str], outcomes: dict[int, Outcome]) -> dict[str, Outcome]:
     return {key: outcomes[index] for index, key in enumerate(keys)}
 
@@ -231,18 +235,30 @@ async def upload_objects(
 ) -> dict[str, Outcome]:
     """Upload many files (key -> path) in one task run, each streamed and safe to retry.
 
-    A retried task run uploads the failed ones again: an upload replaces its key whole, and the
-    client first checks a lost answer with ``properties``.
+    A retried task run (some uploads failed transiently) first reads each key's properties and
+    sends only the files the store does not hold yet (by size and MD5); an upload replaces its
+    key whole, and the client checks a lost answer with ``properties`` before sending again.
 
     Returns:
         Key -> outcome; a success's ``value`` is ``"<size> <md5>"``, with ``" reconciled"``
         appended when a lost answer was found already applied.
     """
     client = credentials.get_client()
+    retrying, _ = retry_context()
     keys = list(uploads)
 
     def upload(index: int) -> str:
         key = keys[index]
+        if retrying:
+            # A retried batch re-runs every item: the ones an earlier attempt stored (same size
+            # and MD5 in the store) are not sent again.
+            size, md5 = _size_and_md5(uploads[key])
+            try:
+                found = client.object_store.properties(key, organization_id=organization_id)
+            except NotFoundError:
+                found = None
+            if found is not None and found.size == size and (found.md5 or "").lower() == md5:
+                return f"{size} {md5}"
         done = client.object_store.set(
             key, uploads[key], organization_id=organization_id, max_bytes=max_bytes
         )

@@ -226,3 +226,31 @@ async def test_bad_paths_are_refused_before_any_request(
             credentials=store_credentials,
         )
     assert api_calls(qc_emulator) == 0
+
+
+async def test_a_transient_failure_is_retried_without_sending_the_stored_files_again(
+    qc_emulator: Any, qc_object_store: Any, folder: Path
+) -> None:
+    # One client attempt per call: the 503 reaches the batch task, which Prefect retries.
+    credentials = credentials_for(
+        qc_emulator, organization_id=qc_emulator.organization_id, max_attempts=1
+    )
+    qc_emulator.inject("http_503_html", path="/object/set", count=1)
+    options = SyncOptions(folder=str(folder), prefix="r", max_concurrency=1,
+                          retries={"task_retries": 2, "retry_delay_seconds": 0})
+    report = await sync_object_store(options, credentials=credentials)
+    assert set(actions(report).values()) == {"uploaded"}
+    # 3 files: the first attempt stored 2 and lost 1; the retry sends only that one.
+    assert writes(qc_emulator, "/object/set") == 3 + 1
+    assert len(qc_object_store.snapshot()) == 3
+
+
+async def test_a_refused_upload_is_a_failed_row_and_fails_the_run_after_the_table(
+    qc_emulator: Any, qc_object_store: Any, store_credentials: Any, folder: Path
+) -> None:
+    qc_object_store.configure(quota_files=2)
+    with pytest.raises(RuntimeError, match="1 of 3 key"):
+        await sync_object_store(SyncOptions(folder=str(folder), prefix="q"),
+                                credentials=store_credentials)
+    assert len(qc_object_store.snapshot()) == 2
+    assert writes(qc_emulator, "/object/set") == 3  # a refusal is not retried
