@@ -254,3 +254,22 @@ async def test_a_refused_upload_is_a_failed_row_and_fails_the_run_after_the_tabl
                                 credentials=store_credentials)
     assert len(qc_object_store.snapshot()) == 2
     assert writes(qc_emulator, "/object/set") == 3  # a refusal is not retried
+
+
+async def test_a_retried_delete_batch_counts_keys_an_earlier_attempt_deleted(
+    qc_emulator: Any, qc_object_store: Any, folder: Path
+) -> None:
+    credentials = credentials_for(
+        qc_emulator, organization_id=qc_emulator.organization_id, max_attempts=1
+    )
+    for name in ("a.csv", "b.csv", "c.csv"):
+        qc_object_store.seed(f"r/old/{name}", b"old")
+    await sync_object_store(SyncOptions(folder=str(folder), prefix="r"), credentials=credentials)
+    qc_emulator.inject("http_503_html", path="/object/delete", count=1)
+    options = SyncOptions(folder=str(folder), prefix="r", delete_missing=True, max_concurrency=1,
+                          retries={"task_retries": 2, "retry_delay_seconds": 0})
+    report = await sync_object_store(options, credentials=credentials)
+    assert [i.key for i in report.items if i.action == "deleted"] == [
+        "r/old/a.csv", "r/old/b.csv", "r/old/c.csv"]
+    assert sorted(qc_object_store.snapshot()) == [
+        "r/model.json", "r/prices/qqq.csv", "r/prices/spy.csv"]
