@@ -33,10 +33,14 @@ from .credentials import QuantConnectCredentials
 from .files import list_files, read_file, update_file
 from .objectstore import (
     delete_object,
+    delete_objects,
     download_object,
+    list_object_files,
     list_objects,
     read_object_properties,
+    read_objects_properties,
     upload_object,
+    upload_objects,
 )
 from .optimizations import (
     abort_optimization,
@@ -76,6 +80,7 @@ __all__ = [
     "create_project",
     "delete_backtest",
     "delete_object",
+    "delete_objects",
     "delete_optimization",
     "delete_project",
     "delete_projects",
@@ -85,6 +90,7 @@ __all__ = [
     "find_backtest",
     "find_started_backtest",
     "list_files",
+    "list_object_files",
     "list_objects",
     "list_optimizations",
     "list_projects",
@@ -95,6 +101,7 @@ __all__ = [
     "read_file",
     "read_files",
     "read_object_properties",
+    "read_objects_properties",
     "read_optimization",
     "read_project",
     "rename_optimization",
@@ -107,6 +114,7 @@ __all__ = [
     "update_project",
     "update_projects",
     "upload_object",
+    "upload_objects",
     "upload_strategy",
     "wait_for_backtest",
     "wait_for_optimization",

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from flows.backtests.gate import LOWER_IS_BETTER, GateResult
 from flows.common.markdown import fenced, inline
-from quantconnect_client import DEFAULT_BASE_URL, ValidationError
+from quantconnect_client import DEFAULT_BASE_URL, Insight, ValidationError
 from quantconnect_client.excerpt import excerpt, excerpt_lines
 from quantconnect_client.parameters import lean_text
 from quantconnect_client.validation import validate_job_id
@@ -123,6 +124,76 @@ def shown_parameters(parameters: Mapping[str, str | int | float]) -> str:
     return ", ".join(f"{k}={lean_text(v)}" for k, v in sorted(parameters.items()))
 
 
+#: Insights listed one per row in the report (the summary counts them all).
+MAX_LISTED_INSIGHTS = 20
+
+
+class InsightSummary(BaseModel):
+    """A backtest's insights in brief: counts, how many pointed the right way, the first few.
+
+    Example:
+        >>> from quantconnect_client import Insight
+        >>> summary = InsightSummary.of([
+        ...     Insight(id="a" * 32, direction="up", score_final=True, score_direction=1.0),
+        ...     Insight(id="b" * 32, direction="down", score_final=True, score_direction=0.0)])
+        >>> summary.count, summary.by_direction, summary.direction_hit_rate
+        (2, {'down': 1, 'up': 1}, 0.5)
+    """
+
+    count: int
+    by_direction: dict[str, int] = Field(default_factory=dict)
+    scored: int = Field(default=0, description="Insights whose score is final.")
+    direction_hit_rate: float | None = Field(
+        default=None, description="Mean final direction score (1: every one pointed right)."
+    )
+    first: list[dict[str, str]] = Field(
+        default_factory=list, description="The first insights: time, symbol, direction, period."
+    )
+
+    @classmethod
+    def of(cls, insights: list[Insight]) -> InsightSummary:
+        """Summarize insights as read (``client.backtests.insights``)."""
+        by_direction: dict[str, int] = {}
+        for insight in insights:
+            key = insight.direction or "unknown"
+            by_direction[key] = by_direction.get(key, 0) + 1
+        scores = [i.score_direction for i in insights
+                  if i.score_final and i.score_direction is not None]
+        first = [
+            {"generated": _unix_day(i.generated_time), "symbol": i.ticker or i.symbol or "-",
+             "direction": i.direction or "-",
+             "period": "-" if i.period is None else f"{i.period / 86400:g} d"}
+            for i in insights[:MAX_LISTED_INSIGHTS]
+        ]
+        return cls(count=len(insights), by_direction=dict(sorted(by_direction.items())),
+                   scored=len(scores),
+                   direction_hit_rate=round(sum(scores) / len(scores), 4) if scores else None,
+                   first=first)
+
+    def to_markdown(self) -> list[str]:
+        """The report's ``Insights`` section."""
+        lines = ["## Insights", ""]
+        directions = ", ".join(f"{_cell(k)} {v}" for k, v in self.by_direction.items())
+        lines.append(f"- {self.count} insight(s)" + (f": {directions}" if directions else ""))
+        if self.direction_hit_rate is not None:
+            lines.append(f"- direction right in {self.direction_hit_rate:.0%} of the "
+                         f"{self.scored} scored")
+        if self.first:
+            lines += ["", "| generated | symbol | direction | period |",
+                      "| --- | --- | --- | ---: |"]
+            lines += [f"| {_cell(r['generated'])} | {_cell(r['symbol'])} | "
+                      f"{_cell(r['direction'])} | {_cell(r['period'])} |" for r in self.first]
+            if self.count > len(self.first):
+                lines.append(f"\n(the first {len(self.first)} of {self.count})")
+        return [*lines, ""]
+
+
+def _unix_day(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
 class BacktestReport(BaseModel):
     """What a backtest run did and found (returned by the flow; rendered as its artifact)."""
 
@@ -149,6 +220,9 @@ class BacktestReport(BaseModel):
     gate: GateResult | None = None
     cleanup: list[str] = Field(default_factory=list, description="What was removed, in order.")
     seconds: float = 0.0
+    insights: InsightSummary | None = Field(
+        default=None, description="The backtest's insights, when it has any and they were read."
+    )
 
     def to_markdown(self, chart: str | None = None) -> str:
         """The artifact: headline first, then the chart (a markdown image), then the rest.
@@ -200,6 +274,8 @@ class BacktestReport(BaseModel):
             lines += ["## Runtime statistics", "",
                       *_table(sorted(self.runtime_statistics.items()), ("statistic", "value")),
                       ""]
+        if self.insights is not None and self.insights.count:
+            lines += self.insights.to_markdown()
         if self.cleanup:
             lines += ["## Clean-up", "", *[f"- {_cell(step)}" for step in self.cleanup], ""]
         return "\n".join(lines).rstrip() + "\n"

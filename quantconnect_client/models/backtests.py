@@ -402,3 +402,70 @@ __all__ = [
     "TotalPerformance",
     "fraction_or_refuse",
 ]
+
+
+# ------------------------------------------------------------------ insights
+
+#: The widest page of insights: the live service takes ``end - start`` up to 100 and refuses
+#: 200 (the same rule as orders).
+INSIGHTS_PAGE = 100
+
+
+class Insight(WireModel):
+    """One insight of a backtest (``/backtests/read/insights``).
+
+    Times are unix seconds as sent; ``type`` (``price``/``volatility``) and ``direction``
+    (``up``/``flat``/``down``) stay open strings; ``symbol`` is the symbol id
+    (``SPY R735QTJ8XC9X``).
+
+    Example:
+        >>> Insight.model_validate({"id": "a" * 32, "direction": "up", "period": 2592000,
+        ...                         "symbol": {"id": "SPY R735QTJ8XC9X"}}).symbol
+        'SPY R735QTJ8XC9X'
+    """
+
+    id: str
+    group_id: str | None = None
+    source_model: str | None = None
+    generated_time: float | None = None
+    close_time: float | None = None
+    symbol: str | None = None
+    ticker: str | None = None
+    type: str | None = None
+    direction: str | None = None
+    period: float | None = None
+    magnitude: float | None = None
+    confidence: float | None = None
+    weight: float | None = None
+    reference: float | None = None
+    reference_final: float | None = None
+    score_final: bool | None = None
+    score_direction: float | None = None
+    score_magnitude: float | None = None
+    estimated_value: float | None = None
+    tag: str | None = None
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol_id(cls, value: Any) -> Any:
+        # The contract sends the id as text; an order-style symbol object gives its id.
+        if isinstance(value, dict):
+            return value.get("id") or value.get("value")
+        return value
+
+
+class InsightList(WireModel):
+    """The payload of ``/backtests/read/insights``: one page of insights."""
+
+    essential = frozenset({"insights"})
+
+    insights: list[Insight] = Field(default_factory=list)
+    length: int | None = None
+
+    @field_validator("insights", mode="before")
+    @classmethod
+    def _lenient(cls, value: Any) -> list[Insight]:
+        return lenient_items(value, Insight, "insights")
+
+
+__all__ += ["INSIGHTS_PAGE", "Insight", "InsightList"]

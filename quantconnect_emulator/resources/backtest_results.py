@@ -1,4 +1,4 @@
-"""A backtest's results as its reads show them: ``totalPerformance``, charts, orders.
+"""A backtest's results as its reads show them: ``totalPerformance``, charts, orders, insights.
 
 Part of the backtests resource (:mod:`quantconnect_emulator.resources.backtests`
 holds the model, its operations and handlers, and the ``Backtest`` JSON): these
@@ -14,6 +14,8 @@ Example:
     >>> chart(sim, "Benchmark", upto=9)["series"]["Benchmark"]["values"][0][0]  # 2024-01-01
     1704067200
     >>> len(orders(sim, sim.days - 1)) == 2 * len(sim.trades)
+    True
+    >>> len(insights(sim, sim.days - 1)) == len(sim.trades)
     True
 """
 
@@ -215,3 +217,52 @@ def orders(sim: Simulation, upto: int) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+#: ``sourceModel`` of the simulated insights: says where they come from.
+INSIGHT_SOURCE_MODEL = "EmulatorAlphaModel (simulated: one insight per simulated trade)"
+
+
+def insights(sim: Simulation, upto: int) -> list[dict[str, Any]]:
+    """The insights emitted up to day ``upto``: one per simulated trade, at its entry.
+
+    Simulated: LEAN records insights only for algorithms that emit them (the Alpha framework);
+    the emulator gives every simulated trade one, pointing the trade's way for as long as the
+    trade lasted, and scores it once the trade closed (``scoreFinal``). Ids are derived from
+    the simulation, so the same backtest always shows the same insights.
+    """
+    found = []
+    for number, trade in enumerate(sorted(sim.trades, key=lambda t: t.entry_index), 1):
+        if trade.entry_index > upto:
+            break
+        generated = int(day_time(sim, trade.entry_index, 14, 31).timestamp())
+        closed = int(day_time(sim, trade.exit_index, 19, 59).timestamp())
+        final = trade.exit_index <= upto
+        move = (trade.exit_price - trade.entry_price) / trade.entry_price
+        right = (move > 0) == (trade.direction == 0)
+        seed = f"{sim.symbol.get('id')}:{sim.times[0]}:{number}:{trade.entry_index}"
+        found.append(
+            {
+                "id": hashlib.md5(seed.encode()).hexdigest(),
+                "groupId": None,
+                "sourceModel": INSIGHT_SOURCE_MODEL,
+                "generatedTime": generated,
+                "closeTime": closed,
+                "symbol": sim.symbol["id"],
+                "ticker": sim.symbol["value"],
+                "type": "price",
+                "direction": "up" if trade.direction == 0 else "down",
+                "period": closed - generated,
+                "magnitude": None,
+                "confidence": None,
+                "weight": None,
+                "reference": round(trade.entry_price, 2),
+                "referenceFinal": round(trade.exit_price, 2) if final else None,
+                "scoreFinal": final,
+                "scoreDirection": (1.0 if right else 0.0) if final else None,
+                "scoreMagnitude": None,
+                "estimatedValue": round(trade.profit_loss, 2) if final else None,
+                "tag": "simulated by the emulator",
+            }
+        )
+    return found

@@ -18,7 +18,7 @@ initialization. Deleting a backtest stops it and frees its node; deleting or
 purging its project removes its backtests.
 
 The ``Backtest`` and ``BacktestSummary`` JSON is written here, beside the
-model; the results its reads show (``totalPerformance``, charts, orders) in
+model; the results its reads show (``totalPerformance``, charts, orders, insights) in
 :mod:`quantconnect_emulator.resources.backtest_results`.
 
 Choices where the service is unconfirmed (each can be changed by config or
@@ -61,7 +61,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, NoFreeSlotError, Stage
 from quantconnect_emulator.params import ParamError, decode_json
 from quantconnect_emulator.registry import ApiError, Resource, action
-from quantconnect_emulator.resources.backtest_results import chart, orders, total_performance
+from quantconnect_emulator.resources.backtest_results import (
+    chart,
+    insights,
+    orders,
+    total_performance,
+)
 from quantconnect_emulator.resources.compiles import (
     BUILD_ERROR,
     BUILD_SUCCESS,
@@ -106,6 +111,8 @@ MAX_TEXT = 1_000
 #: Widest ``/backtests/orders/read`` page: ``0..100`` is accepted live (LEAN's default),
 #: ``0..200`` refused.
 MAX_ORDERS_PAGE = 100
+#: Widest ``/backtests/read/insights`` page: ``0..100`` accepted live, ``0..200`` refused.
+MAX_INSIGHTS_PAGE = 100
 #: Fraction of the run an initialization failure takes before it ends the backtest.
 INIT_FRACTION = 0.05
 
@@ -667,6 +674,24 @@ def _orders(account: Account, params: Params) -> dict[str, Any]:
     upto = backtest.simulation.index_at(backtests.progress(backtest))
     page = orders(backtest.simulation, upto)[start:end]
     return {"orders": page, "length": len(page)}  # OpenAPI: the number of orders returned
+
+
+# The OpenAPI path, and the one LEAN's client posts (its live tests pass): both are served.
+@action("/backtests/read/insights")
+@action("/backtests/insights/read")
+def _insights(account: Account, params: Params) -> dict[str, Any]:
+    backtests = Backtests.of(account)
+    backtest = backtests.require(params.require_int("projectId"), params.require_str("backtestId"))
+    start, end = params.require_int("start"), params.require_int("end")
+    if start < 0 or end <= start:
+        raise ParamError("start must be zero or positive and less than end")
+    if end - start > MAX_INSIGHTS_PAGE:
+        raise ParamError(
+            f"The requested range is too large: end - start must be at most {MAX_INSIGHTS_PAGE}"
+        )
+    upto = backtest.simulation.index_at(backtests.progress(backtest))
+    page = insights(backtest.simulation, upto)[start:end]
+    return {"insights": page, "length": len(page)}  # OpenAPI: the number returned
 
 
 # -------------------------------------------------------------- test controls

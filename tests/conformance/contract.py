@@ -881,6 +881,47 @@ class Orders(Strict):
         return self
 
 
+class Insight(Open):
+    """[OAS] ``Insight`` (more §4.1): open, as LEAN's insight carries more than [OAS] names;
+    ``type`` and ``direction`` kept as open strings."""
+
+    id: Hex32
+    groupId: str | None = None
+    sourceModel: str
+    generatedTime: float
+    closeTime: float
+    symbol: NonEmptyText  # the symbol id, e.g. "SPY R735QTJ8XC9X"
+    ticker: str | None = None
+    type: str
+    direction: str
+    period: float
+    magnitude: float | None = None
+    confidence: float | None = None
+    weight: float | None = None
+    reference: float | None = None
+    referenceFinal: float | None = None
+    scoreFinal: bool | None = None
+    scoreDirection: float | None = None
+    scoreMagnitude: float | None = None
+    estimatedValue: float | None = None
+    tag: str | None = None
+
+
+class Insights(Strict):
+    """``/backtests/read/insights``: ``{insights, length}``, ``length`` = the number returned."""
+
+    insights: list[Insight]
+    length: int
+    success: TrueValue
+    errors: EmptyList = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _length(self) -> Insights:
+        if self.length != len(self.insights):
+            raise ValueError(f"length {self.length} != {len(self.insights)} insights returned")
+        return self
+
+
 # --------------------------------------------------------------------------------- nodes
 
 

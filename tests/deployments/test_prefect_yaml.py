@@ -19,8 +19,8 @@ SPECS = {spec.name: spec for spec in load_deployment_specs()}
 
 def test_the_file_defines_the_deployments_on_the_process_pool() -> None:
     assert list(SPECS) == [
-        "lifecycle-check", "sweeper", "inventory", "bulk-update", "nightly-backtest", "grid",
-        "optimizer",
+        "lifecycle-check", "sweeper", "inventory", "bulk-update", "object-store-sync",
+        "nightly-backtest", "grid", "optimizer",
     ]
     for spec in SPECS.values():
         assert spec.work_pool["name"] == WORK_POOL_NAME
@@ -62,6 +62,16 @@ def test_the_optimizer_bills_so_it_ships_unscheduled_with_its_guard() -> None:
     assert spec.prefect_schedules() == []
     options = spec.load_flow().validate_parameters(spec.parameters)["options"]
     assert options.points() == 12 and options.guard.max_dollars == 5
+    limit = spec.prefect_concurrency_limit()
+    assert limit is not None and not isinstance(limit, int) and limit.limit == 1
+
+
+def test_the_object_store_sync_ships_on_demand_as_a_dry_run_one_at_a_time() -> None:
+    spec = SPECS["object-store-sync"]
+    assert spec.prefect_schedules() == []
+    options = spec.load_flow().validate_parameters(spec.parameters)["options"]
+    assert options.dry_run is True and options.delete_missing is False
+    assert options.prefix == "data" and not options.whole_store
     limit = spec.prefect_concurrency_limit()
     assert limit is not None and not isinstance(limit, int) and limit.limit == 1
 
