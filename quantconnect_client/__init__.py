@@ -38,6 +38,7 @@ from .errors import (
     WaitTimeoutError,
     is_retryable,
 )
+from .live import LiveAPI
 from .models import (
     RECYCLE_BIN_PREFIX,
     Account,
@@ -57,6 +58,20 @@ from .models import (
     Statistics,
     TotalPerformance,
     parse_number,
+)
+from .models.live import (
+    PAPER_BROKERAGE,
+    Brokerage,
+    CashEntry,
+    Holding,
+    Insight,
+    LiveAlgorithm,
+    LiveAlgorithmSummary,
+    LiveChart,
+    LiveInsights,
+    LiveLogs,
+    LiveOrders,
+    Portfolio,
 )
 from .models.objectstore import ObjectEntry, ObjectListing, ObjectProperties, UploadResult
 from .models.optimizations import (
@@ -78,6 +93,7 @@ from .transport import Timeouts
 __all__ = [
     "DEFAULT_BASE_URL",
     "NO_RETRY",
+    "PAPER_BROKERAGE",
     "RECYCLE_BIN_PREFIX",
     "Account",
     "AuthenticationError",
@@ -86,10 +102,12 @@ __all__ = [
     "BacktestResultsIncompleteError",
     "BacktestRuntimeError",
     "BacktestSummary",
+    "Brokerage",
     "BudgetExhaustedError",
     "BuildError",
     "BuildLogEntry",
     "Card",
+    "CashEntry",
     "Chart",
     "ClientMetrics",
     "ClockSkewError",
@@ -97,7 +115,16 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
     "Estimate",
+    "Holding",
+    "Insight",
     "LeanVersion",
+    "LiveAPI",
+    "LiveAlgorithm",
+    "LiveAlgorithmSummary",
+    "LiveChart",
+    "LiveInsights",
+    "LiveLogs",
+    "LiveOrders",
     "NoNodeAvailableError",
     "Node",
     "NotFoundError",
@@ -114,6 +141,7 @@ __all__ = [
     "OrderSymbol",
     "ParameterValue",
     "PayloadTooLargeError",
+    "Portfolio",
     "ProgressSchedule",
     "Project",
     "ProjectFile",
