@@ -38,6 +38,7 @@ from .errors import (
     WaitTimeoutError,
     is_retryable,
 )
+from .live import LiveAPI
 from .models import (
     RECYCLE_BIN_PREFIX,
     Account,
@@ -46,7 +47,6 @@ from .models import (
     Card,
     Chart,
     Compile,
-    Insight,
     LeanVersion,
     Node,
     Order,
@@ -58,6 +58,20 @@ from .models import (
     Statistics,
     TotalPerformance,
     parse_number,
+)
+from .models.live import (
+    PAPER_BROKERAGE,
+    Brokerage,
+    CashEntry,
+    Holding,
+    Insight,
+    LiveAlgorithm,
+    LiveAlgorithmSummary,
+    LiveChart,
+    LiveInsights,
+    LiveLogs,
+    LiveOrders,
+    Portfolio,
 )
 from .models.objectstore import ObjectEntry, ObjectListing, ObjectProperties, UploadResult
 from .models.optimizations import (
@@ -79,6 +93,7 @@ from .transport import Timeouts
 __all__ = [
     "DEFAULT_BASE_URL",
     "NO_RETRY",
+    "PAPER_BROKERAGE",
     "RECYCLE_BIN_PREFIX",
     "Account",
     "AuthenticationError",
@@ -87,10 +102,12 @@ __all__ = [
     "BacktestResultsIncompleteError",
     "BacktestRuntimeError",
     "BacktestSummary",
+    "Brokerage",
     "BudgetExhaustedError",
     "BuildError",
     "BuildLogEntry",
     "Card",
+    "CashEntry",
     "Chart",
     "ClientMetrics",
     "ClockSkewError",
@@ -98,8 +115,16 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailedError",
     "Estimate",
+    "Holding",
     "Insight",
     "LeanVersion",
+    "LiveAPI",
+    "LiveAlgorithm",
+    "LiveAlgorithmSummary",
+    "LiveChart",
+    "LiveInsights",
+    "LiveLogs",
+    "LiveOrders",
     "NoNodeAvailableError",
     "Node",
     "NotFoundError",
@@ -116,6 +141,7 @@ __all__ = [
     "OrderSymbol",
     "ParameterValue",
     "PayloadTooLargeError",
+    "Portfolio",
     "ProgressSchedule",
     "Project",
     "ProjectFile",

@@ -27,6 +27,7 @@ from .budget import current_budget, operation_budget
 from .compiles import CompilesAPI
 from .errors import ConfigurationError, ConnectionFailedError, TransientError
 from .files import FilesAPI
+from .live import LiveAPI
 from .models import LeanVersion
 from .multipart import MultipartUpload
 from .nodes import NodesAPI
@@ -131,6 +132,7 @@ class QuantConnectClient:
         self.account = AccountAPI(self)
         self.optimizations = OptimizationsAPI(self)
         self.object_store = ObjectStoreAPI(self)
+        self.live = LiveAPI(self)
 
     @classmethod
     def from_settings(

@@ -246,6 +246,20 @@ class JobsConfig(BaseModel):
     """An optimization backtest's ``statistics``: an array of 21 numbers (OpenAPI) or an object
     keyed by the index as text (LEAN's current serializer).
     """
+    live_queue_seconds: float = Field(default=1.0, ge=0, le=LIMITS["job_seconds"])
+    """How long a new live algorithm reads ``InQueue`` (waiting for its live node)."""
+    live_initializing_seconds: float = Field(default=1.0, ge=0, le=LIMITS["job_seconds"])
+    """How long it then reads ``Initializing`` before ``Running``."""
+    live_day_seconds: float = Field(default=60.0, gt=0, le=LIMITS["job_seconds"])
+    """Clock seconds per simulated trading day of a running live algorithm: each one adds a
+    log line, an equity point, and moves the portfolio and orders on.
+    """
+    live_nodes: int = Field(default=1, ge=0, le=int(LIMITS["backtest_nodes"]))
+    """Live nodes of the account; each runs one live algorithm at a time (0: none at all)."""
+    live_brokerages: list[str] = Field(default_factory=list, max_length=50)
+    """Brokerage ids a deploy may use besides the paper ``QuantConnectBrokerage`` (the emulator
+    holds no brokerage account, so it refuses every other one unless a test lists it here).
+    """
 
 
 class EmulatorConfig(BaseSettings):

@@ -24,6 +24,9 @@ or read its files through the browser.
 - ``POST /_emulator/backtests/force-error`` -> ``{"projectId", "backtestId"?, "message"?,
   "duringInitialization"?, "atProgress"?}``: fail a running backtest now or the next one
 - ``GET  /_emulator/backtests`` -> every backtest with its status, and the node figures
+- ``POST /_emulator/live/force-error`` / ``.../force-stop`` -> ``{"projectId", "message"?}``:
+  end the project's live algorithm now in ``RuntimeError`` / ``Stopped``
+- ``GET  /_emulator/live`` -> every live deployment (status, node, commands) and the live nodes
 - ``POST /_emulator/projects/seed`` -> ``{"names": [...], "language"?}``: create many projects
   at once (as ``/projects/create`` does, without latency or faults); ``{"projectIds": [...]}``
 

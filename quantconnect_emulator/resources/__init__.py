@@ -41,7 +41,7 @@ Example:
     >>> "/projects/create" in HANDLERS and "/files/update" in HANDLERS
     True
     >>> [kind.__name__ for kind in RESOURCES]
-    ['Projects', 'Compiles', 'Backtests', 'Nodes', 'Optimizations', 'ObjectStore']
+    ['Projects', 'Compiles', 'Backtests', 'Nodes', 'Optimizations', 'ObjectStore', 'Live']
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from quantconnect_emulator.resources import (
     compiles,
     files,
     lean,
+    live,
     nodes,
     objectstore,
     optimizations,
@@ -73,6 +74,7 @@ __all__ = [
     "compiles",
     "files",
     "lean",
+    "live",
     "nodes",
     "objectstore",
     "optimizations",
@@ -88,9 +90,10 @@ RESOURCES: tuple[type[Resource], ...] = (
     nodes.Nodes,
     optimizations.Optimizations,
     objectstore.ObjectStore,
+    live.Live,
 )
 
 #: The resources' test controls, mounted under ``/_emulator`` by the app.
 CONTROLS: tuple[APIRouter, ...] = (
-    projects.control, compiles.control, backtests.control, objectstore.control,
+    projects.control, compiles.control, backtests.control, objectstore.control, live.control,
 )

@@ -1,8 +1,9 @@
 """Nodes: the organization's (``/nodes/read``) and a project's (``/projects/nodes/read|update``).
 
 The account has ``backtest_nodes`` backtest nodes (the job settings), one
-research node and one live node. A node is ``busy`` while a backtest holds it
-(the busy ones are listed first, with the project using them). A project starts
+research node and ``live_nodes`` live nodes. A backtest node is ``busy`` while a
+backtest holds it (the busy ones are listed first, with the project using
+them); a live node while a live algorithm that has not ended holds it. A project starts
 with ``autoSelectNode: true`` and no node ``active``; an update with node ids
 activates those and turns auto-selection off, an empty or missing list turns it
 back on. ``/nodes/read`` (optional ``organizationId``) lists the organization's
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from quantconnect_emulator.params import ParamError, decode_json
 from quantconnect_emulator.registry import ApiError, Resource, action
 from quantconnect_emulator.resources.backtests import Backtests
+from quantconnect_emulator.resources.live import Live
 from quantconnect_emulator.resources.projects import Projects
 
 if TYPE_CHECKING:
@@ -50,6 +52,8 @@ class Nodes(Resource):
         self.active: dict[int, list[str]] = {}
 
     def _ids(self, kind: str) -> list[str]:
+        if kind == "live":
+            return Live.of(self.account).node_ids()
         prefix = _KINDS[kind][0]
         count = self.account.jobs_config.backtest_nodes if kind == "backtest" else 1
         suffix = self.account.organization_id[:8]
@@ -68,11 +72,15 @@ class Nodes(Resource):
             projects = Projects.of(self.account)
             backtests = Backtests.of(self.account)
             running = [b for b in backtests.by_id.values() if backtests.stage(b) == "running"]
+            live = Live.of(self.account).busy_nodes()
             result: dict[str, list[dict[str, Any]]] = {}
             for kind in _KINDS:
                 nodes = []
                 for index, node_id in enumerate(self._ids(kind)):
-                    user = running[index] if kind == "backtest" and index < len(running) else None
+                    user: Any = running[index] if kind == "backtest" and index < len(running) \
+                        else None
+                    if kind == "live":
+                        user = live.get(node_id)
                     owner = projects.by_id.get(user.project_id) if user else None
                     nodes.append(_node(kind, node_id, node_id in (active or ()), user, owner))
                 result[kind] = nodes

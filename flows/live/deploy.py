@@ -1,0 +1,270 @@
+"""``deploy-live``: put a strategy live — after the gate, paper unless real money is asked twice.
+
+1. The form is checked first: a real-money brokerage needs ``confirm_real_money: true`` and a
+   Secret block with its credentials (:mod:`flows.live.forms`); the block is read before any
+   QuantConnect request, so a missing one costs nothing. The credentials never become a
+   parameter, a log line, an artifact or a result.
+2. The project: an existing one, or for a strategy folder the project named
+   ``live_project_name`` (default ``Live/<folder>``), created if missing and **kept** (a live
+   algorithm lives in its project), with the folder's files uploaded.
+3. If the project already has a live algorithm that has not ended, the run refuses unless the
+   form says ``replace: true``.
+4. Compile; unless ``gate_backtest: false``, backtest and run the regression gate, and deploy
+   **only if the backtest completed and the gate passed** (this run's backtests that still run
+   are deleted on any exit).
+5. With ``replace``, stop (or liquidate) the old algorithm, and wait until it has ended.
+6. Deploy (the task adopts a deploy whose answer was lost, never deploying twice), wait until
+   the algorithm runs; a deploy that fails or is not running by the deadline fails the run
+   with its last log lines.
+
+A report artifact says first, in plain words, whether the algorithm trades real money.
+
+Example:
+    >>> from flows.live.deploy import deploy_live_flow
+    >>> deploy_live_flow.name
+    'deploy-live'
+"""
+
+# No `from __future__ import annotations`: `flow.serve()` runs a cloudpickled copy of the flow
+# whose globals hold only names its body uses, so string annotations of parameters (the option
+# models) could not be resolved there.
+
+import json
+from typing import Any
+
+import anyio
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.blocks.system import Secret
+
+from flows.backtests.forms import StrategyChoice
+from flows.backtests.gate import RegressionError, run_gate
+from flows.backtests.pipeline import BacktestDeadlineError, prepare_run, strategy_project
+from flows.common.session import IN_MEMORY_RESULTS
+from flows.live.forms import DeployLiveOptions
+from flows.live.report import DeployReport, Outcome
+from quantconnect_client import Brokerage, ConfigurationError, QuantConnectClient
+from quantconnect_client.errors import BacktestRuntimeError, WaitTimeoutError
+from quantconnect_client.models.live import LiveAlgorithmSummary
+from tasks.backtests import (
+    backtest_name,
+    compile_project,
+    start_backtest,
+    upload_strategy,
+    wait_for_backtest,
+)
+from tasks.credentials import QuantConnectCredentials
+from tasks.live import (
+    deploy_live,
+    liquidate_live,
+    list_live,
+    read_live,
+    read_live_logs,
+    stop_live,
+    wait_for_live,
+)
+from tasks.projects import create_project
+
+#: Log lines a failed deploy's report shows.
+LOG_TAIL = 20
+#: What a deployment runs unless told otherwise: the Python example, gated, paper trading.
+DEFAULT_DEPLOY = DeployLiveOptions()
+
+
+class LiveConflictError(RuntimeError):
+    """The project already has a live algorithm and the form did not say ``replace``."""
+
+
+class LiveDeployError(RuntimeError):
+    """The live algorithm did not reach ``Running`` (the report holds its last log lines)."""
+
+
+async def load_brokerage(options: DeployLiveOptions) -> Brokerage:
+    """The brokerage the form names, with its credentials read from the Secret block.
+
+    Raises:
+        ConfigurationError: The block is missing or holds no JSON object of text values (its
+            content never appears in the message).
+    """
+    if options.is_paper:
+        return Brokerage()
+    assert options.brokerage_secret_block is not None  # the form guarantees it
+    name = options.brokerage_secret_block
+    try:
+        block: Secret[Any] = await Secret.aload(name)  # type: ignore[misc]
+    except ValueError:
+        raise ConfigurationError(f"No Secret block named {name!r}: create it with the "
+                                 "brokerage's keys as a JSON object") from None
+    value: Any = block.get()
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigurationError(f"Secret block {name!r} must hold a JSON object of the "
+                                 "brokerage's keys")
+    return Brokerage(id=options.brokerage,
+                     credentials={k: v if isinstance(v, str) else json.dumps(v)
+                                  for k, v in value.items()})
+
+
+async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
+                   client: QuantConnectClient, setup: Any) -> int:
+    """The project to put live: the form's, or the folder's kept project, files uploaded."""
+    if setup.strategy is None:
+        return int(options.strategy.project_id)  # type: ignore[arg-type]
+    api = options.retries.apply
+    name = options.live_project_name or f"Live/{setup.strategy.name}"
+    found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
+             if p.language == setup.strategy.language]
+    if found:
+        project_id = min(p.project_id for p in found)
+    else:
+        project_id = (await api(create_project)(creds, name, setup.strategy.language)).project_id
+    written = await api(upload_strategy)(creds, project_id,
+                                         {f.name: f.content for f in setup.strategy.files})
+    get_run_logger().info("Project %s (%s): uploaded %s", project_id, name,
+                          ", ".join(written) or "nothing (the files were up to date)")
+    return project_id
+
+
+async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
+                compile_id: str, report: DeployReport, run_id: str) -> None:
+    """Backtest and gate; raises unless the backtest completed and the gate passed."""
+    api = options.retries.apply
+    started = await api(start_backtest)(creds, project_id, compile_id,
+                                        backtest_name(run_id, "live gate"),
+                                        dict(options.parameters))
+    report.backtest_id = started.backtest_id
+    try:
+        done = await api(wait_for_backtest)(creds, project_id, started.backtest_id,
+                                            timeout=options.backtest_timeout_minutes * 60)
+    except WaitTimeoutError as error:
+        raise BacktestDeadlineError(f"The gate's backtest did not finish within "
+                                    f"{options.backtest_timeout_minutes:g} min") from error
+    report.gate = await run_gate(
+        done.statistics.numbers() if done.statistics else {}, options.gate, report.strategy,
+        flow_run_id=run_id, backtest_id=done.backtest_id, parameters=dict(options.parameters),
+        simulated=report.simulated,
+    )
+    if not report.gate.passed:
+        # Whatever ``fail_run`` says: a deploy is never made past a failed gate.
+        raise RegressionError(report.gate, report)
+
+
+async def _replace(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
+                   current: LiveAlgorithmSummary, report: DeployReport) -> None:
+    """Stop (or liquidate) the old algorithm and wait until it reads as ended."""
+    api = options.retries.apply
+    log = get_run_logger()
+    end = liquidate_live if options.liquidate_replaced else stop_live
+    await api(end)(creds, project_id)
+    with anyio.fail_after(options.deploy_timeout_minutes * 60):
+        while not (await api(read_live)(creds, project_id, current.deploy_id)).ended:
+            await anyio.sleep(2)
+    report.replaced = current.deploy_id
+    log.info("Replaced live algorithm %s of project %s (%s)", current.deploy_id, project_id,
+             "liquidated" if options.liquidate_replaced else "stopped")
+
+
+def _outcome(error: BaseException) -> Outcome:
+    if isinstance(error, LiveConflictError):
+        return "refused"
+    if isinstance(error, (RegressionError, BacktestRuntimeError)):
+        return "regression"
+    if isinstance(error, LiveDeployError):
+        return "deploy failed"
+    if isinstance(error, (WaitTimeoutError, BacktestDeadlineError, TimeoutError)):
+        return "timed out"
+    if isinstance(error, anyio.get_cancelled_exc_class()):
+        return "cancelled"
+    return "failed"
+
+
+@flow(**IN_MEMORY_RESULTS, name="deploy-live")
+async def deploy_live_flow(
+    options: DeployLiveOptions = DEFAULT_DEPLOY,
+    credentials: QuantConnectCredentials | None = None,
+    credentials_block: str | None = None,
+) -> DeployReport:
+    """Deploy a strategy as a live algorithm after the gate (paper trading by default).
+
+    Args:
+        options: What to deploy, where, the brokerage and the guards.
+        credentials: A credentials block; if None, ``credentials_block`` or ``QC_*`` is used.
+        credentials_block: Name of a saved ``QuantConnectCredentials`` block.
+
+    Returns:
+        The typed report (also the markdown artifact ``options.artifact_key``).
+
+    Raises:
+        ConfigurationError: The brokerage's Secret block is missing or unusable (before any
+            request).
+        LiveConflictError: The project has a live algorithm and ``replace`` is off.
+        BuildError: The strategy did not compile.
+        RegressionError: The gate's backtest failed or regressed (nothing was deployed).
+        LiveDeployError: The algorithm did not reach ``Running``.
+    """
+    log = get_run_logger()
+    report = DeployReport(strategy="?", brokerage=options.brokerage, paper=options.is_paper)
+    try:
+        brokerage = await load_brokerage(options)
+        setup = await prepare_run(options.strategy, credentials, credentials_block)
+        creds = setup.creds
+        report.strategy, report.simulated = setup.label, setup.simulated
+        report.flow_run_id = setup.run_id
+        log.info("deploy-live of %s: %s", setup.label, report.money)
+        api = options.retries.apply
+        client = creds.get_client()
+        project_id = report.project_id = await _project(creds, options, client, setup)
+        running = [a for a in await api(list_live)(creds, project_id) if not a.ended]
+        current = max(running, key=lambda a: str(a.launched or ""), default=None)
+        if current is not None and not options.replace:
+            raise LiveConflictError(
+                f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
+                f"{current.status}); set replace: true to stop it and deploy this one")
+        choice = StrategyChoice(strategy_folder=None, project_id=project_id)
+        async with strategy_project(creds, choice, None, options.retries, report.cleanup,
+                                    setup.run_id):
+            built = await api(compile_project)(creds, project_id,
+                                               timeout=options.compile_timeout_seconds)
+            report.compile_id = built.compile_id
+            if options.gate_backtest:
+                await _gate(creds, options, project_id, built.compile_id, report, setup.run_id)
+        if current is not None:
+            await _replace(creds, options, project_id, current, report)
+        deployed = await api(deploy_live)(
+            creds, project_id, built.compile_id, node_id=options.node_id, brokerage=brokerage,
+            parameters={k: str(v) for k, v in options.parameters.items()},
+            automatic_redeploy=options.automatic_redeploy,
+        )
+        report.deploy_id = deployed.deploy_id
+        reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,
+                                           timeout=options.deploy_timeout_minutes * 60)
+        report.status, report.message = reached.status, reached.message or None
+        report.node_id = reached.deployment_details.get("node") or options.node_id
+        if (reached.status or "").lower() != "running":
+            logs = await api(read_live_logs)(creds, project_id, deployed.deploy_id)
+            report.logs = logs.logs[-LOG_TAIL:]
+            raise LiveDeployError(f"Live algorithm {deployed.deploy_id} ended "
+                                  f"{reached.status}: {reached.message or 'no message'}")
+        report.outcome = "running"
+        log.info("Live algorithm %s of project %s is running: %s", deployed.deploy_id,
+                 project_id, report.money)
+    except BaseException as error:
+        report.outcome = _outcome(error)
+        report.error = (None if isinstance(error, anyio.get_cancelled_exc_class())
+                        else f"{type(error).__name__}: {error}")
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await acreate_markdown_artifact(
+                markdown=report.to_markdown(), key=options.artifact_key,
+                description=f"Live deploy of {report.strategy} ({report.outcome}, "
+                f"{report.money})",
+            )
+    return report
+
+
+__all__ = ["LiveConflictError", "LiveDeployError", "deploy_live_flow", "load_brokerage"]
