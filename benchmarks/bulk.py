@@ -63,9 +63,11 @@ async def run_bulk(
                                       PREFIX)
             else:
                 report = await sweep_temporary_projects(
-                    # The plain loop's requests: these projects never ran a backtest.
+                    # The plain loop's requests: these projects never ran a backtest or an
+                    # optimization.
                     SweepOptions(ttl_minutes=0, max_concurrency=concurrency,
-                                 stop_running_backtests=False),
+                                 stop_running_backtests=False,
+                                 abort_running_optimizations=False),
                     credentials=credentials,
                 )
                 removed = report.deleted if not report.failed else -report.failed

@@ -75,7 +75,8 @@ async def _flow_side(base_url: str, user_id: int, token: str, count: int, concur
         LifecycleOptions(authenticate_first=False, verify_files=False, purge=False), credentials
     )
     sweep = await sweep_temporary_projects(
-        SweepOptions(ttl_minutes=0, max_concurrency=concurrency, stop_running_backtests=False),
+        SweepOptions(ttl_minutes=0, max_concurrency=concurrency, stop_running_backtests=False,
+                     abort_running_optimizations=False),
         credentials=credentials,
     )
     return lifecycle.outcome == "completed" and sweep.deleted == count and not sweep.failed

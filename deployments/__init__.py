@@ -8,8 +8,9 @@ entry point.
 
 Example:
     >>> from deployments.spec import load_deployment_specs
-    >>> [spec.name for spec in load_deployment_specs()]
-    ['lifecycle-check', 'sweeper', 'inventory', 'bulk-update', 'nightly-backtest', 'grid']
+    >>> names = [spec.name for spec in load_deployment_specs()]
+    >>> names[:4], "grid" in names
+    (['lifecycle-check', 'sweeper', 'inventory', 'bulk-update'], True)
 """
 
 from __future__ import annotations
