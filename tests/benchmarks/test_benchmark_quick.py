@@ -115,9 +115,10 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     assert [r["requests"] for r in inventories] == [1] * len(inventories)  # one list
     sweeps = [r for r in scale["rows"] if r["flow"] == "sweep"]
     assert [r["result"] for r in sweeps] == [r["orphans"] for r in sweeps]
-    # One list, then the same requests for every orphan (its backtests checked, its delete).
+    # One list, then the same requests for every orphan: its optimizations and its backtests
+    # checked (the defaults), its delete.
     per_orphan = {(r["requests"] - 1) / r["orphans"] for r in sweeps}
-    assert len(per_orphan) == 1 and per_orphan.pop() in (1, 2), sweeps
+    assert per_orphan == {3.0}, sweeps
     assert set(scale["profiles"]) == {"inventory", "sweep"}
     for profile in scale["profiles"].values():
         assert profile["top_own_time"] and profile["own_time_by_package_s"]
