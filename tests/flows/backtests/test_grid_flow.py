@@ -369,7 +369,7 @@ async def test_a_look_up_without_an_answer_is_tried_again_not_the_end_of_the_set
 
 
 async def test_the_last_unanswered_start_is_looked_up_before_the_set_gives_up(emulator):
-    from flows.backtests.grid import MAX_UNSURE_SUBMISSIONS
+    from flows.backtests.scheduler import MAX_UNSURE_SUBMISSIONS
     from quantconnect_emulator.config import FaultKind
 
     # Every start goes unanswered; the last one did start the backtest. It is adopted, not
@@ -512,11 +512,11 @@ async def test_a_compile_the_service_never_finds_is_named_as_the_cause(emulator)
 async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
     emulator, credentials, monkeypatch
 ):
-    from flows.backtests import grid
+    from flows.backtests import grid, scheduler
 
     # A defect (not an API error) in one set's wait: that row fails, the other set runs, and
     # the run fails naming the error, not as an ExceptionGroup of its task group.
-    original = grid.GridSchedule.__call__
+    original = scheduler.GridSchedule.__call__
     broken: list[object] = []
 
     def breaks_once(self, report):
@@ -525,7 +525,7 @@ async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
             raise ZeroDivisionError("a defect in the read schedule")
         return original(self, report)
 
-    monkeypatch.setattr(grid.GridSchedule, "__call__", breaks_once)
+    monkeypatch.setattr(scheduler.GridSchedule, "__call__", breaks_once)
     emulator.set_jobs(backtest_seconds=3)  # long enough that each wait reads it running
     options = grid_options(grid={"fast": [5, 10]})
     error, run_id = await failed_grid(options, credentials)
