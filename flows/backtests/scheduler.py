@@ -51,6 +51,27 @@ UNSURE_RESUBMIT_SECONDS = 0.5
 MAX_UNSURE_SUBMISSIONS = 3
 
 
+def start_requests_bound(attempts: int) -> int:
+    """The most requests one set's start costs until it runs or gives up for want of answers,
+    with ``attempts`` client attempts per call (refused rounds aside: each waits for a node).
+
+    One round is one task run of ``try-start-backtest`` (no task retries: the rounds are the
+    retries): its look-up first if the last round's start is unknown (``/backtests/list``); the
+    client's ``create`` (per attempt at most two requests: the create and the nodes read that
+    types a refusal, or the reconciling look-up and the create after a lost answer; plus one
+    create sent again once the clock was corrected: ``2 * attempts + 1``); then, after a failure,
+    the task's look-up (a list, and a read if it found the backtest). The rounds end after
+    :data:`MAX_UNSURE_SUBMISSIONS` unanswered requests: at most that many rounds, the last one
+    perhaps adopting what it found.
+
+    Example:
+        >>> start_requests_bound(3), start_requests_bound(1)
+        (25, 13)
+    """
+    call = 2 * attempts + 1
+    return (MAX_UNSURE_SUBMISSIONS - 1) * (call + 1) + call + 2
+
+
 class NodeMode(str, Enum):
     """What the run has seen of the service when no node is free."""
 

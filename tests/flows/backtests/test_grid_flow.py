@@ -539,3 +539,31 @@ async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
     [failed] = [row for row in table if row["outcome"] == "failed"]
     assert "ZeroDivisionError" in str(failed["error"])
     assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+
+
+async def test_one_start_costs_no_more_requests_than_stated_and_task_retries_do_not_multiply(
+    emulator,
+):
+    from flows.backtests.scheduler import MAX_UNSURE_SUBMISSIONS, start_requests_bound
+    from quantconnect_emulator.config import FaultKind
+
+    # Every start is dropped unprocessed, so nothing ever starts: the client's three attempts,
+    # their reconciling look-ups, the task's look-up and the scheduler's rounds all run, and
+    # the task's own retries (two here) add nothing.
+    attempts = 3
+    credentials = credentials_for(emulator, max_attempts=attempts)
+    emulator.inject(FaultKind.CONNECTION_DROP, path="/backtests/create", count=1000)
+    options = grid_options(grid={"fast": [5]})
+    error, _ = await failed_grid(options, credentials)
+    assert isinstance(error, GridFailedError) and "never started" in str(error)
+    log = paths(emulator, "/backtests/create", "/backtests/list", "/backtests/read",
+                "/projects/nodes/read")
+    first = log.index("/backtests/create")
+    last = len(log) - 1 - log[::-1].index("/backtests/create")
+    start = [*log[first:last + 1], log[last + 1]]  # and the task's look-up after the last
+    assert start[-1] == "/backtests/list"
+    assert start.count("/backtests/create") == attempts * MAX_UNSURE_SUBMISSIONS
+    # Each create answered by nothing, each followed by a look-up (the client's reconcile
+    # between its attempts, the task's after its last): 18, within the stated 25.
+    assert len(start) == 2 * attempts * MAX_UNSURE_SUBMISSIONS, start
+    assert len(start) <= start_requests_bound(attempts), start
