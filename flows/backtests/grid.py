@@ -29,13 +29,13 @@ Example:
 # models) could not be resolved there.
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
 import anyio
-from prefect import flow, get_run_logger
+from prefect import Task, flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from flows.backtests.forms import GridOptions
@@ -226,7 +226,7 @@ async def _run_set(
     service's (a defect, here or in Prefect) fails the set's row and is noted in ``notes``
     for the run's message; the other sets go on.
     """
-    api = options.retries.apply
+    wait, delete = options.retries.bind(wait_for_backtest, delete_backtest)
     log = get_run_logger()
     name = backtest_name(run_id, f"set {row.index}")
     budget = options.limits.backtest_timeout_minutes * 60
@@ -245,7 +245,7 @@ async def _run_set(
                 log.warning("Set %d: %s", row.index, _never_started(row, budget, counts, notes))
                 return
             row.backtest_id = started.backtest_id
-            finished = await api(wait_for_backtest)(
+            finished = await wait(
                 creds, project_id, started.backtest_id,
                 timeout=options.limits.backtest_timeout_minutes * 60,
                 node_released=lambda: board.change(partial(Board.end, index=row.index,
@@ -269,7 +269,7 @@ async def _run_set(
             )
             if still_running and row.backtest_id:
                 # Past its deadline and still running: free its node for the others.
-                await _delete_quietly(row, creds, project_id, options)
+                await _delete_quietly(row, delete, creds, project_id)
         except Exception as error:  # a defect (ours or Prefect's): the row says what broke
             row.error = f"{type(error).__name__}: {error}"
             notes.unexpected[row.index] = row.error
@@ -278,18 +278,23 @@ async def _run_set(
             row.outcome = "failed"
             if row.backtest_id and not ended:
                 # Its results will never be read: it must not hold a node (or run on).
-                await _delete_quietly(row, creds, project_id, options)
+                await _delete_quietly(row, delete, creds, project_id)
     finally:
         # A set that had a backtest frees its node (ended, failed or deleted at its deadline).
         board.change(partial(Board.end, index=row.index, released=row.backtest_id is not None))
 
 
-async def _delete_quietly(row: GridRow, creds: QuantConnectCredentials, project_id: int,
-                          options: GridOptions) -> None:
-    """Delete the set's backtest. A failed delete stays this row's problem, added to its
-    error (the clean-up at the end of the run tries again), never the other sets'."""
+async def _delete_quietly(
+    row: GridRow,
+    delete: Task[[QuantConnectCredentials, int, str], Coroutine[Any, Any, bool]],
+    creds: QuantConnectCredentials,
+    project_id: int,
+) -> None:
+    """Delete the set's backtest (``delete``: the run's bound task). A failed delete stays
+    this row's problem, added to its error (the clean-up at the end of the run tries again),
+    never the other sets'."""
     try:
-        await options.retries.apply(delete_backtest)(creds, project_id, str(row.backtest_id))
+        await delete(creds, project_id, str(row.backtest_id))
     except QuantConnectError as failed:
         row.error = f"{row.error}; deleting it failed ({type(failed).__name__}: {failed})"
         get_run_logger().warning("Set %d: could not delete backtest %s: %s",
@@ -300,12 +305,10 @@ async def _compile_and_count_nodes(
     creds: QuantConnectCredentials, project_id: int, options: GridOptions
 ) -> tuple[Compile, int]:
     """The compile and the node count, read side by side (neither needs the other)."""
-    api = options.retries.apply
+    compile_, count_nodes = options.retries.bind(compile_project, backtest_node_count)
     return await side_by_side(
-        lambda: api(compile_project)(
-            creds, project_id, timeout=options.limits.compile_timeout_seconds
-        ),
-        lambda: api(backtest_node_count)(creds, project_id),
+        lambda: compile_(creds, project_id, timeout=options.limits.compile_timeout_seconds),
+        lambda: count_nodes(creds, project_id),
     )
 
 
