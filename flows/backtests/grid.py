@@ -40,7 +40,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from flows.backtests.forms import GridOptions
 from flows.backtests.pipeline import BACKTEST_HOOKS, outcome_of, prepare_run, strategy_project
-from flows.backtests.report import GridReport, GridRow
+from flows.backtests.report import GridReport, GridRow, RunNotes, mark_never_started, start_cause
 from flows.backtests.scheduler import (
     Answer,
     Board,
@@ -91,75 +91,6 @@ class SetsFailedUnexpectedlyError(GridFailedError):
     """Some sets broke on an error that is not the service's (a defect, here or in Prefect):
     the message names the sets and the errors, their rows hold them; the other sets ran, and
     are in the report."""
-
-
-class RunNotes:
-    """What the run says about its sets besides their rows: why each set that never started
-    did not, and which sets broke on an error that is not the service's (a defect)."""
-
-    def __init__(self) -> None:
-        self.never_started: dict[int, str] = {}  # set index -> its cause, briefly
-        self.unexpected: dict[int, str] = {}  # set index -> "ErrorType: message"
-
-    def note(self) -> str:
-        """The run's message about them ("" if there is nothing to say).
-
-        Example:
-            >>> notes = RunNotes()
-            >>> notes.never_started = {0: "no answer", 1: "no answer", 3: "no node"}
-            >>> notes.unexpected = {2: "KeyError: 'x'"}
-            >>> notes.note()
-            "; never started: sets 0, 1 (no answer), set 3 (no node); failed on an unexpected \
-error: set 2 (KeyError: 'x')"
-        """
-        parts = []
-        if self.never_started:
-            parts.append("never started: " + _by_cause(self.never_started))
-        if self.unexpected:
-            parts.append("failed on an unexpected error: " + _by_cause(self.unexpected))
-        return "".join(f"; {part}" for part in parts)
-
-
-def _by_cause(causes: dict[int, str]) -> str:
-    """Sets grouped by their cause, in order of their first set: ``sets 0, 1 (cause)``."""
-    groups: dict[str, list[int]] = {}
-    for index in sorted(causes):
-        groups.setdefault(causes[index][:MAX_CAUSE_CHARACTERS], []).append(index)
-    shown = []
-    for cause, indexes in groups.items():
-        numbers = ", ".join(str(i) for i in indexes[:20]) + (", ..." if len(indexes) > 20 else "")
-        shown.append(f"{'sets' if len(indexes) > 1 else 'set'} {numbers} ({cause})")
-    return ", ".join(shown)
-
-
-#: The most characters of one cause a run's message shows (the row holds the whole error).
-MAX_CAUSE_CHARACTERS = 300
-
-
-def _start_cause(error: QuantConnectError) -> str:
-    """Why a set whose starts all failed transiently never started: the service's words if
-    it answered (``Compile id not found``, say), else that no answer came."""
-    if error.service_errors:
-        return "the service answered " + "; ".join(repr(e) for e in error.service_errors)
-    return f"no answer to its start ({type(error).__name__})"
-
-
-def _never_started(row: GridRow, seconds: float, counts: StartCounts, notes: RunNotes) -> str:
-    """Mark the row as never started and say why; ``counts.said`` is the last refusal's words.
-
-    A refusal while every node is busy is treated as "no node", whatever it says, but its
-    words are kept: they may name the real cause (``Backtest limit of 200 per day reached``).
-    """
-    refused, unanswered, said = counts.refusals, counts.unanswered, counts.said
-    row.outcome, row.never_started = "failed", True
-    cause = "NoNodeAvailableError" if refused else "TimeoutError"
-    words = f": the service said: {said}" if refused and said else ""
-    row.error = (f"{cause}: never started within {seconds:g} s ({refused} submission(s) "
-                 f"refused for lack of a node, {unanswered} unanswered){words}")
-    notes.never_started[row.index] = (
-        f"no backtest node was free by its deadline{words}" if refused
-        else "no answer to its start by its deadline")
-    return row.error
 
 
 def _submitter(
@@ -242,7 +173,9 @@ async def _run_set(
             finally:
                 row.resubmissions = counts.resubmissions
             if started is None:
-                log.warning("Set %d: %s", row.index, _never_started(row, budget, counts, notes))
+                why = mark_never_started(row, budget, counts.refusals, counts.unanswered,
+                                         notes, counts.said)
+                log.warning("Set %d: %s", row.index, why)
                 return
             row.backtest_id = started.backtest_id
             finished = await wait(
@@ -262,7 +195,7 @@ async def _run_set(
             # Unanswered starts, every one of them: the set may or may not have a backtest.
             row.never_started = row.backtest_id is None and isinstance(error, TransientError)
             if row.never_started:
-                notes.never_started[row.index] = _start_cause(error)
+                notes.never_started[row.index] = start_cause(error)
             log.warning("Set %d (%s) failed: %s", row.index, row.parameters, row.error)
             still_running = isinstance(error, BacktestResultsIncompleteError) and not (
                 error.completed  # it ran to the end; only its final results are late: keep it
