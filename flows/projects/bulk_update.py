@@ -8,7 +8,7 @@ overwritten anywhere, the run keeps every project's previous contents in a table
 Example:
     >>> import asyncio
     >>> from flows.projects.bulk_update import bulk_update_projects
-    >>> from flows.common.options import BulkUpdateOptions
+    >>> from flows.projects.forms import BulkUpdateOptions
     >>> options = BulkUpdateOptions(folder="Strategies", description="Reviewed", dry_run=False)
     >>> asyncio.run(bulk_update_projects(options))  # doctest: +SKIP
 """

@@ -6,7 +6,7 @@ neither a short prefix nor a TTL of 0 can reach a user's own projects or a runni
 
 Example:
     >>> import asyncio
-    >>> from flows.common.options import SweepOptions
+    >>> from flows.projects.forms import SweepOptions
     >>> from flows.projects.sweep import sweep_temporary_projects
     >>> asyncio.run(sweep_temporary_projects(SweepOptions(dry_run=True)))  # doctest: +SKIP
 """
