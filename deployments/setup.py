@@ -32,7 +32,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectNotFound
 
-from quantconnect_client import ConfigurationError, QuantConnectSettings
+from quantconnect_client import ConfigurationError
 from tasks.credentials import QuantConnectCredentials
 
 from . import CREDENTIALS_BLOCK_NAME, WORK_POOL_NAME
@@ -96,19 +96,6 @@ async def ensure_work_pool(name: str, concurrency_limit: int | None = DEFAULT_PO
             raise ValueError(f"work pool {name!r} exists with type {pool.type!r}, not 'process'")
         await client.update_work_pool(name, WorkPoolUpdate(concurrency_limit=concurrency_limit))
         return False
-
-
-async def save_credentials_block(
-    name: str, settings: QuantConnectSettings | None = None
-) -> QuantConnectCredentials:
-    """Save a ``QuantConnectCredentials`` block built from ``QC_*`` under ``name`` (overwriting).
-
-    Raises:
-        ConfigurationError: ``QC_USER_ID`` or ``QC_API_TOKEN`` is not set.
-    """
-    credentials = QuantConnectCredentials.from_settings(settings)
-    await credentials.asave(name, overwrite=True)
-    return credentials
 
 
 async def setup(

@@ -14,7 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .auth import CLOCK_TOLERANCE
@@ -126,8 +126,8 @@ class BacktestsAPI:
         """Start a backtest of a compiled project; safe to retry.
 
         If an attempt's answer is lost, the backtest may be running already: before sending
-        again, the client lists the project's backtests and adopts one with this exact name
-        created since the call began, so a lost answer never starts a second backtest (give
+        again, the client looks it up (:meth:`find_created_since`, from the call's start) and
+        adopts it, so a lost answer never starts a second backtest (give
         concurrent backtests of one project distinct names). ``Compile id not found`` right
         after a compile is retried briefly; a refusal for lack of a free node is
         :class:`NoNodeAvailableError` (retryable).
@@ -179,7 +179,7 @@ class BacktestsAPI:
         return self._client.with_retries(
             "/backtests/create",
             attempt,
-            reconcile=lambda: self._created_since(project_id, name, started),
+            reconcile=lambda: self.find_created_since(project_id, name, started),
             raise_at_once=() if retry_no_node else (NoNodeAvailableError,),
         )
 
@@ -233,15 +233,37 @@ class BacktestsAPI:
             return None
         return len(nodes) if all(node.busy for node in nodes) else 0
 
-    def _created_since(self, project_id: int, name: str, since: datetime) -> Backtest | None:
+    def find_created_since(
+        self, project_id: int, name: str, since: datetime | None = None
+    ) -> Backtest | None:
+        """The backtest named ``name`` created at or after ``since`` (any time if None), read;
+        None if there is none (the newest if several).
+
+        The one look-up of a start whose answer was lost: :meth:`create` asks it before it
+        sends again, and so do the task that starts a backtest (on a retry) and the grid's
+        scheduler (after a refusal or a start without an answer), so all three adopt a lost
+        start by the same rule. A name that carries its run's id (``tasks.backtest_name``)
+        makes ``since`` a guard, not the key.
+
+        Costs one ``/backtests/list``, and one ``/backtests/read`` if a backtest is found.
+
+        Raises:
+            ValidationError: A bad id or name (nothing is sent).
+
+        Example:
+            >>> client.backtests.find_created_since(pid, "nightly", since)  # doctest: +SKIP
+            Backtest(backtest_id='...', name='nightly', ...)
+        """
+        validate_backtest_name(name)
         candidates = [
             b
             for b in self.list(project_id)
-            if b.name == name and (b.created is None or b.created >= since)
+            if b.name == name and (since is None or b.created is None or b.created >= since)
         ]
         if not candidates:
             return None
-        newest = max(candidates, key=lambda b: (b.created or since, b.backtest_id))
+        floor = since or datetime.min.replace(tzinfo=timezone.utc)
+        newest = max(candidates, key=lambda b: (b.created or floor, b.backtest_id))
         return self.read(project_id, newest.backtest_id)
 
     # --------------------------------------------------------------------------- the rest

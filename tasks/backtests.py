@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import anyio
 import anyio.from_thread
@@ -30,8 +31,14 @@ from prefect import get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
 from quantconnect_client import NotFoundError, QuantConnectClient
+from quantconnect_client.auth import CLOCK_TOLERANCE
 from quantconnect_client.budget import check_seconds, describe_seconds
-from quantconnect_client.errors import BuildError, NoNodeAvailableError, WaitTimeoutError
+from quantconnect_client.errors import (
+    BuildError,
+    NoNodeAvailableError,
+    TransientError,
+    WaitTimeoutError,
+)
 from quantconnect_client.excerpt import excerpt_lines
 from quantconnect_client.models import Backtest, BacktestSummary, Compile
 from quantconnect_client.parameters import BacktestParameters, lean_parameters
@@ -180,8 +187,10 @@ async def start_backtest(
     A refusal for lack of a free node is retried by the client, then by the task (it is
     transient); a caller with its own plan for that uses :func:`try_start_backtest`.
     """
-    return await _start(credentials, project_id, compile_id, name, parameters,
-                        retry_no_node=True)
+    started = await _start(credentials, project_id, compile_id, name, parameters,
+                           retry_no_node=True)
+    assert not isinstance(started, StartRefused)  # a refusal is retried, then raised
+    return started.backtest if isinstance(started, StartAdopted) else started
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,47 @@ class StartRefused:
     reason: str
 
 
+class StartUnknownError(TransientError):
+    """A start that may have been applied, and whose look-up got no answer either: nothing is
+    known. The caller looks the name up before it submits again (``look_first``).
+
+    It carries the start's own error (message, endpoint, the service's words); the look-up's
+    is its ``__cause__``.
+    """
+
+    #: Whether a start was sent in the task run (False: only its look-up, which failed).
+    sent: bool = True
+
+    @classmethod
+    def of(cls, start: TransientError | None, lookup: TransientError) -> StartUnknownError:
+        """The error for ``start`` (None: none was sent) whose look-up failed with ``lookup``.
+
+        Example:
+            >>> lost = TransientError("no answer", endpoint="/backtests/create")
+            >>> str(StartUnknownError.of(lost, TransientError("no answer either")))
+            'no answer (and its look-up got no answer: no answer either) [/backtests/create]'
+            >>> StartUnknownError.of(None, TransientError("no answer")).sent
+            False
+        """
+        if start is None:
+            error = cls(f"An earlier start is unknown, and its look-up got no answer: "
+                        f"{lookup.message}", endpoint=lookup.endpoint,
+                        status_code=lookup.status_code, service_errors=lookup.service_errors)
+            error.sent = False
+            return error
+        return cls(f"{start.message} (and its look-up got no answer: {lookup.message})",
+                   endpoint=start.endpoint, status_code=start.status_code,
+                   service_errors=start.service_errors, retry_after=start.retry_after)
+
+
+@dataclass(frozen=True)
+class StartAdopted:
+    """A start that failed (or whose answer was lost) but did start this backtest: it was
+    found by name, and is not started again."""
+
+    backtest: Backtest
+
+
 @task(name="try-start-backtest", task_run_name="try-start-backtest {name}",
       **api_task_options())
 async def try_start_backtest(
@@ -204,22 +254,33 @@ async def try_start_backtest(
     compile_id: str,
     name: str,
     parameters: BacktestParameters | None = None,
-) -> Backtest | StartRefused:
+    look_first: bool = False,
+    since: datetime | None = None,
+) -> Backtest | StartAdopted | StartRefused:
     """Start a backtest if the service takes it now; a :class:`StartRefused` holding the
     service's words, at once, if it refused while no node was free (nothing started, nothing
     retried).
 
     For a scheduler that submits again when one of its own backtests frees a node (the grid):
     a refusal is an answer there, not a failure, so the task run ends Completed and its log
-    says so, instead of a Failed run with a traceback in the UI. Every other failure is as
-    with :func:`start_backtest`, and so is adopting an earlier attempt's backtest on a retry.
+    says so, instead of a Failed run with a traceback in the UI. After a refusal or a start
+    without an answer the name is looked up (a late or lost answer may hide a start), so the
+    answer can be trusted: a backtest started, a :class:`StartAdopted` (found by name), a
+    refusal with nothing started,
+    a :class:`~quantconnect_client.errors.TransientError` with nothing started, or a
+    :class:`StartUnknownError` (the look-up failed too: pass ``look_first`` next time).
+
+    Args:
+        credentials: Who to be.
+        project_id: The project.
+        compile_id: A finished compile.
+        name: The backtest's name (the key: one per set and run, :func:`backtest_name`).
+        parameters: The algorithm's parameters.
+        look_first: Look the name up before sending (an earlier start is unknown).
+        since: When the caller first submitted this name (its clock): the look-ups' guard.
     """
-    try:
-        return await _start(credentials, project_id, compile_id, name, parameters,
-                            retry_no_node=False)
-    except NoNodeAvailableError as refusal:
-        get_run_logger().info("Backtest %r not started: %s", name, refusal)
-        return StartRefused("; ".join(refusal.service_errors) or str(refusal))
+    return await _start(credentials, project_id, compile_id, name, parameters,
+                        retry_no_node=False, look_first=look_first, since=since)
 
 
 async def _start(
@@ -229,24 +290,62 @@ async def _start(
     name: str,
     parameters: BacktestParameters | None,
     retry_no_node: bool,
-) -> Backtest:
+    look_first: bool = False,
+    since: datetime | None = None,
+) -> Backtest | StartAdopted | StartRefused:
+    """The one owner of an idempotent start: adopt what this name started, else create.
+
+    Every look-up is the client's :meth:`~quantconnect_client.backtests.BacktestsAPI.
+    find_created_since`, from ``since`` (or the task run's first attempt) less the clock
+    tolerance. A task retry looks first; without ``retry_no_node`` (the grid's start) a refusal
+    or a failed start is looked up once more before it is answered.
+    """
     client = credentials.get_client()
-    retrying, _ = retry_context()
-    if retrying:
-        existing = await in_thread(_read_by_name, client, project_id, name)
-        if existing is not None:
-            get_run_logger().info("Backtest %r was started by an earlier attempt", name)
-            return existing
-    started = await in_thread(
-        client.backtests.create, project_id, compile_id, name, dict(parameters or {}),
-        retry_no_node=retry_no_node,
-    )
+    log = get_run_logger()
+    retrying, first_attempt = retry_context()
+    began = since or first_attempt or datetime.now(timezone.utc)
+    guard = began - CLOCK_TOLERANCE
+
+    async def adopted(why: str) -> StartAdopted | None:
+        found = await in_thread(client.backtests.find_created_since, project_id, name, guard)
+        if found is None:
+            return None
+        log.info("Backtest %r was started %s: %s", name, why, found.backtest_id)
+        return StartAdopted(found)
+
+    if retrying or look_first:
+        try:
+            earlier = await adopted("by an earlier attempt")
+        except TransientError as lookup:
+            if retry_no_node:
+                raise
+            raise StartUnknownError.of(None, lookup) from lookup
+        if earlier is not None:
+            return earlier
+    try:
+        started = await in_thread(
+            client.backtests.create, project_id, compile_id, name, dict(parameters or {}),
+            retry_no_node=retry_no_node,
+        )
+    except TransientError as failure:  # a refusal for lack of a node is one too
+        if retry_no_node:
+            raise  # the task's retry looks first
+        try:
+            found = await adopted("after all, its answer lost")
+        except TransientError as lookup:
+            raise StartUnknownError.of(failure, lookup) from lookup
+        if found is not None:
+            return found
+        if not isinstance(failure, NoNodeAvailableError):
+            raise
+        log.info("Backtest %r not started: %s", name, failure)
+        return StartRefused("; ".join(failure.service_errors) or str(failure))
     # The parameters as the algorithm reads them (text), which is what the client sent.
     shown = ", ".join(f"{k}={v}" for k, v in lean_parameters(parameters or {}).items())
     if len(shown) > MAX_LOGGED_PARAMETERS:
         shown = shown[:MAX_LOGGED_PARAMETERS] + " ..."
-    get_run_logger().info("Started backtest %r: %s%s", name, started.backtest_id,
-                          f" ({shown})" if shown else "")
+    log.info("Started backtest %r: %s%s", name, started.backtest_id,
+             f" ({shown})" if shown else "")
     return started
 
 
@@ -256,23 +355,21 @@ def find_backtest(client: QuantConnectClient, project_id: int, name: str) -> Bac
     return max(matches, key=lambda b: str(b.created or ""), default=None)
 
 
-def _read_by_name(client: QuantConnectClient, project_id: int, name: str) -> Backtest | None:
-    existing = find_backtest(client, project_id, name)
-    return None if existing is None else client.backtests.read(project_id, existing.backtest_id)
-
-
 @task(name="find-started-backtest", task_run_name="find-started-backtest {name}",
       **api_task_options())
 async def find_started_backtest(
-    credentials: QuantConnectCredentials, project_id: int, name: str
+    credentials: QuantConnectCredentials, project_id: int, name: str,
+    since: datetime | None = None,
 ) -> Backtest | None:
-    """The backtest of this name, read, if one was started; None if not.
+    """The backtest of this name, read, if one was started (since ``since``, less the clock
+    tolerance, if given); None if not: the client's ``find_created_since``.
 
-    For a caller that submits a backtest again after :func:`start_backtest` failed (a refusal
-    for lack of a node, an answer lost after every retry): an earlier submission may have
-    started it all the same, and a second one must not be created.
+    For a caller that must know whether an earlier submission started it all the same (a
+    second one must not be created).
     """
-    return await in_thread(_read_by_name, credentials.get_client(), project_id, name)
+    guard = None if since is None else since - CLOCK_TOLERANCE
+    return await in_thread(credentials.get_client().backtests.find_created_since, project_id,
+                           name, guard)
 
 
 @task(name="wait-for-backtest", task_run_name="wait-for-backtest {backtest_id}",

@@ -32,7 +32,7 @@ from quantconnect_client.validation import validate_file_name
 
 from ._run import in_thread, retry_context
 from .credentials import QuantConnectCredentials
-from .projects import _delete_one
+from .projects import delete_or_purge
 from .retries import api_task_options
 
 #: Requests in flight at once in a batch, unless the caller says otherwise.
@@ -160,7 +160,7 @@ async def delete_projects(
     retrying, _ = retry_context()
 
     def delete(project_id: int) -> None:
-        _delete_one(client, project_id, deletions[project_id], retrying)
+        delete_or_purge(client, project_id, deletions[project_id], retrying)
 
     return await in_thread(_run_batch, deletions, delete, max_concurrency, "qc-delete")
 
@@ -208,7 +208,8 @@ async def update_projects(
     retrying, _ = retry_context()
 
     def change(project_id: int) -> None:
-        _update_one(client, project_id, description, file_name, file_content, retrying)
+        _set_description_and_file(client, project_id, description, file_name, file_content,
+                                  retrying)
 
     return await in_thread(_run_batch, project_ids, change, max_concurrency, "qc-update")
 
@@ -247,7 +248,7 @@ async def read_files(
     return await in_thread(_run_batch, project_ids, read, max_concurrency, "qc-read")
 
 
-def _update_one(
+def _set_description_and_file(
     client: QuantConnectClient,
     project_id: int,
     description: str | None,
@@ -255,7 +256,8 @@ def _update_one(
     file_content: str | None,
     retrying: bool,
 ) -> None:
-    """Make one project as asked; on a retry, first read what an earlier attempt changed."""
+    """Set one project's description and/or overwrite one of its files, as asked; on a retry,
+    first read what an earlier attempt changed (and leave what is already as asked)."""
     if description is not None and not (
         retrying and client.projects.read(project_id).description == description
     ):

@@ -184,19 +184,37 @@ async def delete_project(
     """
     retrying, _ = retry_context()
     return await in_thread(
-        _delete_one, credentials.get_client(), project_id, purge, retrying, confirm
+        delete_or_purge, credentials.get_client(), project_id, purge, retrying, confirm
     )
 
 
-def _delete_one(
+def delete_or_purge(
     client: QuantConnectClient,
     project_id: int,
     purge: bool,
     retrying: bool,
     confirm: bool = False,
 ) -> ProjectStatus | None:
-    """Delete or purge one project (a retry counts one already deleted as done); with
-    ``confirm``, then read its status: one thread hop."""
+    """Delete or purge one project, blocking: the body of :func:`delete_project`, shared with
+    the batch task ``tasks.batches.delete_projects`` (one rule for a retried delete).
+
+    Args:
+        client: Who to be.
+        project_id: The project.
+        purge: Remove it for good instead of into the recycle bin.
+        retrying: An earlier attempt may have deleted it: read first, and count a project
+            already in the bin as done (a first try never reads first).
+        confirm: Then read its status (same thread hop, no extra task run).
+
+    Returns:
+        With ``confirm``, ``"in recycle bin"``, ``"gone"`` or ``"live"``; otherwise None.
+
+    Raises:
+        NotFoundError: No such project (on a retry too: gone means it never was).
+
+    Example:
+        >>> delete_or_purge(client, 42, purge=False, retrying=False)  # doctest: +SKIP
+    """
     if purge:
         # Reads before each delete (retry-safe by itself) and returns only once a read finds
         # nothing: its last read is the confirmation.

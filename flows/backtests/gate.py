@@ -66,9 +66,8 @@ NumericStatistic = Literal[
     "Portfolio Turnover",
     "Drawdown Recovery",
 ]
-#: All 27 keys: the numeric ones and the one symbol.
-StatisticName = Literal[NumericStatistic, "Lowest Capacity Asset"]
 NUMERIC_STATISTICS: tuple[str, ...] = get_args(NumericStatistic)
+#: All 27 keys: the numeric ones and the one symbol.
 STATISTIC_NAMES: tuple[str, ...] = (*NUMERIC_STATISTICS, "Lowest Capacity Asset")
 #: Where "worse" has a direction. Others (orders, beta, turnover, equity at the start...) are
 #: descriptions, not quality: a threshold on them is allowed, a baseline comparison skips them.

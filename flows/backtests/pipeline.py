@@ -196,9 +196,8 @@ async def strategy_project(
             before_removal=[record],
         ) as tmp:
             project_id = tmp.project.project_id
-            written = await retries.apply(upload_strategy)(
-                creds, project_id, {f.name: f.content for f in strategy.files}
-            )
+            (upload,) = retries.bind(upload_strategy)
+            written = await upload(creds, project_id, {f.name: f.content for f in strategy.files})
             get_run_logger().info("Uploaded %s to project %s", ", ".join(written), project_id)
             yield project_id
     finally:

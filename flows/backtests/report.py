@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from flows.backtests.gate import LOWER_IS_BETTER, GateResult
 from flows.common.markdown import fenced, inline
-from quantconnect_client import DEFAULT_BASE_URL, Insight, ValidationError
+from quantconnect_client import DEFAULT_BASE_URL, Insight, QuantConnectError, ValidationError
 from quantconnect_client.excerpt import excerpt, excerpt_lines
 from quantconnect_client.parameters import lean_text
 from quantconnect_client.validation import validate_job_id
@@ -425,3 +425,80 @@ class GridReport(BaseModel):
         if self.cleanup:
             lines += ["", "## Clean-up", "", *[f"- {_cell(step)}" for step in self.cleanup]]
         return "\n".join(lines) + "\n"
+
+
+class RunNotes:
+    """What the run says about its sets besides their rows: why each set that never started
+    did not, and which sets broke on an error that is not the service's (a defect)."""
+
+    def __init__(self) -> None:
+        self.never_started: dict[int, str] = {}  # set index -> its cause, briefly
+        self.unexpected: dict[int, str] = {}  # set index -> "ErrorType: message"
+
+    def note(self) -> str:
+        """The run's message about them ("" if there is nothing to say).
+
+        Example:
+            >>> notes = RunNotes()
+            >>> notes.never_started = {0: "no answer", 1: "no answer", 3: "no node"}
+            >>> notes.unexpected = {2: "KeyError: 'x'"}
+            >>> notes.note()
+            "; never started: sets 0, 1 (no answer), set 3 (no node); failed on an unexpected \
+error: set 2 (KeyError: 'x')"
+        """
+        parts = []
+        if self.never_started:
+            parts.append("never started: " + by_cause(self.never_started))
+        if self.unexpected:
+            parts.append("failed on an unexpected error: " + by_cause(self.unexpected))
+        return "".join(f"; {part}" for part in parts)
+
+
+def by_cause(causes: dict[int, str]) -> str:
+    """Sets grouped by their cause, in order of their first set: ``sets 0, 1 (cause)``."""
+    groups: dict[str, list[int]] = {}
+    for index in sorted(causes):
+        groups.setdefault(causes[index][:MAX_CAUSE_CHARACTERS], []).append(index)
+    shown = []
+    for cause, indexes in groups.items():
+        numbers = ", ".join(str(i) for i in indexes[:20]) + (", ..." if len(indexes) > 20 else "")
+        shown.append(f"{'sets' if len(indexes) > 1 else 'set'} {numbers} ({cause})")
+    return ", ".join(shown)
+
+
+#: The most characters of one cause a run's message shows (the row holds the whole error).
+MAX_CAUSE_CHARACTERS = 300
+
+
+def start_cause(error: QuantConnectError) -> str:
+    """Why a set whose starts all failed transiently never started: the service's words if
+    it answered (``Compile id not found``, say), else that no answer came."""
+    if error.service_errors:
+        return "the service answered " + "; ".join(repr(e) for e in error.service_errors)
+    return f"no answer to its start ({type(error).__name__})"
+
+
+def mark_never_started(row: GridRow, seconds: float, refused: int, unanswered: int,
+                       notes: RunNotes, said: str = "") -> str:
+    """Mark the row as never started within ``seconds`` and say why (``refused`` and
+    ``unanswered`` submissions; ``said``, the last refusal's words).
+
+    A refusal while every node is busy is treated as "no node", whatever it says, but its
+    words are kept: they may name the real cause (``Backtest limit of 200 per day reached``).
+
+    Example:
+        >>> row, notes = GridRow(index=3, parameters={}), RunNotes()
+        >>> mark_never_started(row, 60, 2, 0, notes, "No spare nodes")[:45]
+        'NoNodeAvailableError: never started within 60'
+        >>> notes.never_started
+        {3: 'no backtest node was free by its deadline: the service said: No spare nodes'}
+    """
+    row.outcome, row.never_started = "failed", True
+    cause = "NoNodeAvailableError" if refused else "TimeoutError"
+    words = f": the service said: {said}" if refused and said else ""
+    row.error = (f"{cause}: never started within {seconds:g} s ({refused} submission(s) "
+                 f"refused for lack of a node, {unanswered} unanswered){words}")
+    notes.never_started[row.index] = (
+        f"no backtest node was free by its deadline{words}" if refused
+        else "no answer to its start by its deadline")
+    return row.error

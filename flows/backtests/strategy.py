@@ -109,8 +109,8 @@ async def equity_chart(
     if not options.chart:
         return None
     try:
-        points = await retries.apply(read_equity)(creds, project_id, backtest_id,
-                                                  backtest=backtest)
+        (read,) = retries.bind(read_equity)
+        points = await read(creds, project_id, backtest_id, backtest=backtest)
     except QuantConnectError as error:
         get_run_logger().warning("No equity chart: %s",
                                  excerpt(str(error), whole="the chart read's exception"))
@@ -150,14 +150,13 @@ async def _backtest_in(
     options: BacktestOptions,
 ) -> tuple[Backtest, str | None]:
     """Compile, start, wait, read; at the deadline, delete the backtest and say so."""
-    api = options.retries.apply
+    compile_, start, delete = options.retries.bind(compile_project, start_backtest,
+                                                   delete_backtest)
     limits: JobLimits = options.limits
-    built = await api(compile_project)(creds, project_id, timeout=limits.compile_timeout_seconds)
+    built = await compile_(creds, project_id, timeout=limits.compile_timeout_seconds)
     report.compile_id = built.compile_id
     name = report.backtest_name or backtest_name(str(report.flow_run_id))
-    backtest = await api(start_backtest)(
-        creds, project_id, built.compile_id, name, report.parameters
-    )
+    backtest = await start(creds, project_id, built.compile_id, name, report.parameters)
     report.backtest_id = backtest.backtest_id
     deadline = limits.backtest_timeout_minutes * 60
     try:
@@ -166,7 +165,7 @@ async def _backtest_in(
     except BacktestResultsIncompleteError as error:
         if error.completed:
             raise  # it ran to the end; only its final results are late: nothing to stop
-        deleted = await api(delete_backtest)(creds, project_id, backtest.backtest_id)
+        deleted = await delete(creds, project_id, backtest.backtest_id)
         report.cleanup.append(f"deleted backtest {backtest.backtest_id} at the deadline")
         raise BacktestDeadlineError(
             f"Backtest {backtest.backtest_id} did not finish within "
@@ -195,6 +194,7 @@ async def _results_and_chart(
     read as soon as a read shows it completed, while the wait goes on for ``totalPerformance``.
     A failure of the wait cancels the chart's read (a failed backtest has none to draw).
     """
+    (wait,) = options.retries.bind(wait_for_backtest)
     completed = anyio.Event()
     seen: list[Backtest] = []  # the read that showed it completed: its period bounds the chart
 
@@ -203,9 +203,8 @@ async def _results_and_chart(
         completed.set()
 
     async def results() -> Backtest:
-        finished = await options.retries.apply(wait_for_backtest)(
-            creds, project_id, backtest_id, timeout=deadline, on_completed=on_completed
-        )
+        finished = await wait(creds, project_id, backtest_id, timeout=deadline,
+                              on_completed=on_completed)
         seen[:] = seen or [finished]
         completed.set()  # in case no progress callback got through
         return finished
@@ -269,8 +268,8 @@ async def backtest_strategy(
             finished, chart = await _backtest_in(creds, project_id, report, options)
             gate = await gate_results(report, finished, options.gate, gate_key)
             if options.delete_backtest and strategy is None:
-                await options.retries.apply(delete_backtest)(creds, project_id,
-                                                             finished.backtest_id)
+                (delete,) = options.retries.bind(delete_backtest)
+                await delete(creds, project_id, finished.backtest_id)
                 report.cleanup.append(f"deleted backtest {finished.backtest_id} as asked")
         report.link = backtest_link(setup.base_url, report.project_id, report.backtest_id)
         if gate is not None and not gate.passed and options.gate and options.gate.fail_run:
@@ -331,8 +330,8 @@ async def regression_gate(
     creds = await resolve_credentials(credentials, credentials_block)
     base_url = creds.to_settings().base_url
     await check_baseline(options.gate, options.strategy_key, not is_real_service(base_url))
-    backtest = await options.retries.apply(read_backtest)(creds, options.project_id,
-                                                          options.backtest_id)
+    (read,) = options.retries.bind(read_backtest)
+    backtest = await read(creds, options.project_id, options.backtest_id)
     if backtest.failed:  # results_ready alone would pass a failed one that has statistics
         raise runtime_error(backtest)
     if not backtest.results_ready:

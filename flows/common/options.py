@@ -6,7 +6,12 @@ rejects invalid values before a run is created."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
+
+if sys.version_info >= (3, 11):
+    from typing import TypeVarTuple, Unpack
+else:  # Python 3.10: pydantic's own dependency carries them
+    from typing_extensions import TypeVarTuple, Unpack
 
 from prefect import Task
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -27,6 +32,7 @@ DEFAULT_BATCH_SIZE = 100
 #: The most requests in flight a run may ask for (the account's quota).
 MAX_CONCURRENCY = 32
 T = TypeVar("T", bound=Task[..., Any])
+Ts = TypeVarTuple("Ts")
 _PREFIX_PATTERN = r"^[A-Za-z0-9_\-/ ]*[A-Za-z0-9_\-]$"
 _SEPARATORS = "-_/"
 
@@ -87,3 +93,24 @@ class RetryOptions(BaseModel):
             0
         """
         return with_api_retries(task, self.task_retries, self.retry_delay_seconds)
+
+    def bind(self, *tasks: Unpack[Ts]) -> tuple[Unpack[Ts]]:
+        """The tasks a run uses, each with these retries, in the order given: a run binds them
+        once, then calls them as they are (``await read(creds, pid)``).
+
+        Raises:
+            TypeError: Something that is not a Prefect task (before any run).
+
+        Example:
+            >>> from tasks import list_projects, read_project
+            >>> listing, read = RetryOptions(task_retries=0).bind(list_projects, read_project)
+            >>> listing.retries, read.retries, read.name
+            (0, 0, 'read-project')
+        """
+        bound: list[Task[..., Any]] = []
+        for task in tasks:
+            if not isinstance(task, Task):
+                raise TypeError(f"bind() takes Prefect tasks, got {type(task).__name__}")
+            bound.append(self.apply(task))
+        # Each task keeps its type: apply() returns the task it is given, with other options.
+        return cast("tuple[Unpack[Ts]]", tuple(bound))

@@ -313,9 +313,9 @@ class TemporaryProject:
             raise RuntimeError("the temporary project is created once")
         self._create_attempted = True
         try:
-            self._project = await self.retries.apply(create_project)(
-                self.credentials, self.name, self.language, confirm=confirm
-            )
+            (create,) = self.retries.bind(create_project)
+            self._project = await create(self.credentials, self.name, self.language,
+                                         confirm=confirm)
         except ReadBackError as error:
             self.project_id = error.project_id
             raise

@@ -90,8 +90,8 @@ async def bulk_update_projects(
     """
     logger = get_run_logger()
     creds = await resolve_credentials(credentials, credentials_block)
-    api = options.retries.apply  # each task with the run's retries
-    projects = await api(list_projects)(creds)
+    (listing,) = options.retries.bind(list_projects)
+    projects = await listing(creds)
     if options.needs_confirmation() and selects_everything(
         options.folder, options.name_pattern, projects
     ):
@@ -138,12 +138,11 @@ async def _update_batch(
 ) -> None:
     """Keep what the file overwrite replaces (published before anything is written), then
     change the projects whose previous contents are kept."""
-    api = options.retries.apply
+    read, update = options.retries.bind(read_files, update_projects)
     ids = [item.project_id for item in batch]
     if options.file_name is not None:
         try:
-            previous = await api(read_files)(creds, ids, options.file_name,
-                                             options.max_concurrency)
+            previous = await read(creds, ids, options.file_name, options.max_concurrency)
         except Exception as error:
             previous = _failed_outcomes(ids, error)
         for item in batch:
@@ -164,7 +163,7 @@ async def _update_batch(
         batch = [item for item in batch if item.action != "failed"]
         ids = [item.project_id for item in batch]
     try:
-        outcomes = await api(update_projects)(
+        outcomes = await update(
             creds,
             ids,
             description=options.description,
@@ -213,7 +212,7 @@ async def restore_previous_files(
     """
     creds = await resolve_credentials(credentials, credentials_block)
     rows = [row for row in await previous_files(flow_run_id) if row["previous_content"] is not None]
-    writer = retries.apply(update_file)
+    (writer,) = retries.bind(update_file)
     for row in rows:
         await writer(creds, row["project_id"], row["file_name"], row["previous_content"])
     get_run_logger().info("Restored %d file(s) of run %s", len(rows), flow_run_id)

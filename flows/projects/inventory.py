@@ -34,8 +34,8 @@ async def project_inventory(
         One row per project: id, name, language, created, modified, deleted, description.
     """
     creds = await resolve_credentials(credentials, credentials_block)
-    api = options.retries.apply  # each task with the run's retries
-    projects = await api(list_projects)(creds, include_deleted=options.include_deleted)
+    (listing,) = options.retries.bind(list_projects)
+    projects = await listing(creds, include_deleted=options.include_deleted)
     rows = [
         project_row(p)
         for p in sorted(projects, key=lambda p: p.name)

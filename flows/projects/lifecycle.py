@@ -88,7 +88,9 @@ async def temporary_project_lifecycle(
     """
     logger = get_run_logger()
     started = time.perf_counter()
-    api = options.retries.apply  # each task with the run's retries
+    # Each task the run uses, with the run's retries.
+    authenticate_, list_files_, update, status_of, delete = options.retries.bind(
+        authenticate, list_files, update_project, project_status, delete_project)
     creds = await resolve_credentials(credentials, credentials_block)
     report = LifecycleReport(project_name="", language=options.language)
     tmp = None
@@ -101,7 +103,7 @@ async def temporary_project_lifecycle(
             renamed = tmp.name + RENAMED_SUFFIX
             if options.authenticate_first:
                 async with report.step("authenticate"):
-                    await api(authenticate)(creds)
+                    await authenticate_(creds)
 
             # Each write reads its project back in the same task run (`confirm`): the same
             # requests as separate read tasks, one task run fewer each (Prefect's bookkeeping
@@ -118,18 +120,18 @@ async def temporary_project_lifecycle(
                 _verify_project(project, project_id, tmp.name, options.language)
                 if options.verify_files:
                     expected = options.expected_files or DEFAULT_FILES[options.language]
-                    files = await api(list_files)(creds, project_id)
+                    files = await list_files_(creds, project_id)
                     missing = sorted(set(expected) - {f.name for f in files})
                     _check(not missing, f"missing files: {', '.join(missing)}")
 
             async with report.step("update") as step:
                 try:
-                    updated = await api(update_project)(
+                    updated = await update(
                         creds, project_id, name=renamed, description=options.description,
                         confirm=True,
                     )
                 except RequestRejectedError as error:
-                    now = await api(project_status)(creds, project_id)
+                    now = await status_of(creds, project_id)
                     _check(now == "live", _left_our_hands(project_id, now))
                     raise error from None
                 report.renamed_to = renamed
@@ -147,7 +149,7 @@ async def temporary_project_lifecycle(
             check = options.verify_deleted
             removed = False
             async with report.step("delete"):
-                status = await api(delete_project)(creds, project_id, confirm=check)
+                status = await delete(creds, project_id, confirm=check)
 
             if check:
                 async with report.step("verify deleted") as step:
@@ -157,7 +159,7 @@ async def temporary_project_lifecycle(
 
             if options.purge and not removed:
                 async with report.step("purge"):
-                    status = await api(delete_project)(
+                    status = await delete(
                         creds, project_id, purge=True, confirm=check
                     )
                 if check:

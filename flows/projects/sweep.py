@@ -16,11 +16,12 @@ Example:
 # models) could not be resolved there.
 
 import time
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import Task, flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -83,15 +84,14 @@ async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
 
 
 async def _stop_backtests(
-    creds: QuantConnectCredentials, options: SweepOptions, project_ids: list[int]
+    stop: Task[..., Coroutine[Any, Any, dict[int, list[str]]]],
+    creds: QuantConnectCredentials, options: SweepOptions, project_ids: list[int],
 ) -> dict[int, list[str]]:
     """Delete the backtests still running in these projects (what a killed backtest flow
     left); a failure here does not keep the projects: deleting them stops their backtests too
     where the service does so, and the report says what could not be stopped."""
     try:
-        return await options.retries.apply(stop_running_backtests)(
-            creds, project_ids, options.max_concurrency
-        )
+        return await stop(creds, project_ids, options.max_concurrency)
     except Exception as error:
         get_run_logger().warning(
             "Could not stop the running backtests of %d project(s) (%s: %s); removing them "
@@ -157,8 +157,10 @@ async def sweep_temporary_projects(
     logger = get_run_logger()
     started = time.perf_counter()
     creds = await resolve_credentials(credentials, credentials_block)
-    api = options.retries.apply  # each task with the run's retries
-    projects = await api(list_projects)(creds, include_deleted=True)
+    # Each task the run uses, with the run's retries.
+    listing, deleter, stop = options.retries.bind(list_projects, delete_projects,
+                                                  stop_running_backtests)
+    projects = await listing(creds, include_deleted=True)
     now = creds.get_client().service_now()
     old = select_orphans(projects, options, now)
     # Never a project whose run still runs (the prefix alone is not proof; a TTL of 0 relies
@@ -181,7 +183,6 @@ async def sweep_temporary_projects(
         report.items.append(item)
     report.spared = len(spared)
     if not options.dry_run:
-        deleter = api(delete_projects)
         # Batches, not a task per project: Prefect's per-task-run cost would otherwise cap the
         # sweep well below the concurrency the account allows.
         for start in range(0, len(orphans), options.batch_size):
@@ -197,7 +198,7 @@ async def sweep_temporary_projects(
             kept = {pid: why for pid, why in aborted.items() if isinstance(why, str)}
             deletions = {pid: purge for pid, purge in deletions.items() if pid not in kept}
             stopped = (
-                await _stop_backtests(creds, options, list(deletions))
+                await _stop_backtests(stop, creds, options, list(deletions))
                 if options.stop_running_backtests
                 else {}
             )

@@ -169,6 +169,23 @@ def test_a_lost_create_does_not_start_a_second_backtest(client, fast_jobs):
     assert [b["backtestId"] for b in fast_jobs.backtests()] == [backtest.backtest_id]
 
 
+def test_find_created_since_reads_the_newest_of_that_name_since_then(client, fast_jobs):
+    from datetime import timedelta
+
+    pid, cid = compiled_project(client)
+    assert client.backtests.find_created_since(pid, "Wanted") is None
+    client.backtests.create(pid, cid, "Other")
+    first = client.backtests.create(pid, cid, "Wanted")
+    second = client.backtests.create(pid, cid, "Wanted")
+    found = client.backtests.find_created_since(pid, "Wanted")
+    assert found is not None and found.name == "Wanted"
+    assert found.backtest_id in {first.backtest_id, second.backtest_id}
+    later = client.service_now() + timedelta(hours=1)
+    assert client.backtests.find_created_since(pid, "Wanted", later) is None
+    with pytest.raises(ValidationError):
+        client.backtests.find_created_since(pid, "")
+
+
 def test_compile_id_not_found_right_after_a_compile_is_retried(client, qc_emulator):
     qc_emulator.set_jobs(compile_seconds=0.6, backtest_seconds=0.5)
     pid = client.projects.create("Tests/Early Create", "Py").project_id

@@ -369,7 +369,7 @@ async def test_a_look_up_without_an_answer_is_tried_again_not_the_end_of_the_set
 
 
 async def test_the_last_unanswered_start_is_looked_up_before_the_set_gives_up(emulator):
-    from flows.backtests.grid import MAX_UNSURE_SUBMISSIONS
+    from flows.backtests.scheduler import MAX_UNSURE_SUBMISSIONS
     from quantconnect_emulator.config import FaultKind
 
     # Every start goes unanswered; the last one did start the backtest. It is adopted, not
@@ -512,11 +512,11 @@ async def test_a_compile_the_service_never_finds_is_named_as_the_cause(emulator)
 async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
     emulator, credentials, monkeypatch
 ):
-    from flows.backtests import grid
+    from flows.backtests import grid, scheduler
 
     # A defect (not an API error) in one set's wait: that row fails, the other set runs, and
     # the run fails naming the error, not as an ExceptionGroup of its task group.
-    original = grid.GridSchedule.__call__
+    original = scheduler.GridSchedule.__call__
     broken: list[object] = []
 
     def breaks_once(self, report):
@@ -525,7 +525,7 @@ async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
             raise ZeroDivisionError("a defect in the read schedule")
         return original(self, report)
 
-    monkeypatch.setattr(grid.GridSchedule, "__call__", breaks_once)
+    monkeypatch.setattr(scheduler.GridSchedule, "__call__", breaks_once)
     emulator.set_jobs(backtest_seconds=3)  # long enough that each wait reads it running
     options = grid_options(grid={"fast": [5, 10]})
     error, run_id = await failed_grid(options, credentials)
@@ -539,3 +539,31 @@ async def test_a_set_that_breaks_on_a_defect_fails_its_row_and_the_run_names_it(
     [failed] = [row for row in table if row["outcome"] == "failed"]
     assert "ZeroDivisionError" in str(failed["error"])
     assert emulator.stats()["running_backtests"] == 0 and emulator.projects() == []
+
+
+async def test_one_start_costs_no_more_requests_than_stated_and_task_retries_do_not_multiply(
+    emulator,
+):
+    from flows.backtests.scheduler import MAX_UNSURE_SUBMISSIONS, start_requests_bound
+    from quantconnect_emulator.config import FaultKind
+
+    # Every start is dropped unprocessed, so nothing ever starts: the client's three attempts,
+    # their reconciling look-ups, the task's look-up and the scheduler's rounds all run, and
+    # the task's own retries (two here) add nothing.
+    attempts = 3
+    credentials = credentials_for(emulator, max_attempts=attempts)
+    emulator.inject(FaultKind.CONNECTION_DROP, path="/backtests/create", count=1000)
+    options = grid_options(grid={"fast": [5]})
+    error, _ = await failed_grid(options, credentials)
+    assert isinstance(error, GridFailedError) and "never started" in str(error)
+    log = paths(emulator, "/backtests/create", "/backtests/list", "/backtests/read",
+                "/projects/nodes/read")
+    first = log.index("/backtests/create")
+    last = len(log) - 1 - log[::-1].index("/backtests/create")
+    start = [*log[first:last + 1], log[last + 1]]  # and the task's look-up after the last
+    assert start[-1] == "/backtests/list"
+    assert start.count("/backtests/create") == attempts * MAX_UNSURE_SUBMISSIONS
+    # Each create answered by nothing, each followed by a look-up (the client's reconcile
+    # between its attempts, the task's after its last): 18, within the stated 25.
+    assert len(start) == 2 * attempts * MAX_UNSURE_SUBMISSIONS, start
+    assert len(start) <= start_requests_bound(attempts), start
