@@ -80,10 +80,10 @@ async def sync_object_store(
     logger = get_run_logger()
     local = collect_files(options.folder, options.prefix, options.files, options.max_bytes)
     creds = await resolve_credentials(credentials, credentials_block)
-    api = options.retries.apply
+    (list_files,) = options.retries.bind(list_object_files)
     org = options.organization_id
     remote = {entry.key: entry.size for entry in
-              await api(list_object_files)(creds, options.listed_path, org)}
+              await list_files(creds, options.listed_path, org)}
     logger.info("%d local file(s), %d key(s) under %r", len(local.files), len(remote),
                 options.prefix or "/")
 
@@ -133,11 +133,11 @@ async def _compare_contents(
     """Mark the files whose store MD5 equals theirs as unchanged; the rest to upload."""
     if not files:
         return
-    api = options.retries.apply
+    (read_properties,) = options.retries.bind(read_objects_properties)
     hashes = await asyncio.to_thread(lambda: {f.key: _local_md5(f) for f in files})
     for batch in _chunks([f.key for f in files], options.batch_size):
         try:
-            found = await api(read_objects_properties)(
+            found = await read_properties(
                 creds, batch, options.organization_id, options.max_concurrency
             )
         except Exception as error:
@@ -164,11 +164,11 @@ async def _upload(
     files: list[LocalFile],
     items: dict[str, SyncItem],
 ) -> None:
-    api = options.retries.apply
+    (upload,) = options.retries.bind(upload_objects)
     paths = {f.key: f.path for f in files if items[f.key].action == "would upload"}
     for batch in _chunks(list(paths), options.batch_size):
         try:
-            done = await api(upload_objects)(
+            done = await upload(
                 creds, {key: paths[key] for key in batch}, options.organization_id,
                 options.max_bytes, options.max_concurrency,
             )
@@ -189,10 +189,10 @@ async def _delete(
     keys: list[str],
     items: dict[str, SyncItem],
 ) -> None:
-    api = options.retries.apply
+    (delete,) = options.retries.bind(delete_objects)
     for batch in _chunks(keys, options.batch_size):
         try:
-            done = await api(delete_objects)(
+            done = await delete(
                 creds, batch, options.organization_id, options.max_concurrency
             )
         except Exception as error:

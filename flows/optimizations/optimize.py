@@ -178,12 +178,12 @@ def _row(backtest: OptimizationBacktest, options: OptimizeOptions,
 async def _reference(creds: QuantConnectCredentials, project_id: int, compile_id: str,
                      options: OptimizeOptions, run_id: str, label: str) -> PointRow:
     """One backtest of the fixed parameters (QuantConnect's estimate wants one)."""
-    api = options.retries.apply
-    started = await api(start_backtest)(creds, project_id, compile_id,
+    start, wait = options.retries.bind(start_backtest, wait_for_backtest)
+    started = await start(creds, project_id, compile_id,
                                         backtest_name(run_id, "reference"), dict(options.fixed))
     try:
-        done = await api(wait_for_backtest)(creds, project_id, started.backtest_id,
-                                            timeout=options.timeout_minutes * 60)
+        done = await wait(creds, project_id, started.backtest_id,
+                          timeout=options.timeout_minutes * 60)
     except WaitTimeoutError as error:
         raise BacktestDeadlineError(f"The reference backtest of {label} did not finish within "
                                     f"{options.timeout_minutes:g} min") from error
@@ -200,7 +200,7 @@ async def _reference(creds: QuantConnectCredentials, project_id: int, compile_id
 async def _optimize(creds: QuantConnectCredentials, project_id: int, compile_id: str, name: str,
                     options: OptimizeOptions, report: OptimizationReport) -> None:
     """Create, wait, and on any exit before the end abort: an optimization bills while it runs."""
-    api = options.retries.apply
+    start, wait = options.retries.bind(start_optimization, wait_for_optimization)
     assert report.cost is not None
     log = get_run_logger()
     finished: Optimization | None = None
@@ -211,7 +211,7 @@ async def _optimize(creds: QuantConnectCredentials, project_id: int, compile_id:
     attempted = False
     try:
         attempted = True  # from here the service may hold an optimization, even unanswered
-        job = await api(start_optimization)(
+        job = await start(
             creds, project_id, compile_id, name, _parameters(options), target=options.target,
             target_to=options.target_to, target_value=options.target_value,
             constraints=[{"target": c.target, "operator": c.operator, "targetValue": c.value}
@@ -221,7 +221,7 @@ async def _optimize(creds: QuantConnectCredentials, project_id: int, compile_id:
         )
         job_id = report.optimization_id = job.optimization_id
         try:
-            finished = await api(wait_for_optimization)(
+            finished = await wait(
                 creds, job.optimization_id, timeout=options.timeout_minutes * 60,
                 progress_key=f"{options.artifact_key}-progress", deadline=deadline,
             )
@@ -264,13 +264,13 @@ async def _verify(creds: QuantConnectCredentials, project_id: int, compile_id: s
                   options: OptimizeOptions, report: OptimizationReport, label: str) -> None:
     """Backtest the best point as a normal backtest and, if asked, gate it."""
     assert report.best is not None and report.flow_run_id is not None
-    api = options.retries.apply
+    start, wait = options.retries.bind(start_backtest, wait_for_backtest)
     parameters: dict[str, Any] = {**options.fixed, **report.best.parameters}
-    started = await api(start_backtest)(creds, project_id, compile_id,
-                                        backtest_name(report.flow_run_id, "best"), parameters)
+    started = await start(creds, project_id, compile_id,
+                          backtest_name(report.flow_run_id, "best"), parameters)
     report.best_backtest_id = started.backtest_id
-    done = await api(wait_for_backtest)(creds, project_id, started.backtest_id,
-                                        timeout=options.timeout_minutes * 60)
+    done = await wait(creds, project_id, started.backtest_id,
+                      timeout=options.timeout_minutes * 60)
     if options.gate is None or not options.gate.active:
         return
     result = await run_gate(
@@ -314,19 +314,18 @@ async def optimize_strategy(
         parameter_names=[p.name for p in options.parameters], simulated=setup.simulated,
         flow_run_id=setup.run_id,
     )
-    api = options.retries.apply
+    build, estimate_job = options.retries.bind(compile_project, estimate_optimization)
     try:
         async with strategy_project(creds, options.strategy, setup.strategy, options.retries,
                                     report.cleanup, setup.run_id) as project_id:
             report.project_id = project_id
-            built = await api(compile_project)(creds, project_id,
-                                               timeout=options.compile_timeout_seconds)
+            built = await build(creds, project_id, timeout=options.compile_timeout_seconds)
             report.compile_id = built.compile_id
             if options.reference_backtest:
                 report.reference = await _reference(creds, project_id, built.compile_id,
                                                     options, setup.run_id, setup.label)
             name = optimization_name(setup.run_id, setup.label)
-            estimate = await api(estimate_optimization)(
+            estimate = await estimate_job(
                 creds, project_id, name, _parameters(options), target=options.target,
                 target_to=options.target_to, target_value=options.target_value,
                 compile_id=built.compile_id, node_type=options.node_type,
