@@ -31,12 +31,15 @@ from .errors import (
 )
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models.backtests import (
+    INSIGHTS_PAGE,
     Backtest,
     BacktestEnvelope,
     BacktestList,
     BacktestSummary,
     Chart,
     ChartAnswer,
+    Insight,
+    InsightList,
     Order,
     OrderList,
 )
@@ -642,7 +645,6 @@ class BacktestsAPI:
 
 # Imported here rather than in the block at the top, which another branch changes at the same
 # time: moved up when both are merged.
-from .models.backtests import INSIGHTS_PAGE, Insight, InsightList  # noqa: E402
 
 
 def _arrived(value: Any, key: str) -> str:

@@ -106,7 +106,7 @@ class BatchIncompleteError(QuantConnectError):
         self.outcomes = outcomes
 
 
-def _run_batch(
+def run_batch(
     project_ids: Iterable[int],
     change: Callable[[int], str | None],
     max_concurrency: int,
@@ -162,7 +162,7 @@ async def delete_projects(
     def delete(project_id: int) -> None:
         delete_or_purge(client, project_id, deletions[project_id], retrying)
 
-    return await in_thread(_run_batch, deletions, delete, max_concurrency, "qc-delete")
+    return await in_thread(run_batch, deletions, delete, max_concurrency, "qc-delete")
 
 
 @task(
@@ -211,7 +211,7 @@ async def update_projects(
         _set_description_and_file(client, project_id, description, file_name, file_content,
                                   retrying)
 
-    return await in_thread(_run_batch, project_ids, change, max_concurrency, "qc-update")
+    return await in_thread(run_batch, project_ids, change, max_concurrency, "qc-update")
 
 
 @task(
@@ -245,7 +245,7 @@ async def read_files(
             client.projects.read(project_id)  # the project exists: only the file is missing
             return None
 
-    return await in_thread(_run_batch, project_ids, read, max_concurrency, "qc-read")
+    return await in_thread(run_batch, project_ids, read, max_concurrency, "qc-read")
 
 
 def _set_description_and_file(

@@ -29,7 +29,7 @@ from quantconnect_client import (
 from quantconnect_client.objectstore import file_md5, normalize_object_key
 
 from ._run import in_thread, retry_context
-from .batches import BATCH_TASK_OPTIONS, DEFAULT_BATCH_CONCURRENCY, Outcome, _run_batch
+from .batches import BATCH_TASK_OPTIONS, DEFAULT_BATCH_CONCURRENCY, Outcome, run_batch
 from .credentials import QuantConnectCredentials
 from .retries import api_task_options
 
@@ -217,7 +217,7 @@ async def read_objects_properties(
             return None
         return f"{found.size if found.size is not None else -1} {(found.md5 or '').lower()}"
 
-    outcomes = await in_thread(_run_batch, range(len(keys)), read, max_concurrency, "qc-props")
+    outcomes = await in_thread(run_batch, range(len(keys)), read, max_concurrency, "qc-props")
     return _by_key(keys, outcomes)
 
 
@@ -264,7 +264,7 @@ async def upload_objects(
         )
         return f"{done.size} {done.md5}" + (" reconciled" if done.reconciled else "")
 
-    outcomes = await in_thread(_run_batch, range(len(keys)), upload, max_concurrency, "qc-set")
+    outcomes = await in_thread(run_batch, range(len(keys)), upload, max_concurrency, "qc-set")
     return _by_key(keys, outcomes)
 
 
@@ -294,7 +294,7 @@ async def delete_objects(
             if not retrying:
                 raise
 
-    outcomes = await in_thread(_run_batch, range(len(keys)), delete, max_concurrency, "qc-del")
+    outcomes = await in_thread(run_batch, range(len(keys)), delete, max_concurrency, "qc-del")
     return _by_key(keys, outcomes)
 
 
