@@ -14,9 +14,7 @@ from collections.abc import Callable, Sequence
 from .errors import BuildError, BuildLogEntry, UnexpectedResponseError
 from .excerpt import MAX_MESSAGE_EXCERPT_CHARACTERS, excerpt
 from .models.base import parse
-
-# Compile and the states are re-exported: flows/ imports Compile from here.
-from .models.compiles import BUILD_ERROR, BUILD_SUCCESS, IN_QUEUE, Compile
+from .models.compiles import Compile
 from .polling import poll
 from .requester import Requester
 from .validation import validate_id, validate_job_id
@@ -157,4 +155,4 @@ class CompilesAPI:
         )
 
 
-__all__ = ["BUILD_ERROR", "BUILD_SUCCESS", "IN_QUEUE", "Compile", "CompilesAPI", "read_build_log"]
+__all__ = ["CompilesAPI", "read_build_log"]

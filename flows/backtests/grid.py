@@ -55,9 +55,8 @@ from flows.backtests.scheduler import (
 from flows.common.session import IN_MEMORY_RESULTS
 from flows.common.side_by_side import side_by_side
 from quantconnect_client import QuantConnectError
-from quantconnect_client.backtest_models import Backtest
-from quantconnect_client.compiles import Compile
 from quantconnect_client.errors import BacktestResultsIncompleteError, TransientError
+from quantconnect_client.models import Backtest, Compile
 from tasks.backtests import (
     StartAdopted,
     StartRefused,

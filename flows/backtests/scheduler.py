@@ -40,8 +40,8 @@ from typing import Any
 
 import anyio
 
-from quantconnect_client.backtest_models import Backtest
 from quantconnect_client.errors import TransientError
+from quantconnect_client.models import Backtest
 from quantconnect_client.schedules import ProgressReport, ProgressSchedule
 
 #: Seconds a set waits before it submits again after a start without an answer (the task looked

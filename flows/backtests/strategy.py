@@ -52,7 +52,6 @@ from flows.common.options import RetryOptions
 from flows.common.session import IN_MEMORY_RESULTS
 from flows.common.side_by_side import side_by_side
 from quantconnect_client import QuantConnectError
-from quantconnect_client.backtest_models import Backtest
 from quantconnect_client.backtests import runtime_error
 from quantconnect_client.errors import (
     BacktestResultsIncompleteError,
@@ -60,6 +59,7 @@ from quantconnect_client.errors import (
     BuildError,
 )
 from quantconnect_client.excerpt import excerpt
+from quantconnect_client.models import Backtest
 from quantconnect_client.parameters import lean_text
 from tasks.backtests import (
     backtest_name,

@@ -510,7 +510,7 @@ async def test_the_equity_chart_is_asked_for_the_backtests_period():
     from flows.backtests.forms import ReportOptions
     from flows.backtests.strategy import equity_chart
     from flows.common.options import RetryOptions
-    from quantconnect_client.backtest_models import Backtest
+    from quantconnect_client.models import Backtest
     from tasks.credentials import QuantConnectCredentials
     from tests.canned_http import CannedResponse, canned_server
 

@@ -28,8 +28,8 @@ from flows.backtests.scheduler import (
     Unanswered,
     start_set,
 )
-from quantconnect_client.backtest_models import Backtest
 from quantconnect_client.errors import TransientError
+from quantconnect_client.models import Backtest
 
 LOG = logging.getLogger("test-scheduler")
 _ids = itertools.count()
