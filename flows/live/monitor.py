@@ -28,6 +28,7 @@ Example:
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import anyio
 from prefect import flow, get_run_logger
@@ -251,20 +252,28 @@ async def check_algorithm(creds: QuantConnectCredentials, options: MonitorLiveOp
     return row
 
 
-def emit_finding(row: MonitorRow, alarm: Alarm, simulated: bool) -> None:
-    """The Prefect event of one finding (names, ids and the reason; never a credential)."""
-    emit_event(
-        event=f"quantconnect.live.{alarm.finding}",
-        resource={"prefect.resource.id": f"quantconnect.live.{row.project_id}",
-                  "prefect.resource.name": row.project_name or str(row.project_id),
-                  "quantconnect.project-id": str(row.project_id),
-                  "quantconnect.deploy-id": row.deploy_id or ""},
-        payload={"project_id": row.project_id, "project_name": row.project_name,
-                 "deploy_id": row.deploy_id, "status": row.status, "finding": alarm.finding,
-                 "reason": alarm.reason, "equity": row.equity,
-                 "drawdown_percent": row.drawdown_percent, "daily_pnl": row.daily_pnl,
-                 "simulated": simulated},
-    )
+def finding_event(row: MonitorRow, alarm: Alarm, simulated: bool) -> dict[str, Any]:
+    """The Prefect event of one finding, as ``emit_event`` arguments: names, ids and the
+    reason, never a credential.
+
+    Example:
+        >>> row = MonitorRow(project_id=7, project_name="Live/sma", status="Running")
+        >>> event = finding_event(row, Alarm(finding="drawdown", reason="12% down"), True)
+        >>> event["event"], event["resource"]["prefect.resource.id"]
+        ('quantconnect.live.drawdown', 'quantconnect.live.7')
+    """
+    return {
+        "event": f"quantconnect.live.{alarm.finding}",
+        "resource": {"prefect.resource.id": f"quantconnect.live.{row.project_id}",
+                     "prefect.resource.name": row.project_name or str(row.project_id),
+                     "quantconnect.project-id": str(row.project_id),
+                     "quantconnect.deploy-id": row.deploy_id or ""},
+        "payload": {"project_id": row.project_id, "project_name": row.project_name,
+                    "deploy_id": row.deploy_id, "status": row.status,
+                    "finding": alarm.finding, "reason": alarm.reason, "equity": row.equity,
+                    "drawdown_percent": row.drawdown_percent, "daily_pnl": row.daily_pnl,
+                    "simulated": simulated},
+    }
 
 
 async def act(creds: QuantConnectCredentials, options: MonitorLiveOptions,
@@ -322,7 +331,7 @@ async def monitor_live_flow(
         if row.status.lower() not in ("unknown", "?") and not has_ended(row.status):
             await act(creds, options, row)
         for alarm in row.alarms:
-            emit_finding(row, alarm, report.simulated)
+            emit_event(**finding_event(row, alarm, report.simulated))
             log.warning("Live algorithm of %s: %s (%s)", row.label, alarm.finding, alarm.reason)
     with anyio.CancelScope(shield=True):
         await acreate_table_artifact(
@@ -341,5 +350,5 @@ async def monitor_live_flow(
     return report
 
 
-__all__ = ["check_algorithm", "daily_pnl", "drawdown_percent", "log_time", "monitor_live_flow",
-           "watched"]
+__all__ = ["check_algorithm", "daily_pnl", "drawdown_percent", "finding_event", "log_time",
+           "monitor_live_flow", "watched"]
