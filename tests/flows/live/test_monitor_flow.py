@@ -68,6 +68,19 @@ async def test_a_healthy_algorithm_raises_nothing_and_is_one_row(quick, credenti
     assert not [a for a in await artifacts_of(run_id) if a.key == f"{KEY}-alarms"]
 
 
+async def test_the_cost_is_two_lists_and_at_most_three_reads_per_algorithm(quick, credentials):
+    quick.set_jobs(live_day_seconds=0.01)  # 100 log lines a second: past one page of 250
+    ids = [deploy(credentials, f"Live/cost-{i}") for i in range(3)]
+    await anyio.sleep(3)
+    before = len(quick.requests_log())
+    report, _ = await _run(_options(stale_minutes=None), credentials)
+    assert sorted(r.project_id for r in report.rows) == sorted(ids)
+    made = [r["path"].split("/api/v2")[-1] for r in quick.requests_log()[before:]]
+    assert made.count("/projects/read") == 1 and made.count("/live/list") == 1
+    assert made.count("/live/chart/read") == 3 and made.count("/live/logs/read") == 6
+    assert len(made) == 2 + 3 * 3
+
+
 @pytest.mark.parametrize(("control", "finding"), [("force-error", "runtime-error"),
                                                   ("force-stop", "stopped")])
 async def test_an_ended_algorithm_raises_its_alarm_and_event(quick, credentials, control,
