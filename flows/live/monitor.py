@@ -57,6 +57,8 @@ EQUITY_CHART = "Strategy Equity"
 CHART_POINTS = 500
 #: The most log lines one read returns.
 LOG_PAGE = 250
+#: What a deployment runs unless told otherwise: every live algorithm, report only.
+DEFAULT_MONITOR = MonitorLiveOptions()
 _STAMP = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})")
 #: Statuses that say the algorithm failed (the others among the endings say it stopped).
 _FAILED = {"runtimeerror", "deployerror"}
@@ -134,7 +136,7 @@ def watched(
     recent = now - timedelta(minutes=options.ended_alarm_minutes)
     return [a for pid, a in sorted(latest.items())
             if not a.ended or pid in options.project_ids
-            or a.stopped is None or _aware(a.stopped) >= recent]
+            or (a.stopped is not None and _aware(a.stopped) >= recent)]
 
 
 def _aware(moment: datetime) -> datetime:
@@ -143,17 +145,19 @@ def _aware(moment: datetime) -> datetime:
 
 def status_alarms(algorithm: LiveAlgorithmSummary, options: MonitorLiveOptions,
                   now: datetime) -> list[Alarm]:
-    """What the listed status says: a failure, or a stop within ``ended_alarm_minutes``."""
-    status = (algorithm.status or "").strip().lower()
-    if status in _FAILED:
-        return [Alarm(finding="runtime-error",
-                      reason=f"{algorithm.status}: {algorithm.error or 'no message'}"[:500])]
-    if has_ended(status):
-        stopped = _aware(algorithm.stopped) if algorithm.stopped else None
-        if stopped is None or stopped >= now - timedelta(minutes=options.ended_alarm_minutes):
-            when = f" at {stopped:%Y-%m-%d %H:%M:%S} UTC" if stopped else ""
-            return [Alarm(finding="stopped", reason=f"{algorithm.status}{when}")]
-    return []
+    """What the listed status says: a failure or a stop, if it happened within
+    ``ended_alarm_minutes`` (an older or undated ending shows in the table, without an alarm:
+    every run would otherwise raise it again)."""
+    if not algorithm.ended:
+        return []
+    stopped = _aware(algorithm.stopped) if algorithm.stopped else None
+    if stopped is None or stopped < now - timedelta(minutes=options.ended_alarm_minutes):
+        return []
+    when = f" at {stopped:%Y-%m-%d %H:%M:%S} UTC"
+    if (algorithm.status or "").strip().lower() in _FAILED:
+        return [Alarm(finding="runtime-error", reason=f"{algorithm.status}{when}: "
+                      f"{algorithm.error or 'no message'}"[:500])]
+    return [Alarm(finding="stopped", reason=f"{algorithm.status}{when}")]
 
 
 def limit_alarms(row: MonitorRow, day_start: float | None,
@@ -264,7 +268,8 @@ def finding_event(row: MonitorRow, alarm: Alarm, simulated: bool) -> dict[str, A
     """
     return {
         "event": f"quantconnect.live.{alarm.finding}",
-        "resource": {"prefect.resource.id": f"quantconnect.live.{row.project_id}",
+        # Project 0 stands for the whole selection (the list itself could not be read).
+        "resource": {"prefect.resource.id": f"quantconnect.live.{row.project_id or 'selection'}",
                      "prefect.resource.name": row.project_name or str(row.project_id),
                      "quantconnect.project-id": str(row.project_id),
                      "quantconnect.deploy-id": row.deploy_id or ""},
@@ -293,7 +298,7 @@ async def act(creds: QuantConnectCredentials, options: MonitorLiveOptions,
 
 @flow(**IN_MEMORY_RESULTS, name="monitor-live")
 async def monitor_live_flow(
-    options: MonitorLiveOptions = MonitorLiveOptions(),  # noqa: B008 (a frozen default form)
+    options: MonitorLiveOptions = DEFAULT_MONITOR,
     credentials: QuantConnectCredentials | None = None,
     credentials_block: str | None = None,
 ) -> MonitorReport:

@@ -103,6 +103,18 @@ async def test_an_ended_algorithm_raises_its_alarm_and_event(quick, credentials,
     assert finding in markdown
 
 
+async def test_an_old_ending_raises_no_alarm_and_shows_only_when_named(quick, credentials):
+    project_id = deploy(credentials, "Live/old")
+    requests.post(f"{quick.control_url}/live/force-stop", timeout=5,
+                  json={"projectId": project_id}).raise_for_status()
+    await anyio.sleep(1.5)
+    unnamed, _ = await _run(_options(ended_alarm_minutes=0.01), credentials)
+    assert unnamed.rows == []
+    named, _ = await _run(_options(project_ids=[project_id], ended_alarm_minutes=0.01),
+                          credentials)
+    assert [(r.status, r.alarms) for r in named.rows] == [("Stopped", [])]
+
+
 async def test_an_algorithm_that_went_quiet_raises_stale_alarms_and_nothing_is_done(
         quick, credentials):
     quick.set_jobs(live_day_seconds=3600)  # one day, one point: nothing new after that
