@@ -1,9 +1,14 @@
-"""The report of a ``deploy-live`` run: paper or real money first, then what happened.
+"""The reports of the live flows.
 
-A person reads it in the Prefect UI before anything else about the run, so its first line says
-in plain words whether the algorithm trades real money, then the outcome, the project, the
-deployment, the gate's verdict, a replaced algorithm, and the last log lines of a deploy that
-did not reach ``Running``. The service's text (logs, errors) is data, never markdown.
+``deploy-live``: paper or real money first, then what happened. A person reads it in the
+Prefect UI before anything else about the run, so its first line says in plain words whether
+the algorithm trades real money, then the outcome, the project, the deployment, the gate's
+verdict, a replaced algorithm, and the last log lines of a deploy that did not reach
+``Running``. The service's text (logs, errors) is data, never markdown.
+
+``monitor-live``: one :class:`MonitorRow` per algorithm (the table artifact) with its
+:class:`Alarm` findings, and a markdown artifact with each alarmed algorithm's equity chart.
+``stop-live``: one :class:`StopRow` per algorithm it stopped (or would stop, in a dry run).
 
 Example:
     >>> report = DeployReport(strategy="sma", brokerage="QuantConnectBrokerage", paper=True,
