@@ -1,4 +1,6 @@
-"""The form of ``deploy-live``: what to put live, on which brokerage, and the guards before it.
+"""The forms of the live flows: ``deploy-live`` (what to put live, on which brokerage, and the
+guards before it), ``monitor-live`` (what to watch, the limits, what to do on an alarm) and
+``stop-live`` (what to stop, guarded like the bulk update).
 
 Paper trading is the default. Real money needs **two** things: ``confirm_real_money: true`` in
 the form and the brokerage's credentials in a Prefect ``Secret`` block named by
@@ -18,11 +20,15 @@ Example:
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
+from typing import Annotated, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flows.backtests.forms import Parameters, StrategyChoice
 from flows.backtests.gate import GateOptions
 from flows.common.options import FiniteFloat, RetryOptions
+from flows.common.selection import matches_every_name
 from quantconnect_client.models.live import PAPER_BROKERAGE, PAPER_NAMES
 
 
@@ -110,4 +116,131 @@ class DeployLiveOptions(BaseModel):
             )
         if self.liquidate_replaced and not self.replace:
             raise ValueError("liquidate_replaced needs replace: true")
+        return self
+
+
+#: What a form with no project ids and a pattern matching every name must confirm.
+EVERY_ALGORITHM_NEEDS_CONFIRMATION = (
+    "this selects every live algorithm of the account: set all_algorithms: true to confirm "
+    "(or give project_ids, or a name_pattern that leaves some projects out)"
+)
+
+
+class LiveSelection(BaseModel):
+    """Which live algorithms a run looks at: by project ids, a name pattern, or all.
+
+    Both given: a project must be in ``project_ids`` **and** match ``name_pattern``.
+
+    Example:
+        >>> LiveSelection().selects_everything()
+        True
+        >>> LiveSelection(project_ids=[3]).selects_everything()
+        False
+        >>> live = LiveSelection(name_pattern="Live/*")
+        >>> live.wants(7, "Live/sma"), live.wants(7, "Other")
+        (True, False)
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_ids: list[Annotated[int, Field(gt=0)]] = Field(
+        default_factory=list, max_length=1000,
+        description="Only these projects (empty: every project the pattern matches).",
+    )
+    name_pattern: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="Shell-style pattern on the project's full name, e.g. Live/* (empty: any).",
+    )
+
+    def selects_everything(self) -> bool:
+        """Whether the selection, as written, leaves no project out."""
+        return not self.project_ids and (self.name_pattern is None
+                                         or matches_every_name(self.name_pattern))
+
+    def wants(self, project_id: int, name: str | None) -> bool:
+        """Whether the project is selected (an unknown name never matches a pattern)."""
+        if self.project_ids and project_id not in self.project_ids:
+            return False
+        if self.name_pattern is None:
+            return True
+        return name is not None and fnmatchcase(name, self.name_pattern)
+
+
+class MonitorLiveOptions(LiveSelection):
+    """Form of the ``monitor-live`` flow. Every limit left empty is not checked.
+
+    Example:
+        >>> MonitorLiveOptions().on_alarm
+        'none'
+        >>> MonitorLiveOptions(max_drawdown_percent=5).max_drawdown_percent
+        5.0
+    """
+
+    stale_minutes: FiniteFloat | None = Field(
+        default=30, gt=0, le=7 * 24 * 60,
+        description="Alarm when a running algorithm has written no log line, or no equity "
+        "point, for this many minutes.",
+    )
+    max_drawdown_percent: FiniteFloat | None = Field(
+        default=None, gt=0, le=100,
+        description="Alarm when equity is this many percent below its peak.",
+    )
+    max_daily_loss_percent: FiniteFloat | None = Field(
+        default=None, gt=0, le=100,
+        description="Alarm when today's loss (UTC day) exceeds this percent of the day's "
+        "starting equity.",
+    )
+    max_daily_loss: FiniteFloat | None = Field(
+        default=None, gt=0,
+        description="Alarm when today's loss (UTC day) exceeds this amount of account "
+        "currency.",
+    )
+    ended_alarm_minutes: FiniteFloat = Field(
+        default=10, gt=0, le=7 * 24 * 60,
+        description="An algorithm that stopped or failed within this many minutes raises an "
+        "alarm (and is shown); one that ended earlier is left out unless named in "
+        "project_ids. Keep it above the schedule's interval so no ending is missed.",
+    )
+    on_alarm: Literal["none", "stop", "liquidate"] = Field(
+        default="none",
+        description="What to do with a running algorithm that raised an alarm: none (only "
+        "report and emit events), stop, or liquidate (sell everything, then stop). Acts only "
+        "on the selected algorithms, never on an unknown reading.",
+    )
+    artifact_key: str = Field(default="quantconnect-live-monitor", pattern=r"^[a-z0-9-]+$",
+                              max_length=100, description="Key of the table artifact.")
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+
+class StopLiveOptions(LiveSelection):
+    """Form of the ``stop-live`` flow.
+
+    Example:
+        >>> try:
+        ...     StopLiveOptions()
+        ... except ValueError as error:
+        ...     print("all_algorithms" in str(error))
+        True
+        >>> StopLiveOptions(project_ids=[12]).liquidate, StopLiveOptions(dry_run=True).dry_run
+        (False, True)
+    """
+
+    liquidate: bool = Field(default=False,
+                            description="Sell every holding before stopping.")
+    all_algorithms: bool = Field(
+        default=False,
+        description="Confirm a selection of every live algorithm (no project ids, and no "
+        "pattern or one that matches every name).",
+    )
+    dry_run: bool = Field(default=False,
+                          description="Only list what would be stopped; stop nothing.")
+    artifact_key: str = Field(default="quantconnect-live-stop", pattern=r"^[a-z0-9-]+$",
+                              max_length=100, description="Key of the table artifact.")
+    retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
+
+    @model_validator(mode="after")
+    def _everything_is_confirmed(self) -> StopLiveOptions:
+        # A dry run stops nothing, so listing everything needs no confirmation.
+        if self.selects_everything() and not (self.all_algorithms or self.dry_run):
+            raise ValueError(EVERY_ALGORITHM_NEEDS_CONFIRMATION)
         return self

@@ -20,7 +20,7 @@ SPECS = {spec.name: spec for spec in load_deployment_specs()}
 def test_the_file_defines_the_deployments_on_the_process_pool() -> None:
     assert list(SPECS) == [
         "lifecycle-check", "sweeper", "inventory", "bulk-update", "object-store-sync",
-        "nightly-backtest", "grid", "optimizer",
+        "nightly-backtest", "grid", "optimizer", "deploy-live", "monitor-live", "stop-live",
     ]
     for spec in SPECS.values():
         assert spec.work_pool["name"] == WORK_POOL_NAME
@@ -83,6 +83,31 @@ def test_schedules_sweeper_every_30_minutes_and_lifecycle_only_if_switched_on() 
     assert hourly.cron == "0 * * * *" and hourly.active is False
     assert SPECS["inventory"].prefect_schedules() == []
     assert SPECS["bulk-update"].prefect_schedules() == []
+
+
+def test_live_deployments_are_paper_on_demand_and_the_monitor_ships_switched_off() -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    [monitor] = SPECS["monitor-live"].prefect_schedules()
+    assert monitor.interval is not None and monitor.interval.total_seconds() == 300
+    assert monitor.active is False
+    assert SPECS["deploy-live"].prefect_schedules() == []
+    assert SPECS["stop-live"].prefect_schedules() == []
+    validate = {name: SPECS[name].load_flow().validate_parameters for name in SPECS}
+    deploy = validate["deploy-live"](SPECS["deploy-live"].parameters)["options"]
+    assert deploy.is_paper and deploy.gate_backtest and not deploy.replace
+    with pytest.raises(ParameterTypeError, match="REAL MONEY"):
+        validate["deploy-live"]({**SPECS["deploy-live"].parameters,
+                                 "options": {"brokerage": "InteractiveBrokersBrokerage"}})
+    monitor_options = validate["monitor-live"](SPECS["monitor-live"].parameters)["options"]
+    assert monitor_options.on_alarm == "none" and monitor_options.selects_everything()
+    stop = validate["stop-live"](SPECS["stop-live"].parameters)["options"]
+    assert stop.dry_run is True
+    with pytest.raises(ParameterTypeError, match="all_algorithms"):
+        validate["stop-live"]({**SPECS["stop-live"].parameters, "options": {}})
+    for name in ("deploy-live", "monitor-live", "stop-live"):
+        limit = SPECS[name].prefect_concurrency_limit()
+        assert limit is not None and not isinstance(limit, int) and limit.limit == 1
 
 
 def test_bulk_update_asks_for_a_change_and_defaults_to_a_dry_run_one_at_a_time() -> None:
