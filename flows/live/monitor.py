@@ -186,8 +186,8 @@ def limit_alarms(row: MonitorRow, day_start: float | None,
 async def _read_equity(creds: QuantConnectCredentials, options: MonitorLiveOptions,
                        row: MonitorRow, now: datetime) -> float | None:
     """Equity readings from the chart into ``row``; the day's starting equity."""
-    chart = await options.retries.apply(read_live_chart)(creds, row.project_id, EQUITY_CHART,
-                                                         count=CHART_POINTS)
+    (read_chart,) = options.retries.bind(read_live_chart)
+    chart = await read_chart(creds, row.project_id, EQUITY_CHART, count=CHART_POINTS)
     series = chart.chart.series.get("Equity") if chart.chart else None
     if series is None:
         if chart.loading:
@@ -212,7 +212,7 @@ async def _read_equity(creds: QuantConnectCredentials, options: MonitorLiveOptio
 async def _read_last_log(creds: QuantConnectCredentials, options: MonitorLiveOptions,
                          row: MonitorRow, now: datetime) -> None:
     """The last log line's age into ``row`` (one read, two past 250 lines)."""
-    read = options.retries.apply(read_live_logs)
+    (read,) = options.retries.bind(read_live_logs)
     assert row.deploy_id is not None
     logs = await read(creds, row.project_id, row.deploy_id, 0, LOG_PAGE)
     total = (logs.length - (logs.deployment_offset or 0) if logs.length is not None
@@ -286,9 +286,9 @@ async def act(creds: QuantConnectCredentials, options: MonitorLiveOptions,
     """``on_alarm`` on one alarmed running algorithm (the caller checked it was selected)."""
     if options.on_alarm == "none" or not any(a.finding in ACTIONABLE for a in row.alarms):
         return
-    end = liquidate_live if options.on_alarm == "liquidate" else stop_live
+    (end,) = options.retries.bind(liquidate_live if options.on_alarm == "liquidate" else stop_live)
     try:
-        done = await options.retries.apply(end)(creds, row.project_id)
+        done = await end(creds, row.project_id)
     except Exception as error:
         row.action = f"{options.on_alarm} failed: {type(error).__name__}"
         return
@@ -317,9 +317,10 @@ async def monitor_live_flow(
     report = MonitorReport(simulated=not is_real_service(creds.to_settings().base_url))
     now = datetime.now(timezone.utc)
     try:
-        projects = await options.retries.apply(list_projects)(creds)
+        list_all, list_algorithms = options.retries.bind(list_projects, list_live)
+        projects = await list_all(creds)
         names = {p.project_id: p.name for p in projects}
-        listed = await options.retries.apply(list_live)(creds)
+        listed = await list_algorithms(creds)
     except Exception as error:
         # Nothing is known: say so (never "stopped"); named projects get their own row.
         reason = f"listing the live algorithms failed: {type(error).__name__}"

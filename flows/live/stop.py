@@ -60,17 +60,17 @@ async def stop_live_flow(
     log = get_run_logger()
     creds = await resolve_credentials(credentials, credentials_block)
     report = StopReport(dry_run=options.dry_run, liquidate=options.liquidate)
+    list_all, list_algorithms, end = options.retries.bind(
+        list_projects, list_live, liquidate_live if options.liquidate else stop_live)
     names: dict[int, str] = {}
     if options.name_pattern is not None:
-        names = {p.project_id: p.name
-                 for p in await options.retries.apply(list_projects)(creds)}
-    running = running_by_project(await options.retries.apply(list_live)(creds))
+        names = {p.project_id: p.name for p in await list_all(creds)}
+    running = running_by_project(await list_algorithms(creds))
     chosen = {pid: a for pid, a in running.items() if options.wants(pid, names.get(pid))}
     if (not options.all_algorithms and not options.dry_run and not options.project_ids
             and len(running) > 1 and len(chosen) == len(running)):
         raise SelectionGuardError(EVERY_ALGORITHM_NEEDS_CONFIRMATION)
     verb = "liquidate" if options.liquidate else "stop"
-    end = options.retries.apply(liquidate_live if options.liquidate else stop_live)
     for pid, algorithm in sorted(chosen.items()):
         row = StopRow(project_id=pid, project_name=names.get(pid),
                       deploy_id=algorithm.deploy_id, status=algorithm.status,
