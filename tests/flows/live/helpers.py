@@ -60,7 +60,7 @@ def equity_points(credentials: QuantConnectCredentials, project_id: int) -> list
 
 
 async def events_since(since: datetime, project_id: int | None = None, *, at_least: int = 1,
-                       timeout: float = 20.0) -> list[Event]:
+                       timeout: float = 60.0) -> list[Event]:
     """The ``quantconnect.live.*`` events the test server holds since ``since`` (about
     ``project_id`` if given), waiting until ``at_least`` arrived: the events worker and the
     server persist them asynchronously."""
