@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,7 +23,9 @@ from quantconnect_client import (
     RequestRejectedError,
     ValidationError,
     WaitTimeoutError,
+    operation_budget,
 )
+from quantconnect_client.live import DeployOutcomeUnknownError
 from quantconnect_client.models.live import LiveAlgorithmSummary
 from quantconnect_emulator import FaultKind
 from tests.canned_http import CannedResponse, canned_server
@@ -162,9 +166,15 @@ def test_a_retried_deploy_never_starts_two_live_algorithms(client, project, quic
     pid, compile_id = project
     quick.set_faults(retry_after_seconds=0)
     quick.inject(kind, path="/live/create", count=2)
-    deployed = client.live.create(pid, compile_id, _node(client, pid))
-    listed = client.live.list(pid)
-    assert [a.deploy_id for a in listed] == [deployed.deploy_id]
+    if kind in (FaultKind.AMBIGUOUS_WRITE, FaultKind.HTTP_429):
+        deployed = client.live.create(pid, compile_id, _node(client, pid))
+        listed = client.live.list(pid)
+        assert [a.deploy_id for a in listed] == [deployed.deploy_id]
+    else:
+        # Not applied, but the client cannot know: it does not send the create again.
+        with pytest.raises(DeployOutcomeUnknownError, match="may have taken effect"):
+            client.live.create(pid, compile_id, _node(client, pid), confirm_seconds=0.3)
+        assert client.live.list(pid) == [] and _creates(quick) == 1
     assert quick.stats()["faults_injected"][kind.value] >= 1
     if kind is FaultKind.AMBIGUOUS_WRITE:
         # Applied at the first attempt, adopted: never sent a second time.
@@ -289,3 +299,81 @@ def test_cash_keys_in_any_case_and_statuses_as_numbers():
     read: Any = LiveAlgorithm.model_validate({"status": "LoggingIn", "charts": [{"name": "A"}],
                                               "runtimeStatistics": []})
     assert not read.ended and read.charts == {"A": {"name": "A"}} and read.runtime_statistics == {}
+
+
+# ---------------------------------------------------------------- lost answers and echoes
+
+JSON = {"Content-Type": "application/json"}
+CID = "a" * 32 + "-" + "b" * 32
+TRADIER = Brokerage(id="TradierBrokerage", credentials={"tradier-access-token": SECRET})
+
+
+def _ok(body: dict[str, Any]) -> CannedResponse:
+    return CannedResponse(body=json.dumps({"success": True, **body}).encode(), headers=JSON)
+
+
+def _sent_creates(srv: Any) -> int:
+    return sum(1 for r in srv.requests if r["path"].endswith("/live/create"))
+
+
+def test_a_lost_create_answer_with_a_lagging_list_is_not_sent_again():
+    # The list never shows the new deployment (it lags): the create is not resent.
+    with canned_server(_ok({"live": []}), CannedResponse(status=502, body=b"bad gateway"),
+                       _ok({"live": []})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(DeployOutcomeUnknownError, match="may have taken effect") as caught:
+            client.live.create(5, CID, "LN-1", confirm_seconds=0.5)
+        assert _sent_creates(srv) == 1
+    assert not caught.value.retryable
+
+
+def test_a_lost_create_answer_adopts_the_deployment_that_shows_up_late():
+    new = {"projectId": 5, "deployId": "L-" + "c" * 32, "status": "InQueue"}
+    with canned_server(_ok({"live": []}), CannedResponse(status=502, body=b"bad gateway"),
+                       _ok({"live": []}), _ok({"live": []}), _ok({"live": [new]})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        got = client.live.create(5, CID, "LN-1", confirm_seconds=20)
+        assert _sent_creates(srv) == 1
+    assert got.deploy_id == new["deployId"]
+
+
+def test_a_lost_create_answer_never_adopts_an_older_deployment():
+    now = datetime.now(timezone.utc)
+    old = {"projectId": 5, "deployId": "L-" + "0" * 32, "status": "Stopped",
+           "launched": (now - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")}
+    with canned_server(_ok({"live": [old]}), CannedResponse(status=502, body=b"x"),
+                       _ok({"live": [old]})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(DeployOutcomeUnknownError):
+            client.live.create(5, CID, "LN-1", confirm_seconds=0.3)
+        assert _sent_creates(srv) == 1
+
+
+def test_an_echoed_credential_in_a_5xx_body_is_masked_before_it_is_logged(caplog):
+    caplog.set_level(logging.DEBUG, logger="quantconnect_client")
+    new = {"projectId": 5, "deployId": "L-" + "c" * 32, "status": "InQueue"}
+    with canned_server(_ok({"live": []}),
+                       CannedResponse(status=500, body=f"error: bad token {SECRET}".encode()),
+                       _ok({"live": [new]})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        got = client.live.create(5, CID, "LN-1", brokerage=TRADIER)
+    assert got.deploy_id == new["deployId"]
+    assert "create" in caplog.text and SECRET not in caplog.text
+
+
+def test_an_echoed_credential_is_masked_in_the_whole_exception_chain():
+    with canned_server(_ok({"live": []}),
+                       CannedResponse(status=503, body=f"bad token {SECRET}".encode(),
+                                      headers={"Retry-After": "5"}),
+                       _ok({"live": []})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(QuantConnectError) as caught, operation_budget(2.0):
+            client.live.create(5, CID, "LN-1", brokerage=TRADIER, confirm_seconds=0.3)
+    chain: list[BaseException] = []
+    error: BaseException | None = caught.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert len(chain) >= 2  # the original failure is still chained, masked
+    assert SECRET not in "".join(traceback.format_exception(caught.value))
+    assert all(SECRET not in str(e) and SECRET not in repr(e) for e in chain)
