@@ -85,6 +85,12 @@ DEPLOY_MAY_HAVE_TAKEN_EFFECT = (
     "project's live algorithms before deploying again"
 )
 
+LIQUIDATE_MAY_HAVE_TAKEN_EFFECT = (
+    "the answer to /live/update/liquidate was lost and the algorithm does not read as ended; "
+    "the liquidation may have taken effect, so it is not sent again: check the project's "
+    "holdings before liquidating again"
+)
+
 BrokerageInput = Brokerage | Mapping[str, Any] | None
 
 
@@ -145,9 +151,15 @@ trading: 'QuantConnectBrokerage').
     return checked
 
 
-def _latest_running(
+def latest_running(
     algorithms: builtins.list[LiveAlgorithmSummary],
 ) -> LiveAlgorithmSummary | None:
+    """The latest of ``algorithms`` that has not ended (None: none runs).
+
+    Example:
+        >>> latest_running([LiveAlgorithmSummary(deploy_id="L-1", status="Stopped")]) is None
+        True
+    """
     running = [a for a in algorithms if not a.ended]
     if not running:
         return None
@@ -309,7 +321,7 @@ class LiveAPI:
         posted = False
         try:
             before = self.list(project_id)
-            current = _latest_running(before)
+            current = latest_running(before)
             if current is not None:
                 raise RequestRejectedError(
                     f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
@@ -387,7 +399,7 @@ class LiveAPI:
 
     def current(self, project_id: int) -> LiveAlgorithmSummary | None:
         """The project's live algorithm that has not ended, if any (None: free to deploy)."""
-        return _latest_running(self.list(project_id))
+        return latest_running(self.list(project_id))
 
     # ------------------------------------------------------------------ reads
 
@@ -505,10 +517,56 @@ class LiveAPI:
         """
         self._end("/live/update/stop", project_id)
 
-    def liquidate(self, project_id: int) -> None:
-        """Sell every holding of the project's live algorithm, then stop it. Safe to retry
-        like :meth:`stop`."""
-        self._end("/live/update/liquidate", project_id)
+    def liquidate(self, project_id: int, *, confirm_seconds: float = LOST_CREATE_SECONDS) -> None:
+        """Sell every holding of the project's live algorithm, then stop it. Never sent twice:
+        after a lost answer the algorithm is read for up to ``confirm_seconds`` until it reads
+        as ended (done); if it does not, :class:`DeployOutcomeUnknownError` (not retryable).
+        """
+        check_seconds(confirm_seconds, "confirm_seconds")
+        validate_id(project_id)
+        endpoint = "/live/update/liquidate"
+        posted = False
+
+        def attempt() -> bool:
+            nonlocal posted
+            posted = True
+            self._client.post(endpoint, {"projectId": project_id})
+            return True
+
+        def ended() -> bool:
+            deadline = time.monotonic() + confirm_seconds
+            while True:
+                try:
+                    if self.read(project_id).ended:
+                        return True
+                except BudgetExhaustedError:
+                    break
+                except TransientError:
+                    pass  # keep reading until the deadline
+                left = deadline - time.monotonic()
+                budget_left = remaining_budget()
+                if budget_left is not None:
+                    left = min(left, budget_left - 0.5)
+                if left <= 0:
+                    break
+                cancellable_sleep(min(LOST_CREATE_READ_SECONDS, left))
+            raise DeployOutcomeUnknownError(
+                f"Project {project_id}: {LIQUIDATE_MAY_HAVE_TAKEN_EFFECT}", endpoint=endpoint)
+
+        try:
+            self._client.with_retries(endpoint, attempt, reconcile=ended)
+        except TransientError as error:
+            if not (posted and error.request_sent):
+                raise
+            if not isinstance(error, BudgetExhaustedError):
+                try:
+                    ended()
+                    return
+                except DeployOutcomeUnknownError:
+                    pass
+            raise DeployOutcomeUnknownError(
+                f"Project {project_id}: {LIQUIDATE_MAY_HAVE_TAKEN_EFFECT} ({error.message})",
+                endpoint=endpoint) from error
 
     def _end(self, endpoint: str, project_id: int) -> None:
         validate_id(project_id)
@@ -634,6 +692,7 @@ __all__ = [
     "DeployOutcomeUnknownError",
     "LiveAPI",
     "has_ended",
+    "latest_running",
     "validate_brokerage",
     "validate_command",
     "validate_range",

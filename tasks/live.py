@@ -12,7 +12,9 @@ failures, no caching. Real money can be at stake, so:
   Prefect's parameter rendering, logs and results show none of them;
 - a command is never sent twice: :func:`send_live_command` and :func:`broadcast_live_command`
   are not retried (a lost answer fails the task; the command may have been delivered);
-- a retried stop or liquidate of an algorithm that has ended answers False, not a failure.
+- a liquidation is never sent twice: :func:`liquidate_live` is not retried, and the client
+  reads a lost answer's outcome instead of resending;
+- a retried stop of an algorithm that has ended answers False, not a failure.
 
 Example:
     >>> from prefect import flow
@@ -171,10 +173,12 @@ async def stop_live(credentials: QuantConnectCredentials, project_id: int) -> bo
     return stopped
 
 
-@task(name="liquidate-live", task_run_name="liquidate-live {project_id}", **api_task_options())
+# A liquidation sells everything: neither the client nor the task ever sends one twice.
+@task(name="liquidate-live", task_run_name="liquidate-live {project_id}",
+      **api_task_options(retries=0))
 async def liquidate_live(credentials: QuantConnectCredentials, project_id: int) -> bool:
     """Sell every holding of the project's live algorithm and stop it. False if none was
-    running."""
+    running. Not retried (a lost answer is read, never resent)."""
     done = await in_thread(end_live, credentials.get_client(), project_id, liquidate=True)
     get_run_logger().info("Live algorithm of project %s %s", project_id,
                           "liquidated and stopped" if done else "was not running")

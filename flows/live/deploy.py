@@ -12,7 +12,11 @@
 4. Compile; unless ``gate_backtest: false``, backtest and run the regression gate, and deploy
    **only if the backtest completed and the gate passed** (this run's backtests that still run
    are deleted on any exit).
-5. With ``replace``, stop (or liquidate) the old algorithm, and wait until it has ended.
+5. With ``replace``: before the compile, what the new deploy needs is checked (the node exists
+   and is free or held by the old algorithm, a free node exists, the brokerage is valid), so
+   a deploy that would be refused never stops the old one; after the gate, the old algorithm
+   is stopped (or liquidated) only if it is still the one checked, and the run waits until it
+   has ended.
 6. Deploy (the task adopts a deploy whose answer was lost, never deploying twice), wait until
    the algorithm runs; a deploy that fails or is not running by the deadline fails the run
    with its last log lines.
@@ -45,6 +49,7 @@ from flows.live.forms import DeployLiveOptions
 from flows.live.report import DeployReport, Outcome
 from quantconnect_client import Brokerage, ConfigurationError, QuantConnectClient
 from quantconnect_client.errors import BacktestRuntimeError, WaitTimeoutError
+from quantconnect_client.live import latest_running, validate_brokerage
 from quantconnect_client.models.live import LiveAlgorithmSummary
 from tasks.backtests import (
     backtest_name,
@@ -58,6 +63,7 @@ from tasks.live import (
     deploy_live,
     liquidate_live,
     list_live,
+    live_nodes,
     read_live,
     read_live_logs,
     stop_live,
@@ -153,13 +159,45 @@ async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, proj
         raise RegressionError(report.gate, report)
 
 
+async def _check_replace(creds: QuantConnectCredentials, options: DeployLiveOptions,
+                         project_id: int, brokerage: Brokerage) -> None:
+    """Refuse a replace that would be refused after the old algorithm was stopped: an unknown
+    or busy node, no node at all, a brokerage the client would refuse."""
+    validate_brokerage(brokerage)
+    nodes = await options.retries.apply(live_nodes)(creds, project_id)
+    # The node the old algorithm holds is freed by the stop, so it counts as free.
+    usable = [n for n in nodes if not n.has_gpu and (not n.busy or n.project_id == project_id)]
+    if options.node_id is not None:
+        node = next((n for n in nodes if n.id == options.node_id), None)
+        if node is None:
+            raise LiveConflictError(
+                f"Live node {options.node_id!r} is not one of the organization's live nodes "
+                f"({', '.join(n.id for n in nodes) or 'none'}); nothing was stopped")
+        if node not in usable:
+            raise LiveConflictError(
+                f"Live node {options.node_id!r} is busy with another project; nothing was "
+                "stopped")
+    elif not usable:
+        raise LiveConflictError("No live node would be free for the new deploy; nothing was "
+                                "stopped")
+
+
 async def _replace(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
                    current: LiveAlgorithmSummary, report: DeployReport) -> None:
     """Stop (or liquidate) the old algorithm and wait until it reads as ended."""
     api = options.retries.apply
     log = get_run_logger()
-    end = liquidate_live if options.liquidate_replaced else stop_live
-    await api(end)(creds, project_id)
+    # Gating took minutes: stop only the deployment that was checked, not one another run
+    # has made since.
+    now = latest_running(await api(list_live)(creds, project_id))
+    if now is not None and now.deploy_id != current.deploy_id:
+        raise LiveConflictError(
+            f"Project {project_id}'s live algorithm changed while this run was gating "
+            f"({current.deploy_id} -> {now.deploy_id}); nothing was stopped")
+    if now is not None:
+        # Never retried by a task: a liquidation whose answer was lost is not sent again.
+        await (liquidate_live if options.liquidate_replaced else api(stop_live))(creds,
+                                                                             project_id)
     with anyio.fail_after(options.deploy_timeout_minutes * 60):
         while not (await api(read_live)(creds, project_id, current.deploy_id)).ended:
             await anyio.sleep(2)
@@ -218,12 +256,13 @@ async def deploy_live_flow(
         api = options.retries.apply
         client = creds.get_client()
         project_id = report.project_id = await _project(creds, options, client, setup)
-        running = [a for a in await api(list_live)(creds, project_id) if not a.ended]
-        current = max(running, key=lambda a: str(a.launched or ""), default=None)
+        current = latest_running(await api(list_live)(creds, project_id))
         if current is not None and not options.replace:
             raise LiveConflictError(
                 f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
                 f"{current.status}); set replace: true to stop it and deploy this one")
+        if current is not None:
+            await _check_replace(creds, options, project_id, brokerage)
         choice = StrategyChoice(strategy_folder=None, project_id=project_id)
         async with strategy_project(creds, choice, None, options.retries, report.cleanup,
                                     setup.run_id):
@@ -234,10 +273,12 @@ async def deploy_live_flow(
                 await _gate(creds, options, project_id, built.compile_id, report, setup.run_id)
         if current is not None:
             await _replace(creds, options, project_id, current, report)
+        # Task retries are safe: the client raises a non-retryable error after a lost answer.
         deployed = await api(deploy_live)(
             creds, project_id, built.compile_id, node_id=options.node_id, brokerage=brokerage,
             parameters={k: str(v) for k, v in options.parameters.items()},
             automatic_redeploy=options.automatic_redeploy,
+            confirm_seconds=options.lost_answer_seconds,
         )
         report.deploy_id = deployed.deploy_id
         reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,

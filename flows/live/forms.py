@@ -91,6 +91,11 @@ class DeployLiveOptions(BaseModel):
         description="Minutes to wait for the live algorithm to run; a deploy that fails or "
         "is still not running then fails the run, with its logs.",
     )
+    lost_answer_seconds: FiniteFloat = Field(
+        default=30, gt=0, le=600,
+        description="When a deploy's (or liquidation's) answer is lost: seconds to look for "
+        "its outcome; it is never sent again, and the run fails if it does not show up.",
+    )
     artifact_key: str = Field(default="quantconnect-live-deploy", pattern=r"^[a-z0-9-]+$",
                               max_length=100, description="Key of the report artifact.")
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")

@@ -377,3 +377,26 @@ def test_an_echoed_credential_is_masked_in_the_whole_exception_chain():
     assert len(chain) >= 2  # the original failure is still chained, masked
     assert SECRET not in "".join(traceback.format_exception(caught.value))
     assert all(SECRET not in str(e) and SECRET not in repr(e) for e in chain)
+
+
+def test_a_liquidation_whose_answer_was_lost_is_read_not_sent_again(client, project, quick):
+    pid, compile_id = project
+    deployed = client.live.create(pid, compile_id, _node(client, pid))
+    client.live.wait(pid, deployed.deploy_id, timeout=10, schedule=FAST)
+    quick.set_faults(retry_after_seconds=0)
+    quick.inject(FaultKind.HTTP_502_HTML, path="/live/update/liquidate", count=5)
+    with pytest.raises(DeployOutcomeUnknownError, match="not sent again") as caught:
+        client.live.liquidate(pid, confirm_seconds=0.3)
+    assert not caught.value.retryable
+    sent = [r for r in quick.requests_log() if r["path"] == "/live/update/liquidate"]
+    assert len(sent) == 1 and client.live.read(pid).status == "Running"
+
+
+def test_a_liquidation_applied_but_unanswered_counts_as_done(client, project, quick):
+    pid, compile_id = project
+    deployed = client.live.create(pid, compile_id, _node(client, pid))
+    client.live.wait(pid, deployed.deploy_id, timeout=10, schedule=FAST)
+    quick.inject(FaultKind.AMBIGUOUS_WRITE, path="/live/update/liquidate")
+    client.live.liquidate(pid)
+    sent = [r for r in quick.requests_log() if r["path"] == "/live/update/liquidate"]
+    assert len(sent) == 1 and client.live.read(pid).status == "Liquidated"

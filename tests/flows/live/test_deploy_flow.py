@@ -17,6 +17,7 @@ from flows.backtests.gate import RegressionError
 from flows.live.deploy import LiveConflictError, deploy_live_flow
 from flows.live.forms import DeployLiveOptions
 from quantconnect_client import ConfigurationError
+from quantconnect_client.live import DeployOutcomeUnknownError
 from tests.flows.backtests.helpers import artifact_markdown, existing_project, paths
 from tests.flows.live.test_live_tasks import _logs
 from tests.helpers import credentials_for
@@ -140,11 +141,33 @@ async def test_a_lost_deploy_answer_never_makes_two_live_algorithms(quick, kind)
     quick.inject(kind, path="/live/create")
     options = _options(strategy={"strategy_folder": None, "project_id": project_id},
                        gate_backtest=False, retries={"task_retries": 2,
-                                                     "retry_delay_seconds": 0})
-    report = await deploy_live_flow(options, credentials=credentials)
-    listed = credentials.get_client().live.list(project_id)
-    assert [a.deploy_id for a in listed] == [report.deploy_id]
-    assert report.outcome == "running"
+                                                     "retry_delay_seconds": 0},
+                       lost_answer_seconds=0.3)
+    if kind == "ambiguous_write":
+        report = await deploy_live_flow(options, credentials=credentials)
+        listed = credentials.get_client().live.list(project_id)
+        assert [a.deploy_id for a in listed] == [report.deploy_id]
+        assert report.outcome == "running"
+    else:
+        # Not applied, but nothing tells the client so: the create is never sent again.
+        with pytest.raises(DeployOutcomeUnknownError, match="check the project"):
+            await deploy_live_flow(options, credentials=credentials)
+        assert credentials.get_client().live.list(project_id) == []
+    assert paths(quick, "/live/create") == ["/live/create"]
+
+
+async def test_a_replace_that_would_be_refused_stops_nothing(quick, credentials):
+    project_id = await existing_project(quick, credentials)
+    choice = {"strategy_folder": None, "project_id": project_id}
+    first = await deploy_live_flow(_options(strategy=choice, gate_backtest=False),
+                                   credentials=credentials)
+    with pytest.raises(LiveConflictError, match="LN-typo.*nothing was stopped"):
+        await deploy_live_flow(_options(strategy=choice, gate_backtest=False, replace=True,
+                                        liquidate_replaced=True, node_id="LN-typo"),
+                               credentials=credentials)
+    statuses = {a.deploy_id: a.status for a in credentials.get_client().live.list(project_id)}
+    assert statuses == {first.deploy_id: "Running"}
+    assert paths(quick, "/live/update/liquidate") == []
 
 
 async def test_a_deploy_that_fails_reports_its_logs(quick, credentials):
