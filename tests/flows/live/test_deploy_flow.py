@@ -161,7 +161,7 @@ async def test_a_replace_that_would_be_refused_stops_nothing(quick, credentials)
     choice = {"strategy_folder": None, "project_id": project_id}
     first = await deploy_live_flow(_options(strategy=choice, gate_backtest=False),
                                    credentials=credentials)
-    with pytest.raises(LiveConflictError, match="LN-typo.*nothing was stopped"):
+    with pytest.raises(LiveConflictError, match=r"LN-typo.*nothing was stopped"):
         await deploy_live_flow(_options(strategy=choice, gate_backtest=False, replace=True,
                                         liquidate_replaced=True, node_id="LN-typo"),
                                credentials=credentials)
