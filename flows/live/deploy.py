@@ -149,8 +149,14 @@ async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, proj
     except WaitTimeoutError as error:
         raise BacktestDeadlineError(f"The gate's backtest did not finish within "
                                     f"{options.backtest_timeout_minutes:g} min") from error
+    numbers = done.statistics.numbers() if done.statistics else {}
+    if not any(value is not None for value in numbers.values()):
+        # Nothing to judge is not a pass.
+        raise BacktestRuntimeError(f"The gate's backtest {done.backtest_id} completed without "
+                                   "statistics; nothing was deployed",
+                                   backtest_id=done.backtest_id)
     report.gate = await run_gate(
-        done.statistics.numbers() if done.statistics else {}, options.gate, report.strategy,
+        numbers, options.gate, report.strategy,
         flow_run_id=run_id, backtest_id=done.backtest_id, parameters=dict(options.parameters),
         simulated=report.simulated,
     )
