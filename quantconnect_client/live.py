@@ -91,6 +91,9 @@ LIQUIDATE_MAY_HAVE_TAKEN_EFFECT = (
     "holdings before liquidating again"
 )
 
+#: Keys of the ``brokerage`` object that are not credentials.
+RESERVED_KEYS = frozenset({"id", "environment", "holdings", "cash"})
+
 BrokerageInput = Brokerage | Mapping[str, Any] | None
 
 
@@ -148,6 +151,11 @@ trading: 'QuantConnectBrokerage').
     if not checked.id.strip():
         raise ValidationError(f"A brokerage needs an 'id' (for paper trading: "
                               f"{PAPER_BROKERAGE!r}).")
+    reserved = sorted(k for k in checked.credentials if k.strip().lower() in RESERVED_KEYS)
+    if reserved:
+        # Sent as a credential, such a key would override the brokerage's own field.
+        raise ValidationError(f"Brokerage credentials may not be named {', '.join(reserved)} "
+                              f"(reserved: {', '.join(sorted(RESERVED_KEYS))}).")
     return checked
 
 

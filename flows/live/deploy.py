@@ -49,7 +49,7 @@ from flows.live.forms import DeployLiveOptions
 from flows.live.report import DeployReport, Outcome
 from quantconnect_client import Brokerage, ConfigurationError, QuantConnectClient
 from quantconnect_client.errors import BacktestRuntimeError, WaitTimeoutError
-from quantconnect_client.live import latest_running, validate_brokerage
+from quantconnect_client.live import RESERVED_KEYS, latest_running, validate_brokerage
 from quantconnect_client.models.live import LiveAlgorithmSummary
 from tasks.backtests import (
     backtest_name,
@@ -110,6 +110,11 @@ async def load_brokerage(options: DeployLiveOptions) -> Brokerage:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ConfigurationError(f"Secret block {name!r} must hold a JSON object of the "
                                  "brokerage's keys")
+    reserved = sorted(k for k in value if k.strip().lower() in RESERVED_KEYS)
+    if reserved:
+        raise ConfigurationError(f"Secret block {name!r} holds reserved keys "
+                                 f"({', '.join(reserved)}): only the brokerage's credentials "
+                                 "belong there")
     return Brokerage(id=options.brokerage,
                      credentials={k: v if isinstance(v, str) else json.dumps(v)
                                   for k, v in value.items()})

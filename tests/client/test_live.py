@@ -94,6 +94,10 @@ def _node(client: QuantConnectClient, pid: int) -> str:
          "positive"),
         (lambda c: c.live.broadcast({"x": 1}), "organization id"),
         (lambda c: c.live.read(1, "no spaces please"), "deployid"),
+        (lambda c: c.live.create(1, "a-b", "LV01", brokerage=Brokerage(
+            id="TradierBrokerage", credentials={"id": "QuantConnectBrokerage"})), "reserved"),
+        (lambda c: c.live.create(1, "a-b", "LV01", brokerage=Brokerage(
+            id="TradierBrokerage", credentials={"Holdings": "[]"})), "reserved"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(client, call, words):
@@ -400,3 +404,9 @@ def test_a_liquidation_applied_but_unanswered_counts_as_done(client, project, qu
     client.live.liquidate(pid)
     sent = [r for r in quick.requests_log() if r["path"] == "/live/update/liquidate"]
     assert len(sent) == 1 and client.live.read(pid).status == "Liquidated"
+
+
+def test_a_credential_cannot_override_the_brokerage_id_on_the_wire():
+    wire = Brokerage(id="TradierBrokerage", environment="live",
+                     credentials={"id": "Other", "environment": "paper"}).wire()
+    assert (wire["id"], wire["environment"]) == ("TradierBrokerage", "live")

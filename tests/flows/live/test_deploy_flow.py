@@ -193,3 +193,14 @@ async def test_a_deploy_that_fails_reports_its_logs(quick, credentials):
     assert "RuntimeError" in str(error) and "Boom" in str(error)
     markdown = await artifact_markdown(str(state.state_details.flow_run_id), KEY)
     assert "deploy failed" in markdown.splitlines()[0] and "Last log lines" in markdown
+
+
+async def test_a_secret_block_with_reserved_keys_fails_before_any_request(quick, credentials):
+    block = f"ib-keys-{uuid.uuid4().hex[:8]}"
+    await Secret(value={"ib-password": SECRET, "id": "QuantConnectBrokerage"}).save(block)
+    before = len(quick.requests_log())
+    options = _options(brokerage="InteractiveBrokersBrokerage", confirm_real_money=True,
+                       brokerage_secret_block=block)
+    with pytest.raises(ConfigurationError, match="reserved keys") as caught:
+        await deploy_live_flow(options, credentials=credentials)
+    assert len(quick.requests_log()) == before and SECRET not in str(caught.value)
