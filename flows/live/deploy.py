@@ -6,7 +6,7 @@
    parameter, a log line, an artifact or a result.
 2. The project: an existing one, or for a strategy folder the project named
    ``live_project_name`` (default ``Live/<folder>``), created if missing and **kept** (a live
-   algorithm lives in its project), with the folder's files uploaded.
+   algorithm lives in its project); the folder's files are uploaded after step 3's check.
 3. If the project already has a live algorithm that has not ended, the run refuses unless the
    form says ``replace: true``.
 4. Compile; unless ``gate_backtest: false``, backtest and run the regression gate, and deploy
@@ -122,7 +122,7 @@ async def load_brokerage(options: DeployLiveOptions) -> Brokerage:
 
 async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
                    client: QuantConnectClient, setup: Any) -> int:
-    """The project to put live: the form's, or the folder's kept project, files uploaded."""
+    """The project to put live: the form's, or the folder's kept project (found or created)."""
     if setup.strategy is None:
         return int(options.strategy.project_id)  # type: ignore[arg-type]
     api = options.retries.apply
@@ -130,14 +130,20 @@ async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
     found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
              if p.language == setup.strategy.language]
     if found:
-        project_id = min(p.project_id for p in found)
-    else:
-        project_id = (await api(create_project)(creds, name, setup.strategy.language)).project_id
-    written = await api(upload_strategy)(creds, project_id,
-                                         {f.name: f.content for f in setup.strategy.files})
-    get_run_logger().info("Project %s (%s): uploaded %s", project_id, name,
+        return min(p.project_id for p in found)
+    return (await api(create_project)(creds, name, setup.strategy.language)).project_id
+
+
+async def _upload(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
+                  setup: Any) -> None:
+    """Write the folder's files into the project (after the conflict check: a refused run
+    leaves the running algorithm's project as it was)."""
+    if setup.strategy is None:
+        return
+    written = await options.retries.apply(upload_strategy)(
+        creds, project_id, {f.name: f.content for f in setup.strategy.files})
+    get_run_logger().info("Project %s: uploaded %s", project_id,
                           ", ".join(written) or "nothing (the files were up to date)")
-    return project_id
 
 
 async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
@@ -274,6 +280,7 @@ async def deploy_live_flow(
                 f"{current.status}); set replace: true to stop it and deploy this one")
         if current is not None:
             await _check_replace(creds, options, project_id, brokerage)
+        await _upload(creds, options, project_id, setup)
         choice = StrategyChoice(strategy_folder=None, project_id=project_id)
         async with strategy_project(creds, choice, None, options.retries, report.cleanup,
                                     setup.run_id):

@@ -204,3 +204,14 @@ async def test_a_secret_block_with_reserved_keys_fails_before_any_request(quick,
     with pytest.raises(ConfigurationError, match="reserved keys") as caught:
         await deploy_live_flow(options, credentials=credentials)
     assert len(quick.requests_log()) == before and SECRET not in str(caught.value)
+
+
+async def test_a_refused_folder_deploy_writes_no_file_into_the_live_project(quick, credentials):
+    options = _options(live_project_name="Live/refused", gate_backtest=False)
+    first = await deploy_live_flow(options, credentials=credentials)
+    before = len(quick.requests_log())
+    with pytest.raises(LiveConflictError, match="replace: true"):
+        await deploy_live_flow(options, credentials=credentials)
+    after = [r["path"] for r in quick.requests_log()[before:]]
+    assert not [p for p in after if p.startswith("/files/")], after
+    assert _live(quick, credentials, first.project_id) == ["Running"]
