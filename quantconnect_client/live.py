@@ -67,6 +67,8 @@ from .validation import validate_id, validate_job_id
 #: Reads of a deploying live algorithm: soon, then every 5 s, then 10 s (QuantConnect's own
 #: clients poll every 10 s; a paper deploy took up to 3 minutes).
 LIVE_SCHEDULE = (1.0, 2.0, 5.0, 5.0, 10.0)
+#: How long a wait takes "no such deployment" for "not shown yet" (reads lag a create).
+NOT_FOUND_GRACE_SECONDS = 60.0
 #: Most log lines per read, most orders per read (the contract's limits).
 MAX_LOG_LINES = 250
 MAX_ORDERS = 1_000
@@ -657,7 +659,8 @@ class LiveAPI:
         schedule: Schedule[LiveAlgorithm] = LIVE_SCHEDULE,
     ) -> LiveAlgorithm:
         """Read the deployment until it runs or ends, and return that read (a caller checks
-        ``status``: ``Running``, or how it ended).
+        ``status``: ``Running``, or how it ended). For the first ``NOT_FOUND_GRACE_SECONDS``
+        a deployment the service does not show yet counts as still deploying.
 
         Raises:
             WaitTimeoutError: Still deploying at the deadline (``.last`` holds the last read).
@@ -665,8 +668,19 @@ class LiveAPI:
         validate_id(project_id)
         validate_job_id(deploy_id, "deployId")
         check_seconds(timeout, "The live deploy timeout")
+        grace_ends = time.monotonic() + min(timeout, NOT_FOUND_GRACE_SECONDS)
+
+        def read() -> LiveAlgorithm:
+            try:
+                return self.read(project_id, deploy_id)
+            except NotFoundError:
+                # Right after a create the service may not show the deployment yet.
+                if time.monotonic() >= grace_ends:
+                    raise
+                return LiveAlgorithm(deploy_id=deploy_id, project_id=project_id)
+
         return poll(
-            lambda: self.read(project_id, deploy_id),
+            read,
             done=lambda a: a.ended or (a.status or "").lower() == "running",
             schedule=schedule,
             timeout=timeout,

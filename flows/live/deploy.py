@@ -223,6 +223,18 @@ async def _replace(creds: QuantConnectCredentials, options: DeployLiveOptions, p
              "liquidated" if options.liquidate_replaced else "stopped")
 
 
+async def _log_tail(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
+                    deploy_id: str) -> list[str]:
+    """The deployment's last log lines for the report (none if they cannot be read: the
+    report must still say what happened)."""
+    try:
+        logs = await options.retries.apply(read_live_logs)(creds, project_id, deploy_id)
+    except Exception as error:  # the report matters more than the tail
+        get_run_logger().warning("Could not read the logs of %s: %s", deploy_id, error)
+        return []
+    return list(logs.logs[-LOG_TAIL:])
+
+
 def _outcome(error: BaseException) -> Outcome:
     if isinstance(error, LiveConflictError):
         return "refused"
@@ -299,13 +311,20 @@ async def deploy_live_flow(
             confirm_seconds=options.lost_answer_seconds,
         )
         report.deploy_id = deployed.deploy_id
-        reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,
-                                           timeout=options.deploy_timeout_minutes * 60)
+        try:
+            reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,
+                                               timeout=options.deploy_timeout_minutes * 60)
+        except WaitTimeoutError:
+            report.status = "still deploying"
+            report.message = (f"Live algorithm {deployed.deploy_id} was still deploying after "
+                              f"{options.deploy_timeout_minutes:g} min; it was NOT stopped: "
+                              "check it before deploying again")
+            report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
+            raise
         report.status, report.message = reached.status, reached.message or None
         report.node_id = reached.deployment_details.get("node") or options.node_id
         if (reached.status or "").lower() != "running":
-            logs = await api(read_live_logs)(creds, project_id, deployed.deploy_id)
-            report.logs = logs.logs[-LOG_TAIL:]
+            report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
             raise LiveDeployError(f"Live algorithm {deployed.deploy_id} ended "
                                   f"{reached.status}: {reached.message or 'no message'}")
         report.outcome = "running"

@@ -410,3 +410,20 @@ def test_a_credential_cannot_override_the_brokerage_id_on_the_wire():
     wire = Brokerage(id="TradierBrokerage", environment="live",
                      credentials={"id": "Other", "environment": "paper"}).wire()
     assert (wire["id"], wire["environment"]) == ("TradierBrokerage", "live")
+
+
+def test_a_lost_create_answer_waits_out_a_lagging_list(client, project, quick):
+    pid, compile_id = project
+    quick.set_jobs(live_list_lag_seconds=1.0)
+    quick.inject(FaultKind.AMBIGUOUS_WRITE, path="/live/create")
+    deployed = client.live.create(pid, compile_id, _node(client, pid), confirm_seconds=10)
+    assert _creates(quick) == 1 and client.metrics.reconciled == 1
+    assert [a.deploy_id for a in client.live.list(pid)] == [deployed.deploy_id]
+
+
+def test_a_wait_right_after_create_takes_not_found_for_not_yet(client, project, quick):
+    pid, compile_id = project
+    quick.set_jobs(live_list_lag_seconds=0.5)
+    deployed = client.live.create(pid, compile_id, _node(client, pid))
+    reached = client.live.wait(pid, deployed.deploy_id, timeout=10, schedule=FAST)
+    assert reached.status == "Running" and reached.deploy_id == deployed.deploy_id

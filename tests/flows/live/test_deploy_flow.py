@@ -16,7 +16,7 @@ from prefect.exceptions import ParameterTypeError
 from flows.backtests.gate import RegressionError
 from flows.live.deploy import LiveConflictError, deploy_live_flow
 from flows.live.forms import DeployLiveOptions
-from quantconnect_client import ConfigurationError
+from quantconnect_client import ConfigurationError, WaitTimeoutError
 from quantconnect_client.live import DeployOutcomeUnknownError
 from tests.flows.backtests.helpers import artifact_markdown, existing_project, paths
 from tests.flows.live.test_live_tasks import _logs
@@ -215,3 +215,18 @@ async def test_a_refused_folder_deploy_writes_no_file_into_the_live_project(quic
     after = [r["path"] for r in quick.requests_log()[before:]]
     assert not [p for p in after if p.startswith("/files/")], after
     assert _live(quick, credentials, first.project_id) == ["Running"]
+
+
+async def test_a_deploy_still_deploying_at_the_deadline_says_so(quick, credentials):
+    project_id = await existing_project(quick, credentials)
+    quick.set_jobs(live_queue_seconds=1_000)
+    options = DeployLiveOptions(strategy={"strategy_folder": None, "project_id": project_id},
+                                gate_backtest=False, deploy_timeout_minutes=0.03)
+    state = await deploy_live_flow(options, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, WaitTimeoutError)
+    markdown = await artifact_markdown(str(state.state_details.flow_run_id), KEY)
+    assert "timed out" in markdown.splitlines()[0]
+    assert "still deploying" in markdown and "NOT stopped" in markdown
+    assert "Last log lines" in markdown
+    assert _live(quick, credentials, project_id) == ["InQueue"]
