@@ -22,6 +22,8 @@ Rules the contract leaves open, chosen here (``docs/quantconnect-api.md`` §18):
   ``PaperBrokerage``) is accepted, unless ``live_brokerages`` lists another id;
   nothing of a brokerage object but its id is kept (credentials are never
   stored, echoed or logged);
+- ``live_list_lag_seconds`` hides a new deployment from lists and reads for a while (a lagging
+  list, so clients can be tested against it);
 - stop and liquidate are accepted until the deployment ends, refused after;
 - a command needs a ``Running`` deployment; it is recorded and logged;
 - log lines are numbered within the deployment (``startLine`` 0 is its first
