@@ -9,8 +9,10 @@ Real money can be at stake, so the guards are part of every operation:
   otherwise; its credentials are :class:`~pydantic.SecretStr` and appear in no repr, log line,
   error message or result (an error text that carries one is masked);
 - a deploy never starts a second live algorithm for a project: it first refuses when the
-  project has one that has not ended, and a create whose answer was lost is looked up (the
-  project's live algorithm launched since the call began) and adopted, never sent twice;
+  project has one that has not ended and notes the ids of its deployments; a create whose
+  answer was lost is looked up (a deployment that was not there before) and adopted, and is
+  never sent twice: if none shows up in time, :class:`DeployOutcomeUnknownError` (not
+  retryable) says to check the project;
 - a command whose answer was lost is not sent again (it might place a second order).
 
 Example:
@@ -25,16 +27,18 @@ from __future__ import annotations
 
 import builtins
 import json
+import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
-from .auth import CLOCK_TOLERANCE
-from .budget import check_seconds
+from .budget import check_seconds, remaining_budget
+from .cancellation import cancellable_sleep
 from .errors import (
+    BudgetExhaustedError,
     NotFoundError,
     QuantConnectError,
     RequestRejectedError,
+    TransientError,
     UnexpectedResponseError,
     ValidationError,
 )
@@ -63,6 +67,8 @@ from .validation import validate_id, validate_job_id
 #: Reads of a deploying live algorithm: soon, then every 5 s, then 10 s (QuantConnect's own
 #: clients poll every 10 s; a paper deploy took up to 3 minutes).
 LIVE_SCHEDULE = (1.0, 2.0, 5.0, 5.0, 10.0)
+#: How long a wait takes "no such deployment" for "not shown yet" (reads lag a create).
+NOT_FOUND_GRACE_SECONDS = 60.0
 #: Most log lines per read, most orders per read (the contract's limits).
 MAX_LOG_LINES = 250
 MAX_ORDERS = 1_000
@@ -71,7 +77,31 @@ NO_DEPLOYMENT = "no live deployment found"
 #: Most characters of a command (a command is a small object; a huge one is a mistake).
 MAX_COMMAND_CHARACTERS = 64_000
 
+#: How long a create whose answer was lost looks for its deployment (the list can lag), and
+#: how often it reads the list meanwhile.
+LOST_CREATE_SECONDS = 30.0
+LOST_CREATE_READ_SECONDS = 2.0
+DEPLOY_MAY_HAVE_TAKEN_EFFECT = (
+    "the answer to /live/create was lost and the new deployment did not show up in the "
+    "project's list; the deploy may have taken effect, so it is not sent again: check the "
+    "project's live algorithms before deploying again"
+)
+
+LIQUIDATE_MAY_HAVE_TAKEN_EFFECT = (
+    "the answer to /live/update/liquidate was lost and the algorithm does not read as ended; "
+    "the liquidation may have taken effect, so it is not sent again: check the project's "
+    "holdings before liquidating again"
+)
+
+#: Keys of the ``brokerage`` object that are not credentials.
+RESERVED_KEYS = frozenset({"id", "environment", "holdings", "cash"})
+
 BrokerageInput = Brokerage | Mapping[str, Any] | None
+
+
+class DeployOutcomeUnknownError(QuantConnectError):
+    """A live deploy (or liquidation) whose answer was lost may have taken effect; it is not
+    sent again, by the client or a task retry (it is not retryable)."""
 
 
 def validate_brokerage(brokerage: BrokerageInput) -> Brokerage:
@@ -123,7 +153,27 @@ trading: 'QuantConnectBrokerage').
     if not checked.id.strip():
         raise ValidationError(f"A brokerage needs an 'id' (for paper trading: "
                               f"{PAPER_BROKERAGE!r}).")
+    reserved = sorted(k for k in checked.credentials if k.strip().lower() in RESERVED_KEYS)
+    if reserved:
+        # Sent as a credential, such a key would override the brokerage's own field.
+        raise ValidationError(f"Brokerage credentials may not be named {', '.join(reserved)} "
+                              f"(reserved: {', '.join(sorted(RESERVED_KEYS))}).")
     return checked
+
+
+def latest_running(
+    algorithms: builtins.list[LiveAlgorithmSummary],
+) -> LiveAlgorithmSummary | None:
+    """The latest of ``algorithms`` that has not ended (None: none runs).
+
+    Example:
+        >>> latest_running([LiveAlgorithmSummary(deploy_id="L-1", status="Stopped")]) is None
+        True
+    """
+    running = [a for a in algorithms if not a.ended]
+    if not running:
+        return None
+    return max(running, key=lambda a: (a.launched is not None, a.launched, a.deploy_id))
 
 
 def validate_range(start: int, end: int, most: int, what: str) -> tuple[int, int]:
@@ -179,16 +229,30 @@ object), got list.
     return body
 
 
-def _mask(error: QuantConnectError, secrets: builtins.list[str]) -> None:
-    """Blank out any credential an error's text carries (a service may echo its input)."""
+def _mask(error: BaseException, secrets: builtins.list[str]) -> None:
+    """Blank out any credential an error's text carries (a service may echo its input), in
+    the error and in every error it chains to (``__cause__``, ``__context__``)."""
     def clean(text: str) -> str:
         for secret in secrets:
             text = text.replace(secret, "[secret]")
         return text
 
-    error.message = clean(error.message)
-    error.args = (error.message,)
-    error.service_errors = tuple(clean(e) for e in error.service_errors)
+    if not secrets:
+        return
+    seen: set[int] = set()
+    pending: builtins.list[BaseException | None] = [error]
+    while pending:
+        found = pending.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        if isinstance(found, QuantConnectError):
+            found.message = clean(found.message)
+            found.args = (found.message,)
+            found.service_errors = tuple(clean(e) for e in found.service_errors)
+        else:
+            found.args = tuple(clean(a) if isinstance(a, str) else a for a in found.args)
+        pending += [found.__cause__, found.__context__]
 
 
 class LiveAPI:
@@ -211,12 +275,15 @@ class LiveAPI:
         automatic_redeploy: bool = False,
         data_providers: Mapping[str, Any] | None = None,
         notification: Mapping[str, Any] | None = None,
+        confirm_seconds: float = LOST_CREATE_SECONDS,
     ) -> LiveAlgorithmSummary:
         """Deploy a compile as a live algorithm; safe to retry, never deploys twice.
 
         Before sending, the project's live algorithms are read: if one has not ended, the
-        deploy is refused (stop it first). If an attempt's answer is lost, the project's live
-        algorithm launched since the call began is adopted instead of sending again.
+        deploy is refused (stop it first); the ids of its deployments are noted. If an attempt's
+        answer is lost, the project's list is read for up to ``confirm_seconds`` for a
+        deployment that was not there before, which is adopted; if none shows up, the create
+        is not sent again and :class:`DeployOutcomeUnknownError` says to check the project.
 
         Args:
             project_id: The project.
@@ -229,9 +296,12 @@ class LiveAPI:
             automatic_redeploy: Restart after a runtime error.
             data_providers: Data providers by id (default: QuantConnect's).
             notification: ``{events, targets}`` as the contract gives them.
+            confirm_seconds: How long to look for the deployment of a lost answer.
 
         Raises:
             ValidationError: Bad input (nothing is sent).
+            DeployOutcomeUnknownError: The answer was lost and the deployment did not show up
+                in time; it may have been made (not retryable: check the project first).
             RequestRejectedError: The project has a live algorithm that has not ended (nothing
                 is sent), or the service refused (a busy node, a failed compile...).
         """
@@ -242,6 +312,7 @@ class LiveAPI:
         if not isinstance(version_id, str) or not version_id.strip():
             raise ValidationError(f"versionId must be text such as '-1', got {version_id!r}.")
         checked = validate_brokerage(brokerage)
+        check_seconds(confirm_seconds, "confirm_seconds")
         payload: dict[str, Any] = {
             "projectId": project_id,
             "compileId": compile_id,
@@ -257,18 +328,29 @@ class LiveAPI:
             "signature": compile_id.split("-", 1)[-1],
         }
         secrets = checked.secret_values()
+        posted = False
         try:
-            current = self.current(project_id)
+            before = self.list(project_id)
+            current = latest_running(before)
             if current is not None:
                 raise RequestRejectedError(
                     f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
                     f"{current.status}); stop or liquidate it before deploying again",
                     endpoint="/live/create",
                 )
-            started = self._client.service_now() - CLOCK_TOLERANCE
+            # What a lost answer may have made is a deployment that was not there before the
+            # first POST: never an older (or ended) one, whatever the clocks say.
+            known = {a.deploy_id for a in before}
 
             def attempt() -> LiveAlgorithmSummary:
-                body = self._client.post("/live/create", payload)
+                nonlocal posted
+                posted = True
+                try:
+                    body = self._client.post("/live/create", payload)
+                except QuantConnectError as error:
+                    # Masked here, before the retry engine logs the message or chains it.
+                    _mask(error, secrets)
+                    raise
                 created = parse(CreatedLiveAlgorithm, body, "/live/create")
                 summary = created.live or LiveAlgorithmSummary(deploy_id=created.deploy_id)
                 return summary.model_copy(update={"project_id": project_id,
@@ -277,25 +359,57 @@ class LiveAPI:
             return self._client.with_retries(
                 "/live/create",
                 attempt,
-                reconcile=lambda: self._launched_since(project_id, started),
+                reconcile=lambda: self._created_since(project_id, known, confirm_seconds),
             )
         except QuantConnectError as error:
             _mask(error, secrets)
-            raise
+            if not (posted and isinstance(error, TransientError) and error.request_sent):
+                raise
+            # The retries ended on a create that may have been applied: look for it once more;
+            # if it does not show up, no one (client or task) may send it again.
+            if not isinstance(error, BudgetExhaustedError):
+                try:
+                    return self._created_since(project_id, known, confirm_seconds)
+                except DeployOutcomeUnknownError:
+                    pass
+            raise DeployOutcomeUnknownError(
+                f"Project {project_id}: {DEPLOY_MAY_HAVE_TAKEN_EFFECT} ({error.message})",
+                endpoint="/live/create",
+            ) from error
 
-    def _launched_since(self, project_id: int, since: datetime) -> LiveAlgorithmSummary | None:
-        candidates = [a for a in self.list(project_id)
-                      if a.launched is None or a.launched >= since.replace(microsecond=0)]
-        if not candidates:
-            return None
-        return max(candidates, key=lambda a: (a.launched or since, a.deploy_id))
+    def _created_since(
+        self, project_id: int, known: set[str], seconds: float
+    ) -> LiveAlgorithmSummary:
+        """After a lost ``/live/create`` answer: the deployment that was not there before,
+        read for up to ``seconds`` (the list can lag behind a create).
+
+        Raises:
+            DeployOutcomeUnknownError: None showed up; the create is not sent again.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                new = [a for a in self.list(project_id) if a.deploy_id not in known]
+            except BudgetExhaustedError:
+                break
+            except TransientError:
+                new = []  # the list itself failed: keep looking until the deadline
+            if new:
+                return max(new, key=lambda a: (not a.ended, a.launched is not None,
+                                               a.launched, a.deploy_id))
+            left = deadline - time.monotonic()
+            budget_left = remaining_budget()
+            if budget_left is not None:
+                left = min(left, budget_left - 0.5)
+            if left <= 0:
+                break
+            cancellable_sleep(min(LOST_CREATE_READ_SECONDS, left))
+        raise DeployOutcomeUnknownError(f"Project {project_id}: {DEPLOY_MAY_HAVE_TAKEN_EFFECT}",
+                                        endpoint="/live/create")
 
     def current(self, project_id: int) -> LiveAlgorithmSummary | None:
         """The project's live algorithm that has not ended, if any (None: free to deploy)."""
-        running = [a for a in self.list(project_id) if not a.ended]
-        if not running:
-            return None
-        return max(running, key=lambda a: (a.launched is not None, a.launched, a.deploy_id))
+        return latest_running(self.list(project_id))
 
     # ------------------------------------------------------------------ reads
 
@@ -413,10 +527,56 @@ class LiveAPI:
         """
         self._end("/live/update/stop", project_id)
 
-    def liquidate(self, project_id: int) -> None:
-        """Sell every holding of the project's live algorithm, then stop it. Safe to retry
-        like :meth:`stop`."""
-        self._end("/live/update/liquidate", project_id)
+    def liquidate(self, project_id: int, *, confirm_seconds: float = LOST_CREATE_SECONDS) -> None:
+        """Sell every holding of the project's live algorithm, then stop it. Never sent twice:
+        after a lost answer the algorithm is read for up to ``confirm_seconds`` until it reads
+        as ended (done); if it does not, :class:`DeployOutcomeUnknownError` (not retryable).
+        """
+        check_seconds(confirm_seconds, "confirm_seconds")
+        validate_id(project_id)
+        endpoint = "/live/update/liquidate"
+        posted = False
+
+        def attempt() -> bool:
+            nonlocal posted
+            posted = True
+            self._client.post(endpoint, {"projectId": project_id})
+            return True
+
+        def ended() -> bool:
+            deadline = time.monotonic() + confirm_seconds
+            while True:
+                try:
+                    if self.read(project_id).ended:
+                        return True
+                except BudgetExhaustedError:
+                    break
+                except TransientError:
+                    pass  # keep reading until the deadline
+                left = deadline - time.monotonic()
+                budget_left = remaining_budget()
+                if budget_left is not None:
+                    left = min(left, budget_left - 0.5)
+                if left <= 0:
+                    break
+                cancellable_sleep(min(LOST_CREATE_READ_SECONDS, left))
+            raise DeployOutcomeUnknownError(
+                f"Project {project_id}: {LIQUIDATE_MAY_HAVE_TAKEN_EFFECT}", endpoint=endpoint)
+
+        try:
+            self._client.with_retries(endpoint, attempt, reconcile=ended)
+        except TransientError as error:
+            if not (posted and error.request_sent):
+                raise
+            if not isinstance(error, BudgetExhaustedError):
+                try:
+                    ended()
+                    return
+                except DeployOutcomeUnknownError:
+                    pass
+            raise DeployOutcomeUnknownError(
+                f"Project {project_id}: {LIQUIDATE_MAY_HAVE_TAKEN_EFFECT} ({error.message})",
+                endpoint=endpoint) from error
 
     def _end(self, endpoint: str, project_id: int) -> None:
         validate_id(project_id)
@@ -499,7 +659,8 @@ class LiveAPI:
         schedule: Schedule[LiveAlgorithm] = LIVE_SCHEDULE,
     ) -> LiveAlgorithm:
         """Read the deployment until it runs or ends, and return that read (a caller checks
-        ``status``: ``Running``, or how it ended).
+        ``status``: ``Running``, or how it ended). For the first ``NOT_FOUND_GRACE_SECONDS``
+        a deployment the service does not show yet counts as still deploying.
 
         Raises:
             WaitTimeoutError: Still deploying at the deadline (``.last`` holds the last read).
@@ -507,8 +668,19 @@ class LiveAPI:
         validate_id(project_id)
         validate_job_id(deploy_id, "deployId")
         check_seconds(timeout, "The live deploy timeout")
+        grace_ends = time.monotonic() + min(timeout, NOT_FOUND_GRACE_SECONDS)
+
+        def read() -> LiveAlgorithm:
+            try:
+                return self.read(project_id, deploy_id)
+            except NotFoundError:
+                # Right after a create the service may not show the deployment yet.
+                if time.monotonic() >= grace_ends:
+                    raise
+                return LiveAlgorithm(deploy_id=deploy_id, project_id=project_id)
+
         return poll(
-            lambda: self.read(project_id, deploy_id),
+            read,
             done=lambda a: a.ended or (a.status or "").lower() == "running",
             schedule=schedule,
             timeout=timeout,
@@ -536,10 +708,13 @@ def _texts(values: Mapping[str, Any] | None, what: str) -> dict[str, str]:
 
 __all__ = [
     "LIVE_SCHEDULE",
+    "LOST_CREATE_SECONDS",
     "MAX_LOG_LINES",
     "MAX_ORDERS",
+    "DeployOutcomeUnknownError",
     "LiveAPI",
     "has_ended",
+    "latest_running",
     "validate_brokerage",
     "validate_command",
     "validate_range",

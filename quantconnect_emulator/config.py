@@ -254,6 +254,9 @@ class JobsConfig(BaseModel):
     """Clock seconds per simulated trading day of a running live algorithm: each one adds a
     log line, an equity point, and moves the portfolio and orders on.
     """
+    live_list_lag_seconds: float = Field(default=0.0, ge=0, le=LIMITS["job_seconds"])
+    """How long a new live algorithm is missing from ``/live/list`` and ``/live/read`` after
+    its create (the service's list can lag behind a create)."""
     live_nodes: int = Field(default=1, ge=0, le=int(LIMITS["backtest_nodes"]))
     """Live nodes of the account; each runs one live algorithm at a time (0: none at all)."""
     live_brokerages: list[str] = Field(default_factory=list, max_length=50)

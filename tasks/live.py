@@ -4,14 +4,17 @@ Like the other tasks: a credentials block (never a token string), retries only f
 failures, no caching. Real money can be at stake, so:
 
 - :func:`deploy_live` never starts a second live algorithm for a project: the client refuses
-  while one has not ended and adopts a deploy whose answer was lost, and a retried task run
-  adopts the live algorithm its first attempt launched instead of failing on it;
+  while one has not ended, and adopts a deploy whose answer was lost (a deployment that was
+  not there before it) or else raises :class:`~quantconnect_client.live.DeployOutcomeUnknownError`,
+  which is not retried; so a task retry only follows a failure that sent no create;
 - its log says in plain words whether it deploys to paper trading or with real money;
 - the brokerage is a :class:`~quantconnect_client.Brokerage`, whose credentials are secrets:
   Prefect's parameter rendering, logs and results show none of them;
 - a command is never sent twice: :func:`send_live_command` and :func:`broadcast_live_command`
   are not retried (a lost answer fails the task; the command may have been delivered);
-- a retried stop or liquidate of an algorithm that has ended answers False, not a failure.
+- a liquidation is never sent twice: :func:`liquidate_live` is not retried, and the client
+  reads a lost answer's outcome instead of resending;
+- a retried stop of an algorithm that has ended answers False, not a failure.
 
 Example:
     >>> from prefect import flow
@@ -24,7 +27,6 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -44,9 +46,9 @@ from quantconnect_client import (
     RequestRejectedError,
 )
 from quantconnect_client.budget import check_seconds
-from quantconnect_client.live import LIVE_SCHEDULE
+from quantconnect_client.live import LIVE_SCHEDULE, LOST_CREATE_SECONDS
 
-from ._run import in_thread, retry_context
+from ._run import in_thread
 from .credentials import QuantConnectCredentials
 from .retries import api_task_options
 
@@ -77,17 +79,6 @@ def _free_node(client: QuantConnectClient, project_id: int) -> str:
     return free[0].id
 
 
-def _launched_by_earlier_attempt(
-    client: QuantConnectClient, project_id: int, since: datetime | None
-) -> LiveAlgorithmSummary | None:
-    current = client.live.current(project_id)
-    if current is None or since is None:
-        return None
-    if current.launched is None or current.launched >= since.replace(microsecond=0):
-        return current
-    return None
-
-
 @task(name="deploy-live", task_run_name="deploy-live {project_id}", **api_task_options())
 async def deploy_live(
     credentials: QuantConnectCredentials,
@@ -98,6 +89,7 @@ async def deploy_live(
     version_id: str = "-1",
     parameters: Mapping[str, str] | None = None,
     automatic_redeploy: bool = False,
+    confirm_seconds: float = LOST_CREATE_SECONDS,
 ) -> LiveAlgorithmSummary:
     """Deploy a compile as the project's live algorithm (paper trading unless ``brokerage``
     names another); never deploys twice.
@@ -111,28 +103,23 @@ async def deploy_live(
         version_id: LEAN version (``"-1"``: the latest).
         parameters: Live parameter values.
         automatic_redeploy: Restart after a runtime error.
+        confirm_seconds: How long a create whose answer was lost looks for its deployment.
 
     Raises:
-        RequestRejectedError: The project already has a live algorithm that has not ended
-            (and this run did not launch it), no live node is free, or the service refused.
+        RequestRejectedError: The project already has a live algorithm that has not ended,
+            no live node is free, or the service refused.
+        DeployOutcomeUnknownError: The answer was lost and the deployment did not show up;
+            it may have been made (never retried: check the project).
     """
     client = credentials.get_client()
     logger = get_run_logger()
-    retrying, first_started = retry_context()
-    if retrying:
-        earlier = await in_thread(_launched_by_earlier_attempt, client, project_id,
-                                  first_started)
-        if earlier is not None:
-            logger.info("Live algorithm %s of project %s was launched by an earlier attempt",
-                        earlier.deploy_id, project_id)
-            return earlier
     node = node_id or await in_thread(_free_node, client, project_id)
     logger.info("Deploying project %s (compile %s) to %s on live node %s", project_id,
                 compile_id, money_words(brokerage), node)
     deployed = await in_thread(
         client.live.create, project_id, compile_id, node, brokerage=brokerage,
         version_id=version_id, parameters=dict(parameters or {}),
-        automatic_redeploy=automatic_redeploy,
+        automatic_redeploy=automatic_redeploy, confirm_seconds=confirm_seconds,
     )
     logger.info("Deployed live algorithm %s of project %s (%s)", deployed.deploy_id,
                 project_id, money_words(brokerage))
@@ -186,10 +173,12 @@ async def stop_live(credentials: QuantConnectCredentials, project_id: int) -> bo
     return stopped
 
 
-@task(name="liquidate-live", task_run_name="liquidate-live {project_id}", **api_task_options())
+# A liquidation sells everything: neither the client nor the task ever sends one twice.
+@task(name="liquidate-live", task_run_name="liquidate-live {project_id}",
+      **api_task_options(retries=0))
 async def liquidate_live(credentials: QuantConnectCredentials, project_id: int) -> bool:
     """Sell every holding of the project's live algorithm and stop it. False if none was
-    running."""
+    running. Not retried (a lost answer is read, never resent)."""
     done = await in_thread(end_live, credentials.get_client(), project_id, liquidate=True)
     get_run_logger().info("Live algorithm of project %s %s", project_id,
                           "liquidated and stopped" if done else "was not running")

@@ -6,13 +6,17 @@
    parameter, a log line, an artifact or a result.
 2. The project: an existing one, or for a strategy folder the project named
    ``live_project_name`` (default ``Live/<folder>``), created if missing and **kept** (a live
-   algorithm lives in its project), with the folder's files uploaded.
+   algorithm lives in its project); the folder's files are uploaded after step 3's check.
 3. If the project already has a live algorithm that has not ended, the run refuses unless the
    form says ``replace: true``.
 4. Compile; unless ``gate_backtest: false``, backtest and run the regression gate, and deploy
    **only if the backtest completed and the gate passed** (this run's backtests that still run
    are deleted on any exit).
-5. With ``replace``, stop (or liquidate) the old algorithm, and wait until it has ended.
+5. With ``replace``: before the compile, what the new deploy needs is checked (the node exists
+   and is free or held by the old algorithm, a free node exists, the brokerage is valid), so
+   a deploy that would be refused never stops the old one; after the gate, the old algorithm
+   is stopped (or liquidated) only if it is still the one checked, and the run waits until it
+   has ended.
 6. Deploy (the task adopts a deploy whose answer was lost, never deploying twice), wait until
    the algorithm runs; a deploy that fails or is not running by the deadline fails the run
    with its last log lines.
@@ -45,6 +49,7 @@ from flows.live.forms import DeployLiveOptions
 from flows.live.report import DeployReport, Outcome
 from quantconnect_client import Brokerage, ConfigurationError, QuantConnectClient
 from quantconnect_client.errors import BacktestRuntimeError, WaitTimeoutError
+from quantconnect_client.live import RESERVED_KEYS, latest_running, validate_brokerage
 from quantconnect_client.models.live import LiveAlgorithmSummary
 from tasks.backtests import (
     backtest_name,
@@ -58,6 +63,7 @@ from tasks.live import (
     deploy_live,
     liquidate_live,
     list_live,
+    live_nodes,
     read_live,
     read_live_logs,
     stop_live,
@@ -104,6 +110,11 @@ async def load_brokerage(options: DeployLiveOptions) -> Brokerage:
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ConfigurationError(f"Secret block {name!r} must hold a JSON object of the "
                                  "brokerage's keys")
+    reserved = sorted(k for k in value if k.strip().lower() in RESERVED_KEYS)
+    if reserved:
+        raise ConfigurationError(f"Secret block {name!r} holds reserved keys "
+                                 f"({', '.join(reserved)}): only the brokerage's credentials "
+                                 "belong there")
     return Brokerage(id=options.brokerage,
                      credentials={k: v if isinstance(v, str) else json.dumps(v)
                                   for k, v in value.items()})
@@ -111,7 +122,7 @@ async def load_brokerage(options: DeployLiveOptions) -> Brokerage:
 
 async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
                    client: QuantConnectClient, setup: Any) -> int:
-    """The project to put live: the form's, or the folder's kept project, files uploaded."""
+    """The project to put live: the form's, or the folder's kept project (found or created)."""
     if setup.strategy is None:
         return int(options.strategy.project_id)  # type: ignore[arg-type]
     api = options.retries.apply
@@ -119,14 +130,20 @@ async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
     found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
              if p.language == setup.strategy.language]
     if found:
-        project_id = min(p.project_id for p in found)
-    else:
-        project_id = (await api(create_project)(creds, name, setup.strategy.language)).project_id
-    written = await api(upload_strategy)(creds, project_id,
-                                         {f.name: f.content for f in setup.strategy.files})
-    get_run_logger().info("Project %s (%s): uploaded %s", project_id, name,
+        return min(p.project_id for p in found)
+    return (await api(create_project)(creds, name, setup.strategy.language)).project_id
+
+
+async def _upload(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
+                  setup: Any) -> None:
+    """Write the folder's files into the project (after the conflict check: a refused run
+    leaves the running algorithm's project as it was)."""
+    if setup.strategy is None:
+        return
+    written = await options.retries.apply(upload_strategy)(
+        creds, project_id, {f.name: f.content for f in setup.strategy.files})
+    get_run_logger().info("Project %s: uploaded %s", project_id,
                           ", ".join(written) or "nothing (the files were up to date)")
-    return project_id
 
 
 async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
@@ -143,8 +160,14 @@ async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, proj
     except WaitTimeoutError as error:
         raise BacktestDeadlineError(f"The gate's backtest did not finish within "
                                     f"{options.backtest_timeout_minutes:g} min") from error
+    numbers = done.statistics.numbers() if done.statistics else {}
+    if not any(value is not None for value in numbers.values()):
+        # Nothing to judge is not a pass.
+        raise BacktestRuntimeError(f"The gate's backtest {done.backtest_id} completed without "
+                                   "statistics; nothing was deployed",
+                                   backtest_id=done.backtest_id)
     report.gate = await run_gate(
-        done.statistics.numbers() if done.statistics else {}, options.gate, report.strategy,
+        numbers, options.gate, report.strategy,
         flow_run_id=run_id, backtest_id=done.backtest_id, parameters=dict(options.parameters),
         simulated=report.simulated,
     )
@@ -153,19 +176,63 @@ async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, proj
         raise RegressionError(report.gate, report)
 
 
+async def _check_replace(creds: QuantConnectCredentials, options: DeployLiveOptions,
+                         project_id: int, brokerage: Brokerage) -> None:
+    """Refuse a replace that would be refused after the old algorithm was stopped: an unknown
+    or busy node, no node at all, a brokerage the client would refuse."""
+    validate_brokerage(brokerage)
+    nodes = await options.retries.apply(live_nodes)(creds, project_id)
+    # The node the old algorithm holds is freed by the stop, so it counts as free.
+    usable = [n for n in nodes if not n.has_gpu and (not n.busy or n.project_id == project_id)]
+    if options.node_id is not None:
+        node = next((n for n in nodes if n.id == options.node_id), None)
+        if node is None:
+            raise LiveConflictError(
+                f"Live node {options.node_id!r} is not one of the organization's live nodes "
+                f"({', '.join(n.id for n in nodes) or 'none'}); nothing was stopped")
+        if node not in usable:
+            raise LiveConflictError(
+                f"Live node {options.node_id!r} is busy with another project; nothing was "
+                "stopped")
+    elif not usable:
+        raise LiveConflictError("No live node would be free for the new deploy; nothing was "
+                                "stopped")
+
+
 async def _replace(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
                    current: LiveAlgorithmSummary, report: DeployReport) -> None:
     """Stop (or liquidate) the old algorithm and wait until it reads as ended."""
     api = options.retries.apply
     log = get_run_logger()
-    end = liquidate_live if options.liquidate_replaced else stop_live
-    await api(end)(creds, project_id)
+    # Gating took minutes: stop only the deployment that was checked, not one another run
+    # has made since.
+    now = latest_running(await api(list_live)(creds, project_id))
+    if now is not None and now.deploy_id != current.deploy_id:
+        raise LiveConflictError(
+            f"Project {project_id}'s live algorithm changed while this run was gating "
+            f"({current.deploy_id} -> {now.deploy_id}); nothing was stopped")
+    if now is not None:
+        # Never retried by a task: a liquidation whose answer was lost is not sent again.
+        await (liquidate_live if options.liquidate_replaced else api(stop_live))(creds,
+                                                                             project_id)
     with anyio.fail_after(options.deploy_timeout_minutes * 60):
         while not (await api(read_live)(creds, project_id, current.deploy_id)).ended:
             await anyio.sleep(2)
     report.replaced = current.deploy_id
     log.info("Replaced live algorithm %s of project %s (%s)", current.deploy_id, project_id,
              "liquidated" if options.liquidate_replaced else "stopped")
+
+
+async def _log_tail(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
+                    deploy_id: str) -> list[str]:
+    """The deployment's last log lines for the report (none if they cannot be read: the
+    report must still say what happened)."""
+    try:
+        logs = await options.retries.apply(read_live_logs)(creds, project_id, deploy_id)
+    except Exception as error:  # the report matters more than the tail
+        get_run_logger().warning("Could not read the logs of %s: %s", deploy_id, error)
+        return []
+    return list(logs.logs[-LOG_TAIL:])
 
 
 def _outcome(error: BaseException) -> Outcome:
@@ -218,12 +285,14 @@ async def deploy_live_flow(
         api = options.retries.apply
         client = creds.get_client()
         project_id = report.project_id = await _project(creds, options, client, setup)
-        running = [a for a in await api(list_live)(creds, project_id) if not a.ended]
-        current = max(running, key=lambda a: str(a.launched or ""), default=None)
+        current = latest_running(await api(list_live)(creds, project_id))
         if current is not None and not options.replace:
             raise LiveConflictError(
                 f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
                 f"{current.status}); set replace: true to stop it and deploy this one")
+        if current is not None:
+            await _check_replace(creds, options, project_id, brokerage)
+        await _upload(creds, options, project_id, setup)
         choice = StrategyChoice(strategy_folder=None, project_id=project_id)
         async with strategy_project(creds, choice, None, options.retries, report.cleanup,
                                     setup.run_id):
@@ -234,19 +303,28 @@ async def deploy_live_flow(
                 await _gate(creds, options, project_id, built.compile_id, report, setup.run_id)
         if current is not None:
             await _replace(creds, options, project_id, current, report)
+        # Task retries are safe: the client raises a non-retryable error after a lost answer.
         deployed = await api(deploy_live)(
             creds, project_id, built.compile_id, node_id=options.node_id, brokerage=brokerage,
             parameters={k: str(v) for k, v in options.parameters.items()},
             automatic_redeploy=options.automatic_redeploy,
+            confirm_seconds=options.lost_answer_seconds,
         )
         report.deploy_id = deployed.deploy_id
-        reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,
-                                           timeout=options.deploy_timeout_minutes * 60)
+        try:
+            reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,
+                                               timeout=options.deploy_timeout_minutes * 60)
+        except WaitTimeoutError:
+            report.status = "still deploying"
+            report.message = (f"Live algorithm {deployed.deploy_id} was still deploying after "
+                              f"{options.deploy_timeout_minutes:g} min; it was NOT stopped: "
+                              "check it before deploying again")
+            report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
+            raise
         report.status, report.message = reached.status, reached.message or None
         report.node_id = reached.deployment_details.get("node") or options.node_id
         if (reached.status or "").lower() != "running":
-            logs = await api(read_live_logs)(creds, project_id, deployed.deploy_id)
-            report.logs = logs.logs[-LOG_TAIL:]
+            report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
             raise LiveDeployError(f"Live algorithm {deployed.deploy_id} ended "
                                   f"{reached.status}: {reached.message or 'no message'}")
         report.outcome = "running"

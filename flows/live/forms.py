@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flows.backtests.forms import Parameters, StrategyChoice
-from flows.backtests.gate import GateOptions
+from flows.backtests.gate import GateOptions, Threshold
 from flows.common.options import FiniteFloat, RetryOptions
 from flows.common.selection import matches_every_name
 from quantconnect_client.models.live import PAPER_BROKERAGE, PAPER_NAMES
@@ -74,8 +74,10 @@ class DeployLiveOptions(BaseModel):
         default=True,
         description="Backtest first and deploy only if it completes and passes the gate.",
     )
-    gate: GateOptions = Field(default_factory=GateOptions,
-                              description="The regression gate on that backtest.")
+    gate: GateOptions = Field(
+        default_factory=lambda: GateOptions(thresholds={"Total Orders": Threshold(min=1)}),
+        description="The regression gate on that backtest; it needs a rule (thresholds or "
+        "compare_to_baseline). Default: the backtest placed at least one order.")
     replace: bool = Field(
         default=False,
         description="If the project already has a live algorithm, stop it (after the gate "
@@ -97,6 +99,11 @@ class DeployLiveOptions(BaseModel):
         description="Minutes to wait for the live algorithm to run; a deploy that fails or "
         "is still not running then fails the run, with its logs.",
     )
+    lost_answer_seconds: FiniteFloat = Field(
+        default=30, gt=0, le=600,
+        description="When a deploy's (or liquidation's) answer is lost: seconds to look for "
+        "its outcome; it is never sent again, and the run fails if it does not show up.",
+    )
     artifact_key: str = Field(default="quantconnect-live-deploy", pattern=r"^[a-z0-9-]+$",
                               max_length=100, description="Key of the report artifact.")
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")
@@ -113,6 +120,13 @@ class DeployLiveOptions(BaseModel):
                 f"brokerage {self.brokerage!r} trades REAL MONEY: it needs confirm_real_money: "
                 "true and brokerage_secret_block (the name of a Secret block holding its "
                 "credentials)"
+            )
+        if self.gate_backtest and not (self.gate.thresholds or self.gate.compare_to_baseline):
+            # A gate without a rule passes any completed backtest: it would guard nothing.
+            raise ValueError(
+                "the gate has no rule, so it would pass any backtest: set gate.thresholds "
+                '(e.g. {"Sharpe Ratio": {"min": 0.5}}) or gate.compare_to_baseline: true, or '
+                "gate_backtest: false to deploy without a gate"
             )
         if self.liquidate_replaced and not self.replace:
             raise ValueError("liquidate_replaced needs replace: true")

@@ -390,10 +390,11 @@ class Brokerage(BaseModel):
 
     def wire(self) -> dict[str, Any]:
         """The ``brokerage`` object of ``/live/create`` (the only place secrets are revealed)."""
-        body: dict[str, Any] = {"id": self.id}
+        # Credentials first, so none can override the id, environment, holdings or cash.
+        body: dict[str, Any] = {k: v.get_secret_value() for k, v in self.credentials.items()}
+        body["id"] = self.id
         if self.environment is not None:
             body["environment"] = self.environment
-        body.update({k: v.get_secret_value() for k, v in self.credentials.items()})
         if self.holdings:
             body["holdings"] = [dict(h) for h in self.holdings]
         if self.cash:

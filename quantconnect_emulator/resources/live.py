@@ -22,6 +22,8 @@ Rules the contract leaves open, chosen here (``docs/quantconnect-api.md`` §18):
   ``PaperBrokerage``) is accepted, unless ``live_brokerages`` lists another id;
   nothing of a brokerage object but its id is kept (credentials are never
   stored, echoed or logged);
+- ``live_list_lag_seconds`` hides a new deployment from lists and reads for a while (a lagging
+  list, so clients can be tested against it);
 - stop and liquidate are accepted until the deployment ends, refused after;
 - a command needs a ``Running`` deployment; it is recorded and logged;
 - log lines are numbered within the deployment (``startLine`` 0 is its first
@@ -126,6 +128,8 @@ class Deployment:
     message: str = ""
     stopped: datetime | None = None
     liquidated_at_day: int | None = None
+    #: Clock time from which reads and lists show it (``live_list_lag_seconds``).
+    visible_at: float = 0.0
 
 
 def _brokerage(raw: Any) -> dict[str, Any]:
@@ -262,6 +266,7 @@ class Live(Resource):
                 seeded_cash=cash,
             )
             now = account.clock.time()
+            deployment.visible_at = now + config.live_list_lag_seconds
             deployment.events.append((now, f"Launching live algorithm {deployment.deploy_id} "
                                            f"on {node_id} ({SIMULATED_NOTE})"))
             self.board.submit(
@@ -298,14 +303,18 @@ class Live(Resource):
         Projects.of(self.account).require(project_id)
         if deploy_id:
             found = self.by_id.get(deploy_id)
-            if found is None or found.project_id != project_id:
+            if found is None or found.project_id != project_id or not self.visible(found):
                 raise ApiError(f"{NO_DEPLOYMENT.format(project_id=project_id)} with id "
                                f"{deploy_id[:64]}")
             return found
-        latest = self.latest(project_id)
-        if latest is None:
+        shown = [d for d in self.by_project.get(project_id, []) if self.visible(d)]
+        if not shown:
             raise ApiError(NO_DEPLOYMENT.format(project_id=project_id))
-        return latest
+        return shown[-1]
+
+    def visible(self, deployment: Deployment) -> bool:
+        """Whether reads and lists show it yet (a lagging list hides a new one a while)."""
+        return self.account.clock.time() >= deployment.visible_at
 
     def status(self, deployment: Deployment) -> str:
         """The deployment's status now."""
@@ -655,7 +664,7 @@ def _list(account: Account, params: Params) -> dict[str, Any]:
         raise ParamError(f"Parameter 'status' must be one of {', '.join(LIST_FILTERS)}")
     found = [d for d in live.by_id.values()
              if (project_id is None or d.project_id == project_id)
-             and (not status or live.status(d) == status)]
+             and (not status or live.status(d) == status) and live.visible(d)]
     return {"live": [render_summary(live, d) for d in found]}
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,7 +23,9 @@ from quantconnect_client import (
     RequestRejectedError,
     ValidationError,
     WaitTimeoutError,
+    operation_budget,
 )
+from quantconnect_client.live import DeployOutcomeUnknownError
 from quantconnect_client.models.live import LiveAlgorithmSummary
 from quantconnect_emulator import FaultKind
 from tests.canned_http import CannedResponse, canned_server
@@ -90,6 +94,10 @@ def _node(client: QuantConnectClient, pid: int) -> str:
          "positive"),
         (lambda c: c.live.broadcast({"x": 1}), "organization id"),
         (lambda c: c.live.read(1, "no spaces please"), "deployid"),
+        (lambda c: c.live.create(1, "a-b", "LV01", brokerage=Brokerage(
+            id="TradierBrokerage", credentials={"id": "QuantConnectBrokerage"})), "reserved"),
+        (lambda c: c.live.create(1, "a-b", "LV01", brokerage=Brokerage(
+            id="TradierBrokerage", credentials={"Holdings": "[]"})), "reserved"),
     ],
 )
 def test_bad_input_is_refused_before_any_request(client, call, words):
@@ -162,9 +170,15 @@ def test_a_retried_deploy_never_starts_two_live_algorithms(client, project, quic
     pid, compile_id = project
     quick.set_faults(retry_after_seconds=0)
     quick.inject(kind, path="/live/create", count=2)
-    deployed = client.live.create(pid, compile_id, _node(client, pid))
-    listed = client.live.list(pid)
-    assert [a.deploy_id for a in listed] == [deployed.deploy_id]
+    if kind in (FaultKind.AMBIGUOUS_WRITE, FaultKind.HTTP_429):
+        deployed = client.live.create(pid, compile_id, _node(client, pid))
+        listed = client.live.list(pid)
+        assert [a.deploy_id for a in listed] == [deployed.deploy_id]
+    else:
+        # Not applied, but the client cannot know: it does not send the create again.
+        with pytest.raises(DeployOutcomeUnknownError, match="may have taken effect"):
+            client.live.create(pid, compile_id, _node(client, pid), confirm_seconds=0.3)
+        assert client.live.list(pid) == [] and _creates(quick) == 1
     assert quick.stats()["faults_injected"][kind.value] >= 1
     if kind is FaultKind.AMBIGUOUS_WRITE:
         # Applied at the first attempt, adopted: never sent a second time.
@@ -289,3 +303,127 @@ def test_cash_keys_in_any_case_and_statuses_as_numbers():
     read: Any = LiveAlgorithm.model_validate({"status": "LoggingIn", "charts": [{"name": "A"}],
                                               "runtimeStatistics": []})
     assert not read.ended and read.charts == {"A": {"name": "A"}} and read.runtime_statistics == {}
+
+
+# ---------------------------------------------------------------- lost answers and echoes
+
+JSON = {"Content-Type": "application/json"}
+CID = "a" * 32 + "-" + "b" * 32
+TRADIER = Brokerage(id="TradierBrokerage", credentials={"tradier-access-token": SECRET})
+
+
+def _ok(body: dict[str, Any]) -> CannedResponse:
+    return CannedResponse(body=json.dumps({"success": True, **body}).encode(), headers=JSON)
+
+
+def _sent_creates(srv: Any) -> int:
+    return sum(1 for r in srv.requests if r["path"].endswith("/live/create"))
+
+
+def test_a_lost_create_answer_with_a_lagging_list_is_not_sent_again():
+    # The list never shows the new deployment (it lags): the create is not resent.
+    with canned_server(_ok({"live": []}), CannedResponse(status=502, body=b"bad gateway"),
+                       _ok({"live": []})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(DeployOutcomeUnknownError, match="may have taken effect") as caught:
+            client.live.create(5, CID, "LN-1", confirm_seconds=0.5)
+        assert _sent_creates(srv) == 1
+    assert not caught.value.retryable
+
+
+def test_a_lost_create_answer_adopts_the_deployment_that_shows_up_late():
+    new = {"projectId": 5, "deployId": "L-" + "c" * 32, "status": "InQueue"}
+    with canned_server(_ok({"live": []}), CannedResponse(status=502, body=b"bad gateway"),
+                       _ok({"live": []}), _ok({"live": []}), _ok({"live": [new]})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        got = client.live.create(5, CID, "LN-1", confirm_seconds=20)
+        assert _sent_creates(srv) == 1
+    assert got.deploy_id == new["deployId"]
+
+
+def test_a_lost_create_answer_never_adopts_an_older_deployment():
+    now = datetime.now(timezone.utc)
+    old = {"projectId": 5, "deployId": "L-" + "0" * 32, "status": "Stopped",
+           "launched": (now - timedelta(minutes=3)).strftime("%Y-%m-%d %H:%M:%S")}
+    with canned_server(_ok({"live": [old]}), CannedResponse(status=502, body=b"x"),
+                       _ok({"live": [old]})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(DeployOutcomeUnknownError):
+            client.live.create(5, CID, "LN-1", confirm_seconds=0.3)
+        assert _sent_creates(srv) == 1
+
+
+def test_an_echoed_credential_in_a_5xx_body_is_masked_before_it_is_logged(caplog):
+    caplog.set_level(logging.DEBUG, logger="quantconnect_client")
+    new = {"projectId": 5, "deployId": "L-" + "c" * 32, "status": "InQueue"}
+    with canned_server(_ok({"live": []}),
+                       CannedResponse(status=500, body=f"error: bad token {SECRET}".encode()),
+                       _ok({"live": [new]})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        got = client.live.create(5, CID, "LN-1", brokerage=TRADIER)
+    assert got.deploy_id == new["deployId"]
+    assert "create" in caplog.text and SECRET not in caplog.text
+
+
+def test_an_echoed_credential_is_masked_in_the_whole_exception_chain():
+    with canned_server(_ok({"live": []}),
+                       CannedResponse(status=503, body=f"bad token {SECRET}".encode(),
+                                      headers={"Retry-After": "5"}),
+                       _ok({"live": []})) as srv:
+        client = QuantConnectClient(1, "t", base_url=srv.url)
+        with pytest.raises(QuantConnectError) as caught, operation_budget(2.0):
+            client.live.create(5, CID, "LN-1", brokerage=TRADIER, confirm_seconds=0.3)
+    chain: list[BaseException] = []
+    error: BaseException | None = caught.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert len(chain) >= 2  # the original failure is still chained, masked
+    assert SECRET not in "".join(traceback.format_exception(caught.value))
+    assert all(SECRET not in str(e) and SECRET not in repr(e) for e in chain)
+
+
+def test_a_liquidation_whose_answer_was_lost_is_read_not_sent_again(client, project, quick):
+    pid, compile_id = project
+    deployed = client.live.create(pid, compile_id, _node(client, pid))
+    client.live.wait(pid, deployed.deploy_id, timeout=10, schedule=FAST)
+    quick.set_faults(retry_after_seconds=0)
+    quick.inject(FaultKind.HTTP_502_HTML, path="/live/update/liquidate", count=5)
+    with pytest.raises(DeployOutcomeUnknownError, match="not sent again") as caught:
+        client.live.liquidate(pid, confirm_seconds=0.3)
+    assert not caught.value.retryable
+    sent = [r for r in quick.requests_log() if r["path"] == "/live/update/liquidate"]
+    assert len(sent) == 1 and client.live.read(pid).status == "Running"
+
+
+def test_a_liquidation_applied_but_unanswered_counts_as_done(client, project, quick):
+    pid, compile_id = project
+    deployed = client.live.create(pid, compile_id, _node(client, pid))
+    client.live.wait(pid, deployed.deploy_id, timeout=10, schedule=FAST)
+    quick.inject(FaultKind.AMBIGUOUS_WRITE, path="/live/update/liquidate")
+    client.live.liquidate(pid)
+    sent = [r for r in quick.requests_log() if r["path"] == "/live/update/liquidate"]
+    assert len(sent) == 1 and client.live.read(pid).status == "Liquidated"
+
+
+def test_a_credential_cannot_override_the_brokerage_id_on_the_wire():
+    wire = Brokerage(id="TradierBrokerage", environment="live",
+                     credentials={"id": "Other", "environment": "paper"}).wire()
+    assert (wire["id"], wire["environment"]) == ("TradierBrokerage", "live")
+
+
+def test_a_lost_create_answer_waits_out_a_lagging_list(client, project, quick):
+    pid, compile_id = project
+    quick.set_jobs(live_list_lag_seconds=1.0)
+    quick.inject(FaultKind.AMBIGUOUS_WRITE, path="/live/create")
+    deployed = client.live.create(pid, compile_id, _node(client, pid), confirm_seconds=10)
+    assert _creates(quick) == 1 and client.metrics.reconciled == 1
+    assert [a.deploy_id for a in client.live.list(pid)] == [deployed.deploy_id]
+
+
+def test_a_wait_right_after_create_takes_not_found_for_not_yet(client, project, quick):
+    pid, compile_id = project
+    quick.set_jobs(live_list_lag_seconds=0.5)
+    deployed = client.live.create(pid, compile_id, _node(client, pid))
+    reached = client.live.wait(pid, deployed.deploy_id, timeout=10, schedule=FAST)
+    assert reached.status == "Running" and reached.deploy_id == deployed.deploy_id

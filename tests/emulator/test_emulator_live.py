@@ -338,3 +338,17 @@ def test_form_bodies_carry_the_brokerage_as_json(api, ready):
                         headers={**api.headers(),
                                  "Content-Type": "application/x-www-form-urlencoded"})
     assert response.json()["success"] is True, response.text
+
+
+def test_a_lagging_list_hides_a_new_deployment_for_a_while(api, ready, qc_emulator):
+    pid, compile_id = ready
+    qc_emulator.set_jobs(live_list_lag_seconds=30)
+    created = _deploy(api, pid, compile_id)
+    assert api.ok("/live/list", {"projectId": pid})["live"] == []
+    assert "No live deployment found" in api.fail("/live/read", {"projectId": pid})
+    assert "No live deployment found" in api.fail(
+        "/live/read", {"projectId": pid, "deployId": created["deployId"]})
+    qc_emulator.advance(30.01)
+    listed = api.ok("/live/list", {"projectId": pid})["live"]
+    assert [a["deployId"] for a in listed] == [created["deployId"]]
+    assert _read(api, pid)["deployId"] == created["deployId"]

@@ -16,7 +16,8 @@ from prefect.exceptions import ParameterTypeError
 from flows.backtests.gate import RegressionError
 from flows.live.deploy import LiveConflictError, deploy_live_flow
 from flows.live.forms import DeployLiveOptions
-from quantconnect_client import ConfigurationError
+from quantconnect_client import ConfigurationError, WaitTimeoutError
+from quantconnect_client.live import DeployOutcomeUnknownError
 from tests.flows.backtests.helpers import artifact_markdown, existing_project, paths
 from tests.flows.live.test_live_tasks import _logs
 from tests.helpers import credentials_for
@@ -140,11 +141,33 @@ async def test_a_lost_deploy_answer_never_makes_two_live_algorithms(quick, kind)
     quick.inject(kind, path="/live/create")
     options = _options(strategy={"strategy_folder": None, "project_id": project_id},
                        gate_backtest=False, retries={"task_retries": 2,
-                                                     "retry_delay_seconds": 0})
-    report = await deploy_live_flow(options, credentials=credentials)
-    listed = credentials.get_client().live.list(project_id)
-    assert [a.deploy_id for a in listed] == [report.deploy_id]
-    assert report.outcome == "running"
+                                                     "retry_delay_seconds": 0},
+                       lost_answer_seconds=0.3)
+    if kind == "ambiguous_write":
+        report = await deploy_live_flow(options, credentials=credentials)
+        listed = credentials.get_client().live.list(project_id)
+        assert [a.deploy_id for a in listed] == [report.deploy_id]
+        assert report.outcome == "running"
+    else:
+        # Not applied, but nothing tells the client so: the create is never sent again.
+        with pytest.raises(DeployOutcomeUnknownError, match="check the project"):
+            await deploy_live_flow(options, credentials=credentials)
+        assert credentials.get_client().live.list(project_id) == []
+    assert paths(quick, "/live/create") == ["/live/create"]
+
+
+async def test_a_replace_that_would_be_refused_stops_nothing(quick, credentials):
+    project_id = await existing_project(quick, credentials)
+    choice = {"strategy_folder": None, "project_id": project_id}
+    first = await deploy_live_flow(_options(strategy=choice, gate_backtest=False),
+                                   credentials=credentials)
+    with pytest.raises(LiveConflictError, match=r"LN-typo.*nothing was stopped"):
+        await deploy_live_flow(_options(strategy=choice, gate_backtest=False, replace=True,
+                                        liquidate_replaced=True, node_id="LN-typo"),
+                               credentials=credentials)
+    statuses = {a.deploy_id: a.status for a in credentials.get_client().live.list(project_id)}
+    assert statuses == {first.deploy_id: "Running"}
+    assert paths(quick, "/live/update/liquidate") == []
 
 
 async def test_a_deploy_that_fails_reports_its_logs(quick, credentials):
@@ -170,3 +193,40 @@ async def test_a_deploy_that_fails_reports_its_logs(quick, credentials):
     assert "RuntimeError" in str(error) and "Boom" in str(error)
     markdown = await artifact_markdown(str(state.state_details.flow_run_id), KEY)
     assert "deploy failed" in markdown.splitlines()[0] and "Last log lines" in markdown
+
+
+async def test_a_secret_block_with_reserved_keys_fails_before_any_request(quick, credentials):
+    block = f"ib-keys-{uuid.uuid4().hex[:8]}"
+    await Secret(value={"ib-password": SECRET, "id": "QuantConnectBrokerage"}).save(block)
+    before = len(quick.requests_log())
+    options = _options(brokerage="InteractiveBrokersBrokerage", confirm_real_money=True,
+                       brokerage_secret_block=block)
+    with pytest.raises(ConfigurationError, match="reserved keys") as caught:
+        await deploy_live_flow(options, credentials=credentials)
+    assert len(quick.requests_log()) == before and SECRET not in str(caught.value)
+
+
+async def test_a_refused_folder_deploy_writes_no_file_into_the_live_project(quick, credentials):
+    options = _options(live_project_name="Live/refused", gate_backtest=False)
+    first = await deploy_live_flow(options, credentials=credentials)
+    before = len(quick.requests_log())
+    with pytest.raises(LiveConflictError, match="replace: true"):
+        await deploy_live_flow(options, credentials=credentials)
+    after = [r["path"] for r in quick.requests_log()[before:]]
+    assert not [p for p in after if p.startswith("/files/")], after
+    assert _live(quick, credentials, first.project_id) == ["Running"]
+
+
+async def test_a_deploy_still_deploying_at_the_deadline_says_so(quick, credentials):
+    project_id = await existing_project(quick, credentials)
+    quick.set_jobs(live_queue_seconds=1_000)
+    options = DeployLiveOptions(strategy={"strategy_folder": None, "project_id": project_id},
+                                gate_backtest=False, deploy_timeout_minutes=0.03)
+    state = await deploy_live_flow(options, credentials=credentials, return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, WaitTimeoutError)
+    markdown = await artifact_markdown(str(state.state_details.flow_run_id), KEY)
+    assert "timed out" in markdown.splitlines()[0]
+    assert "still deploying" in markdown and "NOT stopped" in markdown
+    assert "Last log lines" in markdown
+    assert _live(quick, credentials, project_id) == ["InQueue"]

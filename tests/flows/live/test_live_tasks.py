@@ -14,6 +14,7 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 
 from quantconnect_client import Brokerage, LiveAlgorithm, QuantConnectError, RequestRejectedError
+from quantconnect_client.live import DeployOutcomeUnknownError
 from tasks.live import (
     broadcast_live_command,
     deploy_live,
@@ -125,6 +126,27 @@ async def test_a_retried_deploy_adopts_what_the_first_attempt_launched(quick):
     deploy_id = await deploy()
     listed = credentials.get_client().live.list(project_id)
     assert [a.deploy_id for a in listed] == [deploy_id]
+    assert paths(quick, "/live/create") == ["/live/create"]
+
+
+async def test_a_lost_deploy_that_does_not_show_up_is_neither_resent_nor_retried(quick):
+    # A 502 after the create may or may not have been applied: neither the client nor the
+    # task sends it again.
+    credentials = credentials_for(quick, max_attempts=3)
+    project_id, compile_id = await _compiled(quick, credentials)
+    quick.set_faults(retry_after_seconds=0)
+    quick.inject("http_502_html", path="/live/create", count=10)
+
+    @flow
+    async def deploy() -> None:
+        await with_api_retries(deploy_live, 2, 0)(credentials, project_id, compile_id,
+                                                  confirm_seconds=0.3)
+
+    state = await deploy(return_state=True)  # type: ignore[misc]
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, DeployOutcomeUnknownError) and "check the project" in str(error)
+    runs = await task_runs_of(str(state.state_details.flow_run_id), at_least=1)
+    assert [run.run_count for run in runs] == [1]
     assert paths(quick, "/live/create") == ["/live/create"]
 
 
