@@ -125,13 +125,13 @@ async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
     """The project to put live: the form's, or the folder's kept project (found or created)."""
     if setup.strategy is None:
         return int(options.strategy.project_id)  # type: ignore[arg-type]
-    api = options.retries.apply
+    (create,) = options.retries.bind(create_project)
     name = options.live_project_name or f"Live/{setup.strategy.name}"
     found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
              if p.language == setup.strategy.language]
     if found:
         return min(p.project_id for p in found)
-    return (await api(create_project)(creds, name, setup.strategy.language)).project_id
+    return (await create(creds, name, setup.strategy.language)).project_id
 
 
 async def _upload(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
@@ -140,7 +140,8 @@ async def _upload(creds: QuantConnectCredentials, options: DeployLiveOptions, pr
     leaves the running algorithm's project as it was)."""
     if setup.strategy is None:
         return
-    written = await options.retries.apply(upload_strategy)(
+    (upload,) = options.retries.bind(upload_strategy)
+    written = await upload(
         creds, project_id, {f.name: f.content for f in setup.strategy.files})
     get_run_logger().info("Project %s: uploaded %s", project_id,
                           ", ".join(written) or "nothing (the files were up to date)")
@@ -149,14 +150,13 @@ async def _upload(creds: QuantConnectCredentials, options: DeployLiveOptions, pr
 async def _gate(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
                 compile_id: str, report: DeployReport, run_id: str) -> None:
     """Backtest and gate; raises unless the backtest completed and the gate passed."""
-    api = options.retries.apply
-    started = await api(start_backtest)(creds, project_id, compile_id,
-                                        backtest_name(run_id, "live gate"),
-                                        dict(options.parameters))
+    start, wait = options.retries.bind(start_backtest, wait_for_backtest)
+    started = await start(creds, project_id, compile_id, backtest_name(run_id, "live gate"),
+                          dict(options.parameters))
     report.backtest_id = started.backtest_id
     try:
-        done = await api(wait_for_backtest)(creds, project_id, started.backtest_id,
-                                            timeout=options.backtest_timeout_minutes * 60)
+        done = await wait(creds, project_id, started.backtest_id,
+                          timeout=options.backtest_timeout_minutes * 60)
     except WaitTimeoutError as error:
         raise BacktestDeadlineError(f"The gate's backtest did not finish within "
                                     f"{options.backtest_timeout_minutes:g} min") from error
@@ -181,7 +181,8 @@ async def _check_replace(creds: QuantConnectCredentials, options: DeployLiveOpti
     """Refuse a replace that would be refused after the old algorithm was stopped: an unknown
     or busy node, no node at all, a brokerage the client would refuse."""
     validate_brokerage(brokerage)
-    nodes = await options.retries.apply(live_nodes)(creds, project_id)
+    (read_nodes,) = options.retries.bind(live_nodes)
+    nodes = await read_nodes(creds, project_id)
     # The node the old algorithm holds is freed by the stop, so it counts as free.
     usable = [n for n in nodes if not n.has_gpu and (not n.busy or n.project_id == project_id)]
     if options.node_id is not None:
@@ -202,21 +203,20 @@ async def _check_replace(creds: QuantConnectCredentials, options: DeployLiveOpti
 async def _replace(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,
                    current: LiveAlgorithmSummary, report: DeployReport) -> None:
     """Stop (or liquidate) the old algorithm and wait until it reads as ended."""
-    api = options.retries.apply
+    list_algorithms, stop, read = options.retries.bind(list_live, stop_live, read_live)
     log = get_run_logger()
     # Gating took minutes: stop only the deployment that was checked, not one another run
     # has made since.
-    now = latest_running(await api(list_live)(creds, project_id))
+    now = latest_running(await list_algorithms(creds, project_id))
     if now is not None and now.deploy_id != current.deploy_id:
         raise LiveConflictError(
             f"Project {project_id}'s live algorithm changed while this run was gating "
             f"({current.deploy_id} -> {now.deploy_id}); nothing was stopped")
     if now is not None:
         # Never retried by a task: a liquidation whose answer was lost is not sent again.
-        await (liquidate_live if options.liquidate_replaced else api(stop_live))(creds,
-                                                                             project_id)
+        await (liquidate_live if options.liquidate_replaced else stop)(creds, project_id)
     with anyio.fail_after(options.deploy_timeout_minutes * 60):
-        while not (await api(read_live)(creds, project_id, current.deploy_id)).ended:
+        while not (await read(creds, project_id, current.deploy_id)).ended:
             await anyio.sleep(2)
     report.replaced = current.deploy_id
     log.info("Replaced live algorithm %s of project %s (%s)", current.deploy_id, project_id,
@@ -228,7 +228,8 @@ async def _log_tail(creds: QuantConnectCredentials, options: DeployLiveOptions, 
     """The deployment's last log lines for the report (none if they cannot be read: the
     report must still say what happened)."""
     try:
-        logs = await options.retries.apply(read_live_logs)(creds, project_id, deploy_id)
+        (read_logs,) = options.retries.bind(read_live_logs)
+        logs = await read_logs(creds, project_id, deploy_id)
     except Exception as error:  # the report matters more than the tail
         get_run_logger().warning("Could not read the logs of %s: %s", deploy_id, error)
         return []
@@ -282,10 +283,11 @@ async def deploy_live_flow(
         report.strategy, report.simulated = setup.label, setup.simulated
         report.flow_run_id = setup.run_id
         log.info("deploy-live of %s: %s", setup.label, report.money)
-        api = options.retries.apply
+        list_algorithms, build, deploy, wait = options.retries.bind(
+            list_live, compile_project, deploy_live, wait_for_live)
         client = creds.get_client()
         project_id = report.project_id = await _project(creds, options, client, setup)
-        current = latest_running(await api(list_live)(creds, project_id))
+        current = latest_running(await list_algorithms(creds, project_id))
         if current is not None and not options.replace:
             raise LiveConflictError(
                 f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
@@ -296,15 +298,14 @@ async def deploy_live_flow(
         choice = StrategyChoice(strategy_folder=None, project_id=project_id)
         async with strategy_project(creds, choice, None, options.retries, report.cleanup,
                                     setup.run_id):
-            built = await api(compile_project)(creds, project_id,
-                                               timeout=options.compile_timeout_seconds)
+            built = await build(creds, project_id, timeout=options.compile_timeout_seconds)
             report.compile_id = built.compile_id
             if options.gate_backtest:
                 await _gate(creds, options, project_id, built.compile_id, report, setup.run_id)
         if current is not None:
             await _replace(creds, options, project_id, current, report)
         # Task retries are safe: the client raises a non-retryable error after a lost answer.
-        deployed = await api(deploy_live)(
+        deployed = await deploy(
             creds, project_id, built.compile_id, node_id=options.node_id, brokerage=brokerage,
             parameters={k: str(v) for k, v in options.parameters.items()},
             automatic_redeploy=options.automatic_redeploy,
@@ -312,8 +313,8 @@ async def deploy_live_flow(
         )
         report.deploy_id = deployed.deploy_id
         try:
-            reached = await api(wait_for_live)(creds, project_id, deployed.deploy_id,
-                                               timeout=options.deploy_timeout_minutes * 60)
+            reached = await wait(creds, project_id, deployed.deploy_id,
+                                 timeout=options.deploy_timeout_minutes * 60)
         except WaitTimeoutError:
             report.status = "still deploying"
             report.message = (f"Live algorithm {deployed.deploy_id} was still deploying after "

@@ -286,7 +286,9 @@ async def act(creds: QuantConnectCredentials, options: MonitorLiveOptions,
     """``on_alarm`` on one alarmed running algorithm (the caller checked it was selected)."""
     if options.on_alarm == "none" or not any(a.finding in ACTIONABLE for a in row.alarms):
         return
-    (end,) = options.retries.bind(liquidate_live if options.on_alarm == "liquidate" else stop_live)
+    # A liquidation is never retried by a task: one whose answer was lost is read, not resent.
+    end = (liquidate_live if options.on_alarm == "liquidate"
+           else options.retries.bind(stop_live)[0])
     try:
         done = await end(creds, row.project_id)
     except Exception as error:

@@ -60,8 +60,9 @@ async def stop_live_flow(
     log = get_run_logger()
     creds = await resolve_credentials(credentials, credentials_block)
     report = StopReport(dry_run=options.dry_run, liquidate=options.liquidate)
-    list_all, list_algorithms, end = options.retries.bind(
-        list_projects, list_live, liquidate_live if options.liquidate else stop_live)
+    list_all, list_algorithms, stop = options.retries.bind(list_projects, list_live, stop_live)
+    # A liquidation is never retried by a task: one whose answer was lost is read, not resent.
+    end = liquidate_live if options.liquidate else stop
     names: dict[int, str] = {}
     if options.name_pattern is not None:
         names = {p.project_id: p.name for p in await list_all(creds)}
