@@ -323,6 +323,10 @@ async def monitor_live_flow(
         projects = await list_all(creds)
         names = {p.project_id: p.name for p in projects}
         listed = await list_algorithms(creds)
+        # Ages are the service's: its log lines and equity points carry its clock, and a local
+        # clock off by minutes would raise (or hide) stale alarms. The client learnt the offset
+        # from the answers above.
+        now = creds.get_client().service_now()
     except Exception as error:
         # Nothing is known: say so (never "stopped"); named projects get their own row.
         reason = f"listing the live algorithms failed: {type(error).__name__}"

@@ -355,6 +355,12 @@ class Live(Resource):
             return None
         return min(reached, deployment.simulation.days) - 1
 
+    def wall(self, moment: float) -> float:
+        """A job-clock moment as the wall time the service stamps it with: its log lines and
+        chart points are read against the ``Date`` the client learns its clock from (as the
+        account's ``now()`` stamps are), however far ``advance`` moved the jobs."""
+        return moment - (self.account.clock.time() - self.account.now().timestamp())
+
     def day_time(self, deployment: Deployment, index: int) -> float:
         """The clock time simulated day ``index`` began."""
         since = self.running_since(deployment)
@@ -436,7 +442,7 @@ class Live(Resource):
                                f"Simulated day {index + 1}: equity {sim.equity[day]:,.2f} USD "
                                f"({SIMULATED_NOTE})"))
         events.sort(key=lambda event: event[0])
-        return [f"{datetime_plain(datetime.fromtimestamp(t, tz=timezone.utc))} {text}"
+        return [f"{datetime_plain(datetime.fromtimestamp(self.wall(t), tz=timezone.utc))} {text}"
                 for t, text in events]
 
     def line_count(self, deployment: Deployment) -> int:
@@ -493,7 +499,8 @@ class Live(Resource):
         day = self.day(deployment)
         found = chart(deployment.simulation, name, upto=max(day or 0, 0))
         sim = deployment.simulation
-        live_time = ({sim.times[i]: int(self.day_time(deployment, i)) for i in range(day + 1)}
+        live_time = ({sim.times[i]: int(self.wall(self.day_time(deployment, i)))
+                      for i in range(day + 1)}
                      if day is not None else {})
         for series in found["series"].values():
             values = [[live_time[v[0]], *v[1:]] for v in series["values"] if v[0] in live_time]

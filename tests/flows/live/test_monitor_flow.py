@@ -156,6 +156,19 @@ async def test_drawdown_and_daily_loss_limits_raise_their_alarms(quick, credenti
     assert quiet.rows[0].alarms == []
 
 
+async def test_ages_are_measured_on_the_services_clock(quick, credentials):
+    # The service's clock hours ahead of this machine's (the emulator's clock moved on, as a
+    # long test session moves it): its log lines are not "from the future", they are quiet.
+    quick.advance(7 * 3600)
+    quick.set_jobs(live_day_seconds=3600)
+    deploy(credentials, "Live/ahead")
+    await anyio.sleep(1.5)
+    report, _ = await _run(_options(stale_minutes=0.01), credentials)
+    [row] = report.rows
+    assert row.last_log_age_minutes is not None and 0.01 < row.last_log_age_minutes < 60
+    assert {a.finding for a in row.alarms} == {"stale-logs", "stale-equity"}
+
+
 @pytest.mark.parametrize("on_alarm", ["stop", "liquidate"])
 async def test_actions_only_when_asked_and_only_on_the_selected(quick, credentials, on_alarm):
     quick.set_jobs(live_day_seconds=3600)
