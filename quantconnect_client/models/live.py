@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from .backtests import (
-    Chart,
+    ChartAnswer,
     Insight,  # one insight model: a backtest's and a live algorithm's
     Order,
 )
@@ -340,17 +340,9 @@ class LiveLogs(WireModel):
         return [str(line) for line in value] if isinstance(value, list) else value
 
 
-class LiveChart(WireModel):
-    """``/live/chart/read``: a chart, or ``loading`` with a progress."""
-
-    chart: Chart | None = None
-    status: str | None = None
-    progress: float | None = None
-
-    @property
-    def loading(self) -> bool:
-        """True while the chart is still being built."""
-        return self.chart is None and (self.status or "").lower() == "loading"
+#: ``/live/chart/read``: a chart, or ``loading`` with a progress; the same answer as a
+#: backtest's chart read.
+LiveChart = ChartAnswer
 
 
 class Brokerage(BaseModel):
