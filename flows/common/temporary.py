@@ -73,6 +73,18 @@ MAX_REMEMBERED_RUNS = 1024
 
 #: Clean-up to run before a temporary project is removed: ``(client, project_id)``, blocking.
 BeforeRemoval = Callable[[QuantConnectClient, int], None]
+
+
+class KeepProjectError(Exception):
+    """Raised by a :data:`BeforeRemoval` step whose failure makes removing the project unsafe:
+    the project is kept (and the removal reported as failed) so the sweeper can try again.
+
+    A step raises it when what it could not stop would outlive the project and still cost:
+    an optimization that could not be aborted bills on, and once its project is gone nothing
+    lists it any more. Other step failures are logged and the project is removed anyway.
+    """
+
+
 #: A flow state hook, as Prefect calls it.
 StateHook = Callable[[Flow[Any, Any], FlowRun, State], None]
 
@@ -196,21 +208,32 @@ def remove_projects(
 ) -> list[int]:
     """Run ``before_removal`` for each project, then purge it (retry-safe; gone is done).
 
-    A failing ``before_removal`` step does not keep the project: a purge removes what the
-    project holds anyway. An interrupt (``KeyboardInterrupt``, ``SystemExit``) in a step lets
-    the removal finish and is raised after it.
+    A failing ``before_removal`` step does not keep the project (a purge removes what the
+    project holds anyway) unless it raises :class:`KeepProjectError`: that project stays, the
+    others are still removed, and the first such error is raised at the end. An interrupt
+    (``KeyboardInterrupt``, ``SystemExit``) in a step lets the removal finish and is raised
+    after it.
 
     Returns:
         The ids removed.
 
     Raises:
         QuantConnectError: A purge failed.
+        KeepProjectError: A step made a project's removal unsafe; it was kept.
     """
-    removed, interrupt = [], None
+    removed: list[int] = []
+    interrupt: BaseException | None = None
+    kept: KeepProjectError | None = None
     for project_id in project_ids:
+        keep = False
         for step in before_removal:
             try:
                 step(client, project_id)
+            except KeepProjectError as error:
+                logger.warning("Clean-up step %s for project %s failed (%s); keeping the project "
+                               "for the sweeper", getattr(step, "__name__", step), project_id,
+                               error)
+                kept, keep = kept or error, True
             except Exception as error:
                 logger.warning(
                     "Clean-up step %s for project %s failed (%s: %s); removing the project anyway",
@@ -218,10 +241,14 @@ def remove_projects(
                 )
             except (KeyboardInterrupt, SystemExit) as error:
                 interrupt = interrupt or error
+        if keep:
+            continue
         client.projects.purge(project_id)
         removed.append(project_id)
     if interrupt is not None:
         raise interrupt
+    if kept is not None:
+        raise kept
     return removed
 
 
@@ -487,6 +514,7 @@ __all__ = [
     "ActiveRuns",
     "BeforeRemoval",
     "CleanupError",
+    "KeepProjectError",
     "TemporaryProject",
     "cleanup_hooks",
     "find_run_projects",

@@ -9,7 +9,12 @@ from __future__ import annotations
 import pytest
 
 from flows.common.credentials import resolve_credentials_sync
-from flows.common.temporary import ACTIVE_RUNS, CleanupError, temporary_project
+from flows.common.temporary import (
+    ACTIVE_RUNS,
+    CleanupError,
+    KeepProjectError,
+    temporary_project,
+)
 from quantconnect_client import ConfigurationError, NotFoundError, QuantConnectClient
 from tests.flows.common.scratch_flow import scratch_flow
 from tests.helpers import credentials_for
@@ -97,6 +102,18 @@ async def test_a_block_that_ends_well_but_cannot_remove_its_project_fails(qc_emu
             qc_emulator.inject("http_503_html", path="/projects/read", count=1)
     assert [p["projectId"] for p in qc_emulator.projects()] == [tmp.project_id]
     assert tmp.cleanup is not None and "could not remove" in tmp.cleanup
+
+
+async def test_a_step_that_makes_the_removal_unsafe_keeps_the_project(qc_emulator, credentials):
+    def unsafe(client: QuantConnectClient, project_id: int) -> None:
+        raise KeepProjectError("its optimization could not be aborted")
+
+    with pytest.raises(CleanupError, match="not removed"):
+        async with temporary_project(credentials, prefix="unsafe-tmp-") as tmp:
+            tmp.before_removal(unsafe)
+    # Kept for the sweeper, and the run says why.
+    assert [p["projectId"] for p in qc_emulator.projects()] == [tmp.project_id]
+    assert tmp.cleanup is not None and "could not be aborted" in tmp.cleanup
 
 
 async def test_a_released_project_is_left_alone(qc_emulator, credentials):
