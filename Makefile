@@ -13,8 +13,10 @@
 #                 QC_BACKTEST_SOAK_RUNS backtest runs per node mode, default 100)
 PYTHON ?= python3
 # pytest-xdist workers for the suite (tests/conftest.py keeps each end-to-end stack on one worker);
-# PYTEST_WORKERS=0 runs it in this process, one test after another.
-PYTEST_WORKERS ?= 3
+# PYTEST_WORKERS=0 runs it in this process, one test after another. Four: one per end-to-end stack
+# (two test files x two databases), so none waits behind another; on 2 cores the suite is CPU-bound
+# past that, and each further worker pays its own collection (~12 s CPU) and Prefect test server.
+PYTEST_WORKERS ?= 4
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed

@@ -57,28 +57,30 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 # Parallel runs (`pytest -n N`, pytest-xdist): the tests of one end-to-end stack (a Prefect server,
-# a worker and their database, a package-scoped fixture per database) must run on one worker, one
-# after the other, or each worker would start that stack again. xdist's own `xdist_group` mark
-# does not reach its scheduler under pytest 9 (it renames a node id field pytest no longer reads),
-# so the scope is taken from the node id here: the database is the first parameter id.
-_STACK_TEST = re.compile(r"^tests/deployments/test_e2e\w*\.py::\w+\[(sqlite|postgresql)\b")
+# a worker and their database, a module-scoped fixture per test file and database) must run on one
+# worker, one after the other, or each worker would start that stack again. One stack per file
+# and database, not per database: each ran ~300 s in series, the suite's critical path. xdist's
+# own `xdist_group` mark does not reach its scheduler under pytest 9 (it renames a node id field
+# pytest no longer reads), so the scope is taken from the node id here: the database is the first
+# parameter id.
+_STACK_TEST = re.compile(r"^tests/deployments/(test_e2e\w*)\.py::\w+\[(sqlite|postgresql)\b")
 # The longest-running folders start first, so that no worker is left with one of them at the end.
 _FIRST = ("tests/deployments/", "tests/reliability/", "tests/benchmarks/")
 
 
 def stack_scope(nodeid: str) -> str:
-    """The xdist scope of a test: its end-to-end stack, or the test itself.
+    """The xdist scope of a test: its end-to-end stack (test file and database), or the test.
 
     Examples:
         >>> stack_scope("tests/deployments/test_e2e.py::test_x[postgresql]")
-        'stack-postgresql'
+        'stack-test_e2e-postgresql'
         >>> stack_scope("tests/deployments/test_e2e_backtests.py::test_y[sqlite-empty-grid]")
-        'stack-sqlite'
+        'stack-test_e2e_backtests-sqlite'
         >>> stack_scope("tests/client/test_units.py::test_z")
         'tests/client/test_units.py::test_z'
     """
     match = _STACK_TEST.match(nodeid)
-    return f"stack-{match.group(1)}" if match else nodeid
+    return f"stack-{match.group(1)}-{match.group(2)}" if match else nodeid
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -1,4 +1,7 @@
-"""One real Prefect stack per server database, shared by the end-to-end tests of this folder.
+"""One real Prefect stack per end-to-end test file and server database.
+
+A stack per file (module scope), not one for the folder: the files' stacks run on separate xdist
+workers at once (tests/conftest.py), where one shared stack ran every end-to-end test in series.
 
 The stack: a ``prefect server`` with its own home (SQLite, or a private PostgreSQL cluster), the
 QuantConnect emulator, the work pool and credentials block made by ``deployments.setup``, a
@@ -113,7 +116,7 @@ def _database_params() -> list[Any]:
     ]
 
 
-@pytest.fixture(scope="package", params=_database_params())
+@pytest.fixture(scope="module", params=_database_params())
 def stack(request: pytest.FixtureRequest, qc_emulator_server: Any) -> Iterator[Stack]:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 

@@ -1,7 +1,7 @@
 """End to end: ``prefect.yaml`` deployed to a real server, runs picked up by a real process worker.
 
-Runs once per server database (SQLite; PostgreSQL when installed). The tests of this folder
-(test_e2e_backtests.py too) share one stack; each checks its own runs, and the stack's teardown
+Runs once per server database (SQLite; PostgreSQL when installed). The tests of this file share
+one stack (test_e2e_backtests.py has its own); each checks its own runs, and the stack's teardown
 checks that every run it saw completed and that no temporary project is left (so no test's
 verdict depends on another's).
 """

@@ -1,8 +1,8 @@
 """End to end: the backtest deployments of ``prefect.yaml`` on a real server and process worker.
 
 The nightly backtest (with its regression gate) from the CLI and from ``run_deployment``, the
-grid from ``run_deployment``, and invalid forms refused before a run exists. Shares the stack of
-``conftest.py`` with ``test_e2e.py``; its teardown checks that no temporary project is left.
+grid from ``run_deployment``, and invalid forms refused before a run exists. A stack of
+``conftest.py`` of its own; its teardown checks that no temporary project is left.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from tests.reliability.soak import ALL_FAULTS, SoakFigures, faulty, run_soak, so
 
 pytestmark = pytest.mark.anyio
 
-SHORT_RUNS = 50
+SHORT_RUNS = 30
 CONCURRENCY = 8
 LONG_RUNS = int(os.environ.get("QC_SOAK_RUNS", "500"))
 LONG_CONCURRENCY = int(os.environ.get("QC_SOAK_CONCURRENCY", "6"))
