@@ -61,6 +61,7 @@ from quantconnect_client import (
     QuantConnectClient,
     QuantConnectError,
 )
+from quantconnect_client.retry import RetryPolicy, retry_call
 from tasks import ReadBackError, create_project
 from tasks.credentials import QuantConnectCredentials
 
@@ -68,6 +69,10 @@ from tasks.credentials import QuantConnectCredentials
 RENAMED_SUFFIX = "-renamed"
 #: The most a run's own clean-up may take, even when the run was cancelled or timed out.
 CLEANUP_TIMEOUT_SECONDS = 120.0
+#: Rounds of a clean-up: a round is the whole removal with the client's own retries, and one that
+#: ends on a transient failure (a burst of faults that spent one call's attempts) runs again, so
+#: that a run leaves nothing behind unless the service stays down; bounded by the time above.
+CLEANUP_ROUNDS = RetryPolicy(max_attempts=3, backoff_seconds=1.0, max_backoff_seconds=5.0)
 #: Runs remembered by :data:`ACTIVE_RUNS` at most (the oldest are forgotten first).
 MAX_REMEMBERED_RUNS = 1024
 
@@ -365,11 +370,16 @@ class TemporaryProject:
 
     def _remove(self) -> str:
         client = self.credentials.get_client()
-        if self.project_id is not None:
-            ids = [self.project_id]
-        else:  # the create may have taken effect although no answer said so: look by name
-            ids = find_run_projects(client, self.run_id)
-        removed = remove_projects(client, ids, self._before_removal)
+
+        def one_round() -> list[int]:
+            if self.project_id is not None:
+                ids = [self.project_id]
+            else:  # the create may have taken effect although no answer said so: look by name
+                ids = find_run_projects(client, self.run_id)
+            return remove_projects(client, ids, self._before_removal)
+
+        removed = retry_call(one_round, policy=CLEANUP_ROUNDS,
+                             what="the temporary project's removal")
         return f"removed {len(removed)} project(s) {removed}" if removed else "nothing to remove"
 
     async def _clean_up(self, block_failed: bool) -> bool:
@@ -464,7 +474,10 @@ def _remove_leftovers_of(
             None, (flow_run.parameters or {}).get(credentials_parameter)
         )
         client = creds.get_client()
-        removed = remove_projects(client, find_run_projects(client, run_id), before)
+        removed = retry_call(
+            lambda: remove_projects(client, find_run_projects(client, run_id), before),
+            policy=CLEANUP_ROUNDS, what="the temporary project's removal",
+        )
         logger.info(
             "Run %s ended %s; removed %d temporary project(s).", run_id, state.name, len(removed)
         )
@@ -509,6 +522,7 @@ def cleanup_hooks(
 
 __all__ = [
     "ACTIVE_RUNS",
+    "CLEANUP_ROUNDS",
     "CLEANUP_TIMEOUT_SECONDS",
     "RENAMED_SUFFIX",
     "ActiveRuns",

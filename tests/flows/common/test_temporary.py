@@ -11,6 +11,7 @@ import pytest
 from flows.common.credentials import resolve_credentials_sync
 from flows.common.temporary import (
     ACTIVE_RUNS,
+    CLEANUP_ROUNDS,
     CleanupError,
     KeepProjectError,
     temporary_project,
@@ -95,11 +96,21 @@ async def test_registered_clean_up_runs_before_the_project_is_removed(qc_emulato
     assert qc_emulator.projects() == []
 
 
+async def test_a_clean_up_outlasts_a_burst_that_spends_one_calls_attempts(qc_emulator):
+    credentials = credentials_for(qc_emulator, max_attempts=1)
+    async with temporary_project(credentials, prefix="burst-tmp-") as tmp:
+        qc_emulator.inject("http_503_html", path="/projects/read", count=1)
+    # The first round met the fault with its only attempt; the next round removed it.
+    assert qc_emulator.projects() == []
+    assert tmp.cleanup is not None and "removed 1 project(s)" in tmp.cleanup
+
+
 async def test_a_block_that_ends_well_but_cannot_remove_its_project_fails(qc_emulator):
     credentials = credentials_for(qc_emulator, max_attempts=1)
     with pytest.raises(CleanupError, match="not removed"):
         async with temporary_project(credentials, prefix="stuck-tmp-") as tmp:
-            qc_emulator.inject("http_503_html", path="/projects/read", count=1)
+            qc_emulator.inject("http_503_html", path="/projects/read",
+                               count=CLEANUP_ROUNDS.max_attempts)
     assert [p["projectId"] for p in qc_emulator.projects()] == [tmp.project_id]
     assert tmp.cleanup is not None and "could not remove" in tmp.cleanup
 
