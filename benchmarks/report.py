@@ -202,6 +202,13 @@ def optimization_table(section: dict[str, Any]) -> str:
     return table(section)
 
 
+def monitor_table(section: dict[str, Any]) -> str:
+    """Section 9 (see :mod:`benchmarks.monitor_cost`)."""
+    from .monitor_cost import table
+
+    return table(section)
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as text (markdown tables)."""
     meta = results["meta"]
@@ -218,6 +225,7 @@ def render(results: dict[str, Any]) -> str:
         "grid": ("6. Filling the nodes: a grid of backtests", grid_table),
         "scale": ("7. How cost grows with the account", scale_table),
         "optimization": ("8. Waiting for an optimization", optimization_table),
+        "monitor": ("9. What a monitor-live run costs", monitor_table),
     }
     for key, (title, make) in titles.items():
         if key in results:
@@ -258,6 +266,9 @@ def problems(results: dict[str, Any]) -> list[str]:
         if not row["completed"]:
             found.append(f"optimization {row['points']} points on {row['nodes']} nodes "
                          f"{row['method']}: not completed")
+    for row in results.get("monitor", {}).get("rows", []):
+        if not row["completed"]:
+            found.append(f"monitor over {row['algorithms']}: not one row per algorithm")
     for row in results.get("scale", {}).get("rows", []):
         if not row["completed"]:
             found.append(f"scale {row['flow']} over {row['projects']}: did not complete")
@@ -289,6 +300,9 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
         key = f"optimization {row['points']}x{row['nodes']} {row['method'][:3]}"
         figures[f"{key} lag s"] = row["lag_s"]
         figures[f"{key} reads"] = row["reads"]
+    for row in results.get("monitor", {}).get("rows", []):
+        figures[f"monitor {row['algorithms']} s"] = row["seconds"]
+        figures[f"monitor {row['algorithms']} requests"] = row["requests"]
     for row in results.get("scale", {}).get("rows", []):
         figures[f"scale {row['flow']} {row['projects']} ms/1k"] = row["wall_ms_per_1000"]
     return figures

@@ -154,6 +154,7 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
     from .grid import run_grid
     from .lifecycle import run_lifecycle
     from .memory import run_memory
+    from .monitor_cost import run_monitor_cost
     from .optimization_wait import run_optimization_wait
     from .overhead import run_overhead
     from .scale import run_scale
@@ -173,6 +174,7 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
         "scale": lambda: run_scale(emulator, args.scale_sizes),
         "optimization": lambda: run_optimization_wait(emulator, args.opt_points, args.opt_nodes,
                                                       args.opt_seconds),
+        "monitor": lambda: run_monitor_cost(emulator, args.monitor_sizes),
     }
     results: dict[str, Any] = {}
     took: dict[str, float] = {}
