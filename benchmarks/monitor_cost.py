@@ -83,8 +83,8 @@ def _growth(rows: list[dict[str, Any]], row: dict[str, Any], key: str) -> float 
     if not earlier:
         return None
     previous = earlier[-1]
-    more = row["algorithms"] - previous["algorithms"]
-    return round((row[key] - previous[key]) / more, 4)
+    more = int(row["algorithms"]) - int(previous["algorithms"])
+    return round(float(row[key] - previous[key]) / more, 4)
 
 
 async def run_monitor_cost(emulator: EmulatorProcess, sizes: list[int]) -> dict[str, Any]:

@@ -209,6 +209,13 @@ def monitor_table(section: dict[str, Any]) -> str:
     return table(section)
 
 
+def objectstore_table(section: dict[str, Any]) -> str:
+    """Section 10 (see :mod:`benchmarks.objectstore`)."""
+    from .objectstore import table
+
+    return table(section)
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as text (markdown tables)."""
     meta = results["meta"]
@@ -226,6 +233,7 @@ def render(results: dict[str, Any]) -> str:
         "scale": ("7. How cost grows with the account", scale_table),
         "optimization": ("8. Waiting for an optimization", optimization_table),
         "monitor": ("9. What a monitor-live run costs", monitor_table),
+        "objectstore": ("10. Object Store sync", objectstore_table),
     }
     for key, (title, make) in titles.items():
         if key in results:
@@ -269,6 +277,9 @@ def problems(results: dict[str, Any]) -> list[str]:
     for row in results.get("monitor", {}).get("rows", []):
         if not row["completed"]:
             found.append(f"monitor over {row['algorithms']}: not one row per algorithm")
+    store = results.get("objectstore")
+    if store is not None and not store["completed"]:
+        found.append("object store: not every file uploaded, or the download differs")
     for row in results.get("scale", {}).get("rows", []):
         if not row["completed"]:
             found.append(f"scale {row['flow']} over {row['projects']}: did not complete")
@@ -303,6 +314,9 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     for row in results.get("monitor", {}).get("rows", []):
         figures[f"monitor {row['algorithms']} s"] = row["seconds"]
         figures[f"monitor {row['algorithms']} requests"] = row["requests"]
+    for key, step in results.get("objectstore", {}).get("steps", {}).items():
+        figures[f"objectstore {key} s"] = step["seconds"]
+        figures[f"objectstore {key} Python peak MiB"] = step["traced_peak_mib"]
     for row in results.get("scale", {}).get("rows", []):
         figures[f"scale {row['flow']} {row['projects']} ms/1k"] = row["wall_ms_per_1000"]
     return figures

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="live algorithms the monitor reads (1,10,100,500)")
     parser.add_argument("--store-small", type=int, help="small files to sync (1000)")
     parser.add_argument("--store-big-mb", type=int, help="size of the big file, MB (50)")
+    parser.add_argument("--store-latency-ms", type=float, default=0.0,
+                        help="latency of the object store section's own emulator (0)")
     parser.add_argument("--json", type=Path, dest="json_path",
                         help="write the figures here (default benchmarks/results/latest.json; "
                         "quick.json with --quick)")
@@ -155,6 +157,7 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
     from .lifecycle import run_lifecycle
     from .memory import run_memory
     from .monitor_cost import run_monitor_cost
+    from .objectstore import run_objectstore
     from .optimization_wait import run_optimization_wait
     from .overhead import run_overhead
     from .scale import run_scale
@@ -175,6 +178,8 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
         "optimization": lambda: run_optimization_wait(emulator, args.opt_points, args.opt_nodes,
                                                       args.opt_seconds),
         "monitor": lambda: run_monitor_cost(emulator, args.monitor_sizes),
+        "objectstore": lambda: run_objectstore(args.store_small, 1024, args.store_big_mb,
+                                               args.store_latency_ms),
     }
     results: dict[str, Any] = {}
     took: dict[str, float] = {}
