@@ -118,7 +118,12 @@ class OptimizationSchedule:
         rounds, total_rounds = done // nodes, math.ceil(total / nodes) if total else 0
         first, _ = self._seen.get(rounds, (now, now))
         self._seen[rounds] = (first, now)
-        bounds = self._finish_bounds(total_rounds, now) if len(self._seen) > 1 else None
+        bounds = None
+        if len(self._seen) > 1:
+            # A read's moment is known to about one request's jitter; a loaded machine's
+            # larger jitter may make the tight fit impossible, so a looser one is tried next.
+            bounds = (self._finish_bounds(total_rounds, now, 0.05)
+                      or self._finish_bounds(total_rounds, now, 0.3))
         if bounds is None:
             # Too little seen (or rounds of unequal length): look again after as long as has
             # been waited so far (reads double their spacing).
@@ -130,10 +135,11 @@ class OptimizationSchedule:
             return self._clamp((earliest - now) / 2)
         return self._clamp(max(earliest, now) + self.slack - now)
 
-    def _finish_bounds(self, total_rounds: int, now: float) -> tuple[float, float] | None:
+    def _finish_bounds(self, total_rounds: int, now: float, tolerance: float
+                       ) -> tuple[float, float] | None:
         """Earliest and latest end of the last round consistent with every read, or None."""
         assert self._started is not None
-        tolerance = 0.05  # a read's moment is known to about one request's jitter
+        started = self._started
         # Each constraint: start + k * length <= t (a >= k rounds ended by t) or > t (fewer).
         upper: list[tuple[int, float]] = []  # start + k * length <= t
         lower: list[tuple[int, float]] = []  # start + k * length > t
@@ -148,7 +154,7 @@ class OptimizationSchedule:
                   (0.0, 1.0, 1e-3), (0.0, 1.0, horizon)]
 
         def feasible(start: float, length: float) -> bool:
-            return (self._started - 3600.0 - 1e-9 <= start <= now + 1e-9
+            return (started - 3600.0 - 1e-9 <= start <= now + 1e-9
                     and 1e-3 - 1e-9 <= length <= horizon + 1e-9
                     and all(start + k * length <= t + 1e-9 for k, t in upper)
                     and all(start + k * length >= t - 1e-9 for k, t in lower))
