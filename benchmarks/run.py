@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true",
-                        help="small, fast run: 5 ms latency, N=20, 2 repetitions, concurrency 1,4, "
-                        "short backtests, a 4-set grid, accounts of 100 and 300")
+                        help="small, fast run: 5 ms latency, N=10, 1 repetition, concurrency 1,4, "
+                        "short backtests, a 4-set grid, accounts of 40 and 80, small "
+                        "optimizations, 1 and 4 live algorithms, 10 small files and 2 MB")
     parser.add_argument("--latency-ms", type=float, help="emulator latency per request (100)")
     parser.add_argument("--repetitions", type=int, help="lifecycle repetitions per variant (9)")
     parser.add_argument("--bulk-n", type=int, help="projects to sweep (200)")
@@ -85,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the options not given from the full or the quick defaults."""
     defaults: dict[str, Any] = (
-        {"latency_ms": 5.0, "repetitions": 2, "bulk_n": 20, "bulk_repetitions": 1,
-         "concurrency": "1,4", "overhead_n": 20, "wait_durations": "2", "wait_samples": 1,
-         "grid_sets": 4, "grid_nodes": 2, "grid_seconds": 0.5, "scale_sizes": "100,300",
-         "opt_points": "8", "opt_nodes": "2", "opt_seconds": 0.5, "monitor_sizes": "1,10",
-         "store_small": 20, "store_big_mb": 2}
+        {"latency_ms": 5.0, "repetitions": 1, "bulk_n": 10, "bulk_repetitions": 1,
+         "concurrency": "1,4", "overhead_n": 8, "wait_durations": "1", "wait_samples": 1,
+         "grid_sets": 4, "grid_nodes": 2, "grid_seconds": 0.3, "scale_sizes": "40,80",
+         "opt_points": "6", "opt_nodes": "2", "opt_seconds": 0.3, "monitor_sizes": "1,4",
+         "store_small": 10, "store_big_mb": 2}
         if args.quick else
         {"latency_ms": 100.0, "repetitions": 9, "bulk_n": 200, "bulk_repetitions": 3,
          "concurrency": "1,4,16", "overhead_n": 200, "wait_durations": "5,20,60",
