@@ -195,6 +195,27 @@ def scale_table(section: dict[str, Any]) -> str:
     return table + "\n" + "\n".join(lines)
 
 
+def optimization_table(section: dict[str, Any]) -> str:
+    """Section 8 (see :mod:`benchmarks.optimization_wait`)."""
+    from .optimization_wait import table
+
+    return table(section)
+
+
+def monitor_table(section: dict[str, Any]) -> str:
+    """Section 9 (see :mod:`benchmarks.monitor_cost`)."""
+    from .monitor_cost import table
+
+    return table(section)
+
+
+def objectstore_table(section: dict[str, Any]) -> str:
+    """Section 10 (see :mod:`benchmarks.objectstore`)."""
+    from .objectstore import table
+
+    return table(section)
+
+
 def render(results: dict[str, Any]) -> str:
     """The whole report as text (markdown tables)."""
     meta = results["meta"]
@@ -210,6 +231,9 @@ def render(results: dict[str, Any]) -> str:
         "wait": ("5. Waiting for a backtest", wait_table),
         "grid": ("6. Filling the nodes: a grid of backtests", grid_table),
         "scale": ("7. How cost grows with the account", scale_table),
+        "optimization": ("8. Waiting for an optimization", optimization_table),
+        "monitor": ("9. What a monitor-live run costs", monitor_table),
+        "objectstore": ("10. Object Store sync", objectstore_table),
     }
     for key, (title, make) in titles.items():
         if key in results:
@@ -246,6 +270,16 @@ def problems(results: dict[str, Any]) -> list[str]:
             variant["completed_sets"] != results["grid"]["sets"] or variant["refused"]
         ):
             found.append(f"grid {variant['label']} ({variant['node_mode']}): not every set done")
+    for row in results.get("optimization", {}).get("rows", []):
+        if not row["completed"]:
+            found.append(f"optimization {row['points']} points on {row['nodes']} nodes "
+                         f"{row['method']}: not completed")
+    for row in results.get("monitor", {}).get("rows", []):
+        if not row["completed"]:
+            found.append(f"monitor over {row['algorithms']}: not one row per algorithm")
+    store = results.get("objectstore")
+    if store is not None and not store["completed"]:
+        found.append("object store: not every file uploaded, or the download differs")
     for row in results.get("scale", {}).get("rows", []):
         if not row["completed"]:
             found.append(f"scale {row['flow']} over {row['projects']}: did not complete")
@@ -273,6 +307,16 @@ def headline(results: dict[str, Any]) -> dict[str, float]:
     for variant in results.get("grid", {}).get("variants", []):
         figures[f"grid {variant['label']} {variant['node_mode']} makespan s"] = (
             variant["makespan_s"])
+    for row in results.get("optimization", {}).get("rows", []):
+        key = f"optimization {row['points']}x{row['nodes']} {row['method'][:3]}"
+        figures[f"{key} lag s"] = row["lag_s"]
+        figures[f"{key} reads"] = row["reads"]
+    for row in results.get("monitor", {}).get("rows", []):
+        figures[f"monitor {row['algorithms']} s"] = row["seconds"]
+        figures[f"monitor {row['algorithms']} requests"] = row["requests"]
+    for key, step in results.get("objectstore", {}).get("steps", {}).items():
+        figures[f"objectstore {key} s"] = step["seconds"]
+        figures[f"objectstore {key} Python peak MiB"] = step["traced_peak_mib"]
     for row in results.get("scale", {}).get("rows", []):
         figures[f"scale {row['flow']} {row['projects']} ms/1k"] = row["wall_ms_per_1000"]
     return figures

@@ -33,7 +33,8 @@ from .report import compare, problems, render
 from .services import EmulatorProcess, PrefectServer
 
 RESULTS = Path(__file__).parent / "results"
-SECTIONS = ("lifecycle", "bulk", "overhead", "memory", "wait", "grid", "scale")
+SECTIONS = ("lifecycle", "bulk", "overhead", "memory", "wait", "grid", "scale", "optimization",
+            "monitor", "objectstore")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true",
-                        help="small, fast run: 5 ms latency, N=20, 2 repetitions, concurrency 1,4, "
-                        "short backtests, a 4-set grid, accounts of 100 and 300")
+                        help="small, fast run: 5 ms latency, N=10, 1 repetition, concurrency 1,4, "
+                        "short backtests, a 4-set grid, accounts of 40 and 80, small "
+                        "optimizations, 1 and 4 live algorithms, 10 small files and 2 MB")
     parser.add_argument("--latency-ms", type=float, help="emulator latency per request (100)")
     parser.add_argument("--repetitions", type=int, help="lifecycle repetitions per variant (9)")
     parser.add_argument("--bulk-n", type=int, help="projects to sweep (200)")
@@ -61,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "all (the all-at-once script), one (the one-by-one script)")
     parser.add_argument("--scale-sizes", type=str,
                         help="account sizes for the growth section (1000,5000,20000)")
+    parser.add_argument("--opt-points", type=str,
+                        help="points of the optimizations to wait for (24,96)")
+    parser.add_argument("--opt-nodes", type=str, help="their parallel nodes (4,8)")
+    parser.add_argument("--opt-seconds", type=float, help="seconds per optimization point (5)")
+    parser.add_argument("--monitor-sizes", type=str,
+                        help="live algorithms the monitor reads (1,10,100,500)")
+    parser.add_argument("--store-small", type=int, help="small files to sync (1000)")
+    parser.add_argument("--store-big-mb", type=int, help="size of the big file, MB (50)")
+    parser.add_argument("--store-latency-ms", type=float, default=0.0,
+                        help="latency of the object store section's own emulator (0)")
     parser.add_argument("--json", type=Path, dest="json_path",
                         help="write the figures here (default benchmarks/results/latest.json; "
                         "quick.json with --quick)")
@@ -74,14 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
 def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """Fill the options not given from the full or the quick defaults."""
     defaults: dict[str, Any] = (
-        {"latency_ms": 5.0, "repetitions": 2, "bulk_n": 20, "bulk_repetitions": 1,
-         "concurrency": "1,4", "overhead_n": 20, "wait_durations": "2", "wait_samples": 1,
-         "grid_sets": 4, "grid_nodes": 2, "grid_seconds": 0.5, "scale_sizes": "100,300"}
+        {"latency_ms": 5.0, "repetitions": 1, "bulk_n": 10, "bulk_repetitions": 1,
+         "concurrency": "1,4", "overhead_n": 8, "wait_durations": "1", "wait_samples": 1,
+         "grid_sets": 4, "grid_nodes": 2, "grid_seconds": 0.3, "scale_sizes": "40,80",
+         "opt_points": "6", "opt_nodes": "2", "opt_seconds": 0.3, "monitor_sizes": "1,4",
+         "store_small": 10, "store_big_mb": 2}
         if args.quick else
         {"latency_ms": 100.0, "repetitions": 9, "bulk_n": 200, "bulk_repetitions": 3,
          "concurrency": "1,4,16", "overhead_n": 200, "wait_durations": "5,20,60",
          "wait_samples": 3, "grid_sets": 24, "grid_nodes": 4, "grid_seconds": 5.0,
-         "scale_sizes": "1000,5000,20000"}
+         "scale_sizes": "1000,5000,20000", "opt_points": "24,96", "opt_nodes": "4,8",
+         "opt_seconds": 5.0, "monitor_sizes": "1,10,100,500", "store_small": 1000,
+         "store_big_mb": 50}
     )
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -91,6 +107,9 @@ def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
         raise SystemExit("--concurrency takes values from 1 to 32, e.g. 1,4,16")
     args.wait_durations = [float(d) for d in str(args.wait_durations).split(",") if d.strip()]
     args.scale_sizes = [int(n) for n in str(args.scale_sizes).split(",") if n.strip()]
+    args.opt_points = [int(n) for n in str(args.opt_points).split(",") if n.strip()]
+    args.opt_nodes = [int(n) for n in str(args.opt_nodes).split(",") if n.strip()]
+    args.monitor_sizes = [int(n) for n in str(args.monitor_sizes).split(",") if n.strip()]
     # totalPerformance arrives this long after completion (the emulator's default); quick mode
     # has it at once, or the lean CLI's 10 s re-read alone would outlast the whole section.
     args.lag = 0.0 if args.quick else 1.0
@@ -123,6 +142,10 @@ def _meta(args: argparse.Namespace, server: PrefectServer) -> dict[str, Any]:
         "grid": {"sets": args.grid_sets, "nodes": args.grid_nodes,
                  "backtest_s": args.grid_seconds, "compile_s": args.grid_compile_seconds},
         "scale_sizes": args.scale_sizes,
+        "optimization": {"points": args.opt_points, "nodes": args.opt_nodes,
+                         "point_s": args.opt_seconds},
+        "monitor_sizes": args.monitor_sizes,
+        "object_store": {"small_files": args.store_small, "big_mb": args.store_big_mb},
         "total_performance_lag_s": args.lag,
         "prefect_server_start_s": round(server.started_in_seconds, 2),
     }
@@ -134,6 +157,9 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
     from .grid import run_grid
     from .lifecycle import run_lifecycle
     from .memory import run_memory
+    from .monitor_cost import run_monitor_cost
+    from .objectstore import run_objectstore
+    from .optimization_wait import run_optimization_wait
     from .overhead import run_overhead
     from .scale import run_scale
 
@@ -150,6 +176,11 @@ async def _sections(args: argparse.Namespace, emulator: EmulatorProcess) -> dict
                                  args.lag, args.grid_compile_seconds,
                                  tuple(v.strip() for v in args.grid_variants.split(","))),
         "scale": lambda: run_scale(emulator, args.scale_sizes),
+        "optimization": lambda: run_optimization_wait(emulator, args.opt_points, args.opt_nodes,
+                                                      args.opt_seconds),
+        "monitor": lambda: run_monitor_cost(emulator, args.monitor_sizes),
+        "objectstore": lambda: run_objectstore(args.store_small, 1024, args.store_big_mb,
+                                               args.store_latency_ms),
     }
     results: dict[str, Any] = {}
     took: dict[str, float] = {}

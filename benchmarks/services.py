@@ -141,6 +141,11 @@ class EmulatorProcess:
         found: list[dict[str, Any]] = self._get("/backtests")["backtests"]
         return found
 
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job of every kind, with ``submitted_at`` and ``started_at`` on the job clock."""
+        found: list[dict[str, Any]] = self._get("/jobs")["jobs"]
+        return found
+
     def seed_projects(self, names: list[str], language: str = "Py") -> list[int]:
         """Create many projects at once through the emulator's control (no latency, no log)."""
         ids: list[int] = []

@@ -19,7 +19,9 @@ Example:
 from __future__ import annotations
 
 import builtins
+import itertools
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -50,9 +52,130 @@ from .polling import Schedule, poll
 from .requester import Requester
 from .validation import validate_backtest_name, validate_id, validate_job_id
 
-#: Reads of a running optimization: a first look soon (it may be over at once), then every
-#: 5 s, then 10 s (QuantConnect's own clients poll every 5 to 18 s).
+#: Reads of a running optimization as a fixed sequence: a first look soon (it may be over at
+#: once), then every 5 s, then 10 s (QuantConnect's own clients poll every 5 to 18 s). The
+#: client's own wait uses :class:`OptimizationSchedule` unless given this or another schedule.
 OPTIMIZATION_SCHEDULE = (1.0, 2.0, 5.0, 5.0, 5.0, 10.0)
+
+
+class OptimizationSchedule:
+    """Delays between reads of an optimization, from when its rounds of backtests ended.
+
+    An optimization runs its points ``parallelNodes`` at a time, so its count of backtests done
+    grows in steps, one per round: round ``k`` ends at ``start + k * length``. Every read says
+    how many rounds had ended by its moment, which bounds ``start`` and ``length``; the
+    earliest and latest moments the last round may end follow (the extremes of a straight line
+    over that convex region, found at its corners). The schedule reads halfway to the earliest
+    finish while far from it, then at that moment plus ``slack``, so a finish is noticed at most
+    ``slack`` (plus one request) late; once the two bounds are within ``slack`` it reads once,
+    at the latest. Reads that contradict the model (rounds of unequal length) fall back to a
+    delay growing with the time waited. One instance per wait (it keeps what it saw).
+
+    Args:
+        min_interval: Shortest delay between reads.
+        max_interval: Longest delay between reads.
+        slack: How late a finish may go unnoticed (the final reads' spacing).
+        clock: Monotonic time source.
+
+    Example:
+        >>> now = [0.0]
+        >>> schedule = OptimizationSchedule(clock=lambda: now[0])
+        >>> def seen(done: int) -> Optimization:
+        ...     return Optimization.model_validate({"optimizationId": "O-1", "status":
+        ...         "running", "parallelNodes": 2, "runtimeStatistics": {"Completed": done,
+        ...         "Failed": 0, "Total": 8}})
+        >>> for moment, done in ((0, 0), (1, 0), (2, 0), (3.5, 2), (4.5, 2), (6, 4)):
+        ...     now[0] = moment
+        ...     delay = schedule(seen(done))
+        >>> round(now[0] + delay, 2)  # the earliest end of round 4 (7.15 s) plus the slack
+        7.85
+    """
+
+    def __init__(
+        self,
+        *,
+        min_interval: float = 0.5,
+        max_interval: float = 60.0,
+        slack: float = 0.7,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 0 < min_interval <= max_interval:
+            raise ValueError("need 0 < min_interval <= max_interval")
+        self.min_interval = min_interval
+        self.max_interval = max_interval
+        self.slack = slack
+        self._clock = clock
+        self._started: float | None = None
+        #: Rounds ended -> (first, last) moment a read saw exactly that many.
+        self._seen: dict[int, tuple[float, float]] = {}
+
+    def __call__(self, optimization: Optimization) -> float:
+        """Seconds to wait before the next read, given the read just made."""
+        now = self._clock()
+        started = self._started = now if self._started is None else self._started
+        done, total = optimization.progress
+        nodes = max(1, optimization.parallel_nodes or optimization.count("Running") or 1)
+        rounds, total_rounds = done // nodes, math.ceil(total / nodes) if total else 0
+        first, _ = self._seen.get(rounds, (now, now))
+        self._seen[rounds] = (first, now)
+        bounds = None
+        if len(self._seen) > 1:
+            # A read's moment is known to about one request's jitter; a loaded machine's
+            # larger jitter may make the tight fit impossible, so a looser one is tried next.
+            bounds = (self._finish_bounds(total_rounds, now, 0.05)
+                      or self._finish_bounds(total_rounds, now, 0.3))
+        if bounds is None:
+            # Too little seen (or rounds of unequal length): look again after as long as has
+            # been waited so far (reads double their spacing).
+            return self._clamp(now - started)
+        earliest, latest = bounds
+        if latest - earliest <= self.slack:
+            return self._clamp(latest - now + 0.05)
+        if earliest - now > 10.0:
+            return self._clamp((earliest - now) / 2)
+        return self._clamp(max(earliest, now) + self.slack - now)
+
+    def _finish_bounds(self, total_rounds: int, now: float, tolerance: float
+                       ) -> tuple[float, float] | None:
+        """Earliest and latest end of the last round consistent with every read, or None."""
+        assert self._started is not None
+        started = self._started
+        # Each constraint: start + k * length <= t (a >= k rounds ended by t) or > t (fewer).
+        upper: list[tuple[int, float]] = []  # start + k * length <= t
+        lower: list[tuple[int, float]] = []  # start + k * length > t
+        for k, (first, last) in self._seen.items():
+            if k > 0:
+                upper.append((k, first + tolerance))
+            if k < total_rounds:
+                lower.append((k + 1, last - tolerance))
+        horizon = now - self._started + 1.0
+        lines = [(1.0, float(k), t) for k, t in upper + lower]
+        lines += [(1.0, 0.0, self._started - 3600.0), (1.0, 0.0, now),
+                  (0.0, 1.0, 1e-3), (0.0, 1.0, horizon)]
+
+        def feasible(start: float, length: float) -> bool:
+            return (started - 3600.0 - 1e-9 <= start <= now + 1e-9
+                    and 1e-3 - 1e-9 <= length <= horizon + 1e-9
+                    and all(start + k * length <= t + 1e-9 for k, t in upper)
+                    and all(start + k * length >= t - 1e-9 for k, t in lower))
+
+        finishes: list[float] = []
+        for (a1, b1, c1), (a2, b2, c2) in itertools.combinations(lines, 2):
+            determinant = a1 * b2 - a2 * b1
+            if abs(determinant) < 1e-12:
+                continue
+            start = (c1 * b2 - c2 * b1) / determinant
+            length = (a1 * c2 - a2 * c1) / determinant
+            if feasible(start, length):
+                finishes.append(start + total_rounds * length)
+        if not finishes:
+            return None
+        return min(finishes), max(finishes)
+
+    def _clamp(self, delay: float) -> float:
+        return min(self.max_interval, max(self.min_interval, delay))
+
+
 #: The most backtests a request may describe: the service's limit is unconfirmed; a grid
 #: beyond this is almost surely a step typed wrong, and would cost real money.
 MAX_BACKTESTS = 10_000
@@ -507,7 +630,7 @@ class OptimizationsAPI:
         *,
         timeout: float = 3600.0,
         on_progress: Callable[[Optimization], None] | None = None,
-        schedule: Schedule[Optimization] = OPTIMIZATION_SCHEDULE,
+        schedule: Schedule[Optimization] | None = None,
     ) -> Optimization:
         """Read the optimization until it is completed or aborted, and return it.
 
@@ -516,7 +639,8 @@ class OptimizationsAPI:
             timeout: Seconds to wait in all.
             on_progress: Called with every read (``.progress`` is backtests done of the
                 total); its failures are only logged.
-            schedule: Seconds between reads (the last repeats), or a function of the last read.
+            schedule: Seconds between reads (the last repeats), or a function of the last read;
+                by default a new :class:`OptimizationSchedule`.
 
         Raises:
             WaitTimeoutError: Still running at the deadline (``.last`` holds the last read).
@@ -527,7 +651,7 @@ class OptimizationsAPI:
         return poll(
             lambda: self.read(optimization_id),
             done=lambda o: o.finished,
-            schedule=schedule,
+            schedule=OptimizationSchedule() if schedule is None else schedule,
             timeout=timeout,
             on_progress=on_progress,
             what=f"optimization {optimization_id}",
@@ -540,6 +664,7 @@ __all__ = [
     "MAX_BACKTESTS",
     "MAX_PARAMETER_MAGNITUDE",
     "OPTIMIZATION_SCHEDULE",
+    "OptimizationSchedule",
     "OptimizationsAPI",
     "grid_size",
     "validate_constraints",

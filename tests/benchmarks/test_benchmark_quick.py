@@ -30,7 +30,8 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
 
     assert results["meta"]["quick"] is True
     assert results["problems"] == []
-    sections = ("lifecycle", "bulk", "overhead", "memory", "wait", "grid", "scale")
+    sections = ("lifecycle", "bulk", "overhead", "memory", "wait", "grid", "scale",
+                "optimization", "monitor", "objectstore")
     for number, section in enumerate(sections, start=1):
         assert section in results, section
         assert f"### {number}. " in completed.stdout  # its table was printed
@@ -122,5 +123,36 @@ def test_quick_benchmark_writes_every_section(tmp_path: Path) -> None:
     assert set(scale["profiles"]) == {"inventory", "sweep"}
     for profile in scale["profiles"].values():
         assert profile["top_own_time"] and profile["own_time_by_package_s"]
+
+    optimization = results["optimization"]
+    assert [(r["points"], r["nodes"], r["method"]) for r in optimization["rows"]] == [
+        (points, nodes, method) for points in optimization["points"]
+        for nodes in optimization["nodes"]
+        for method in ("(a) lean CLI schedule", "(b) client wait")]
+    for sample in optimization["samples"]:
+        assert sample["complete"], sample
+        assert sample["reads"] >= 1
+        # Nobody can see the optimization finished before its last point ended.
+        assert sample["lag_s"] >= -0.05, sample
+
+    monitor = results["monitor"]
+    assert [r["algorithms"] for r in monitor["rows"]] == monitor["sizes"]
+    for row in monitor["rows"]:
+        # One row per algorithm, each read as running; the promise on requests holds once
+        # the run's one list is shared by more than one algorithm.
+        assert row["completed"] and row["running"] == row["algorithms"], row
+        assert row["peak_rss_mb"] > 0
+    largest = monitor["rows"][-1]
+    assert largest["requests_per_more"] is not None
+    assert largest["requests_per_more"] <= monitor["target_requests_per_algorithm"]
+
+    store = results["objectstore"]
+    steps = store["steps"]
+    assert store["completed"]
+    assert steps["small_first_sync"]["uploaded"] == store["small_files"]
+    assert steps["small_second_sync"]["uploaded"] == 0  # an unchanged folder: no upload
+    assert steps["small_second_sync"]["unchanged"] == store["small_files"]
+    assert steps["big_first_sync"]["uploaded"] == 1
+    assert store["big_memory_ratio"] < store["target_memory_ratio"]
 
     assert "Compared with earlier" in completed.stdout
