@@ -1,7 +1,8 @@
 """End to end: the backtest deployments of ``prefect.yaml`` on a real server and process worker.
 
 The nightly backtest (with its regression gate) from the CLI and from ``run_deployment``, the
-grid from ``run_deployment``, and invalid forms refused before a run exists. A stack of
+grid, the optimizer and the live trio (deploy, monitor, stop) from ``run_deployment``, and
+invalid forms refused before a run exists. A stack of
 ``conftest.py`` of its own; its teardown checks that no temporary project is left.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from uuid import UUID
 
 import pytest
@@ -17,7 +19,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 
 from deployments import REPO_ROOT
 from flows.common.temporary import temporary_run_id
-from quantconnect_client import RECYCLE_BIN_PREFIX
+from quantconnect_client import RECYCLE_BIN_PREFIX, QuantConnectClient
+from quantconnect_client.models.live import PAPER_NAMES
 from tests.deployments.conftest import Stack
 from tests.deployments.stack import PREFECT
 
@@ -26,6 +29,11 @@ pytestmark = pytest.mark.e2e
 NIGHTLY = "backtest-strategy/nightly-backtest"
 GRID = "backtest-grid/grid"
 OPTIMIZER = "optimize-strategy/optimizer"
+DEPLOY = "deploy-live/deploy-live"
+MONITOR = "monitor-live/monitor-live"
+STOP = "stop-live/stop-live"
+# The live project the shipped deploy-live form names.
+LIVE_PROJECT = "Live/sma_crossover_py"
 
 
 def _backtests_created(stack: Stack) -> int:
@@ -132,3 +140,51 @@ def test_invalid_backtest_forms_are_refused_before_a_run_exists(
         )
         assert cli.returncode != 0, cli.stdout + cli.stderr
         assert len(client.read_flow_runs()) == before
+
+
+@pytest.fixture
+def qc(stack: Stack) -> Iterator[QuantConnectClient]:
+    client = QuantConnectClient(
+        stack.emulator.user_id, stack.emulator.api_token, base_url=stack.emulator.base_url
+    )
+    try:
+        yield client
+    finally:
+        # Whatever the test reached: nothing stays live, and the project goes.
+        for project in client.projects.list():
+            if project.name == LIVE_PROJECT:
+                if client.live.list(project_id=project.project_id, status="Running"):
+                    client.live.stop(project.project_id)
+                client.projects.purge(project.project_id)
+        client.close()
+
+
+def _completed(stack: Stack, name: str, options: dict[str, object] | None = None) -> UUID:
+    parameters = {"options": options} if options is not None else None
+    run = stack.run_deployment(name, parameters=parameters, timeout=240, poll_interval=1)
+    [done] = stack.wait_for_runs([run.id], timeout=240)
+    assert done.state is not None and done.state.type.value == "COMPLETED", stack.logs()
+    return UUID(str(run.id))
+
+
+def test_deploy_monitor_and_stop_live_run_on_the_worker(stack: Stack,
+                                                        qc: QuantConnectClient) -> None:
+    deployed = _completed(stack, DEPLOY)
+    assert "quantconnect-live-deploy" in _artifact_keys(stack, deployed)
+    running = qc.live.list(status="Running")
+    assert len(running) == 1, running
+    [project_id] = [algorithm.project_id for algorithm in running]
+    assert project_id is not None
+    assert [p.name for p in qc.projects.list() if p.project_id == project_id] == [LIVE_PROJECT]
+    # Paper trading: the shipped form never reaches a real brokerage.
+    brokerage = qc.live.read(project_id).brokerage or ""
+    assert brokerage.lower() in PAPER_NAMES, brokerage
+
+    monitored = _completed(stack, MONITOR, {"project_ids": [project_id], "on_alarm": "none"})
+    assert "quantconnect-live-monitor" in _artifact_keys(stack, monitored)
+    # The monitor only reads: the algorithm still runs.
+    assert len(qc.live.list(project_id=project_id, status="Running")) == 1
+
+    stopped = _completed(stack, STOP, {"project_ids": [project_id]})
+    assert "quantconnect-live-stop" in _artifact_keys(stack, stopped)
+    assert qc.live.list(status="Running") == []
