@@ -2,12 +2,13 @@
 #   make demo   - set up, then the lifecycle check and the example strategy's backtest pipeline
 #                 (against the built-in emulator unless QC_* is set)
 #   make test   - set up, then lint, type-check and run the test suite
-#   make test-fast - set up, then the suite without the end-to-end and slow tests
+#   make test-fast - set up, then the suite without the end-to-end, slow and figure-printing tests
 #   make backtest STRATEGY=dir PARAMS='fast=10 slow=30' [GATE='--max Drawdown=0.3 --baseline']
 #               - set up, then backtest a strategy folder of your own (python -m flows.run)
 #   make grid STRATEGY=dir GRID='fast=5,10 slow=30,60' - the same folder over a parameter grid
-#   make test-compat - the same fast set on the lowest Python with the lowest declared versions
-#                 (constraints/floor.txt), then on the newest Python with the newest releases
+#   make test-compat - the suite but end-to-end and slow tests, on the lowest Python with the
+#                 lowest declared versions (constraints/floor.txt), then on the newest Python
+#                 with the newest releases
 #   make bench  - set up, then run the benchmarks (benchmarks/README.md)
 #   make soak   - set up, then the long fault soaks (QC_SOAK_RUNS lifecycle runs, default 500;
 #                 QC_BACKTEST_SOAK_RUNS backtest runs per node mode, default 100)
@@ -66,9 +67,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# The quick loop: everything but the end-to-end (real server + worker) and slow tests.
+# The quick loop: everything but the end-to-end (real server + worker), slow and figure runs
+# (soaks, kills, concurrency, the quick benchmark: tests/conftest.py); make test runs them all.
 test-fast: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow' -q
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow and not figures' -q
 
 # Each end in its own venv, made anew each time: the floor pins only our direct dependencies (the
 # rest resolve as a user's would); the newest takes every package's newest release.

@@ -94,6 +94,16 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return OneStackPerWorker(config, log)
 
 
+# The runs that exist to print a figure (soaks, kills, concurrency, the quick benchmark) take most
+# of the suite's CPU; `make test` runs them, the quick loop (`make test-fast`) leaves them out.
+_FIGURE_RUN = re.compile(
+    r"^tests/(reliability/test_\w*(soak|kill|concurrency)\w*|benchmarks/test_benchmark_quick)\.py::"
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _FIGURE_RUN.match(item.nodeid):
+            item.add_marker(pytest.mark.figures)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         items.sort(key=lambda item: not item.nodeid.startswith(_FIRST))
