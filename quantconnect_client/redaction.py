@@ -24,6 +24,8 @@ REDACTED = "[redacted]"
 _HASH_FIELD = re.compile(r"(?i)\b(hash\s*[:=]\s*)['\"]?[0-9a-f]*['\"]?")
 _TIMESTAMP_FIELD = re.compile(r"(?i)\b(timestamp\s*[:=]\s*)(?:'[^']*'|\"[^\"]*\"|\d+)")
 _SIGNATURE_SHAPED = re.compile(r"(?i)(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+#: An echoed ``Authorization`` header: base64 of the user id and the signed hash.
+_BASIC_AUTH = re.compile(r"(?i)\b(basic\s+)[A-Za-z0-9+/=_-]{4,}")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@")
 
 
@@ -32,6 +34,7 @@ def scrub(text: str) -> str:
     text = _HASH_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     text = _TIMESTAMP_FIELD.sub(lambda m: m.group(1) + REDACTED, text)
     text = _SIGNATURE_SHAPED.sub(REDACTED, text)
+    text = _BASIC_AUTH.sub(lambda m: m.group(1) + REDACTED, text)
     return _URL_USERINFO.sub(r"\1***@", text)
 
 

@@ -45,7 +45,7 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .multipart import MultipartUpload
-from .redaction import has_userinfo, redact_url
+from .redaction import has_userinfo, redact_url, scrub
 
 logger = logging.getLogger("quantconnect_client")
 
@@ -602,7 +602,8 @@ def _limit_socket_wait(raw: Any, seconds: float) -> None:
 
 def _snippet(answer: Answer) -> str:
     """A short, safe description of a non-JSON body (an HTML page's title, or its start)."""
-    text = answer.content[:_SNIPPET_BYTES].decode("utf-8", "replace")
+    # Scrubbed: a proxy's error page may echo the request, its Authorization header included.
+    text = scrub(answer.content[:_SNIPPET_BYTES].decode("utf-8", "replace"))
     if not text.strip():
         return "empty body"
     title = _HTML_TITLE.search(text)

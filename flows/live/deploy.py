@@ -7,8 +7,12 @@
 2. The project: an existing one, or for a strategy folder the project named
    ``live_project_name`` (default ``Live/<folder>``), created if missing and **kept** (a live
    algorithm lives in its project); the folder's files are uploaded after step 3's check.
-3. If the project already has a live algorithm that has not ended, the run refuses unless the
-   form says ``replace: true``.
+3. Runs for one project are serialised (:mod:`flows.live.lock`): from the conflict check to
+   the deploy running, one run at a time holds the project. A run refuses if the project's
+   live algorithm changed while it waited, or (with ``replace``) if another run deployed it
+   after this one began: two runs at once start at most one algorithm. If the project already
+   has a live algorithm that has not ended, the run refuses unless the form says
+   ``replace: true``.
 4. Compile; unless ``gate_backtest: false``, backtest and run the regression gate, and deploy
    **only if the backtest completed and the gate passed** (this run's backtests that still run
    are deleted on any exit).
@@ -34,18 +38,21 @@ Example:
 # models) could not be resolved there.
 
 import json
+from datetime import datetime
 from typing import Any
 
 import anyio
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.blocks.system import Secret
+from prefect.context import FlowRunContext
 
 from flows.backtests.forms import StrategyChoice
 from flows.backtests.gate import RegressionError, run_gate
 from flows.backtests.pipeline import BacktestDeadlineError, prepare_run, strategy_project
 from flows.common.session import IN_MEMORY_RESULTS
 from flows.live.forms import DeployLiveOptions
+from flows.live.lock import deployed_since, project_lock, record_deploy
 from flows.live.report import DeployReport, Outcome
 from quantconnect_client import Brokerage, ConfigurationError, QuantConnectClient
 from quantconnect_client.errors import BacktestRuntimeError, WaitTimeoutError
@@ -236,6 +243,23 @@ async def _log_tail(creds: QuantConnectCredentials, options: DeployLiveOptions, 
     return list(logs.logs[-LOG_TAIL:])
 
 
+def _deploy_id(algorithm: LiveAlgorithmSummary | None) -> str | None:
+    return None if algorithm is None else algorithm.deploy_id
+
+
+def _run_created() -> datetime | None:
+    """When this flow run was created, on the Prefect server's clock (None outside a run)."""
+    context = FlowRunContext.get()
+    return None if context is None or context.flow_run is None else context.flow_run.created
+
+
+def _lock_wait_seconds(options: DeployLiveOptions) -> float:
+    """How long a run waits for the project's slot: as long as another run may hold it (its
+    compile, gate, replace and deploy deadlines), and a minute more."""
+    return (options.compile_timeout_seconds + 60
+            + (options.backtest_timeout_minutes + 2 * options.deploy_timeout_minutes) * 60)
+
+
 def _outcome(error: BaseException) -> Outcome:
     if isinstance(error, LiveConflictError):
         return "refused"
@@ -287,50 +311,67 @@ async def deploy_live_flow(
             list_live, compile_project, deploy_live, wait_for_live)
         client = creds.get_client()
         project_id = report.project_id = await _project(creds, options, client, setup)
-        current = latest_running(await list_algorithms(creds, project_id))
-        if current is not None and not options.replace:
-            raise LiveConflictError(
-                f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
-                f"{current.status}); set replace: true to stop it and deploy this one")
-        if current is not None:
-            await _check_replace(creds, options, project_id, brokerage)
-        await _upload(creds, options, project_id, setup)
-        choice = StrategyChoice(strategy_folder=None, project_id=project_id)
-        async with strategy_project(creds, choice, None, options.retries, report.cleanup,
-                                    setup.run_id):
-            built = await build(creds, project_id, timeout=options.compile_timeout_seconds)
-            report.compile_id = built.compile_id
-            if options.gate_backtest:
-                await _gate(creds, options, project_id, built.compile_id, report, setup.run_id)
-        if current is not None:
-            await _replace(creds, options, project_id, current, report)
-        # Task retries are safe: the client raises a non-retryable error after a lost answer.
-        deployed = await deploy(
-            creds, project_id, built.compile_id, node_id=options.node_id, brokerage=brokerage,
-            parameters={k: str(v) for k, v in options.parameters.items()},
-            automatic_redeploy=options.automatic_redeploy,
-            confirm_seconds=options.lost_answer_seconds,
-        )
-        report.deploy_id = deployed.deploy_id
-        try:
-            reached = await wait(creds, project_id, deployed.deploy_id,
-                                 timeout=options.deploy_timeout_minutes * 60)
-        except WaitTimeoutError:
-            report.status = "still deploying"
-            report.message = (f"Live algorithm {deployed.deploy_id} was still deploying after "
-                              f"{options.deploy_timeout_minutes:g} min; it was NOT stopped: "
-                              "check it before deploying again")
-            report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
-            raise
-        report.status, report.message = reached.status, reached.message or None
-        report.node_id = reached.deployment_details.get("node") or options.node_id
-        if (reached.status or "").lower() != "running":
-            report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
-            raise LiveDeployError(f"Live algorithm {deployed.deploy_id} ended "
-                                  f"{reached.status}: {reached.message or 'no message'}")
-        report.outcome = "running"
-        log.info("Live algorithm %s of project %s is running: %s", deployed.deploy_id,
-                 project_id, report.money)
+        # Read before waiting for the project's slot: what this run decided to deploy over.
+        seen = latest_running(await list_algorithms(creds, project_id))
+        async with project_lock(project_id, _lock_wait_seconds(options)):
+            current = latest_running(await list_algorithms(creds, project_id))
+            if _deploy_id(current) != _deploy_id(seen):
+                # Another run deployed while this one waited: replacing its fresh algorithm
+                # would start a second one for the same request.
+                raise LiveConflictError(
+                    f"Project {project_id}'s live algorithm changed while this run waited for "
+                    f"the project ({_deploy_id(seen) or 'none'} -> "
+                    f"{_deploy_id(current) or 'none'}); nothing was deployed or stopped")
+            if current is not None and await deployed_since(project_id, current.deploy_id,
+                                                            _run_created()):
+                raise LiveConflictError(
+                    f"Project {project_id}'s live algorithm {current.deploy_id} was deployed "
+                    "by another run after this one began; it is not replaced and nothing was "
+                    "deployed")
+            if current is not None and not options.replace:
+                raise LiveConflictError(
+                    f"Project {project_id} already has a live algorithm ({current.deploy_id}, "
+                    f"{current.status}); set replace: true to stop it and deploy this one")
+            if current is not None:
+                await _check_replace(creds, options, project_id, brokerage)
+            await _upload(creds, options, project_id, setup)
+            choice = StrategyChoice(strategy_folder=None, project_id=project_id)
+            async with strategy_project(creds, choice, None, options.retries, report.cleanup,
+                                        setup.run_id):
+                built = await build(creds, project_id, timeout=options.compile_timeout_seconds)
+                report.compile_id = built.compile_id
+                if options.gate_backtest:
+                    await _gate(creds, options, project_id, built.compile_id, report, setup.run_id)
+            if current is not None:
+                await _replace(creds, options, project_id, current, report)
+            # Task retries are safe: the client raises a non-retryable error after a lost answer.
+            deployed = await deploy(
+                creds, project_id, built.compile_id, node_id=options.node_id, brokerage=brokerage,
+                parameters={k: str(v) for k, v in options.parameters.items()},
+                automatic_redeploy=options.automatic_redeploy,
+                confirm_seconds=options.lost_answer_seconds,
+            )
+            report.deploy_id = deployed.deploy_id
+            await record_deploy(project_id, deployed.deploy_id)
+            try:
+                reached = await wait(creds, project_id, deployed.deploy_id,
+                                     timeout=options.deploy_timeout_minutes * 60)
+            except WaitTimeoutError:
+                report.status = "still deploying"
+                report.message = (f"Live algorithm {deployed.deploy_id} was still deploying after "
+                                  f"{options.deploy_timeout_minutes:g} min; it was NOT stopped: "
+                                  "check it before deploying again")
+                report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
+                raise
+            report.status, report.message = reached.status, reached.message or None
+            report.node_id = reached.deployment_details.get("node") or options.node_id
+            if (reached.status or "").lower() != "running":
+                report.logs = await _log_tail(creds, options, project_id, deployed.deploy_id)
+                raise LiveDeployError(f"Live algorithm {deployed.deploy_id} ended "
+                                      f"{reached.status}: {reached.message or 'no message'}")
+            report.outcome = "running"
+            log.info("Live algorithm %s of project %s is running: %s", deployed.deploy_id,
+                     project_id, report.money)
     except BaseException as error:
         report.outcome = _outcome(error)
         report.error = (None if isinstance(error, anyio.get_cancelled_exc_class())

@@ -221,6 +221,11 @@ class MonitorLiveOptions(LiveSelection):
         "report and emit events), stop, or liquidate (sell everything, then stop). Acts only "
         "on the selected algorithms, never on an unknown reading.",
     )
+    max_concurrent_reads: int = Field(
+        default=8, ge=1, le=32,
+        description="Algorithms read at once (their chart and logs). More finish a large "
+        "account sooner; fewer keep the monitor far from QuantConnect's rate limit.",
+    )
     artifact_key: str = Field(default="quantconnect-live-monitor", pattern=r"^[a-z0-9-]+$",
                               max_length=100, description="Key of the table artifact.")
     retries: RetryOptions = Field(default_factory=RetryOptions, description="Task retries.")

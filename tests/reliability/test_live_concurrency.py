@@ -1,0 +1,70 @@
+"""Two ``deploy-live`` runs for one project at once, with and without ``replace``: at most one
+live algorithm is started, the other run is refused, and with ``replace`` the fresh deploy of
+one run is never stopped by the other."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from flows.backtests.forms import StrategyChoice
+from flows.backtests.strategy_folder import load_strategy
+from flows.live.deploy import deploy_live_flow
+from flows.live.forms import DeployLiveOptions
+from quantconnect_emulator import EmulatorServer
+from tests.flows.live.helpers import deploy
+from tests.reliability.conftest import report_figures
+from tests.reliability.soak import soak_credentials
+
+pytestmark = pytest.mark.anyio
+
+RUNS = 2
+EXAMPLE = load_strategy("strategies/sma_crossover_py").files[0].content
+
+
+@pytest.mark.parametrize("replace", [False, True])
+async def test_two_deploys_at_once_start_at_most_one_algorithm(replace: bool) -> None:
+    with EmulatorServer(seed=31) as server:
+        server.set_jobs(live_queue_seconds=0.1, live_initializing_seconds=0.1,
+                        live_day_seconds=0.2, live_nodes=4)
+        credentials = soak_credentials(server).model_copy(update={"read_timeout": 5.0})
+        client = credentials.get_client()
+        if replace:
+            project_id = deploy(credentials, "conc-live")
+        else:
+            project_id = int(client.projects.create("conc-live", "Py").project_id)
+            client.files.update(project_id, "main.py", EXAMPLE)
+        before = {a.deploy_id for a in client.live.list(project_id)}
+        options = DeployLiveOptions(
+            strategy=StrategyChoice(strategy_folder=None, project_id=project_id),
+            gate_backtest=False, replace=replace, deploy_timeout_minutes=0.5)
+        started = time.perf_counter()
+        states: list[Any] = await asyncio.gather(*(
+            deploy_live_flow(options=options, credentials=credentials, return_state=True)
+            for _ in range(RUNS)))
+        seconds = time.perf_counter() - started
+        algorithms = client.live.list(project_id)
+
+    new = [a for a in algorithms if a.deploy_id not in before]
+    running = [a for a in algorithms if not a.ended]
+    outcomes = sorted(["running" if s.is_completed() else type(await _exception(s)).__name__
+                       for s in states])
+    report_figures(
+        f"live concurrency (replace={replace})",
+        [f"{RUNS} deploy-live runs at once for one project: {len(new)} live algorithm(s) "
+         f"started, {len(running)} running, outcomes {outcomes}, {seconds:.1f} s"],
+    )
+    assert len(new) <= 1, f"{len(new)} live algorithms started for one project"
+    assert len(new) == 1 and len(running) == 1 and running[0].deploy_id == new[0].deploy_id
+    assert outcomes == ["LiveConflictError", "running"]
+
+
+async def _exception(state: Any) -> BaseException:
+    try:
+        await state.aresult()
+    except BaseException as error:
+        return error
+    raise AssertionError("a failed state without an exception")
