@@ -77,7 +77,10 @@ async def deployed_since(project_id: int, deploy_id: str, since: datetime | None
         record = await client.read_variable_by_name(_record_name(project_id))
     if record is None or record.value != deploy_id or record.updated is None:
         return False
-    return record.updated >= since
+    # A server on SQLite stamps updates with CURRENT_TIMESTAMP, to the whole second, while a
+    # run's creation keeps its microseconds: compare at the second, so that a deploy recorded
+    # within the second this run began counts as after it (refusing is the safe side).
+    return record.updated >= since.replace(microsecond=0)
 
 
 __all__ = ["deployed_since", "lock_name", "project_lock", "record_deploy"]
