@@ -186,8 +186,7 @@ def limit_alarms(row: MonitorRow, day_start: float | None,
 async def _read_equity(creds: QuantConnectCredentials, options: MonitorLiveOptions,
                        row: MonitorRow, now: datetime) -> float | None:
     """Equity readings from the chart into ``row``; the day's starting equity."""
-    (read_chart,) = options.retries.bind(read_live_chart)
-    chart = await read_chart(creds, row.project_id, EQUITY_CHART, count=CHART_POINTS)
+    chart = await read_live_chart.fn(creds, row.project_id, EQUITY_CHART, count=CHART_POINTS)
     series = chart.chart.series.get("Equity") if chart.chart else None
     if series is None:
         if chart.loading:
@@ -212,7 +211,7 @@ async def _read_equity(creds: QuantConnectCredentials, options: MonitorLiveOptio
 async def _read_last_log(creds: QuantConnectCredentials, options: MonitorLiveOptions,
                          row: MonitorRow, now: datetime) -> None:
     """The last log line's age into ``row`` (one read, two past 250 lines)."""
-    (read,) = options.retries.bind(read_live_logs)
+    read = read_live_logs.fn
     assert row.deploy_id is not None
     logs = await read(creds, row.project_id, row.deploy_id, 0, LOG_PAGE)
     total = (logs.length - (logs.deployment_offset or 0) if logs.length is not None
@@ -234,7 +233,13 @@ async def _read_last_log(creds: QuantConnectCredentials, options: MonitorLiveOpt
 async def check_algorithm(creds: QuantConnectCredentials, options: MonitorLiveOptions,
                           algorithm: LiveAlgorithmSummary, name: str | None,
                           now: datetime) -> MonitorRow:
-    """Every check of one listed algorithm; a read that fails becomes an ``unknown`` finding."""
+    """Every check of one listed algorithm; a read that fails becomes an ``unknown`` finding.
+
+    The reads are the tasks' own functions, not task runs: a monitor of a hundred algorithms
+    on a 5-minute schedule would otherwise write some 270 task runs a run into the Prefect
+    database and spend most of its time orchestrating them. They are plain reads, retried on
+    transient failures by the client's own engine; the list and any stop stay task runs.
+    """
     assert algorithm.project_id is not None
     row = MonitorRow(project_id=algorithm.project_id, project_name=name,
                      deploy_id=algorithm.deploy_id or None, status=algorithm.status or "?",
