@@ -104,7 +104,8 @@ bench: $(STAMP)
 # The long fault soak (tests/reliability/README.md): QC_SOAK_RUNS=2000 make soak for more.
 soak: $(STAMP)
 	$(BIN)/pytest tests/reliability/test_fault_soak.py tests/reliability/test_backtest_fault_soak.py \
-		tests/reliability/test_backtest_concurrency.py -m slow -p no:cacheprovider
+		tests/reliability/test_backtest_concurrency.py tests/reliability/test_live_monitor_scale.py \
+		-m slow -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .venv-floor .venv-newest .pytest_cache .mypy_cache .ruff_cache .prefect-home
