@@ -42,7 +42,6 @@ from quantconnect_client.models.optimizations import (
     OptimizationParameter,
     OptimizationSummary,
 )
-from quantconnect_client.optimizations import OPTIMIZATION_SCHEDULE
 
 from ._run import in_thread, retry_context
 from .backtests import ProgressLog
@@ -211,7 +210,7 @@ async def wait_for_optimization(
     optimization_id: str,
     timeout: float = 3600.0,
     progress_key: str | None = None,
-    schedule: Sequence[float] = OPTIMIZATION_SCHEDULE,
+    schedule: Sequence[float] | None = None,
     deadline: float | None = None,
 ) -> Optimization:
     """Wait until the optimization is completed or aborted, showing backtests done of total.
@@ -219,7 +218,9 @@ async def wait_for_optimization(
     No task timeout of its own: ``timeout`` (the client's deadline) bounds it, and ``deadline``
     (a Unix time), when given, bounds every attempt together, so a task retry does not start the
     wait's time over. A progress artifact follows every read, and the log gets a line at each
-    tenth of the way (or every :data:`~tasks.backtests.PROGRESS_LOG_SECONDS`).
+    tenth of the way (or every :data:`~tasks.backtests.PROGRESS_LOG_SECONDS`). ``schedule``
+    (seconds between reads, the last repeating) replaces the client's default, which reads
+    when the last round of points may end (``OptimizationSchedule``).
 
     Raises:
         ValueError: ``timeout`` is not a positive number of seconds (before any request).
@@ -254,7 +255,7 @@ async def wait_for_optimization(
 
     finished = await in_thread(
         client.optimizations.wait, optimization_id, timeout=timeout, on_progress=on_progress,
-        schedule=tuple(schedule),
+        schedule=None if schedule is None else tuple(schedule),
     )
     done, total = finished.progress
     logger.info("Optimization %s %s: %d of %d backtests done", optimization_id,
