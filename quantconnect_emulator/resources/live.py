@@ -57,6 +57,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -203,8 +204,9 @@ class Live(Resource):
 
     def node_ids(self) -> list[str]:
         """The account's live node ids."""
-        suffix = self.account.organization_id[:8]
-        return [f"LV{index:02d}-{suffix}"
+        # The contract's form, ``LN-`` and 32 hex; stable per organization and index.
+        organization = self.account.organization_id
+        return ["LN-" + hashlib.md5(f"{organization}/live/{index}".encode()).hexdigest()
                 for index in range(1, self.account.jobs_config.live_nodes + 1)]
 
     def busy_nodes(self) -> dict[str, Deployment]:

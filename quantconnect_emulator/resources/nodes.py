@@ -40,7 +40,7 @@ _KINDS = {
     # kind -> (id prefix, sku, description, speed GHz, cpu, ram GB, monthly price)
     "backtest": ("BT", "B2-8", "Backtest node: 2 cores, 8 GB RAM (emulated)", 4.9, 2, 8, 24),
     "research": ("RS", "R2-8", "Research node: 2 cores, 8 GB RAM (emulated)", 2.4, 2, 8, 14),
-    "live": ("LV", "L-MICRO", "Live node: 1 core, 0.5 GB RAM (emulated)", 2.6, 1, 0.5, 20),
+    "live": ("LN-", "L-MICRO", "Live node: 1 core, 0.5 GB RAM (emulated)", 2.6, 1, 0.5, 20),
 }
 
 

@@ -6,6 +6,7 @@ The models live here, beside their cases, until the contract models are split by
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import pytest
@@ -176,6 +177,12 @@ def deployed(world, ready):
     pid, compile_id = ready
     created = world.ok("/live/create", _body(world, pid, compile_id))
     return pid, created["deployId"]
+
+
+def test_live_node_ids_have_the_contracts_form(world, ready):
+    pid, _ = ready
+    live = world.ok("/projects/nodes/read", {"projectId": pid})["nodes"]["live"]
+    assert live and all(re.fullmatch(r"LN-[0-9a-f]{32}", node["id"]) for node in live), live
 
 
 def test_live_create(world, ready):
