@@ -26,6 +26,7 @@ from pydantic import (
 
 from flows.backtests.gate import GateOptions, NumericStatistic
 from flows.common.options import DEFAULT_TEMPORARY_PREFIX, RetryOptions, TemporaryPrefix
+from flows.objectstore.forms import DEFAULT_SYNC_MAX_BYTES, SyncOptions
 from quantconnect_client.parameters import parameter_key
 from quantconnect_client.validation import (
     MAX_PARAMETER_NUMBER,
@@ -145,6 +146,62 @@ class ReportOptions(BaseModel):
     )
 
 
+class StrategyData(BaseModel):
+    """A local folder published under an Object Store key prefix before the backtest starts,
+    so a strategy and the data it reads go together (the ``sync-object-store`` flow's rules:
+    unchanged files are not sent again; keys the folder lacks are kept unless
+    ``delete_missing``).
+
+    Example:
+        >>> StrategyData(folder="data/models", prefix="models/v1").sync_options().prefix
+        'models/v1'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    folder: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="The local folder (relative: inside the checkout); each file goes to "
+        "<prefix>/<its path inside the folder>.",
+    )
+    prefix: str = Field(
+        min_length=1,
+        max_length=500,
+        description="The key prefix the algorithm reads, e.g. 'models/v1'.",
+    )
+    delete_missing: bool = Field(
+        default=False,
+        description="Also delete the keys under the prefix that the folder no longer has.",
+    )
+    all_keys: bool = Field(
+        default=False,
+        description="Confirm delete_missing with a match-all prefix ('/', '.'): the whole store.",
+    )
+    organization_id: str | None = Field(
+        default=None, max_length=100, description="The organization (default: the credentials')."
+    )
+    max_bytes: int = Field(
+        default=DEFAULT_SYNC_MAX_BYTES,
+        ge=1,
+        le=100 * 1024**3,
+        description="The largest file published (a larger one refuses the run).",
+    )
+
+    @model_validator(mode="after")
+    def _valid_sync(self) -> StrategyData:
+        self.sync_options()  # the sync form's checks (prefix, delete guard) as field errors
+        return self
+
+    def sync_options(self, retries: RetryOptions | None = None) -> SyncOptions:
+        """The ``sync-object-store`` form this data's sync runs with."""
+        return SyncOptions(
+            folder=self.folder, prefix=self.prefix, delete_missing=self.delete_missing,
+            all_keys=self.all_keys, organization_id=self.organization_id,
+            max_bytes=self.max_bytes, retries=retries or RetryOptions(),
+        )
+
+
 class BacktestOptions(BaseModel):
     """Form of the ``backtest-strategy`` flow."""
 
@@ -161,6 +218,11 @@ class BacktestOptions(BaseModel):
         "id>' (how a retried start and the clean-up find it).",
     )
     limits: JobLimits = Field(default_factory=JobLimits, description="Time limits.")
+    object_store: StrategyData | None = Field(
+        default=None,
+        description="A local folder synced to an Object Store key prefix before the backtest "
+        "(none: nothing synced). Never deletes unless asked.",
+    )
     gate: GateOptions | None = Field(
         default=None, description="Regression gate on the results (none: no gate)."
     )

@@ -124,6 +124,8 @@ def shown_parameters(parameters: Mapping[str, str | int | float]) -> str:
     return ", ".join(f"{k}={lean_text(v)}" for k, v in sorted(parameters.items()))
 
 
+#: Keys of the Object Store sync the report lists (the sync's own table artifact has them all).
+MAX_LISTED_SYNC_CHANGES = 20
 #: Insights listed one per row in the report (the summary counts them all).
 MAX_LISTED_INSIGHTS = 20
 
@@ -223,6 +225,13 @@ class BacktestReport(BaseModel):
     insights: InsightSummary | None = Field(
         default=None, description="The backtest's insights, when it has any and they were read."
     )
+    object_store: str | None = Field(
+        default=None, description="What the Object Store sync before the backtest did, in a line."
+    )
+    object_store_changes: list[str] = Field(
+        default_factory=list,
+        description=f"The keys that sync wrote or deleted (the first {MAX_LISTED_SYNC_CHANGES}).",
+    )
 
     def to_markdown(self, chart: str | None = None) -> str:
         """The artifact: headline first, then the chart (a markdown image), then the rest.
@@ -276,6 +285,9 @@ class BacktestReport(BaseModel):
                       ""]
         if self.insights is not None and self.insights.count:
             lines += self.insights.to_markdown()
+        if self.object_store is not None:
+            lines += ["## Object Store", "", f"- Synced {_cell(self.object_store)}",
+                      *[f"- {_cell(change)}" for change in self.object_store_changes], ""]
         if self.cleanup:
             lines += ["## Clean-up", "", *[f"- {_cell(step)}" for step in self.cleanup], ""]
         return "\n".join(lines).rstrip() + "\n"

@@ -9,6 +9,11 @@ error, the deadline, a cancellation, a crash — a backtest the run started that
 is deleted first (it holds one of the account's few nodes for up to 12 hours), then the
 temporary project goes with its backtests.
 
+With ``options.object_store``, a local data folder is published under a key prefix first (the
+``sync-object-store`` flow's steps: unchanged files are not sent, nothing is deleted unless
+asked), so the backtest reads the data that goes with the strategy; the folder is checked with
+the strategy's before any request, and the report lists what the sync changed.
+
 Example:
     >>> import asyncio
     >>> from flows.backtests.strategy import backtest_strategy
@@ -37,6 +42,7 @@ from flows.backtests.forms import (
     GateRunOptions,
     JobLimits,
     ReportOptions,
+    StrategyData,
 )
 from flows.backtests.gate import GateOptions, GateResult, RegressionError, check_baseline, run_gate
 from flows.backtests.pipeline import (
@@ -46,12 +52,20 @@ from flows.backtests.pipeline import (
     prepare_run,
     strategy_project,
 )
-from flows.backtests.report import BacktestReport, backtest_link, is_real_service
+from flows.backtests.report import (
+    MAX_LISTED_SYNC_CHANGES,
+    BacktestReport,
+    backtest_link,
+    is_real_service,
+)
 from flows.common.credentials import resolve_credentials
 from flows.common.options import RetryOptions
 from flows.common.session import IN_MEMORY_RESULTS
 from flows.common.side_by_side import side_by_side
-from quantconnect_client import QuantConnectError
+from flows.objectstore.folder import LocalFiles, collect_files
+from flows.objectstore.report import SyncReport
+from flows.objectstore.sync import publish_files
+from quantconnect_client import QuantConnectError, ValidationError
 from quantconnect_client.backtests import runtime_error
 from quantconnect_client.errors import (
     BacktestResultsIncompleteError,
@@ -93,6 +107,47 @@ def fill_results(report: BacktestReport, backtest: Backtest) -> None:
     report.runtime_statistics = (
         dict(backtest.runtime_statistics.raw) if backtest.runtime_statistics else {}
     )
+
+
+def check_data(
+    data: StrategyData | None, creds: QuantConnectCredentials
+) -> LocalFiles | None:
+    """The files of the data folder to sync, checked before any request (None: no sync).
+
+    Raises:
+        SyncFolderError: The folder is missing or cannot be synced as it is.
+        ValidationError: Neither the form nor the credentials name an organization.
+    """
+    if data is None:
+        return None
+    local = collect_files(data.folder, data.prefix, max_bytes=data.max_bytes)
+    if not (data.organization_id or creds.organization_id):
+        raise ValidationError("object_store needs an organization id: give "
+                              "object_store.organization_id or set it in the credentials")
+    return local
+
+
+async def sync_data(
+    creds: QuantConnectCredentials,
+    data: StrategyData,
+    local: LocalFiles,
+    report: BacktestReport,
+    retries: RetryOptions,
+) -> SyncReport:
+    """Publish the checked data folder (the ``sync-object-store`` flow's steps) and say in the
+    report what changed; a failed key fails the run before the backtest is created."""
+    synced = await publish_files(creds, data.sync_options(retries), local)
+    report.object_store = synced.summary()
+    changed = [item for item in synced.items if item.action in ("uploaded", "deleted")]
+    report.object_store_changes = [
+        f"{item.action} {item.key}" + (f" ({item.reason})" if item.reason else "")
+        for item in changed[:MAX_LISTED_SYNC_CHANGES]
+    ]
+    if len(changed) > MAX_LISTED_SYNC_CHANGES:
+        report.object_store_changes.append(
+            f"and {len(changed) - MAX_LISTED_SYNC_CHANGES} more (see the sync's table artifact)"
+        )
+    return synced
 
 
 async def equity_chart(
@@ -236,6 +291,9 @@ async def backtest_strategy(
 
     Raises:
         StrategyFolderError: The folder cannot be uploaded (before any request).
+        SyncFolderError: ``options.object_store``'s folder cannot be synced (before any
+            request).
+        RuntimeError: Some keys of the Object Store sync failed (before the backtest).
         BuildError: The strategy did not compile (the logs are in the run's logs).
         BacktestRuntimeError: The algorithm failed (error, stack trace).
         BacktestDeadlineError: Not finished by the deadline (the backtest was deleted).
@@ -246,6 +304,7 @@ async def backtest_strategy(
     setup = await prepare_run(options.strategy, credentials, credentials_block)
     run_id, strategy, creds, choice = setup.run_id, setup.strategy, setup.creds, options.strategy
     gate_key = strategy.name if strategy else f"project-{setup.project_id}"
+    data = check_data(options.object_store, creds)  # a bad data folder: refused before any request
     if options.gate is not None:
         await check_baseline(options.gate, gate_key, setup.simulated)  # before any request
     report = BacktestReport(
@@ -261,6 +320,8 @@ async def backtest_strategy(
     )
     chart: str | None = None
     try:
+        if data is not None and options.object_store is not None:
+            await sync_data(creds, options.object_store, data, report, options.retries)
         async with strategy_project(
             creds, choice, strategy, options.retries, report.cleanup, run_id
         ) as project_id:

@@ -29,7 +29,7 @@ from prefect.artifacts import acreate_table_artifact
 
 from flows.common.credentials import resolve_credentials
 from flows.common.session import IN_MEMORY_RESULTS
-from flows.objectstore.folder import LocalFile, collect_files
+from flows.objectstore.folder import LocalFile, LocalFiles, collect_files
 from flows.objectstore.forms import SyncOptions
 from flows.objectstore.report import SYNC_TABLE_KEY, SyncItem, SyncReport
 from quantconnect_client.objectstore import file_md5
@@ -77,9 +77,23 @@ async def sync_object_store(
         SyncFolderError: The folder cannot be synced (before any request).
         RuntimeError: Some uploads or deletes failed (after the table is published).
     """
-    logger = get_run_logger()
     local = collect_files(options.folder, options.prefix, options.files, options.max_bytes)
     creds = await resolve_credentials(credentials, credentials_block)
+    return await publish_files(creds, options, local)
+
+
+async def publish_files(
+    creds: QuantConnectCredentials, options: SyncOptions, local: LocalFiles
+) -> SyncReport:
+    """The sync itself, for files already checked by
+    :func:`~flows.objectstore.folder.collect_files` (so a caller, such as ``backtest-strategy``,
+    can refuse a bad folder before its own first request): list, compare, upload, delete if
+    asked, publish the table artifact.
+
+    Raises:
+        RuntimeError: Some uploads or deletes failed (after the table is published).
+    """
+    logger = get_run_logger()
     (list_files,) = options.retries.bind(list_object_files)
     org = options.organization_id
     remote = {entry.key: entry.size for entry in
