@@ -46,11 +46,11 @@ from flows.backtests.pipeline import (
 )
 from flows.common.credentials import resolve_credentials_sync
 from flows.common.session import IN_MEMORY_RESULTS
-from flows.common.temporary import CleanupError, cleanup_hooks, run_cleanup
+from flows.common.temporary import CleanupError, KeepProjectError, cleanup_hooks, run_cleanup
 from flows.optimizations.cost import estimate_cost
 from flows.optimizations.forms import TARGET_STATISTICS, OptimizeOptions, ParameterRange
 from flows.optimizations.report import OptimizationReport, Outcome, PointRow
-from quantconnect_client import QuantConnectClient, parse_number
+from quantconnect_client import NotFoundError, QuantConnectClient, QuantConnectError, parse_number
 from quantconnect_client.errors import WaitTimeoutError
 from quantconnect_client.models.optimizations import Optimization, OptimizationBacktest
 from tasks.backtests import (
@@ -94,8 +94,20 @@ class OptimizationAbortedError(RuntimeError):
 
 def _before_removal(client: QuantConnectClient, project_id: int) -> None:
     """The temporary project's clean-up in the state hooks (module level: the hooks may run in
-    another process): its optimizations are aborted and its backtests deleted before it goes."""
-    abort_running_optimizations(client, project_id)
+    another process): its optimizations are aborted and its backtests deleted before it goes.
+
+    Raises:
+        KeepProjectError: The optimizations could not be aborted (or listed): the project is
+            kept, since whether its removal stops them is unconfirmed and, once it is gone,
+            nothing lists them; the failure hook and then the sweeper try again.
+    """
+    try:
+        abort_running_optimizations(client, project_id)
+    except NotFoundError:
+        pass  # the project is gone already: nothing of it can run
+    except QuantConnectError as error:
+        raise KeepProjectError(f"its optimizations could not be aborted "
+                               f"({type(error).__name__}: {error})") from error
     delete_running_backtests(client, project_id)
 
 
