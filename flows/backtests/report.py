@@ -128,6 +128,8 @@ def shown_parameters(parameters: Mapping[str, str | int | float]) -> str:
 MAX_LISTED_SYNC_CHANGES = 20
 #: Insights listed one per row in the report (the summary counts them all).
 MAX_LISTED_INSIGHTS = 20
+#: Insights a report reads at most (ten pages of 100): a report counts "at least" beyond.
+MAX_READ_INSIGHTS = 1000
 
 
 class InsightSummary(BaseModel):
@@ -143,6 +145,9 @@ class InsightSummary(BaseModel):
     """
 
     count: int
+    capped: bool = Field(
+        default=False, description="Only the first `count` were read: the backtest may have more."
+    )
     by_direction: dict[str, int] = Field(default_factory=dict)
     scored: int = Field(default=0, description="Insights whose score is final.")
     direction_hit_rate: float | None = Field(
@@ -153,8 +158,9 @@ class InsightSummary(BaseModel):
     )
 
     @classmethod
-    def of(cls, insights: list[Insight]) -> InsightSummary:
-        """Summarize insights as read (``client.backtests.insights``)."""
+    def of(cls, insights: list[Insight], capped: bool = False) -> InsightSummary:
+        """Summarize insights as read (``client.backtests.insights``); ``capped``: the read
+        stopped at its limit, so the backtest may have more."""
         by_direction: dict[str, int] = {}
         for insight in insights:
             key = insight.direction or "unknown"
@@ -167,8 +173,8 @@ class InsightSummary(BaseModel):
              "period": "-" if i.period is None else f"{i.period / 86400:g} d"}
             for i in insights[:MAX_LISTED_INSIGHTS]
         ]
-        return cls(count=len(insights), by_direction=dict(sorted(by_direction.items())),
-                   scored=len(scores),
+        return cls(count=len(insights), capped=capped,
+                   by_direction=dict(sorted(by_direction.items())), scored=len(scores),
                    direction_hit_rate=round(sum(scores) / len(scores), 4) if scores else None,
                    first=first)
 
@@ -176,7 +182,8 @@ class InsightSummary(BaseModel):
         """The report's ``Insights`` section."""
         lines = ["## Insights", ""]
         directions = ", ".join(f"{_cell(k)} {v}" for k, v in self.by_direction.items())
-        lines.append(f"- {self.count} insight(s)" + (f": {directions}" if directions else ""))
+        counted = f"{self.count}+ (the first {self.count} read)" if self.capped else self.count
+        lines.append(f"- {counted} insight(s)" + (f": {directions}" if directions else ""))
         if self.direction_hit_rate is not None:
             lines.append(f"- direction right in {self.direction_hit_rate:.0%} of the "
                          f"{self.scored} scored")
@@ -186,7 +193,8 @@ class InsightSummary(BaseModel):
             lines += [f"| {_cell(r['generated'])} | {_cell(r['symbol'])} | "
                       f"{_cell(r['direction'])} | {_cell(r['period'])} |" for r in self.first]
             if self.count > len(self.first):
-                lines.append(f"\n(the first {len(self.first)} of {self.count})")
+                lines.append(f"\n(the first {len(self.first)} of {self.count}"
+                             + (" read)" if self.capped else ")"))
         return [*lines, ""]
 
 

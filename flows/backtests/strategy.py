@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run as current_flow_run
 
@@ -54,7 +54,9 @@ from flows.backtests.pipeline import (
 )
 from flows.backtests.report import (
     MAX_LISTED_SYNC_CHANGES,
+    MAX_READ_INSIGHTS,
     BacktestReport,
+    InsightSummary,
     backtest_link,
     is_real_service,
 )
@@ -73,8 +75,9 @@ from quantconnect_client.errors import (
     BuildError,
 )
 from quantconnect_client.excerpt import excerpt
-from quantconnect_client.models import Backtest
+from quantconnect_client.models import Backtest, Insight
 from quantconnect_client.parameters import lean_text
+from tasks._run import in_thread
 from tasks.backtests import (
     backtest_name,
     compile_project,
@@ -85,6 +88,7 @@ from tasks.backtests import (
     wait_for_backtest,
 )
 from tasks.credentials import QuantConnectCredentials
+from tasks.retries import api_task_options
 
 
 def _describe(error: BaseException) -> str:
@@ -148,6 +152,35 @@ async def sync_data(
             f"and {len(changed) - MAX_LISTED_SYNC_CHANGES} more (see the sync's table artifact)"
         )
     return synced
+
+
+# Here rather than in tasks/backtests.py only because that module belongs to another change
+# at the time of writing: it moves there with the other backtest reads.
+@task(name="read-insights", task_run_name="read-insights {backtest_id}", **api_task_options())
+async def read_insights(
+    credentials: QuantConnectCredentials, project_id: int, backtest_id: str,
+    limit: int = MAX_READ_INSIGHTS,
+) -> list[Insight]:
+    """The backtest's first ``limit`` insights (pages of 100; fewer if it has fewer)."""
+    return await in_thread(credentials.get_client().backtests.insights, project_id,
+                           backtest_id, 0, limit)
+
+
+async def insight_summary(
+    creds: QuantConnectCredentials, project_id: int, backtest_id: str, retries: RetryOptions
+) -> InsightSummary | None:
+    """The report's insights (None: none, or none readable). As the chart: a read that fails
+    does not fail the run, the statistics matter more."""
+    try:
+        (read,) = retries.bind(read_insights)
+        insights = await read(creds, project_id, backtest_id)
+    except QuantConnectError as error:
+        get_run_logger().warning("No insights: %s",
+                                 excerpt(str(error), whole="the insights read's exception"))
+        return None
+    if not insights:
+        return None  # the report then has no Insights section
+    return InsightSummary.of(insights, capped=len(insights) >= MAX_READ_INSIGHTS)
 
 
 async def equity_chart(
@@ -233,6 +266,8 @@ async def _backtest_in(
             report.status = error.backtest.status
         raise
     fill_results(report, finished)
+    report.insights = await insight_summary(creds, project_id, finished.backtest_id,
+                                            options.retries)
     return finished, chart
 
 
