@@ -1,6 +1,7 @@
 """Two ``deploy-live`` runs for one project at once, with and without ``replace``: at most one
 live algorithm is started, the other run is refused, and with ``replace`` the fresh deploy of
-one run is never stopped by the other."""
+one run is never stopped by the other while they overlap (a run created after the other ended is
+a later request, and its replace replaces)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+from prefect.client.orchestration import get_client
 
 from flows.backtests.forms import StrategyChoice
 from flows.backtests.strategy_folder import load_strategy
@@ -57,9 +59,23 @@ async def test_two_deploys_at_once_start_at_most_one_algorithm(replace: bool) ->
         [f"{RUNS} deploy-live runs at once for one project: {len(new)} live algorithm(s) "
          f"started, {len(running)} running, outcomes {outcomes}, {seconds:.1f} s"],
     )
+    assert len(running) == 1, f"{len(running)} live algorithms running for one project"
+    if replace and not await _overlapped(states):
+        # Under load the engine may create the second run only after the first has ended:
+        # two requests one after the other, and a replace then replaces, as asked.
+        assert len(new) == 2 and outcomes == ["running", "running"], (new, outcomes)
+        return
     assert len(new) <= 1, f"{len(new)} live algorithms started for one project"
-    assert len(new) == 1 and len(running) == 1 and running[0].deploy_id == new[0].deploy_id
+    assert len(new) == 1 and running[0].deploy_id == new[0].deploy_id
     assert outcomes == ["LiveConflictError", "running"]
+
+
+async def _overlapped(states: list[Any]) -> bool:
+    """Whether the later-created run was created before the other one ended (Prefect's clock)."""
+    async with get_client() as prefect:
+        runs = [await prefect.read_flow_run(s.state_details.flow_run_id) for s in states]
+    ends = [r.end_time for r in runs if r.end_time is not None]
+    return bool(ends) and max(r.created for r in runs if r.created) < min(ends)
 
 
 async def _exception(state: Any) -> BaseException:
