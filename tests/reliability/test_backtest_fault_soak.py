@@ -10,10 +10,14 @@ The short soak runs in the normal suite; the long one is marked ``slow``
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-from quantconnect_emulator import FaultKind
+from quantconnect_emulator import EmulatorServer, FaultKind
+from quantconnect_emulator.resources.backtests import Backtests
 from tests.reliability.backtest_soak import (
     BacktestSoakFigures,
     NodeMode,
@@ -63,19 +67,50 @@ FORCED = [
 ]
 
 
+@contextmanager
+def nodes_busy_until_refused(server: EmulatorServer, timeout: float = 120.0) -> Iterator[None]:
+    """Every node looks busy until the first start is refused, then the nodes come back.
+
+    Whether runs overlap enough to meet a busy node on their own depends on the machine's load;
+    this makes the refusal (and the retry it needs) happen in every short soak. The public
+    settings cannot say "no node" (a real account has at least one), so the board is closed
+    directly; reopening goes through ``set_jobs``.
+    """
+    board = Backtests.of(server.emulator.account).board
+    board.configure(slots=0, reject_when_busy=True)
+    stop = threading.Event()
+
+    def reopen() -> None:
+        while not stop.wait(0.02):
+            if server.stats()["store"].get("backtests_refused_no_node", 0) > 0:
+                break
+        server.set_jobs(backtest_nodes=NODES)
+
+    watcher = threading.Thread(target=reopen, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout)
+
+
 async def run(strategy_runs: int, grid_runs: int, seed: int, concurrency: int,
-              node_mode: NodeMode = "reject") -> BacktestSoakFigures:
+              node_mode: NodeMode = "reject", refuse_first: bool = False) -> BacktestSoakFigures:
     with backtest_emulator(seed, strategy_runs + grid_runs, nodes=NODES,
                            node_mode=node_mode, backtest_seconds=BACKTEST_SECONDS) as server:
         faulty(server)
         for kind, path, count in FORCED:
             server.inject(kind, path=path, count=count)
-        return await run_backtest_soak(server, strategy_runs, grid_runs, concurrency)
+        if not refuse_first:
+            return await run_backtest_soak(server, strategy_runs, grid_runs, concurrency)
+        with nodes_busy_until_refused(server):
+            return await run_backtest_soak(server, strategy_runs, grid_runs, concurrency)
 
 
 async def test_short_backtest_fault_soak() -> None:
     figures = await run(SHORT_STRATEGY_RUNS, SHORT_GRID_RUNS, seed=16,
-                        concurrency=SHORT_CONCURRENCY)
+                        concurrency=SHORT_CONCURRENCY, refuse_first=True)
     check(figures, f"backtest fault soak: {figures.runs} runs, 20% faults, {SHORT_CONCURRENCY} "
                    f"at once, {NODES} nodes refusing when busy", completed_share=0.5)
     assert set(figures.faults) >= {kind.value for kind in ALL_FAULTS}
