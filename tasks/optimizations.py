@@ -17,7 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,6 +62,24 @@ def optimization_name(flow_run_id: str, label: str = "") -> str:
         'prefect 0b8e4c2e-1111-2222-3333-444455556666 sma'
     """
     return f"prefect {flow_run_id} {label}".strip()
+
+
+_RUN_IN_NAME = re.compile(
+    r"^prefect ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?: |$)", re.I
+)
+
+
+def optimization_run_id(name: str) -> uuid.UUID | None:
+    """The flow run id in a name :func:`optimization_name` made, or None for any other name.
+
+    Example:
+        >>> str(optimization_run_id("prefect 0b8e4c2e-1111-2222-3333-444455556666 sma"))
+        '0b8e4c2e-1111-2222-3333-444455556666'
+        >>> optimization_run_id("my optimization") is None
+        True
+    """
+    found = _RUN_IN_NAME.match(name)
+    return None if found is None else uuid.UUID(found[1])
 
 
 @task(name="estimate-optimization", task_run_name="estimate-optimization {name}",
@@ -315,8 +335,65 @@ async def abort_optimizations_in(
     return aborted
 
 
+@task(name="list-running-optimizations", task_run_name="list-running-optimizations",
+      **api_task_options())
+async def running_optimizations_in(
+    credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
+) -> dict[int, list[OptimizationSummary] | str]:
+    """For each project, its optimizations that still run (a read: safe to retry).
+
+    One project's failure is that project's answer (why it could not be listed), not the
+    batch's; a project already gone maps to ``[]``.
+    """
+    client = credentials.get_client()
+    limiter = anyio.CapacityLimiter(max_concurrency)
+    found: dict[int, list[OptimizationSummary] | str] = {}
+
+    async def one(project_id: int) -> None:
+        async with limiter:
+            try:
+                listed = await in_thread(client.optimizations.list, project_id)
+            except NotFoundError:
+                found[project_id] = []
+            except QuantConnectError as error:
+                found[project_id] = f"{type(error).__name__}: {error}"
+            else:
+                found[project_id] = [o for o in listed if not o.finished]
+
+    async with anyio.create_task_group() as group:
+        for project_id in project_ids:
+            group.start_soon(one, project_id)
+    return found
+
+
+@task(name="abort-optimizations", task_run_name="abort-optimizations",
+      **api_task_options())
+async def abort_optimizations(
+    credentials: QuantConnectCredentials, optimization_ids: list[str], max_concurrency: int = 4
+) -> dict[str, bool | str]:
+    """Abort these optimizations: for each, True if aborted, False if it had ended or was
+    gone, or why it could not be aborted (one failure does not undo the others' aborts, and a
+    retry of the task aborts again harmlessly)."""
+    client = credentials.get_client()
+    limiter = anyio.CapacityLimiter(max_concurrency)
+    done: dict[str, bool | str] = {}
+
+    async def one(optimization_id: str) -> None:
+        async with limiter:
+            try:
+                done[optimization_id] = await in_thread(_abort, client, optimization_id)
+            except QuantConnectError as error:
+                done[optimization_id] = f"{type(error).__name__}: {error}"
+
+    async with anyio.create_task_group() as group:
+        for optimization_id in optimization_ids:
+            group.start_soon(one, optimization_id)
+    return done
+
+
 __all__ = [
     "abort_optimization",
+    "abort_optimizations",
     "abort_optimizations_in",
     "abort_running_optimizations",
     "delete_optimization",
@@ -324,8 +401,10 @@ __all__ = [
     "find_optimization",
     "list_optimizations",
     "optimization_name",
+    "optimization_run_id",
     "read_optimization",
     "rename_optimization",
+    "running_optimizations_in",
     "start_optimization",
     "wait_for_optimization",
 ]

@@ -88,6 +88,12 @@ class SweepOptions(BaseModel):
         description="First abort the optimizations still running in each project (a leaked "
         "optimization bills for its nodes while it runs); off saves a request per project.",
     )
+    abort_orphaned_optimizations: bool = Field(
+        default=True,
+        description="In the matching projects the sweep keeps (younger than the TTL, or whose "
+        "run is active), abort the running optimizations whose own flow run Prefect shows as "
+        "ended (crashed, killed and marked, failed); costs a request per kept project.",
+    )
     max_concurrency: int = Field(
         default=DEFAULT_BATCH_CONCURRENCY,
         ge=1,

@@ -90,14 +90,19 @@ class SweepItem(BaseModel):
     name: str
     created: str
     age_minutes: float
-    action: Literal["would delete", "deleted", "purged", "failed", "spared"]
+    #: ``kept``: too young to remove, but orphaned optimizations of it were (or would be, in a
+    #: dry run) aborted.
+    action: Literal["would delete", "deleted", "purged", "failed", "spared", "kept"]
     error: str | None = None
     #: For a spared project: its flow run's state in Prefect (the run still owns it).
     run_state: str | None = None
     #: Backtests still running that were deleted before the project.
     backtests_stopped: int = 0
-    #: Optimizations still running that were aborted before the project.
+    #: Optimizations still running that were aborted (before the project, if it was removed).
     optimizations_aborted: int = 0
+    #: Of a kept project: its running optimizations whose own run had ended, aborted (or, in a
+    #: dry run, to abort).
+    orphaned_optimizations: list[str] = Field(default_factory=list)
 
 
 class SweepReport(BaseModel):
@@ -111,7 +116,9 @@ class SweepReport(BaseModel):
     spared: int = Field(default=0, description="Old enough, but their flow run still runs.")
     backtests_stopped: int = Field(default=0, description="Running backtests deleted first.")
     optimizations_aborted: int = Field(default=0,
-                                       description="Running optimizations aborted first.")
+                                       description="Running optimizations aborted.")
+    orphaned_optimizations_aborted: int = Field(
+        default=0, description="Of those, in projects the sweep kept: their own run had ended.")
     items: list[SweepItem] = Field(default_factory=list)
     seconds: float = 0.0
 

@@ -25,7 +25,7 @@ from prefect import Task, flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import State, StateType
 
 from flows.common.credentials import resolve_credentials
 from flows.common.session import IN_MEMORY_RESULTS
@@ -36,7 +36,12 @@ from quantconnect_client import Project
 from tasks import Outcome, delete_projects, list_projects
 from tasks.backtests import stop_running_backtests
 from tasks.credentials import QuantConnectCredentials
-from tasks.optimizations import abort_optimizations_in
+from tasks.optimizations import (
+    abort_optimizations,
+    abort_optimizations_in,
+    optimization_run_id,
+    running_optimizations_in,
+)
 
 #: States of a flow run that may still use its temporary project.
 ACTIVE_STATES = frozenset(
@@ -66,21 +71,79 @@ def select_orphans(projects: list[Project], options: SweepOptions, now: datetime
     return chosen
 
 
-async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
-    """Those of ``run_ids`` whose flow run Prefect shows as still active, with the state's name
-    (a run Prefect does not know is not active)."""
+async def run_states(run_ids: Iterable[UUID]) -> dict[UUID, State]:
+    """The states of those of ``run_ids`` that Prefect knows (and that have one)."""
     wanted = sorted(set(run_ids))
-    active: dict[UUID, str] = {}
+    states: dict[UUID, State] = {}
     async with get_client() as client:
         for start in range(0, len(wanted), _LOOKUP_CHUNK):
             chunk = wanted[start : start + _LOOKUP_CHUNK]
             runs = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=chunk)), limit=len(chunk)
             )
-            for run in runs:
-                if run.state is not None and run.state.type in ACTIVE_STATES:
-                    active[run.id] = str(run.state.name)
-    return active
+            states.update({run.id: run.state for run in runs if run.state is not None})
+    return states
+
+
+async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
+    """Those of ``run_ids`` whose flow run Prefect shows as still active, with the state's name
+    (a run Prefect does not know is not active)."""
+    return {run_id: str(state.name) for run_id, state in (await run_states(run_ids)).items()
+            if state.type in ACTIVE_STATES}
+
+
+async def _abort_orphaned_optimizations(
+    creds: QuantConnectCredentials, options: SweepOptions, projects: list[Project],
+    report: SweepReport, now: datetime,
+) -> None:
+    """Abort the optimizations still running in matching projects the sweep keeps (too young,
+    or their run still active) whose own run has ended: what a run killed outright left, which
+    bills until the project's TTL is up otherwise.
+
+    The owner is the run id in the optimization's name (:func:`optimization_name`), else the
+    project's. Only a run Prefect knows and shows as ended counts as dead: a run it does not
+    know may be another Prefect server's sharing the account and prefix, and its project waits
+    for the TTL as before. A project whose optimizations could not be checked or aborted keeps
+    an ``error`` on its row (the run then fails, so that someone looks: it may be billing).
+    """
+    if not projects:
+        return
+    listing, abort = options.retries.bind(running_optimizations_in, abort_optimizations)
+    found = await listing(creds, [p.project_id for p in projects], options.max_concurrency)
+    owners: dict[str, UUID] = {}
+    for project in projects:
+        jobs = found.get(project.project_id, [])
+        for job in [] if isinstance(jobs, str) else jobs:
+            owners[job.optimization_id] = (optimization_run_id(job.name)
+                                           or _run_id(project, options))
+    states = await run_states(owners.values())
+    dead = {job_id for job_id, owner in owners.items()
+            if owner in states and states[owner].type not in ACTIVE_STATES}
+    outcome: dict[str, bool | str] = {}
+    if dead and not options.dry_run:
+        outcome = await abort(creds, sorted(dead), options.max_concurrency)
+    rows = {item.project_id: item for item in report.items}
+    for project in projects:
+        jobs = found.get(project.project_id, [])
+        problems = [jobs] if isinstance(jobs, str) else []
+        ids = [] if isinstance(jobs, str) else [j.optimization_id for j in jobs
+                                                  if j.optimization_id in dead]
+        if not options.dry_run:
+            problems += [f"{i}: {outcome[i]}" for i in ids if isinstance(outcome[i], str)]
+            ids = [i for i in ids if outcome[i] is True]
+        if not ids and not problems:
+            continue
+        item = rows.get(project.project_id)
+        if item is None:
+            item = _planned(project, now)
+            item.action = "kept"
+            report.items.append(item)
+        item.orphaned_optimizations = ids
+        item.optimizations_aborted += 0 if options.dry_run else len(ids)
+        if problems:
+            item.error = "orphaned optimizations not aborted: " + "; ".join(problems)
+    report.orphaned_optimizations_aborted = sum(
+        len(item.orphaned_optimizations) for item in report.items) if not options.dry_run else 0
 
 
 async def _stop_backtests(
@@ -222,10 +285,18 @@ async def sweep_temporary_projects(
                 purged = deletions[item.project_id]
                 item.action = "failed" if item.error else ("purged" if purged else "deleted")
             logger.info("Swept %d/%d", start + len(batch), len(orphans))
+    if options.abort_orphaned_optimizations:
+        # The projects the sweep keeps: live, with this prefix, and not removed just now.
+        removed = {p.project_id for p in orphans}
+        staying = [p for p in projects if not p.is_deleted and p.project_id not in removed
+                   and temporary_run_id(p.name, options.name_prefix) is not None]
+        await _abort_orphaned_optimizations(creds, options, staying, report, now)
     report.deleted = sum(item.action in ("deleted", "purged") for item in report.items)
     report.backtests_stopped = sum(item.backtests_stopped for item in report.items)
     report.optimizations_aborted = sum(item.optimizations_aborted for item in report.items)
     report.failed = sum(item.action == "failed" for item in report.items)
+    unchecked = sum(item.action in ("kept", "spared") and item.error is not None
+                    for item in report.items)
     report.seconds = round(time.perf_counter() - started, 4)
     await acreate_table_artifact(
         table=report.table(),
@@ -234,10 +305,14 @@ async def sweep_temporary_projects(
             f"Sweep: {report.matched} matched, {report.deleted} removed, {report.failed} failed, "
             f"{report.spared} spared (their runs still run), "
             f"{report.backtests_stopped} running backtest(s) deleted and "
-            f"{report.optimizations_aborted} optimization(s) aborted first"
+            f"{report.optimizations_aborted} optimization(s) aborted, "
+            f"{report.orphaned_optimizations_aborted} of them orphans in kept projects"
             + (" (dry run)" if options.dry_run else "")
         ),
     )
     if report.failed:
         raise RuntimeError(f"{report.failed} of {report.matched} deletes failed; see the table")
+    if unchecked:
+        raise RuntimeError(f"the orphaned optimizations of {unchecked} kept project(s) could "
+                           "not be checked or aborted (they may still bill); see the table")
     return report
