@@ -3,6 +3,8 @@
 It only ever matches names the temporary flows make (``<prefix><flow run id>[-renamed]``, see
 ``flows.common.temporary``), and spares a project whose flow run Prefect still shows as active, so
 neither a short prefix nor a TTL of 0 can reach a user's own projects or a running flow's.
+In the matching projects it keeps (younger than the TTL), it aborts the optimizations still
+running whose own run Prefect shows as ended: a killed run's optimization bills until then.
 
 Example:
     >>> import asyncio
