@@ -8,6 +8,9 @@ import struct
 import threading
 import time
 from types import TracebackType
+from typing import TypeVar
+
+P = TypeVar("P", bound="CuttableProxy")
 
 
 class CuttableProxy:
@@ -69,7 +72,7 @@ class CuttableProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
-    def __enter__(self) -> CuttableProxy:
+    def __enter__(self: P) -> P:
         return self
 
     def __exit__(
