@@ -49,6 +49,7 @@ import urllib3
 from .errors import (
     ConnectionFailedError,
     NotFoundError,
+    RateLimitedError,
     RequestRejectedError,
     RequestTimeoutError,
     ServiceUnavailableError,
@@ -65,7 +66,7 @@ from .models.objectstore import (
 from .multipart import CHUNK_BYTES, MultipartUpload
 from .polling import poll
 from .redaction import redact_url
-from .transport import limit_socket_wait
+from .transport import limit_socket_wait, retry_after_seconds
 from .validation import validate_job_id
 
 if TYPE_CHECKING:
@@ -528,6 +529,14 @@ class ObjectStoreAPI:
                         f"The download link answered HTTP {response.status_code}",
                         endpoint="/object/get",
                         status_code=response.status_code,
+                    )
+                if response.status_code == 429:
+                    raise RateLimitedError(
+                        "The download link answered HTTP 429 (too many requests)",
+                        endpoint="/object/get",
+                        status_code=429,
+                        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                        request_sent=False,
                     )
                 if response.status_code != 200:
                     raise RequestRejectedError(
