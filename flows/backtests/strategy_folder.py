@@ -38,8 +38,10 @@ from pydantic import BaseModel, Field
 from flows.common.folders import (
     FolderProblemsError,
     kind_of,
-    resolve_folder,
     walk_files,
+)
+from flows.common.folders import (
+    resolve_folder as resolve_folder,  # part of this module's interface too
 )
 from flows.common.folders import unreadable as _unreadable
 from quantconnect_client import ValidationError
