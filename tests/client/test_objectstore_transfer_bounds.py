@@ -123,9 +123,10 @@ def test_a_download_slower_than_the_minimum_rate_fails_and_leaves_no_file(
 ) -> None:
     quick_get.seed("data/prices.bin", os.urandom(300_000))
     target = tmp_path / "out" / "prices.bin"
-    # 40 kB/s never stalls a read (16 kB every 0.4 s), but is a tenth of the 400 kB/s asked
-    # for: each attempt is cut at 1.5 s + 300 kB at 400 kB/s, when a third has arrived.
-    slow = Timeouts(connect=0.5, read=1.0, min_transfer_rate=400_000)
+    # 40 kB/s never stalls a read (16 kB every 0.4 s, the read timeout is 2 s), but is a tenth
+    # of the 400 kB/s asked for: each attempt is cut at 2.5 s + 300 kB at 400 kB/s, when less
+    # than half has arrived.
+    slow = Timeouts(connect=0.5, read=2.0, min_transfer_rate=400_000)
     with ThrottledProxy(qc_emulator.port, download_rate=40_000) as proxy, through(
         proxy, qc_emulator, timeouts=slow
     ) as client, pytest.raises(RequestTimeoutError) as raised:
