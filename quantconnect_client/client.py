@@ -157,7 +157,11 @@ class QuantConnectClient:
             settings.api_token,
             organization_id=settings.organization_id,
             base_url=settings.base_url,
-            timeouts=Timeouts(settings.connect_timeout, settings.read_timeout),
+            timeouts=Timeouts(
+                settings.connect_timeout,
+                settings.read_timeout,
+                min_transfer_rate=settings.min_transfer_rate,
+            ),
             retry=RetryPolicy(max_attempts=settings.max_attempts),
             pool_size=pool_size,
             max_response_bytes=settings.max_response_bytes,
@@ -259,6 +263,7 @@ class QuantConnectClient:
         *,
         reconcile: Callable[[], T | None] | None = None,
         raise_at_once: tuple[type[TransientError], ...] = (),
+        attempt_seconds: float | None = None,
     ) -> T:
         """Run ``attempt`` under the client's retry policy, within one call's time bound.
 
@@ -269,8 +274,14 @@ class QuantConnectClient:
                 applied, it looks at the service's state and returns the result if the write
                 took effect (then nothing is sent again), or None to send it again.
             raise_at_once: Transient errors the caller handles itself (not retried).
+            attempt_seconds: The bound of one attempt, when it is not one request's (a
+                transfer's, :meth:`Timeouts.transfer`): the call's bound is that many attempts
+                and the waits between them.
         """
-        with operation_budget(self.call_bound):
+        bound = self.call_bound if attempt_seconds is None else self.retry.call_bound(
+            attempt_seconds
+        )
+        with operation_budget(bound):
             return retry_call(
                 attempt,
                 policy=self.retry,

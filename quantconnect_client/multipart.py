@@ -81,7 +81,12 @@ class MultipartUpload:
 
 
 class MultipartBody:
-    """One attempt's body: ``read(n)`` streams it; ``len()`` gives its length."""
+    """One attempt's body: ``read(n)`` streams it; ``len()`` gives its length.
+
+    Attributes:
+        sent: Bytes read out of it so far (handed to the connection; the link may not have
+            carried them all yet).
+    """
 
     def __init__(
         self, head: bytes, opener: Callable[[], IO[bytes]], size: int, tail: bytes
@@ -89,6 +94,7 @@ class MultipartBody:
         self._length = len(head) + size + len(tail)
         self._chunks = self._generate(head, opener, size, tail)
         self._pending = memoryview(b"")
+        self.sent = 0
 
     def __len__(self) -> int:
         return self._length
@@ -107,11 +113,13 @@ class MultipartBody:
         if size < 0:
             rest = bytes(self._pending) + b"".join(self._chunks)
             self._pending = memoryview(b"")
+            self.sent += len(rest)
             return rest
         if not self._pending:
             self._pending = memoryview(next(self._chunks, b""))
         out = bytes(self._pending[:size])
         self._pending = self._pending[size:]
+        self.sent += len(out)
         return out
 
     @staticmethod

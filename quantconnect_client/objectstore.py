@@ -5,6 +5,13 @@ Uploads and downloads are streamed: an upload reads its file in chunks into a mu
 next to the destination and unpacks the entry from there, so neither holds a whole object in
 memory. Keys and sizes are checked before any request.
 
+How long a transfer may take grows with its size (:meth:`~quantconnect_client.Timeouts.transfer`:
+one request's bound plus the size at ``QC_MIN_TRANSFER_RATE``), so a large file on a slow link is
+sent and fetched whole; a stalled one still fails soon, as a retried
+:class:`~quantconnect_client.RequestTimeoutError`: an upload whose link takes no block for the
+connect timeout, a download that receives nothing for the read timeout or falls below the
+minimum rate on average.
+
 Why a retried upload never leaves two versions or half a file: the service keeps one object per
 key and an upload replaces it whole (a body cut short is not stored), so sending the same content
 again is harmless; and when an answer is lost after the body went out, the upload is first looked
@@ -30,16 +37,19 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 import requests
+import urllib3
 
 from .errors import (
     ConnectionFailedError,
     NotFoundError,
+    RateLimitedError,
     RequestRejectedError,
     RequestTimeoutError,
     ServiceUnavailableError,
@@ -56,6 +66,7 @@ from .models.objectstore import (
 from .multipart import CHUNK_BYTES, MultipartUpload
 from .polling import poll
 from .redaction import redact_url
+from .transport import limit_socket_wait, retry_after_seconds
 from .validation import validate_job_id
 
 if TYPE_CHECKING:
@@ -262,7 +273,12 @@ class ObjectStoreAPI:
                 return UploadResult(key, size, md5, reconciled=True)
             return None
 
-        return self._client.with_retries("/object/set", attempt, reconcile=already_stored)
+        return self._client.with_retries(
+            "/object/set",
+            attempt,
+            reconcile=already_stored,
+            attempt_seconds=self._client.timeouts.transfer(upload.length),
+        )
 
     # -------------------------------------------------------------------------- reads
 
@@ -465,7 +481,14 @@ class ObjectStoreAPI:
         url = self.wait_get(job, organization_id=organization, timeout=timeout)
         where.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=where) as spool:
-            self._client.with_retries("/object/get (download)", lambda: self._fetch(url, spool))
+            # The zip's size is known only from its answer: the call may last as long as the
+            # largest accepted download takes at the minimum rate, and each attempt is cut at
+            # its own size's bound (or a stall) by _fetch.
+            self._client.with_retries(
+                "/object/get (download)",
+                lambda: self._fetch(url, spool),
+                attempt_seconds=self._client.timeouts.transfer(self.max_download_bytes),
+            )
             spool.seek(0)
             try:
                 archive = zipfile.ZipFile(spool)
@@ -477,12 +500,23 @@ class ObjectStoreAPI:
                 yield archive
 
     def _fetch(self, url: str, sink: IO[bytes]) -> int:
-        """One attempt at the link (no API headers: it is presigned); bytes written."""
+        """One attempt at the link (no API headers: it is presigned); bytes written.
+
+        Bounded by size, not by one request's time: the attempt may take
+        :meth:`~quantconnect_client.Timeouts.transfer` of the zip's declared length (of the
+        bytes received so far, without one), and no read may wait longer than the read timeout.
+
+        Raises:
+            RequestTimeoutError: The download stalled or was slower than the minimum rate.
+            ConnectionFailedError: The connection dropped, or the body ended short.
+        """
         self._client.metrics.add("requests")
         sink.seek(0)
         sink.truncate()
         timeouts = self._client.timeouts
         shown = redact_url(url.split("?", 1)[0])
+        started = time.monotonic()
+        written = 0
         try:
             with requests.get(
                 url,
@@ -496,6 +530,14 @@ class ObjectStoreAPI:
                         endpoint="/object/get",
                         status_code=response.status_code,
                     )
+                if response.status_code == 429:
+                    raise RateLimitedError(
+                        "The download link answered HTTP 429 (too many requests)",
+                        endpoint="/object/get",
+                        status_code=429,
+                        retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                        request_sent=False,
+                    )
                 if response.status_code != 200:
                     raise RequestRejectedError(
                         f"The download link {shown} answered HTTP {response.status_code} "
@@ -503,25 +545,73 @@ class ObjectStoreAPI:
                         endpoint="/object/get",
                         status_code=response.status_code,
                     )
-                written = 0
-                for chunk in response.iter_content(CHUNK_BYTES):
+                declared = response.headers.get("Content-Length", "")
+                encoded = response.headers.get("Content-Encoding", "identity").lower()
+                # An encoded body's length is not the length of what is written.
+                expected = int(declared) if declared.isdigit() and encoded == "identity" else None
+                if expected is not None and expected > self.max_download_bytes:
+                    raise self._too_large()
+                raw = response.raw
+                while True:
+                    allowed = timeouts.transfer(max(expected or 0, written + CHUNK_BYTES))
+                    left = started + allowed - time.monotonic()
+                    if left <= 0:
+                        raise self._too_slow(shown, written, expected, started)
+                    limit_socket_wait(raw, min(left, timeouts.read))
+                    try:
+                        chunk = raw.read1(CHUNK_BYTES, decode_content=True)
+                    except urllib3.exceptions.ReadTimeoutError:
+                        if started + allowed - time.monotonic() <= 0:
+                            raise self._too_slow(shown, written, expected, started) from None
+                        raise RequestTimeoutError(
+                            f"The download from {shown} stalled: no data for {timeouts.read:g} "
+                            f"s after {written:,} bytes",
+                            endpoint="/object/get",
+                        ) from None
+                    if not chunk:
+                        break
                     written += len(chunk)
                     if written > self.max_download_bytes:
-                        raise ValidationError(
-                            f"The download is larger than {self.max_download_bytes:,} bytes "
-                            "(see max_download_bytes)"
-                        )
+                        raise self._too_large()
                     sink.write(chunk)
+                if expected is not None and written != expected:
+                    # Never a truncated zip handed on (it might even open: a zip is read from
+                    # its end, and a short body could still end in a central directory).
+                    raise ConnectionFailedError(
+                        f"The download from {shown} ended after {written:,} of its {expected:,} "
+                        "bytes",
+                        endpoint="/object/get",
+                    )
                 return written
-        except requests.exceptions.Timeout:
+        except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
             raise RequestTimeoutError(
-                f"The download from {shown} stalled", endpoint="/object/get"
-            ) from None
-        except requests.exceptions.RequestException:
-            raise ConnectionFailedError(
-                f"The download from {shown} failed before it was complete",
+                f"The download from {shown} stalled after {written:,} bytes",
                 endpoint="/object/get",
             ) from None
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+            raise ConnectionFailedError(
+                f"The download from {shown} failed before it was complete ({written:,} bytes "
+                "received)",
+                endpoint="/object/get",
+            ) from None
+
+    def _too_large(self) -> ValidationError:
+        return ValidationError(
+            f"The download is larger than {self.max_download_bytes:,} bytes "
+            "(see max_download_bytes)"
+        )
+
+    def _too_slow(
+        self, shown: str, written: int, expected: int | None, started: float
+    ) -> RequestTimeoutError:
+        rate = self._client.timeouts.min_transfer_rate
+        of = f" of {expected:,}" if expected is not None else ""
+        return RequestTimeoutError(
+            f"The download from {shown} is slower than the minimum rate of {rate:,.0f} bytes/s "
+            f"(QC_MIN_TRANSFER_RATE): {written:,}{of} bytes in "
+            f"{time.monotonic() - started:.1f} s",
+            endpoint="/object/get",
+        )
 
 
 def _extract(archive: zipfile.ZipFile, name: str, target: Path) -> None:

@@ -16,14 +16,18 @@ from .redaction import has_userinfo
 
 #: The real service.
 DEFAULT_BASE_URL = "https://www.quantconnect.com/api/v2"
+#: The slowest average speed of an upload or download that is still waited for, in bytes per
+#: second (64 KiB/s, about 0.5 Mbit/s): a transfer's time bound grows with its size at this
+#: rate, so a large file on a slow link is not cut at one request's bound.
+DEFAULT_MIN_TRANSFER_RATE = 64 * 1024
 
 
 class QuantConnectSettings(BaseSettings):
     """Where and as whom to reach QuantConnect.
 
     Every field reads ``QC_<FIELD>`` (``QC_USER_ID``, ``QC_API_TOKEN``, ``QC_ORGANIZATION_ID``,
-    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MAX_ATTEMPTS``,
-    ``QC_MAX_RESPONSE_BYTES``) from the
+    ``QC_BASE_URL``, ``QC_CONNECT_TIMEOUT``, ``QC_READ_TIMEOUT``, ``QC_MIN_TRANSFER_RATE``,
+    ``QC_MAX_ATTEMPTS``, ``QC_MAX_RESPONSE_BYTES``) from the
     environment or from ``.env`` in the working directory. A value that fails validation is
     not echoed in the error (a token pasted into the wrong variable must not be printed).
     """
@@ -44,6 +48,14 @@ class QuantConnectSettings(BaseSettings):
     base_url: str = Field(default=DEFAULT_BASE_URL, description="API root URL.")
     connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to connect.")
     read_timeout: float = Field(default=30.0, gt=0, description="Seconds to wait for an answer.")
+    min_transfer_rate: float = Field(
+        default=DEFAULT_MIN_TRANSFER_RATE,
+        gt=0,
+        description=(
+            "Slowest average upload or download speed waited for (bytes per second); a "
+            "transfer's time bound grows with its size at this rate."
+        ),
+    )
     max_attempts: int = Field(
         default=3, ge=1, le=10, description="Attempts per call for transient failures."
     )

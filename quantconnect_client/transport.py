@@ -5,7 +5,9 @@ lists. It never retries (that is :func:`quantconnect_client.retry.retry_call`'s 
 follows a redirect. Every attempt has a wall-clock bound (``Timeouts.attempt``, and no more than
 the active :func:`~quantconnect_client.budget.operation_budget` leaves) over all its phases, from
 sending to the body's last byte (:mod:`quantconnect_client.deadline` cuts it), not only a bound
-per socket read, and every answer a size cap (after decompression).
+per socket read, and every answer a size cap (after decompression). An upload's bound grows with
+its size (:meth:`Timeouts.transfer`), while a stalled one still fails at once: each block of the
+body must be taken by the link within the connect timeout.
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ from .errors import (
     TransientError,
     UnexpectedResponseError,
 )
-from .multipart import MultipartUpload
+from .multipart import MultipartBody, MultipartUpload
 from .redaction import has_userinfo, redact_url, scrub
+from .settings import DEFAULT_MIN_TRANSFER_RATE
 
 logger = logging.getLogger("quantconnect_client")
 
@@ -88,16 +91,29 @@ class Timeouts:
         read: Seconds to wait for each read of the answer.
         total: Wall-clock bound of the whole attempt, connection to last byte (default:
             ``connect + read``), so a server that trickles its answer cannot hold a call.
+        min_transfer_rate: The slowest average speed (bytes per second) an upload or a
+            download may have: its attempt's bound is :meth:`transfer` of its size.
     """
 
     connect: float = 5.0
     read: float = 30.0
     total: float | None = None
+    min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE
 
     @property
     def attempt(self) -> float:
         """The wall-clock bound of one attempt."""
         return self.total if self.total is not None else self.connect + self.read
+
+    def transfer(self, size: int) -> float:
+        """The wall-clock bound of one attempt that moves ``size`` bytes: one attempt's bound
+        plus the time ``size`` takes at :attr:`min_transfer_rate`.
+
+        Example:
+            >>> Timeouts(connect=5, read=30, min_transfer_rate=1_000_000).transfer(50_000_000)
+            85.0
+        """
+        return self.attempt + max(0, size) / self.min_transfer_rate
 
 
 @dataclass(frozen=True)
@@ -236,7 +252,9 @@ class Transport:
     def _send(
         self, endpoint: str, payload: dict[str, Any] | None, upload: MultipartUpload | None = None
     ) -> Answer:
-        bound = self.timeouts.attempt
+        # An upload's bound grows with its size: one attempt's bound alone would make a large
+        # file on a slow link impossible to send.
+        bound = self.timeouts.attempt if upload is None else self.timeouts.transfer(upload.length)
         left = remaining_budget()
         if left is not None:
             bound = max(0.001, min(bound, left))
@@ -261,13 +279,20 @@ class Transport:
         upload: MultipartUpload | None = None,
     ) -> requests.Response:
         """Send the request and read the answer's status line and headers."""
-        timeout = (min(self.timeouts.connect, bound), min(self.timeouts.read, bound))
+        read = self.timeouts.read
+        if upload is not None:
+            # The last part of the body may sit in socket buffers when the client has handed it
+            # over: the link is still carrying it while the answer is waited for.
+            read += upload.length / self.timeouts.min_transfer_rate
+        timeout = (min(self.timeouts.connect, bound), min(read, bound))
         shown = redact_url(self.base_url)
         headers = self.signer.headers()  # fresh for every attempt, whatever the body
         body: dict[str, Any] = {"json": payload or {}}
+        sending: MultipartBody | None = None
         if upload is not None:
             headers["Content-Type"] = upload.content_type
-            body = {"data": upload.open()}
+            sending = upload.open()
+            body = {"data": sending}
         try:
             return self.session.post(
                 f"{self.base_url}{endpoint}",
@@ -300,6 +325,15 @@ class Transport:
             if isinstance(error, _UNUSABLE_URL):
                 raise ConfigurationError(
                     f"Unusable base URL {shown!r}: {type(error).__name__}", endpoint=endpoint
+                ) from None
+            if sending is not None and _timed_out(error) and not never_reached_service(error):
+                # urllib3 sends the body under the connect timeout, block by block: a link that
+                # took nothing for that long has stalled (a slow one keeps taking blocks).
+                raise RequestTimeoutError(
+                    f"The upload to {shown} stalled: the link took no data for "
+                    f"{timeout[0]:g} s, about {sending.sent:,} of {len(sending):,} bytes "
+                    "sent; the service stores no part of an incomplete body",
+                    endpoint=endpoint,
                 ) from None
             # Chained errors would carry urllib3's texts (with the URL) into tracebacks; the
             # reason and whether the request went out are kept instead.
@@ -337,7 +371,7 @@ class Transport:
                 left = watch.deadline - time.monotonic()
                 if left <= 0 or watch.expired:
                     break
-                _limit_socket_wait(raw, min(left, self.timeouts.read))
+                limit_socket_wait(raw, min(left, self.timeouts.read))
                 chunk = raw.read1(_CHUNK_BYTES, decode_content=True)
                 if not chunk:
                     if watch.expired:  # the end we saw may be the cut, not the answer's
@@ -592,7 +626,13 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when - time.time())
 
 
-def _limit_socket_wait(raw: Any, seconds: float) -> None:
+def _timed_out(error: BaseException) -> bool:
+    """True when a socket timeout is in ``error``'s chain (``socket.timeout`` is
+    ``TimeoutError``)."""
+    return any(isinstance(e, TimeoutError) for e in _chain(error))
+
+
+def limit_socket_wait(raw: Any, seconds: float) -> None:
     """Let the next socket read wait no longer than ``seconds`` (the attempt's time left)."""
     sock = getattr(getattr(raw, "_connection", None), "sock", None)
     if sock is not None:

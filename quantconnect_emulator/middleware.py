@@ -13,6 +13,10 @@ Wraps the FastAPI routes. For a request under ``/api/v2`` it
    whose signature holds, the ``projectId``/``name`` of its parameters (an unauthenticated
    body is never parsed for the log).
 
+The Object Store's download links (:data:`LINK_PREFIX`, handed out by ``/object/get``) get the
+same latency and faults, logged and counted under :data:`LINK_PATH`, with no signature or rate
+limit (a presigned link fails as a storage service does, not as the API).
+
 Every other path (the control plane under ``/_emulator``, its docs) is served
 only to requests whose ``Host`` names this machine — a loopback name or
 address, the bound host, or one of ``allowed_hosts`` — else HTTP 421 (a
@@ -74,6 +78,10 @@ _HTML_503 = b"""<!DOCTYPE html>
 </body>
 </html>
 """
+
+#: The download links ``/object/get`` hands out, and the path they are logged and faulted under.
+LINK_PREFIX = "/_emulator/objectstore/download/"
+LINK_PATH = "/object/get/download"
 
 # ---------------------------------------------------------------- drop logging
 
@@ -257,9 +265,41 @@ class EmulatorMiddleware:
                     [(b"content-type", b"application/json")],
                 )
                 return
+            if path.startswith(LINK_PREFIX) and scope["method"] == "GET":
+                await self._serve_link(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         await self._serve_api(scope, receive, send)
+
+    async def _serve_link(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A download link: latency and faults as for the API, then the route."""
+        faults = self.emulator.faults
+        exchange = _Exchange(
+            self.emulator,
+            send,
+            faults.begin(LINK_PATH),
+            {
+                "monotonic": time.monotonic(),
+                "wall_time": datetime_iso(datetime.now(timezone.utc)),
+                "method": "GET",
+                "path": LINK_PATH,
+                "timestamp": None,
+                "status": None,
+                "fault": None,
+                "project_id": None,
+                "name": None,
+            },
+        )
+        try:
+            kind = faults.choose_fault(LINK_PATH)
+            exchange.entry["fault"] = kind.value if kind is not None else None
+            delay = faults.latency_seconds()
+            if delay > 0:
+                await self._wait(delay, receive, exchange.flight)
+            await self._respond(kind, scope, b"", receive, exchange)
+        finally:
+            exchange.finish()
 
     def _host_allowed(self, host: str) -> bool:
         config = self.emulator.config

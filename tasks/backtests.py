@@ -40,7 +40,7 @@ from quantconnect_client.errors import (
     WaitTimeoutError,
 )
 from quantconnect_client.excerpt import excerpt_lines
-from quantconnect_client.models import Backtest, BacktestSummary, Compile
+from quantconnect_client.models import Backtest, BacktestSummary, Compile, Insight
 from quantconnect_client.parameters import BacktestParameters, lean_parameters
 from quantconnect_client.schedules import ProgressSchedule
 
@@ -56,6 +56,8 @@ EQUITY_SERIES = "Equity"
 #: Points of the equity curve asked for: every day of a twenty-year daily backtest, and as
 #: many as the report may draw (it downsamples to ``max_chart_points``, at most 5000).
 EQUITY_POINTS = 5000
+#: Insights :func:`read_insights` reads at most by default (ten pages of 100).
+MAX_READ_INSIGHTS = 1000
 
 #: The most characters of a backtest's parameters its start's log line shows.
 MAX_LOGGED_PARAMETERS = 300
@@ -485,6 +487,19 @@ async def read_equity(
     )
     series = chart.series.get(EQUITY_SERIES)
     return series.points() if series is not None else []
+
+
+@task(name="read-insights", task_run_name="read-insights {backtest_id}", **api_task_options())
+async def read_insights(
+    credentials: QuantConnectCredentials,
+    project_id: int,
+    backtest_id: str,
+    limit: int = MAX_READ_INSIGHTS,
+) -> list[Insight]:
+    """The backtest's first ``limit`` insights (pages of 100; fewer if it has fewer)."""
+    return await in_thread(
+        credentials.get_client().backtests.insights, project_id, backtest_id, 0, limit
+    )
 
 
 @task(name="delete-backtest", task_run_name="delete-backtest {backtest_id}", **api_task_options())

@@ -37,8 +37,13 @@ from .retries import api_task_options
 #: this is not a prefix a sync should own.
 MAX_LISTED_FOLDERS = 2_000
 
+#: Options of the tasks that move one file: no Prefect timeout, because a fixed one would cut a
+#: large file on a slow link (the client bounds each transfer by its size at
+#: ``QC_MIN_TRANSFER_RATE`` and fails a stalled one, and a download's job wait by ``timeout``).
+TRANSFER_TASK_OPTIONS = {**api_task_options(), "timeout_seconds": None}
 
-@task(name="upload-object", task_run_name="upload-object {key}", **api_task_options())
+
+@task(name="upload-object", task_run_name="upload-object {key}", **TRANSFER_TASK_OPTIONS)
 async def upload_object(
     credentials: QuantConnectCredentials,
     key: str,
@@ -87,7 +92,7 @@ async def list_objects(
     return await in_thread(client.object_store.list, path, organization_id=organization_id)
 
 
-@task(name="download-object", task_run_name="download-object {key}", **api_task_options())
+@task(name="download-object", task_run_name="download-object {key}", **TRANSFER_TASK_OPTIONS)
 async def download_object(
     credentials: QuantConnectCredentials,
     key: str,
@@ -97,6 +102,9 @@ async def download_object(
 ) -> str:
     """Download one file to ``destination`` (a job, waited for; then the file, streamed);
     returns the path written.
+
+    ``timeout`` bounds the job's wait; the transfer after it is bounded by its size
+    (``QC_MIN_TRANSFER_RATE``), not by a fixed task timeout.
 
     Raises:
         NotFoundError: No such key (permanent).
@@ -300,6 +308,7 @@ async def delete_objects(
 
 __all__ = [
     "MAX_LISTED_FOLDERS",
+    "TRANSFER_TASK_OPTIONS",
     "delete_object",
     "delete_objects",
     "download_object",

@@ -28,6 +28,7 @@ from quantconnect_client import DEFAULT_BASE_URL, Insight, QuantConnectError, Va
 from quantconnect_client.excerpt import excerpt, excerpt_lines
 from quantconnect_client.parameters import lean_text
 from quantconnect_client.validation import validate_job_id
+from tasks.backtests import MAX_READ_INSIGHTS as TASK_MAX_READ_INSIGHTS
 
 #: The report's first table, in this order (LEAN's statistic names).
 HEADLINE_STATISTICS: tuple[str, ...] = (
@@ -128,8 +129,9 @@ def shown_parameters(parameters: Mapping[str, str | int | float]) -> str:
 MAX_LISTED_SYNC_CHANGES = 20
 #: Insights listed one per row in the report (the summary counts them all).
 MAX_LISTED_INSIGHTS = 20
-#: Insights a report reads at most (ten pages of 100): a report counts "at least" beyond.
-MAX_READ_INSIGHTS = 1000
+#: Insights a report reads at most (the task's default, ten pages of 100): a report counts
+#: "at least" beyond.
+MAX_READ_INSIGHTS = TASK_MAX_READ_INSIGHTS
 
 
 class InsightSummary(BaseModel):

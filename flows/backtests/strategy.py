@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anyio
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.runtime import flow_run as current_flow_run
 
@@ -75,20 +75,19 @@ from quantconnect_client.errors import (
     BuildError,
 )
 from quantconnect_client.excerpt import excerpt
-from quantconnect_client.models import Backtest, Insight
+from quantconnect_client.models import Backtest
 from quantconnect_client.parameters import lean_text
-from tasks._run import in_thread
 from tasks.backtests import (
     backtest_name,
     compile_project,
     delete_backtest,
     read_backtest,
     read_equity,
+    read_insights,
     start_backtest,
     wait_for_backtest,
 )
 from tasks.credentials import QuantConnectCredentials
-from tasks.retries import api_task_options
 
 
 def _describe(error: BaseException) -> str:
@@ -152,18 +151,6 @@ async def sync_data(
             f"and {len(changed) - MAX_LISTED_SYNC_CHANGES} more (see the sync's table artifact)"
         )
     return synced
-
-
-# Here rather than in tasks/backtests.py only because that module belongs to another change
-# at the time of writing: it moves there with the other backtest reads.
-@task(name="read-insights", task_run_name="read-insights {backtest_id}", **api_task_options())
-async def read_insights(
-    credentials: QuantConnectCredentials, project_id: int, backtest_id: str,
-    limit: int = MAX_READ_INSIGHTS,
-) -> list[Insight]:
-    """The backtest's first ``limit`` insights (pages of 100; fewer if it has fewer)."""
-    return await in_thread(credentials.get_client().backtests.insights, project_id,
-                           backtest_id, 0, limit)
 
 
 async def insight_summary(

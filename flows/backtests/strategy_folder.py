@@ -35,6 +35,15 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from flows.common.folders import (
+    FolderProblemsError,
+    kind_of,
+    walk_files,
+)
+from flows.common.folders import (
+    resolve_folder as resolve_folder,  # part of this module's interface too
+)
+from flows.common.folders import unreadable as _unreadable
 from quantconnect_client import ValidationError
 from quantconnect_client.validation import validate_file_name
 
@@ -44,30 +53,18 @@ from quantconnect_client.validation import validate_file_name
 MAX_SOURCE_FILE_BYTES = 1_000_000
 #: More files than this is almost surely the wrong folder (a whole repository, a virtualenv).
 MAX_SOURCE_FILES = 200
-#: Problems the error's message lists (all of them are in its ``problems``).
-MAX_LISTED_PROBLEMS = 10
 #: The file LEAN starts from, by project language.
 ALGORITHM_FILES: dict[str, str] = {"Py": "main.py", "C#": "Main.cs"}
 SOURCE_SUFFIXES: dict[str, str] = {"Py": ".py", "C#": ".cs"}
-#: The repository checkout: relative strategy folders are resolved against it, whatever the
-#: worker's working directory.
-CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 
 Language = Literal["Py", "C#"]
 
 
-class StrategyFolderError(ValidationError):
+class StrategyFolderError(FolderProblemsError):
     """The strategy folder cannot be uploaded as it is; ``problems`` lists every reason."""
 
     def __init__(self, folder: Path, problems: list[str]) -> None:
-        # The message stays readable for a folder with hundreds of problems (``/``, say);
-        # ``problems`` keeps them all.
-        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
-        if len(problems) > MAX_LISTED_PROBLEMS:
-            listed += f"; and {len(problems) - MAX_LISTED_PROBLEMS} more"
-        super().__init__(f"Strategy folder {str(folder)!r} cannot be uploaded: {listed}")
-        self.folder = folder
-        self.problems = problems
+        super().__init__(folder, problems, f"Strategy folder {str(folder)!r} cannot be uploaded")
 
 
 class StrategyFile(BaseModel):
@@ -102,26 +99,10 @@ class StrategySource(BaseModel):
         return sha.hexdigest()[:12]
 
 
-def resolve_folder(folder: str | Path) -> Path:
-    """An absolute folder as given; a relative one inside the checkout."""
-    path = Path(folder).expanduser()
-    return path if path.is_absolute() else CHECKOUT_ROOT / path
-
-
 #: A strategy folder holding more entries than this (files and folders, hidden and cache
 #: folders counted once, not entered) is not looked through further: it is the wrong folder (a
 #: home directory, ``/``), and walking it whole would take minutes before the same refusal.
 MAX_FOLDER_ENTRIES = 20_000
-_FILE_KINDS = {
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
-
-
-def _unreadable(name: str, error: OSError) -> str:
-    return f"{name} cannot be read ({error.strerror or type(error).__name__})"
 
 
 def _language(path: Path, problems: list[str]) -> Language | None:
@@ -154,57 +135,20 @@ def _language(path: Path, problems: list[str]) -> Language | None:
     return present[0]
 
 
-def _hidden(name: str) -> bool:
-    return any(part.startswith(".") or part == "__pycache__" for part in name.split("/"))
-
-
 def _walk(path: Path, problems: list[str], skipped: list[str]) -> list[str]:
-    """The regular files under ``path`` (names relative to it, sorted).
+    """The regular files under ``path`` (names relative to it, sorted); a link or a special
+    file is skipped and listed (:func:`flows.common.folders.walk_files`)."""
 
-    Never follows a link, never opens anything but a folder, never enters a hidden or cache
-    folder; an entry that cannot be examined is a problem naming it.
-    """
-    files: list[str] = []
-    seen = 0
-    pending = [""]
-    while pending:
-        folder = pending.pop()
-        try:
-            with os.scandir(path / folder if folder else path) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
-        except OSError as error:
-            problems.append(_unreadable(f"{folder}/" if folder else "the folder", error))
-            continue
-        inner: list[str] = []
-        for entry in entries:
-            seen += 1
-            if seen > MAX_FOLDER_ENTRIES:
-                problems.append(
-                    f"more than {MAX_FOLDER_ENTRIES} files and folders: stopped looking (is it "
-                    "the strategy's folder?)"
-                )
-                return sorted(files)
-            name = f"{folder}/{entry.name}" if folder else entry.name
-            try:
-                mode = entry.stat(follow_symlinks=False).st_mode
-            except OSError as error:
-                problems.append(_unreadable(name, error))
-                continue
-            if _hidden(name):
-                skipped.append(f"{name}{'/' if stat.S_ISDIR(mode) else ''} (hidden or cache)")
-            elif stat.S_ISLNK(mode):
-                # A link may point anywhere on the worker: never upload what it points to.
-                if name not in ALGORITHM_FILES.values():  # that one is a problem already
-                    skipped.append(f"{name} (symbolic link)")
-            elif stat.S_ISDIR(mode):
-                inner.append(name)
-            elif stat.S_ISREG(mode):
-                files.append(name)
-            else:
-                kind = _FILE_KINDS.get(stat.S_IFMT(mode), "not a regular file")
-                skipped.append(f"{name} (not a regular file: {kind})")
-        pending.extend(reversed(inner))
-    return sorted(files)
+    def skip(name: str, mode: int) -> None:
+        if stat.S_ISLNK(mode):
+            # A link may point anywhere on the worker: never upload what it points to.
+            if name not in ALGORITHM_FILES.values():  # that one is a problem already
+                skipped.append(f"{name} (symbolic link)")
+        else:
+            skipped.append(f"{name} (not a regular file: {kind_of(mode)})")
+
+    return walk_files(path, problems, skipped, max_entries=MAX_FOLDER_ENTRIES, other=skip,
+                      hint=" (is it the strategy's folder?)")
 
 
 def _read_source(path: Path, name: str, problems: list[str]) -> str | None:

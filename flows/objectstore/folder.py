@@ -30,6 +30,13 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from flows.common.folders import (
+    FolderProblemsError,
+    kind_of,
+    resolve_folder,
+    unreadable,
+    walk_files,
+)
 from quantconnect_client import ValidationError
 from quantconnect_client.objectstore import normalize_object_key, validate_object_key
 
@@ -37,30 +44,13 @@ from quantconnect_client.objectstore import normalize_object_key, validate_objec
 MAX_SYNC_FILES = 10_000
 #: Entries looked at before the walk gives up (a home directory, ``/``).
 MAX_FOLDER_ENTRIES = 50_000
-#: Problems the error's message lists (``problems`` keeps them all).
-MAX_LISTED_PROBLEMS = 10
-#: Relative folders are taken inside the checkout, whatever the worker's working directory.
-CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
-
-_KINDS = {
-    stat.S_IFLNK: "a symbolic link (never followed)",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-}
 
 
-class SyncFolderError(ValidationError):
+class SyncFolderError(FolderProblemsError):
     """The folder cannot be synced as it is; ``problems`` lists every reason."""
 
     def __init__(self, folder: Path, problems: list[str]) -> None:
-        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS])
-        if len(problems) > MAX_LISTED_PROBLEMS:
-            listed += f"; and {len(problems) - MAX_LISTED_PROBLEMS} more"
-        super().__init__(f"Folder {str(folder)!r} cannot be synced: {listed}")
-        self.folder = folder
-        self.problems = problems
+        super().__init__(folder, problems, f"Folder {str(folder)!r} cannot be synced")
 
 
 class LocalFile(BaseModel):
@@ -80,12 +70,6 @@ class LocalFiles(BaseModel):
     skipped: list[str] = Field(default_factory=list)
 
 
-def resolve_folder(folder: str | os.PathLike[str]) -> Path:
-    """An absolute folder as given; a relative one inside the checkout."""
-    path = Path(folder).expanduser()
-    return path if path.is_absolute() else CHECKOUT_ROOT / path
-
-
 def key_of(prefix: str, name: str) -> str:
     """The key of the file ``name`` (inside the folder) under ``prefix``, normalized.
 
@@ -97,47 +81,14 @@ def key_of(prefix: str, name: str) -> str:
     return normalize_object_key(f"{folder}/{name}" if folder else name)
 
 
-def _hidden(name: str) -> bool:
-    return any(part.startswith(".") or part == "__pycache__" for part in name.split("/"))
-
-
-def _kind(mode: int) -> str:
-    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
-
-
 def _walk(root: Path, problems: list[str], skipped: list[str]) -> list[str]:
-    """Regular files under ``root`` (relative names); never follows or opens anything else."""
-    found: list[str] = []
-    seen = 0
-    pending = [""]
-    while pending:
-        folder = pending.pop()
-        try:
-            with os.scandir(root / folder if folder else root) as listing:
-                entries = sorted(listing, key=lambda e: e.name)
-        except OSError as error:
-            problems.append(f"{folder or 'the folder'} cannot be read ({error.strerror})")
-            continue
-        for entry in entries:
-            seen += 1
-            if seen > MAX_FOLDER_ENTRIES:
-                problems.append(f"more than {MAX_FOLDER_ENTRIES} entries: stopped looking")
-                return found
-            name = f"{folder}/{entry.name}" if folder else entry.name
-            try:
-                mode = entry.stat(follow_symlinks=False).st_mode
-            except OSError as error:
-                problems.append(f"{name} cannot be examined ({error.strerror})")
-                continue
-            if _hidden(name):
-                skipped.append(f"{name}{'/' if stat.S_ISDIR(mode) else ''} (hidden or cache)")
-            elif stat.S_ISDIR(mode):
-                pending.append(name)
-            elif stat.S_ISREG(mode):
-                found.append(name)
-            else:
-                problems.append(f"{name} is {_kind(mode)}")
-    return found
+    """Regular files under ``root`` (relative names); a link or a special file is refused
+    (:func:`flows.common.folders.walk_files`)."""
+
+    def refuse(name: str, mode: int) -> None:
+        problems.append(f"{name} is {kind_of(mode)}")
+
+    return walk_files(root, problems, skipped, max_entries=MAX_FOLDER_ENTRIES, other=refuse)
 
 
 def _listed(root: Path, files: list[str], problems: list[str]) -> list[str]:
@@ -161,11 +112,11 @@ def _listed(root: Path, files: list[str], problems: list[str]) -> list[str]:
                 problems.append(f"{given[:200]!r} does not exist")
                 break
             except OSError as error:
-                problems.append(f"{given[:200]!r} cannot be examined ({error.strerror})")
+                problems.append(unreadable(repr(given[:200]), error))
                 break
             last = index == len(parts) - 1
             if stat.S_ISLNK(mode) or (last and not stat.S_ISREG(mode)):
-                kind = "a folder" if stat.S_ISDIR(mode) else _kind(mode)
+                kind = "a folder" if stat.S_ISDIR(mode) else kind_of(mode)
                 problems.append(f"{given[:200]!r} is {kind}")
                 break
             if not last and not stat.S_ISDIR(mode):

@@ -34,11 +34,13 @@ Example:
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
 import mimetypes
 import re
 import zipfile
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -73,6 +75,8 @@ MAX_KEY_SEPARATORS = 100
 MAX_KEY_LENGTH = 1_000
 #: The most keys one download may name.
 MAX_GET_KEYS = 1_000
+#: Uploads remembered per organization for tests (:meth:`ObjectStore.uploads`).
+MAX_UPLOAD_HISTORY = 100_000
 
 BUILDING, READY = "building", "ready"
 EXPORT_DISABLED = "Organization does not have derivative export enabled"
@@ -173,6 +177,10 @@ class OrganizationStore:
     settings: OrganizationSettings = field(default_factory=OrganizationSettings)
     objects: dict[str, StoredObject] = field(default_factory=dict)
     deleted: dict[str, tuple[StoredObject, float]] = field(default_factory=dict)
+    uploads: deque[tuple[str, int, str]] = field(
+        default_factory=lambda: deque(maxlen=MAX_UPLOAD_HISTORY)
+    )
+    """Every upload stored, oldest first: (key, size, md5) (the last :data:`MAX_UPLOAD_HISTORY`)."""
 
     @property
     def used(self) -> int:
@@ -255,6 +263,7 @@ class ObjectStore(Resource):
                 mime=_mime(normalized, data),
             )
             store.objects[normalized] = stored
+            store.uploads.append((normalized, stored.size, stored.md5))
             store.deleted.pop(normalized, None)
             self.account.count("objects_set")
             return stored
@@ -426,6 +435,13 @@ class ObjectStore(Resource):
                 }
                 for key, o in sorted(store.objects.items())
             }
+
+    def uploads(self, organization_id: str | None = None) -> builtins.list[dict[str, Any]]:
+        """Every upload an organization stored, oldest first: ``{key, size, md5}`` (the same
+        content stored twice under a key shows twice: a duplicate upload)."""
+        with self.account.lock:
+            store = self.organization(organization_id or self.account.organization_id)
+            return [{"key": k, "size": n, "md5": m} for k, n, m in store.uploads]
 
     def content(self, key: str, organization_id: str | None = None) -> bytes:
         """The bytes stored under ``key``."""

@@ -211,6 +211,25 @@ def test_get_waits_for_the_job_then_streams_to_the_path(
     assert sorted(p.name for p in target.parent.iterdir()) == ["model.p"]  # no temporaries
 
 
+@pytest.mark.parametrize(
+    "fault", ["ambiguous_write", "connection_drop", "http_503_html", "http_429"]
+)
+def test_a_failed_download_link_is_fetched_again_and_never_half_written(
+    client: QuantConnectClient, qc_emulator: Any, quick_get: Any, tmp_path: Path, fault: str
+) -> None:
+    # ambiguous_write serves half of the real zip (its answer cut): a truncated zip may still
+    # open, so the length it declared is what refuses it.
+    content = os.urandom(CHUNK_BYTES * 2 + 3)
+    quick_get.seed("models/m.bin", content)
+    qc_emulator.inject(fault, path="/object/get/download", count=1)
+    target = client.object_store.get("models/m.bin", tmp_path / "out" / "m.bin")
+    assert target.read_bytes() == content
+    links = api_requests(qc_emulator, "/object/get/download")
+    assert [entry["fault"] for entry in links] == [fault, None]
+    assert client.metrics.retries >= 1
+    assert sorted(p.name for p in target.parent.iterdir()) == ["m.bin"]
+
+
 def test_get_replaces_the_destination_only_when_complete(
     client: QuantConnectClient, quick_get: Any, tmp_path: Path
 ) -> None:

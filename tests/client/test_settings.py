@@ -29,6 +29,19 @@ def test_settings_from_environment(monkeypatch):
     assert "env-secret-token" not in repr(client)
 
 
+def test_min_transfer_rate_reaches_the_transfer_bounds(monkeypatch):
+    monkeypatch.setenv("QC_USER_ID", "77")
+    monkeypatch.setenv("QC_API_TOKEN", "env-secret-token")
+    monkeypatch.setenv("QC_MIN_TRANSFER_RATE", "1000")
+    client = QuantConnectClient.from_settings(QuantConnectSettings())
+    assert client.timeouts.min_transfer_rate == 1000
+    # One attempt's 35 s, plus 50 kB at 1 kB/s.
+    assert client.timeouts.transfer(50_000) == 85.0
+    monkeypatch.setenv("QC_MIN_TRANSFER_RATE", "0")
+    with pytest.raises(ValueError, match="min_transfer_rate"):
+        QuantConnectSettings()
+
+
 def test_settings_from_dotenv_file(tmp_path):
     (tmp_path / ".env").write_text(
         "QC_USER_ID=8\nQC_API_TOKEN=dotenv-token\nQC_BASE_URL=http://127.0.0.1:9/api/v2\n"
