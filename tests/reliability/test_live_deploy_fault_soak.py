@@ -97,6 +97,7 @@ class DeploySoakFigures:
             f"backtests; failed runs that left an algorithm silently {len(self.silent_deploys)}",
             f"Prefect API errors (test server overloaded), runs started again: "
             f"{len(self.orchestration_errors)}",
+            *[f"failed, its algorithm running: {m}" for m in self.silent_deploys[:5]],
             *[f"refusal: {m}" for m in self.failure_messages[:6]],
         ]
 
@@ -137,6 +138,7 @@ async def run_deploy_soak(server: EmulatorServer, runs: int, repeats: int,
     async with prefect_api_session():
         first = await asyncio.gather(*(one(i) for i in range(runs)))
         after_first = ledger.by_project()
+        first_wave = len(ledger.created)
         again = await asyncio.gather(*(one(i) for i in range(repeats)))
     figures.seconds = time.perf_counter() - started
 
@@ -161,12 +163,15 @@ async def run_deploy_soak(server: EmulatorServer, runs: int, repeats: int,
         if not (isinstance(result, NAMED) and str(result).strip()):
             figures.unexplained.append(f"{name}: {type(result).__name__}: {result!r}")
         project = projects.get(name)
-        running = [] if project is None else [
-            a for a in client.live.list(int(project["projectId"])) if not a.ended]
+        # What this run's wave started in its project (a repeat may deploy where the first
+        # run made nothing, and that is not the first run's doing).
+        wave = ledger.created[:first_wave] if state is first[index] else \
+            ledger.created[first_wave:]
+        made = project is not None and any(pid == project["projectId"] for pid, _ in wave)
         # A run that fails after its deploy was made must say so: the lost answer's error
         # ("may have taken effect"), or a deploy that did not reach Running in time.
-        if running and not isinstance(result, (DeployOutcomeUnknownError, LiveConflictError,
-                                                LiveDeployError, TimeoutError)):
+        if made and not isinstance(result, (DeployOutcomeUnknownError, LiveDeployError,
+                                            TimeoutError)):
             figures.silent_deploys.append(f"{name}: {type(result).__name__}: {result}")
     figures.refused = dict(refused)
 
