@@ -7,6 +7,8 @@
 2. The project: an existing one, or for a strategy folder the project named
    ``live_project_name`` (default ``Live/<folder>``), created if missing and **kept** (a live
    algorithm lives in its project); the folder's files are uploaded after step 3's check.
+   One run at a time finds or creates a project of that name (:func:`flows.live.lock.name_lock`):
+   two runs of one folder at once make one project, and step 3 then holds its slot.
 3. Runs for one project are serialised (:mod:`flows.live.lock`): from the conflict check to
    the deploy running, one run at a time holds the project. A run refuses if the project's
    live algorithm changed while it waited, or (with ``replace``) if another run deployed it
@@ -52,7 +54,7 @@ from flows.backtests.gate import RegressionError, run_gate
 from flows.backtests.pipeline import BacktestDeadlineError, prepare_run, strategy_project
 from flows.common.session import IN_MEMORY_RESULTS
 from flows.live.forms import DeployLiveOptions
-from flows.live.lock import deployed_since, project_lock, record_deploy
+from flows.live.lock import deployed_since, name_lock, name_lock_name, project_lock, record_deploy
 from flows.live.report import DeployReport, Outcome
 from quantconnect_client import Brokerage, ConfigurationError, QuantConnectClient
 from quantconnect_client.errors import BacktestRuntimeError, WaitTimeoutError
@@ -134,11 +136,19 @@ async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
         return int(options.strategy.project_id)  # type: ignore[arg-type]
     (create,) = options.retries.bind(create_project)
     name = options.live_project_name or f"Live/{setup.strategy.name}"
-    found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
-             if p.language == setup.strategy.language]
-    if found:
-        return min(p.project_id for p in found)
-    return (await create(creds, name, setup.strategy.language)).project_id
+    language = setup.strategy.language
+    settings = creds.to_settings()
+    # The project's slot cannot serialise this step (there is no project id yet): two runs of
+    # one folder would each find nothing and each create a project, then deploy twice. One
+    # run at a time finds or creates it; the next finds it.
+    slot = name_lock_name(settings.base_url, creds.user_id, settings.organization_id, language,
+                          name)
+    async with name_lock(slot, _lock_wait_seconds(options)):
+        found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
+                 if p.language == language]
+        if found:
+            return min(p.project_id for p in found)
+        return (await create(creds, name, language)).project_id
 
 
 async def _upload(creds: QuantConnectCredentials, options: DeployLiveOptions, project_id: int,

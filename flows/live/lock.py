@@ -8,16 +8,24 @@ and then taken strictly: a missing limit is an error, never a silent pass. The c
 three API calls per run (create, acquire, release) plus a lease renewal while it is held,
 which is nothing next to a deploy's minutes.
 
+A folder's deploy needs a second slot before it has a project id: two runs of one folder would
+each find no ``Live/<folder>`` project and each create one, then hold different projects' slots
+and deploy twice. :func:`name_lock` serialises the find-or-create by the project's name (and
+account, language, service), with the same mechanism; it is held only for that step.
+
 Example:
     >>> lock_name(42)
     'quantconnect-live-deploy-project-42'
+    >>> name_lock_name("https://www.quantconnect.com/api/v2", 7, None, "Py", "Live/sma")[:36]
+    'quantconnect-live-deploy-name-d4b58e'
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import datetime
+from hashlib import sha256
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
@@ -39,17 +47,44 @@ async def _ensure_limit(name: str) -> None:
                 GlobalConcurrencyLimitCreate(name=name, limit=1, active=True))
 
 
+def name_lock_name(base_url: str, user_id: int, organization_id: str | None, language: str,
+                   project_name: str) -> str:
+    """The global concurrency limit that serialises creating the project ``project_name``.
+
+    A hash: a project name may hold any character and be long, a limit's name may not; the
+    service, account and organization are in it so that unrelated accounts never wait for
+    each other.
+    """
+    key = "\n".join([base_url, str(user_id), organization_id or "", language, project_name])
+    return f"quantconnect-live-deploy-name-{sha256(key.encode()).hexdigest()[:32]}"
+
+
 @asynccontextmanager
-async def project_lock(project_id: int, timeout_seconds: float | None) -> AsyncIterator[None]:
+async def _slot(name: str, timeout_seconds: float | None) -> AsyncIterator[None]:
+    """Hold the one slot of the limit ``name`` for the block (created first, taken strictly)."""
+    await _ensure_limit(name)
+    async with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, strict=True):
+        yield
+
+
+def project_lock(project_id: int, timeout_seconds: float | None
+                 ) -> AbstractAsyncContextManager[None]:
     """Hold the project's deploy slot for the block (waiting up to ``timeout_seconds``).
 
     Raises:
         TimeoutError: Another run held the slot for longer than ``timeout_seconds``.
     """
-    name = lock_name(project_id)
-    await _ensure_limit(name)
-    async with concurrency(name, occupy=1, timeout_seconds=timeout_seconds, strict=True):
-        yield
+    return _slot(lock_name(project_id), timeout_seconds)
+
+
+def name_lock(name: str, timeout_seconds: float | None) -> AbstractAsyncContextManager[None]:
+    """Hold the slot of a project name (from :func:`name_lock_name`) for the block: one run at
+    a time finds or creates that project.
+
+    Raises:
+        TimeoutError: Another run held the slot for longer than ``timeout_seconds``.
+    """
+    return _slot(name, timeout_seconds)
 
 
 def _record_name(project_id: int) -> str:
@@ -83,4 +118,5 @@ async def deployed_since(project_id: int, deploy_id: str, since: datetime | None
     return record.updated >= since.replace(microsecond=0)
 
 
-__all__ = ["deployed_since", "lock_name", "project_lock", "record_deploy"]
+__all__ = ["deployed_since", "lock_name", "name_lock", "name_lock_name", "project_lock",
+           "record_deploy"]
