@@ -45,6 +45,7 @@ from .errors import (
     ServiceUnavailableError,
     TransientError,
     UnexpectedResponseError,
+    ValidationError,
 )
 from .multipart import MultipartBody, MultipartUpload
 from .redaction import has_userinfo, redact_url, scrub
@@ -57,6 +58,9 @@ DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: Only this much of a body is decoded to describe it in an error.
 _SNIPPET_BYTES = 2048
 _CHUNK_BYTES = 64 * 1024
+# More than a loopback or WAN socket's send and receive buffers together hold (Linux grows each to
+# a few MiB at most): the part of an upload that may still be on its way when it is handed over.
+_IN_FLIGHT_BYTES = 16 * 1024 * 1024
 
 _AUTH_FAILURE_PREFIXES = ("hash doesn't match", "userid not valid")
 #: A timestamp refused as too old or too far ahead: an auth failure whatever the status code.
@@ -89,8 +93,9 @@ class Timeouts:
     Attributes:
         connect: Seconds to establish the connection.
         read: Seconds to wait for each read of the answer.
-        total: Wall-clock bound of the whole attempt, connection to last byte (default:
-            ``connect + read``), so a server that trickles its answer cannot hold a call.
+        total: Wall-clock bound of an attempt that moves no file, connection to last byte
+            (default: ``connect + read``), so a server that trickles its answer cannot hold a
+            call; an upload's or a download's attempt is bounded by :meth:`transfer` instead.
         min_transfer_rate: The slowest average speed (bytes per second) an upload or a
             download may have: its attempt's bound is :meth:`transfer` of its size.
     """
@@ -99,6 +104,14 @@ class Timeouts:
     read: float = 30.0
     total: float | None = None
     min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE
+
+    def __post_init__(self) -> None:
+        # Checked here, not when a transfer divides by the rate: a zero would surface as a
+        # ZeroDivisionError in the middle of an upload, a negative bound as an instant timeout.
+        for field, value in (("connect", self.connect), ("read", self.read),
+                             ("total", self.total), ("min_transfer_rate", self.min_transfer_rate)):
+            if value is not None and not value > 0:
+                raise ValidationError(f"Timeouts.{field} must be greater than 0, not {value!r}")
 
     @property
     def attempt(self) -> float:
@@ -282,8 +295,10 @@ class Transport:
         read = self.timeouts.read
         if upload is not None:
             # The last part of the body may sit in socket buffers when the client has handed it
-            # over: the link is still carrying it while the answer is waited for.
-            read += upload.length / self.timeouts.min_transfer_rate
+            # over: the link is still carrying it while the answer is waited for. Only what the
+            # buffers can hold, not the whole file, or a service that never answers a large
+            # upload would hold each attempt for as long as the file takes to send.
+            read += min(upload.length, _IN_FLIGHT_BYTES) / self.timeouts.min_transfer_rate
         timeout = (min(self.timeouts.connect, bound), min(read, bound))
         shown = redact_url(self.base_url)
         headers = self.signer.headers()  # fresh for every attempt, whatever the body

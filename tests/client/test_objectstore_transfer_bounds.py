@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from quantconnect_client import QuantConnectClient, RequestTimeoutError, Timeouts
+from quantconnect_client import QuantConnectClient, RequestTimeoutError, Timeouts, ValidationError
 from tasks.objectstore import download_object, upload_object
 from tests.client.conftest import make_client
 from tests.reliability.proxy import ThrottledProxy
@@ -62,9 +62,10 @@ def set_requests(emulator: Any) -> int:
 def test_a_large_upload_on_a_slow_link_is_sent_whole(
     qc_emulator: Any, qc_object_store: Any, large_file: Path
 ) -> None:
-    with ThrottledProxy(qc_emulator.port, upload_rate=SLOW_LINK) as proxy, through(
-        proxy, qc_emulator
-    ) as client:
+    with (
+        ThrottledProxy(qc_emulator.port, upload_rate=SLOW_LINK) as proxy,
+        through(proxy, qc_emulator) as client,
+    ):
         result = client.object_store.set("models/weights.bin", large_file)
     # One attempt, not cut at one request's bound and sent again.
     assert set_requests(qc_emulator) == 1
@@ -79,9 +80,10 @@ def test_a_large_download_on_a_slow_link_arrives_whole(
 ) -> None:
     quick_get.seed("models/weights.bin", large_file.read_bytes())
     target = tmp_path / "out" / "weights.bin"
-    with ThrottledProxy(qc_emulator.port, download_rate=SLOW_LINK) as proxy, through(
-        proxy, qc_emulator
-    ) as client:
+    with (
+        ThrottledProxy(qc_emulator.port, download_rate=SLOW_LINK) as proxy,
+        through(proxy, qc_emulator) as client,
+    ):
         client.object_store.get("models/weights.bin", target)
     assert client.metrics.retries == 0
     assert md5(target.read_bytes()) == md5(large_file.read_bytes())
@@ -93,9 +95,11 @@ def test_an_upload_that_stalls_part_way_fails_as_a_stall_after_its_retries(
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(8 * 1024 * 1024))  # more than the socket buffers hold
     # Its size bound is 2 s + 84 s: the stall, not that bound, ends each attempt.
-    with ThrottledProxy(qc_emulator.port, stall_up_after=512 * 1024) as proxy, through(
-        proxy, qc_emulator
-    ) as client, pytest.raises(RequestTimeoutError) as raised:
+    with (
+        ThrottledProxy(qc_emulator.port, stall_up_after=512 * 1024) as proxy,
+        through(proxy, qc_emulator) as client,
+        pytest.raises(RequestTimeoutError) as raised,
+    ):
         client.object_store.set("big.bin", source)
     message = str(raised.value)
     assert "stalled" in message and "took no data for 1 s" in message, message
@@ -109,9 +113,11 @@ def test_a_download_that_stalls_part_way_fails_and_leaves_no_file(
 ) -> None:
     quick_get.seed("models/weights.bin", large_file.read_bytes())
     target = tmp_path / "out" / "weights.bin"
-    with ThrottledProxy(qc_emulator.port, stall_down_after=300 * 1024) as proxy, through(
-        proxy, qc_emulator
-    ) as client, pytest.raises(RequestTimeoutError) as raised:
+    with (
+        ThrottledProxy(qc_emulator.port, stall_down_after=300 * 1024) as proxy,
+        through(proxy, qc_emulator) as client,
+        pytest.raises(RequestTimeoutError) as raised,
+    ):
         client.object_store.get("models/weights.bin", target)
     message = str(raised.value)
     assert "stalled: no data for 1 s" in message and "gave up after 3 attempts" in message
@@ -127,9 +133,11 @@ def test_a_download_slower_than_the_minimum_rate_fails_and_leaves_no_file(
     # of the 400 kB/s asked for: each attempt is cut at 2.5 s + 300 kB at 400 kB/s, when less
     # than half has arrived.
     slow = Timeouts(connect=0.5, read=2.0, min_transfer_rate=400_000)
-    with ThrottledProxy(qc_emulator.port, download_rate=40_000) as proxy, through(
-        proxy, qc_emulator, timeouts=slow
-    ) as client, pytest.raises(RequestTimeoutError) as raised:
+    with (
+        ThrottledProxy(qc_emulator.port, download_rate=40_000) as proxy,
+        through(proxy, qc_emulator, timeouts=slow) as client,
+        pytest.raises(RequestTimeoutError) as raised,
+    ):
         client.object_store.get("data/prices.bin", target)
     message = str(raised.value)
     assert "slower than the minimum rate of 400,000 bytes/s" in message, message
@@ -142,3 +150,11 @@ def test_the_one_file_tasks_have_no_fixed_time_limit() -> None:
     # client's size-derived bounds allowed, and ``in_thread`` turns it into the client's budget.
     assert upload_object.timeout_seconds is None
     assert download_object.timeout_seconds is None
+
+
+@pytest.mark.parametrize("field", ["connect", "read", "total", "min_transfer_rate"])
+@pytest.mark.parametrize("value", [0, -1.0])
+def test_timeouts_refuse_bounds_that_are_not_positive(field: str, value: float) -> None:
+    # A zero rate once surfaced as a ZeroDivisionError in the middle of an upload.
+    with pytest.raises(ValidationError, match=f"Timeouts.{field} must be greater than 0"):
+        Timeouts(**{field: value})
