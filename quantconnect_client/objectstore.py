@@ -156,6 +156,14 @@ def file_md5(opener: Callable[[], IO[bytes]]) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+class _LocalWriteError(Exception):
+    """Carries a failed write to the local file past the handlers of the link's errors."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class _Window(io.RawIOBase):
     """A caller's file seen from ``start``, never closed by us (``with`` closes the window)."""
 
@@ -509,6 +517,7 @@ class ObjectStoreAPI:
         Raises:
             RequestTimeoutError: The download stalled or was slower than the minimum rate.
             ConnectionFailedError: The connection dropped, or the body ended short.
+            OSError: Writing to the local file failed (as the system raised it).
         """
         self._client.metrics.add("requests")
         sink.seek(0)
@@ -573,7 +582,12 @@ class ObjectStoreAPI:
                     written += len(chunk)
                     if written > self.max_download_bytes:
                         raise self._too_large()
-                    sink.write(chunk)
+                    try:
+                        sink.write(chunk)
+                    except OSError as error:
+                        # The disk's error (full, read-only, a size limit), not the link's:
+                        # handed on as it is, never retried as a dropped connection.
+                        raise _LocalWriteError(error) from None
                 if expected is not None and written != expected:
                     # Never a truncated zip handed on (it might even open: a zip is read from
                     # its end, and a short body could still end in a central directory).
@@ -583,6 +597,8 @@ class ObjectStoreAPI:
                         endpoint="/object/get",
                     )
                 return written
+        except _LocalWriteError as failed:
+            raise failed.error from None
         except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
             raise RequestTimeoutError(
                 f"The download from {shown} stalled after {written:,} bytes",

@@ -3,9 +3,11 @@ any request, the download job's wait, streaming, and uploads under lost answers.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from quantconnect_client import (
     NotFoundError,
     QuantConnectClient,
+    QuantConnectError,
     RequestRejectedError,
     ValidationError,
     WaitTimeoutError,
@@ -176,9 +179,7 @@ def test_listing_model_reads_is_folder_and_null_objects() -> None:
     assert ObjectListing.model_validate({"objects": None}).objects == []
 
 
-def test_delete_file_folder_and_missing(
-    client: QuantConnectClient, qc_object_store: Any
-) -> None:
+def test_delete_file_folder_and_missing(client: QuantConnectClient, qc_object_store: Any) -> None:
     client.object_store.set("d/a.txt", b"a")
     client.object_store.set("d/e/b.txt", b"b")
     client.object_store.set("keep.txt", b"k")
@@ -228,6 +229,37 @@ def test_a_failed_download_link_is_fetched_again_and_never_half_written(
     assert [entry["fault"] for entry in links] == [fault, None]
     assert client.metrics.retries >= 1
     assert sorted(p.name for p in target.parent.iterdir()) == ["m.bin"]
+
+
+def test_a_full_disk_is_the_disk_s_error_and_not_fetched_again(
+    client: QuantConnectClient,
+    qc_emulator: Any,
+    quick_get: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The disk is the one part faked: its spool refuses writes past one chunk, as a full disk
+    # does. The link is fine, so the download must not be fetched again nor called a dropped
+    # connection.
+    real = tempfile.TemporaryFile
+
+    class FullDisk(io.BufferedRandom):
+        def write(self, data: Any) -> int:
+            if self.tell() + len(data) > CHUNK_BYTES:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            return super().write(data)
+
+    def spool(*args: Any, **kwargs: Any) -> io.BufferedRandom:
+        return FullDisk(real(*args, buffering=0, **kwargs))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", spool)
+    quick_get.seed("models/big.bin", os.urandom(CHUNK_BYTES * 3))
+    with pytest.raises(OSError) as raised:
+        client.object_store.get("models/big.bin", tmp_path / "out" / "big.bin")
+    assert raised.value.errno == errno.ENOSPC
+    assert not isinstance(raised.value, QuantConnectError)
+    assert len(api_requests(qc_emulator, "/object/get/download")) == 1
+    assert list((tmp_path / "out").iterdir()) == []
 
 
 def test_get_replaces_the_destination_only_when_complete(
