@@ -47,6 +47,7 @@ from quantconnect_client.models.optimizations import (
 
 from ._run import in_thread, retry_context
 from .backtests import ProgressLog
+from .batches import BATCH_TASK_OPTIONS
 from .credentials import QuantConnectCredentials
 from .retries import api_task_options
 
@@ -301,7 +302,7 @@ def abort_running_optimizations(
 
 
 @task(name="abort-running-optimizations", task_run_name="abort-running-optimizations",
-      **api_task_options())
+      **BATCH_TASK_OPTIONS)
 async def abort_optimizations_in(
     credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
 ) -> dict[int, list[str] | str]:
@@ -336,7 +337,7 @@ async def abort_optimizations_in(
 
 
 @task(name="list-running-optimizations", task_run_name="list-running-optimizations",
-      **api_task_options())
+      **BATCH_TASK_OPTIONS)
 async def running_optimizations_in(
     credentials: QuantConnectCredentials, project_ids: list[int], max_concurrency: int = 4
 ) -> dict[int, list[OptimizationSummary] | str]:
@@ -367,7 +368,7 @@ async def running_optimizations_in(
 
 
 @task(name="abort-optimizations", task_run_name="abort-optimizations",
-      **api_task_options())
+      **BATCH_TASK_OPTIONS)
 async def abort_optimizations(
     credentials: QuantConnectCredentials, optimization_ids: list[str], max_concurrency: int = 4
 ) -> dict[str, bool | str]:

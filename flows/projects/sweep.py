@@ -118,7 +118,11 @@ async def _abort_orphaned_optimizations(
         for job in [] if isinstance(jobs, str) else jobs:
             owners[job.optimization_id] = (optimization_run_id(job.name)
                                            or _run_id(project, options))
-    states = await run_states(owners.values())
+    unread = ""
+    try:
+        states = await run_states(owners.values())
+    except Exception as error:  # the Prefect API: the deletions done must still be reported
+        states, unread = {}, f"their runs' states could not be read ({type(error).__name__})"
     dead = {job_id for job_id, owner in owners.items()
             if owner in states and states[owner].type not in ACTIVE_STATES}
     outcome: dict[str, bool | str] = {}
@@ -127,7 +131,7 @@ async def _abort_orphaned_optimizations(
     rows = {item.project_id: item for item in report.items}
     for project in projects:
         jobs = found.get(project.project_id, [])
-        problems = [jobs] if isinstance(jobs, str) else []
+        problems = [jobs] if isinstance(jobs, str) else ([unread] if unread and jobs else [])
         ids = [] if isinstance(jobs, str) else [j.optimization_id for j in jobs
                                                   if j.optimization_id in dead]
         if not options.dry_run:

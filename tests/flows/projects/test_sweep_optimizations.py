@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Crashed, Failed, Running
 
+from flows.projects import sweep as sweep_module
 from flows.projects.forms import SweepOptions
 from flows.projects.sweep import sweep_temporary_projects
 from tasks.optimizations import optimization_name
@@ -130,3 +131,37 @@ async def test_a_kept_project_whose_optimizations_cannot_be_listed_fails_the_swe
     report = await sweep_temporary_projects(SweepOptions(), credentials=credentials)
     assert report.items[0].orphaned_optimizations == [job.optimization_id]
     assert client.optimizations.read(job.optimization_id).finished
+
+
+async def test_unreadable_run_states_keep_the_sweep_s_record_and_fail_it(
+    qc_emulator, credentials, monkeypatch
+):
+    # Prefect's API failing at this late step (after the deletions) once lost the sweep's
+    # artifact and report; now the kept projects say why their optimizations were not checked.
+    qc_emulator.set_jobs(compile_seconds=0, backtest_seconds=3600)
+    client = credentials.get_client()
+    crashed = await prefect_run(Crashed())
+    [pid] = seed(credentials, [f"prefect-tmp-{crashed}"]).values()
+    job = client.optimizations.create(pid, compiled(client, pid),
+                                      optimization_name(str(crashed)), GRID, parallel_nodes=1)
+
+    calls: list[int] = []
+
+    async def unreachable_late(run_ids: Any) -> dict[UUID, State[Any]]:
+        # The first lookup (which projects' runs are active) answers; the one after the
+        # deletions, for the optimizations' owners, does not.
+        calls.append(1)
+        if len(calls) == 1:
+            return await real(run_ids)
+        raise ConnectionError("Prefect API unreachable")
+
+    real = sweep_module.run_states
+    monkeypatch.setattr(sweep_module, "run_states", unreachable_late)
+    state = await sweep_temporary_projects(SweepOptions(), credentials=credentials,
+                                           return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, RuntimeError) and "may still bill" in str(error)
+    artifact = await latest_artifact("quantconnect-sweep")
+    assert "could not be read" in str(artifact.data)
+    assert not client.optimizations.read(job.optimization_id).finished
+    assert len(calls) == 2
