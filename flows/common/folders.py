@@ -15,6 +15,7 @@ Example:
     >>> problems, skipped = [], []
     >>> walk_files(root, problems, skipped, max_entries=10, other=lambda n, m: None), skipped
     (['a.csv'], ['.git/ (hidden or cache)'])
+    >>> import shutil; shutil.rmtree(root)
 """
 
 from __future__ import annotations

@@ -141,8 +141,7 @@ async def _project(creds: QuantConnectCredentials, options: DeployLiveOptions,
     # The project's slot cannot serialise this step (there is no project id yet): two runs of
     # one folder would each find nothing and each create a project, then deploy twice. One
     # run at a time finds or creates it; the next finds it.
-    slot = name_lock_name(settings.base_url, creds.user_id, settings.organization_id, language,
-                          name)
+    slot = name_lock_name(settings.base_url, creds.user_id, language, name)
     async with name_lock(slot, _lock_wait_seconds(options)):
         found = [p for p in await anyio.to_thread.run_sync(client.projects.find_by_name, name)
                  if p.language == language]

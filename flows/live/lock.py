@@ -16,8 +16,8 @@ account, language, service), with the same mechanism; it is held only for that s
 Example:
     >>> lock_name(42)
     'quantconnect-live-deploy-project-42'
-    >>> name_lock_name("https://www.quantconnect.com/api/v2", 7, None, "Py", "Live/sma")[:36]
-    'quantconnect-live-deploy-name-d4b58e'
+    >>> name_lock_name("https://www.quantconnect.com/api/v2", 7, "Py", "Live/sma")[:36]
+    'quantconnect-live-deploy-name-06c61e'
 """
 
 from __future__ import annotations
@@ -47,15 +47,15 @@ async def _ensure_limit(name: str) -> None:
                 GlobalConcurrencyLimitCreate(name=name, limit=1, active=True))
 
 
-def name_lock_name(base_url: str, user_id: int, organization_id: str | None, language: str,
-                   project_name: str) -> str:
+def name_lock_name(base_url: str, user_id: int, language: str, project_name: str) -> str:
     """The global concurrency limit that serialises creating the project ``project_name``.
 
     A hash: a project name may hold any character and be long, a limit's name may not; the
-    service, account and organization are in it so that unrelated accounts never wait for
-    each other.
+    service and account are in it so that unrelated accounts never wait for each other. Not
+    the organization: the lookup lists every project of the account, whichever organization
+    a run names (or none), so two runs naming it differently must still share one slot.
     """
-    key = "\n".join([base_url, str(user_id), organization_id or "", language, project_name])
+    key = "\n".join([base_url, str(user_id), language, project_name])
     return f"quantconnect-live-deploy-name-{sha256(key.encode()).hexdigest()[:32]}"
 
 
