@@ -226,6 +226,13 @@ class Account:
             for resource in self.resources():
                 resource.project_removed(project_id)
 
+    def listed_backtests(self, project_id: int, with_statistics: bool) -> list[dict[str, Any]]:
+        """The backtests other jobs ran in the project (an optimization's), as
+        ``/backtests/list`` shows them after the project's own."""
+        with self.lock:
+            return [summary for resource in self.resources()
+                    for summary in resource.listed_backtests(project_id, with_statistics)]
+
     def jobs_changed(self) -> None:
         """Tell the job resources that :attr:`jobs_config` was replaced."""
         with self.lock:

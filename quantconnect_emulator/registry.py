@@ -95,6 +95,11 @@ class Resource:
     def jobs_changed(self) -> None:
         """Follow the account's new job settings (``account.jobs_config``)."""
 
+    def listed_backtests(self, project_id: int, with_statistics: bool) -> list[dict[str, Any]]:
+        """``BacktestSummary`` values of this resource's own backtests that ``/backtests/list``
+        shows with the project's (an optimization's)."""
+        return []
+
     def stats(self) -> dict[str, Any]:
         """Top-level ``stats()`` entries of this resource."""
         return {}

@@ -521,7 +521,8 @@ def _delete(client: QuantConnectClient, project_id: int, backtest_id: str) -> bo
 def delete_running_backtests(
     client: QuantConnectClient, project_id: int, name_contains: str | None = None
 ) -> list[str]:
-    """Delete every backtest of the project that has not finished; their ids.
+    """Delete every backtest of the project that has not finished; their ids (an
+    optimization's backtests are left to its abort).
 
     Blocking, with the ``(client, project_id)`` shape of a temporary project's clean-up step
     (``flows.common.temporary``), which may run in a state hook in another process.
@@ -536,6 +537,8 @@ def delete_running_backtests(
     for summary in client.backtests.list(project_id):
         if name_contains is not None and name_contains not in summary.name:
             continue
+        if summary.optimization_id:
+            continue  # an optimization's: aborting the optimization stops it, not a delete
         if not _finished(summary) and _delete(client, project_id, summary.backtest_id):
             deleted.append(summary.backtest_id)
     return deleted

@@ -547,32 +547,37 @@ def summary_json(
         "tags": [],  # the user's; a new backtest has none
     }
     if with_statistics:
-        done = stage in STATISTICS_IN  # numbers only once the statistics are in
-        p = model.simulation.portfolio
-        trades = len(model.simulation.trades)
-
-        def number(key: str) -> float | None:
-            return round(p[key], 6) if done else None
-
-        summary.update(
-            {
-                "sharpeRatio": number("sharpeRatio"),
-                "alpha": number("alpha"),
-                "beta": number("beta"),
-                "compoundingAnnualReturn": number("compoundingAnnualReturn"),
-                "drawdown": number("drawdown"),
-                "lossRate": number("lossRate"),
-                "netProfit": number("totalNetProfit"),
-                "parameters": len(model.parameters),
-                "psr": number("probabilisticSharpeRatio"),
-                "securityTypes": "Equity",
-                "sortinoRatio": number("sortinoRatio"),
-                "treynorRatio": number("treynorRatio"),
-                "trades": 2 * trades if done else None,
-                "winRate": number("winRate"),
-            }
-        )
+        # Numbers only once the statistics are in.
+        summary.update(summary_statistics(model.simulation, len(model.parameters),
+                                          done=stage in STATISTICS_IN))
     return summary
+
+
+def summary_statistics(simulation: Simulation, parameters: int, *, done: bool
+                       ) -> dict[str, Any]:
+    """The statistics of a ``BacktestSummary`` (``includeStatistics``): None until ``done``."""
+    p = simulation.portfolio
+    trades = len(simulation.trades)
+
+    def number(key: str) -> float | None:
+        return round(p[key], 6) if done else None
+
+    return {
+        "sharpeRatio": number("sharpeRatio"),
+        "alpha": number("alpha"),
+        "beta": number("beta"),
+        "compoundingAnnualReturn": number("compoundingAnnualReturn"),
+        "drawdown": number("drawdown"),
+        "lossRate": number("lossRate"),
+        "netProfit": number("totalNetProfit"),
+        "parameters": parameters,
+        "psr": number("probabilisticSharpeRatio"),
+        "securityTypes": "Equity",
+        "sortinoRatio": number("sortinoRatio"),
+        "treynorRatio": number("treynorRatio"),
+        "trades": 2 * trades if done else None,
+        "winRate": number("winRate"),
+    }
 
 
 def _midnight(day: date) -> datetime:
@@ -615,6 +620,8 @@ def _list(account: Account, params: Params) -> dict[str, Any]:
     with_statistics = params.get_bool("includeStatistics")
     found = backtests.for_project(project_id)
     summaries = [summary_json(b, backtests, with_statistics) for b in found]
+    # An optimization's backtests are listed too, with their optimizationId (the contract).
+    summaries += account.listed_backtests(project_id, with_statistics)
     return {"backtests": summaries, "count": len(summaries)}
 
 

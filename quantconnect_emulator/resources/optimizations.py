@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 from quantconnect_emulator.jobs import Job, JobBoard, JobBoards, Stage
 from quantconnect_emulator.params import ParamError, Params, decode_json
 from quantconnect_emulator.registry import ApiError, Resource, action
-from quantconnect_emulator.resources.backtests import Backtests
+from quantconnect_emulator.resources.backtests import Backtests, summary_statistics
 from quantconnect_emulator.resources.compiles import (
     BUILD_ERROR,
     BUILD_SUCCESS,
@@ -67,6 +67,7 @@ from quantconnect_emulator.resources.projects import Projects
 from quantconnect_emulator.simulate import SIMULATED_NOTE, Simulation, simulate
 from quantconnect_emulator.stages import COMPLETED as BACKTEST_COMPLETED
 from quantconnect_emulator.stages import SETTLED as BACKTEST_SETTLED
+from quantconnect_emulator.stages import STATUS_COMPLETED, STATUS_ERROR
 from quantconnect_emulator.wire import datetime_plain
 
 if TYPE_CHECKING:
@@ -457,6 +458,8 @@ class Optimization:
     new_seconds: float = 0.0
     points: list[Point] = field(default_factory=list)
     run_seconds: float = 0.0
+    #: Seconds into ``running`` at which a backtest reached the ``targetValue`` (the end).
+    target_reached: float | None = None
 
 
 class Optimizations(Resource):
@@ -599,7 +602,8 @@ class Optimizations(Resource):
                     point.ends = point.starts + seconds
                     job.points.append(point)
                 start += math.ceil(len(batch) / nodes) * seconds
-            job.run_seconds = start
+            job.target_reached = reached_at(job.points, request)
+            job.run_seconds = start if job.target_reached is None else job.target_reached
             self.board.submit(
                 job.optimization_id,
                 [
@@ -655,7 +659,11 @@ class Optimizations(Resource):
         """Points whose backtest has ended."""
         status = self.status(optimization)
         if status == COMPLETED:
-            return list(optimization.points)
+            if optimization.target_reached is None:
+                return list(optimization.points)
+            # Those that ended by the point that reached the targetValue (the others never
+            # ran; their ends are computed alike, so a round's are equal floats).
+            return [p for p in optimization.points if p.ends <= optimization.target_reached]
         reached = self.running_seconds(optimization)
         if status == NEW or reached is None:
             return []
@@ -675,13 +683,13 @@ class Optimizations(Resource):
         done = self.finished(optimization)
         running = len(self.running(optimization))
         failed = sum(1 for p in done if p.failed)
-        aborted = self.status(optimization) == ABORTED
+        ended = self.status(optimization) in ENDED  # aborted, or completed at its target
         total = len(optimization.points)
         return {
             "Completed": len(done) - failed,
             "Failed": failed,
             "Running": running,
-            "In Queue": 0 if aborted else total - len(done) - running,
+            "In Queue": 0 if ended else total - len(done) - running,
             "Total": total,
         }
 
@@ -715,6 +723,35 @@ class Optimizations(Resource):
         del self.by_id[optimization_id]
         self.account.count("optimizations_deleted")
 
+    def listed_backtests(self, project_id: int, with_statistics: bool) -> list[dict[str, Any]]:
+        """The backtests the project's optimizations have started, as ``/backtests/list``
+        shows them: with their ``optimizationId``."""
+        summaries = []
+        for job in self.for_project(project_id):
+            points = [(p, True) for p in self.finished(job)]
+            points += [(p, False) for p in self.running(job)]
+            for point, done in points:
+                backtest = render_backtest(self, job, point, done=done)
+                summary: dict[str, Any] = {
+                    "backtestId": point.backtest_id,
+                    "status": (f"Running: {int(backtest['progress'] * 100)}%" if not done
+                               else STATUS_ERROR if point.failed else STATUS_COMPLETED),
+                    "name": backtest["name"],
+                    "created": datetime_plain(job.created),
+                    "progress": backtest["progress"],
+                    "optimizationId": job.optimization_id,
+                    "tradeableDates": point.simulation.days,
+                    "parameterSet": dict(point.parameter_set),
+                    "snapshotId": 0,
+                    "tags": [],
+                }
+                if with_statistics:
+                    summary.update(summary_statistics(
+                        point.simulation, len(point.parameter_set),
+                        done=done and not point.failed))
+                summaries.append(summary)
+        return summaries
+
     def project_removed(self, project_id: int) -> None:
         """Forget every optimization of a removed project."""
         for job in self.for_project(project_id):
@@ -725,6 +762,20 @@ class Optimizations(Resource):
 def target_value(point: Point, request: OptimizationRequest) -> float:
     """The point's value of the request's target (a fraction, as ``totalPerformance`` has it)."""
     return point.simulation.portfolio[TARGETS[request.target]]
+
+
+def reached_at(points: Iterable[Point], request: OptimizationRequest) -> float | None:
+    """When the first backtest (in the order they end) that reaches the request's
+    ``targetValue`` (equal or better, constraints met) ends: LEAN's optimizer stops there (its
+    target's ``Reached``), and what still runs is not counted. None: never (or no target)."""
+    if request.target_value is None:
+        return None
+    sign = 1.0 if request.extremum == "max" else -1.0
+    wanted = sign * request.target_value
+    for point in sorted(points, key=lambda p: p.ends):
+        if best_point([point], request) is point and sign * target_value(point, request) >= wanted:
+            return point.ends
+    return None
 
 
 def best_point(points: Iterable[Point], request: OptimizationRequest) -> Point | None:

@@ -4,6 +4,7 @@ operations, the wait, a lost create adopted, and lenient models."""
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from quantconnect_client import (
 from quantconnect_client.models.optimizations import EULER_SEARCH
 from quantconnect_client.optimizations import MAX_BACKTESTS, grid_size
 from quantconnect_emulator import FaultKind
+from tasks.backtests import delete_running_backtests
 
 MAIN = """\
 from AlgorithmImports import *
@@ -128,6 +130,58 @@ def test_create_wait_and_the_best_point_rerun_as_a_backtest(client, project):
     listed = client.optimizations.list(pid)
     assert [o.optimization_id for o in listed] == [created.optimization_id]
     assert listed[0].sharpe_ratio == pytest.approx(sharpe, abs=5e-4)
+
+
+def test_an_optimizations_backtests_are_listed_with_its_id(client, project, quick):
+    pid, compile_id = project
+    own = client.backtests.create(pid, compile_id, "plain", {"fast": "5"})
+    client.backtests.wait(pid, own.backtest_id, timeout=30)
+    quick.set_jobs(backtest_seconds=3600)  # the optimization's points run while we look
+    created = client.optimizations.create(pid, compile_id, "grid", GRID, parallel_nodes=2)
+    deadline = time.monotonic() + 30
+    while client.optimizations.read(created.optimization_id).count("Running") != 2:
+        assert time.monotonic() < deadline, "the optimization never ran"
+        time.sleep(0.05)
+    listed = client.backtests.list(pid, include_statistics=True)
+    ids = {b.backtest_id: b.optimization_id for b in listed}
+    assert ids.pop(own.backtest_id) is None
+    assert list(ids.values()) == [created.optimization_id] * 2  # the two running on 2 nodes
+    running = [b for b in listed if b.optimization_id]
+    assert all((b.status or "").startswith("Running") for b in running)
+    assert {b.parameter_set["slow"] for b in running} == {"30", "40"}
+    # The clean-up of running backtests leaves an optimization's alone: its abort stops them.
+    assert delete_running_backtests(client, pid) == []
+    assert client.optimizations.read(created.optimization_id).status == "running"
+    client.optimizations.abort(created.optimization_id)
+
+
+def test_a_target_value_ends_the_optimization_at_the_first_point_reaching_it(
+    client, project, quick
+):
+    pid, compile_id = project
+    full = client.optimizations.create(pid, compile_id, "all", GRID, parallel_nodes=2)
+    full = client.optimizations.wait(full.optimization_id, timeout=30, schedule=FAST)
+    by_set = {(b.parameter_set["fast"], b.parameter_set["slow"]): b.statistic("Sharpe Ratio")
+              for b in full.backtests.values()}
+    # On 2 nodes the grid runs in rounds of 2, in its order: fast 5, 10, 15, 20 by slow 30, 40.
+    order = [(f, s) for f in ("5", "10", "15", "20") for s in ("30", "40")]
+    # Reached within the first two rounds (less a margin: the statistics are rounded).
+    wanted = max(by_set[key] for key in order[:4]) - 0.01
+    stopped = client.optimizations.create(pid, compile_id, "to a target", GRID,
+                                          parallel_nodes=2, target_value=wanted)
+    stopped = client.optimizations.wait(stopped.optimization_id, timeout=30, schedule=FAST)
+    assert stopped.status == "completed"
+    done, total = stopped.progress
+    assert total == 8 and done in (2, 4) and len(stopped.backtests) == done
+    assert stopped.count("In Queue") == 0
+    best = stopped.best()
+    assert best is not None and best.statistic("Sharpe Ratio") >= wanted
+    assert stopped.target_value == pytest.approx(wanted)
+    # Not reached: every point runs.
+    unreached = client.optimizations.create(pid, compile_id, "too high", GRID, parallel_nodes=2,
+                                            target_value=max(by_set.values()) + 100)
+    unreached = client.optimizations.wait(unreached.optimization_id, timeout=30, schedule=FAST)
+    assert unreached.progress == (8, 8)
 
 
 def test_wait_ends_at_its_deadline_with_the_last_read(client, project, quick):
