@@ -42,6 +42,7 @@ Example:
 import json
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import anyio
 from prefect import flow, get_run_logger
@@ -262,6 +263,12 @@ def _run_created() -> datetime | None:
     return None if context is None or context.flow_run is None else context.flow_run.created
 
 
+def _run_id() -> UUID | None:
+    """This flow run's id (None outside a run)."""
+    context = FlowRunContext.get()
+    return None if context is None or context.flow_run is None else context.flow_run.id
+
+
 def _lock_wait_seconds(options: DeployLiveOptions) -> float:
     """How long a run waits for the project's slot: as long as another run may hold it (its
     compile, gate, replace and deploy deadlines), and a minute more."""
@@ -361,7 +368,7 @@ async def deploy_live_flow(
                 confirm_seconds=options.lost_answer_seconds,
             )
             report.deploy_id = deployed.deploy_id
-            await record_deploy(project_id, deployed.deploy_id)
+            await record_deploy(project_id, deployed.deploy_id, _run_id())
             try:
                 reached = await wait(creds, project_id, deployed.deploy_id,
                                      timeout=options.deploy_timeout_minutes * 60)

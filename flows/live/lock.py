@@ -26,11 +26,12 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import datetime
 from hashlib import sha256
+from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.asyncio import concurrency
-from prefect.exceptions import ObjectAlreadyExists
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.variables import Variable
 
 
@@ -91,8 +92,9 @@ def _record_name(project_id: int) -> str:
     return f"quantconnect_live_last_deploy_{project_id}"
 
 
-async def record_deploy(project_id: int, deploy_id: str) -> None:
-    """Note (in a Prefect variable) that a run has just deployed ``deploy_id`` to the project.
+async def record_deploy(project_id: int, deploy_id: str, run_id: UUID | None = None) -> None:
+    """Note (in a Prefect variable) that a run (``run_id``) has just deployed ``deploy_id`` to
+    the project.
 
     Why: serialising is not enough for ``replace``. Two runs started together may still reach
     the slot one after the other, and the later one would then stop the earlier one's fresh
@@ -100,7 +102,8 @@ async def record_deploy(project_id: int, deploy_id: str) -> None:
     clock, the same clock as a flow run's ``created``, so "deployed after this run began" needs
     no trust in any machine's clock.
     """
-    await Variable.aset(_record_name(project_id), deploy_id, overwrite=True)
+    value = {"deploy_id": deploy_id, "run_id": None if run_id is None else str(run_id)}
+    await Variable.aset(_record_name(project_id), value, overwrite=True)
 
 
 async def deployed_since(project_id: int, deploy_id: str, since: datetime | None) -> bool:
@@ -110,12 +113,26 @@ async def deployed_since(project_id: int, deploy_id: str, since: datetime | None
         return False
     async with get_client() as client:
         record = await client.read_variable_by_name(_record_name(project_id))
-    if record is None or record.value != deploy_id or record.updated is None:
-        return False
-    # A server on SQLite stamps updates with CURRENT_TIMESTAMP, to the whole second, while a
-    # run's creation keeps its microseconds: compare at the second, so that a deploy recorded
-    # within the second this run began counts as after it (refusing is the safe side).
-    return record.updated >= since.replace(microsecond=0)
+        value = record.value if record is not None else None
+        recorded, by = (value.get("deploy_id"), value.get("run_id")) if isinstance(value, dict) \
+            else (value, None)
+        if record is None or recorded != deploy_id or record.updated is None:
+            return False
+        # A server on SQLite stamps updates with CURRENT_TIMESTAMP, to the whole second, while
+        # a run's creation keeps its microseconds: compare at the second.
+        stamp, began = record.updated.replace(microsecond=0), since.replace(microsecond=0)
+        if stamp != began:
+            return stamp > began
+        # Within the same second, the deploying run settles it: one that had ended before this
+        # run began deployed before it (a deploy, then a replace right after); otherwise, or if
+        # it cannot be told, the deploy counts as after (refusing is the safe side).
+        if by is None:
+            return True
+        try:
+            run = await client.read_flow_run(UUID(str(by)))
+        except (ObjectNotFound, ValueError):
+            return True
+        return run.end_time is None or run.end_time >= since
 
 
 __all__ = ["deployed_since", "lock_name", "name_lock", "name_lock_name", "project_lock",
