@@ -94,6 +94,15 @@ class SweepOptions(BaseModel):
         "run is active), abort the running optimizations whose own flow run Prefect shows as "
         "ended (crashed, killed and marked, failed); costs a request per kept project.",
     )
+    optimizer_lookback_hours: float = Field(
+        default=24,
+        ge=0,
+        le=24 * 30,
+        description="Also look, in the user's own projects, for optimizations that "
+        "optimize-strategy runs which ended Crashed, Failed or Cancelled in these last hours "
+        "started (by the run id in their name) and abort those still running; 0 turns it off. "
+        "A request per such project.",
+    )
     max_concurrency: int = Field(
         default=DEFAULT_BATCH_CONCURRENCY,
         ge=1,

@@ -4,7 +4,9 @@ It only ever matches names the temporary flows make (``<prefix><flow run id>[-re
 ``flows.common.temporary``), and spares a project whose flow run Prefect still shows as active, so
 neither a short prefix nor a TTL of 0 can reach a user's own projects or a running flow's.
 In the matching projects it keeps (younger than the TTL), it aborts the optimizations still
-running whose own run Prefect shows as ended: a killed run's optimization bills until then.
+running whose own run Prefect shows as ended: a killed run's optimization bills until then. It
+does the same in the user's own projects that ``optimize-strategy`` runs which ended without
+finishing were given, for the optimizations named with those runs' ids (never another one).
 
 Example:
     >>> import asyncio
@@ -26,7 +28,15 @@ from uuid import UUID
 from prefect import Task, flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterStartTime,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import State, StateType
 
 from flows.common.credentials import resolve_credentials
@@ -87,6 +97,38 @@ async def run_states(run_ids: Iterable[UUID]) -> dict[UUID, State]:
     return states
 
 
+#: The flow whose runs on a user's own project the sweeper follows (its optimizations bill).
+OPTIMIZER_FLOW = "optimize-strategy"
+#: How a run of it may have ended without aborting what it started (a kill, a lost network).
+_UNFINISHED = [StateType.CRASHED, StateType.FAILED, StateType.CANCELLED]
+
+
+async def optimizer_projects(since: datetime) -> set[int]:
+    """The existing projects given to ``optimize-strategy`` runs that started after ``since``
+    and ended Crashed, Failed or Cancelled (read from their parameters, as Prefect keeps them)."""
+    found: set[int] = set()
+    async with get_client() as client:
+        offset = 0
+        while True:
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=[OPTIMIZER_FLOW])),
+                flow_run_filter=FlowRunFilter(
+                    start_time=FlowRunFilterStartTime(after_=since),
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_UNFINISHED)),
+                ),
+                limit=_LOOKUP_CHUNK, offset=offset,
+            )
+            for run in runs:
+                form = run.parameters.get("options")
+                strategy = form.get("strategy") if isinstance(form, dict) else None
+                project_id = strategy.get("project_id") if isinstance(strategy, dict) else None
+                if isinstance(project_id, int) and not isinstance(project_id, bool):
+                    found.add(project_id)
+            if len(runs) < _LOOKUP_CHUNK:
+                return found
+            offset += _LOOKUP_CHUNK
+
+
 async def active_runs(run_ids: Iterable[UUID]) -> dict[UUID, str]:
     """Those of ``run_ids`` whose flow run Prefect shows as still active, with the state's name
     (a run Prefect does not know is not active)."""
@@ -115,9 +157,13 @@ async def _abort_orphaned_optimizations(
     owners: dict[str, UUID] = {}
     for project in projects:
         jobs = found.get(project.project_id, [])
+        # The run in its name, else a temporary project's run; in a user's own project, an
+        # optimization no run named is the user's: never touched.
+        fallback = temporary_run_id(project.name, options.name_prefix)
         for job in [] if isinstance(jobs, str) else jobs:
-            owners[job.optimization_id] = (optimization_run_id(job.name)
-                                           or _run_id(project, options))
+            owner = optimization_run_id(job.name) or fallback
+            if owner is not None:
+                owners[job.optimization_id] = owner
     unread = ""
     try:
         states = await run_states(owners.values())
@@ -296,6 +342,13 @@ async def sweep_temporary_projects(
         removed = {p.project_id for p in orphans}
         staying = [p for p in projects if not p.is_deleted and p.project_id not in removed
                    and temporary_run_id(p.name, options.name_prefix) is not None]
+        if options.optimizer_lookback_hours > 0:
+            # The user's projects an optimizer run that did not finish was given: its clean-up
+            # may not have run (kill -9), and no TTL will ever remove such a project.
+            since = now - timedelta(hours=options.optimizer_lookback_hours)
+            given = await optimizer_projects(since)
+            staying += [p for p in projects if p.project_id in given and not p.is_deleted
+                        and temporary_run_id(p.name, options.name_prefix) is None]
         await _abort_orphaned_optimizations(creds, options, staying, report, now)
     report.deleted = sum(item.action in ("deleted", "purged") for item in report.items)
     report.backtests_stopped = sum(item.backtests_stopped for item in report.items)

@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.states import Completed, Crashed, Failed, Running
 
+from flows.optimizations.optimize import optimize_strategy
 from flows.projects import sweep as sweep_module
 from flows.projects.forms import SweepOptions
 from flows.projects.sweep import sweep_temporary_projects
@@ -165,3 +166,56 @@ async def test_unreadable_run_states_keep_the_sweep_s_record_and_fail_it(
     assert "could not be read" in str(artifact.data)
     assert not client.optimizations.read(job.optimization_id).finished
     assert len(calls) == 2
+
+
+async def optimizer_run(state: State[Any], project_id: int) -> UUID:
+    """An ``optimize-strategy`` run on an existing project, as Prefect keeps it once it ended."""
+    async with get_client() as client:
+        run = await client.create_flow_run(
+            optimize_strategy, parameters={"options": {"strategy": {"project_id": project_id}}})
+        await client.set_flow_run_state(run.id, state, force=True)
+    return run.id
+
+
+async def test_a_killed_optimizer_run_on_a_users_project_has_its_optimization_aborted(
+    qc_emulator, credentials
+):
+    # No TTL ever removes a user's project, so a kill -9 of a run given one left its
+    # optimization billing for good; the sweeper now follows the optimizer's unfinished runs.
+    qc_emulator.set_jobs(compile_seconds=0, backtest_seconds=3600)
+    client = credentials.get_client()
+    [pid, other] = seed(credentials, ["Strategies/Momentum", "Strategies/Carry"]).values()
+    crashed = await optimizer_run(Crashed(), pid)
+    live = await prefect_run(Running())
+    completed_elsewhere = await optimizer_run(Completed(), other)
+    started = {}
+    for project, label, name in [
+        (pid, "killed", optimization_name(str(crashed), "sma")),
+        (pid, "live", optimization_name(str(live), "sma")),  # another run, still running
+        (pid, "user", "my own search"),  # the user's: no run in its name
+        (other, "not followed", optimization_name(str(crashed), "x")),  # a Completed run's
+    ]:
+        job = client.optimizations.create(project, compiled(client, project), name, GRID,
+                                          parallel_nodes=1)
+        started[label] = job.optimization_id
+    del completed_elsewhere
+
+    dry = await sweep_temporary_projects(SweepOptions(dry_run=True), credentials=credentials)
+    assert [i for item in dry.items for i in item.orphaned_optimizations] == [started["killed"]]
+    assert not client.optimizations.read(started["killed"]).finished
+
+    report = await sweep_temporary_projects(SweepOptions(), credentials=credentials)
+    assert report.orphaned_optimizations_aborted == 1 and report.deleted == 0
+    [row] = report.items
+    assert (row.project_id, row.action) == (pid, "kept")
+    status = {label: client.optimizations.read(i).status for label, i in started.items()}
+    assert status.pop("killed") == "aborted"
+    assert set(status.values()) <= {"new", "running"}, status  # the others still run
+    assert len(qc_emulator.projects()) == 2  # a user's project is never removed
+
+    # Off: the user's projects are not looked at.
+    logged = len(qc_emulator.requests_log())
+    await sweep_temporary_projects(SweepOptions(optimizer_lookback_hours=0),
+                                   credentials=credentials)
+    assert not [r for r in qc_emulator.requests_log()[logged:]
+                if r["path"] == "/optimizations/list"]
