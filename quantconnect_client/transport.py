@@ -45,7 +45,6 @@ from .errors import (
     ServiceUnavailableError,
     TransientError,
     UnexpectedResponseError,
-    ValidationError,
 )
 from .multipart import MultipartBody, MultipartUpload
 from .redaction import has_userinfo, redact_url, scrub
@@ -111,7 +110,7 @@ class Timeouts:
         for field, value in (("connect", self.connect), ("read", self.read),
                              ("total", self.total), ("min_transfer_rate", self.min_transfer_rate)):
             if value is not None and not value > 0:
-                raise ValidationError(f"Timeouts.{field} must be greater than 0, not {value!r}")
+                raise ConfigurationError(f"Timeouts.{field} must be greater than 0, not {value!r}")
 
     @property
     def attempt(self) -> float:

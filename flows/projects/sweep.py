@@ -21,7 +21,7 @@ Example:
 
 import time
 from collections.abc import Coroutine, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -32,12 +32,13 @@ from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterEndTime,
     FlowRunFilterId,
-    FlowRunFilterStartTime,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import State, StateType
+from prefect.client.schemas.sorting import FlowRunSort
 
 from flows.common.credentials import resolve_credentials
 from flows.common.session import IN_MEMORY_RESULTS
@@ -104,8 +105,12 @@ _UNFINISHED = [StateType.CRASHED, StateType.FAILED, StateType.CANCELLED]
 
 
 async def optimizer_projects(since: datetime) -> set[int]:
-    """The existing projects given to ``optimize-strategy`` runs that started after ``since``
-    and ended Crashed, Failed or Cancelled (read from their parameters, as Prefect keeps them)."""
+    """The existing projects given to ``optimize-strategy`` runs that ended Crashed, Failed or
+    Cancelled after ``since`` (read from their parameters, as Prefect keeps them).
+
+    By when a run ended, not when it started: a run killed with no runner watching is marked
+    Crashed long after it began, and a long optimization may run for a day.
+    """
     found: set[int] = set()
     async with get_client() as client:
         offset = 0
@@ -113,15 +118,19 @@ async def optimizer_projects(since: datetime) -> set[int]:
             runs = await client.read_flow_runs(
                 flow_filter=FlowFilter(name=FlowFilterName(any_=[OPTIMIZER_FLOW])),
                 flow_run_filter=FlowRunFilter(
-                    start_time=FlowRunFilterStartTime(after_=since),
+                    end_time=FlowRunFilterEndTime(after_=since),
                     state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_UNFINISHED)),
                 ),
-                limit=_LOOKUP_CHUNK, offset=offset,
+                # A stable order, so that a run ending between two pages shifts none away.
+                sort=FlowRunSort.END_TIME_DESC, limit=_LOOKUP_CHUNK, offset=offset,
             )
             for run in runs:
                 form = run.parameters.get("options")
                 strategy = form.get("strategy") if isinstance(form, dict) else None
                 project_id = strategy.get("project_id") if isinstance(strategy, dict) else None
+                # The form reads "123" as 123 too (and so does the run's own clean-up).
+                if isinstance(project_id, str) and project_id.strip().isdigit():
+                    project_id = int(project_id)
                 if isinstance(project_id, int) and not isinstance(project_id, bool):
                     found.add(project_id)
             if len(runs) < _LOOKUP_CHUNK:
@@ -177,7 +186,10 @@ async def _abort_orphaned_optimizations(
     rows = {item.project_id: item for item in report.items}
     for project in projects:
         jobs = found.get(project.project_id, [])
-        problems = [jobs] if isinstance(jobs, str) else ([unread] if unread and jobs else [])
+        # Unread states matter only where some optimization has an owner to look up (a
+        # user's own optimizations have none).
+        owned = not isinstance(jobs, str) and any(j.optimization_id in owners for j in jobs)
+        problems = [jobs] if isinstance(jobs, str) else ([unread] if unread and owned else [])
         ids = [] if isinstance(jobs, str) else [j.optimization_id for j in jobs
                                                   if j.optimization_id in dead]
         if not options.dry_run:
@@ -337,6 +349,7 @@ async def sweep_temporary_projects(
                 purged = deletions[item.project_id]
                 item.action = "failed" if item.error else ("purged" if purged else "deleted")
             logger.info("Swept %d/%d", start + len(batch), len(orphans))
+    lookup_error = ""
     if options.abort_orphaned_optimizations:
         # The projects the sweep keeps: live, with this prefix, and not removed just now.
         removed = {p.project_id for p in orphans}
@@ -344,9 +357,15 @@ async def sweep_temporary_projects(
                    and temporary_run_id(p.name, options.name_prefix) is not None]
         if options.optimizer_lookback_hours > 0:
             # The user's projects an optimizer run that did not finish was given: its clean-up
-            # may not have run (kill -9), and no TTL will ever remove such a project.
-            since = now - timedelta(hours=options.optimizer_lookback_hours)
-            given = await optimizer_projects(since)
+            # may not have run (kill -9), and no TTL will ever remove such a project. The
+            # window is on this machine's clock: Prefect's stamps are compared with it.
+            since = datetime.now(timezone.utc) - timedelta(hours=options.optimizer_lookback_hours)
+            try:
+                given = await optimizer_projects(since)
+            except Exception as error:  # the Prefect API: what was done must still be reported
+                given, lookup_error = set(), f"{type(error).__name__}: {error}"
+                logger.warning("Could not read the optimize-strategy runs (%s); users' projects "
+                               "were not checked for orphaned optimizations", lookup_error)
             staying += [p for p in projects if p.project_id in given and not p.is_deleted
                         and temporary_run_id(p.name, options.name_prefix) is None]
         await _abort_orphaned_optimizations(creds, options, staying, report, now)
@@ -367,6 +386,8 @@ async def sweep_temporary_projects(
             f"{report.optimizations_aborted} optimization(s) aborted, "
             f"{report.orphaned_optimizations_aborted} of them orphans in kept projects"
             + (" (dry run)" if options.dry_run else "")
+            + (f"; the optimizer's runs could not be read ({lookup_error})" if lookup_error
+               else "")
         ),
     )
     if report.failed:
@@ -374,4 +395,8 @@ async def sweep_temporary_projects(
     if unchecked:
         raise RuntimeError(f"the orphaned optimizations of {unchecked} kept project(s) could "
                            "not be checked or aborted (they may still bill); see the table")
+    if lookup_error:
+        raise RuntimeError(f"the optimize-strategy runs could not be read from Prefect "
+                           f"({lookup_error}): users' projects were not checked for orphaned "
+                           "optimizations (they may still bill)")
     return report

@@ -16,7 +16,12 @@ from typing import Any
 
 import pytest
 
-from quantconnect_client import QuantConnectClient, RequestTimeoutError, Timeouts, ValidationError
+from quantconnect_client import (
+    ConfigurationError,
+    QuantConnectClient,
+    RequestTimeoutError,
+    Timeouts,
+)
 from tasks.objectstore import download_object, upload_object
 from tests.client.conftest import make_client
 from tests.reliability.proxy import ThrottledProxy
@@ -156,5 +161,5 @@ def test_the_one_file_tasks_have_no_fixed_time_limit() -> None:
 @pytest.mark.parametrize("value", [0, -1.0])
 def test_timeouts_refuse_bounds_that_are_not_positive(field: str, value: float) -> None:
     # A zero rate once surfaced as a ZeroDivisionError in the middle of an upload.
-    with pytest.raises(ValidationError, match=f"Timeouts.{field} must be greater than 0"):
+    with pytest.raises(ConfigurationError, match=f"Timeouts.{field} must be greater than 0"):
         Timeouts(**{field: value})

@@ -168,7 +168,7 @@ async def test_unreadable_run_states_keep_the_sweep_s_record_and_fail_it(
     assert len(calls) == 2
 
 
-async def optimizer_run(state: State[Any], project_id: int) -> UUID:
+async def optimizer_run(state: State[Any], project_id: int | str) -> UUID:
     """An ``optimize-strategy`` run on an existing project, as Prefect keeps it once it ended."""
     async with get_client() as client:
         run = await client.create_flow_run(
@@ -185,7 +185,8 @@ async def test_a_killed_optimizer_run_on_a_users_project_has_its_optimization_ab
     qc_emulator.set_jobs(compile_seconds=0, backtest_seconds=3600)
     client = credentials.get_client()
     [pid, other] = seed(credentials, ["Strategies/Momentum", "Strategies/Carry"]).values()
-    crashed = await optimizer_run(Crashed(), pid)
+    crashed = await optimizer_run(Crashed(), str(pid))  # as a form may hold it: "123"
+    await optimizer_run(Failed(), pid)
     live = await prefect_run(Running())
     completed_elsewhere = await optimizer_run(Completed(), other)
     started = {}
@@ -219,3 +220,22 @@ async def test_a_killed_optimizer_run_on_a_users_project_has_its_optimization_ab
                                    credentials=credentials)
     assert not [r for r in qc_emulator.requests_log()[logged:]
                 if r["path"] == "/optimizations/list"]
+
+
+async def test_unreadable_optimizer_runs_keep_the_sweep_s_record_and_fail_it(
+    qc_emulator, credentials, monkeypatch
+):
+    [old] = seed(credentials, [f"prefect-tmp-{uuid.uuid4()}"]).values()  # a run Prefect lost
+
+    async def unreachable(since: Any) -> set[int]:
+        raise ConnectionError("Prefect API unreachable")
+
+    monkeypatch.setattr(sweep_module, "optimizer_projects", unreachable)
+    state = await sweep_temporary_projects(SweepOptions(ttl_minutes=0), credentials=credentials,
+                                           return_state=True)
+    error = await state.aresult(raise_on_failure=False)
+    assert isinstance(error, RuntimeError) and "users' projects were not checked" in str(error)
+    artifact = await latest_artifact("quantconnect-sweep")
+    assert str(old) in str(artifact.data)  # the deletion done is on record
+    assert "could not be read" in str(artifact.description)
+    assert old not in {p["projectId"] for p in qc_emulator.projects(include_deleted=False)}
