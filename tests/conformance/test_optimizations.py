@@ -12,6 +12,8 @@ import pytest
 from pydantic import Field
 
 from tests.conformance.contract import (
+    BacktestSummary,
+    BacktestSummaryWithStatistics,
     Failure,
     Fraction,
     GridChart,
@@ -21,6 +23,7 @@ from tests.conformance.contract import (
     OptimizationId,
     PlainDate,
     Strict,
+    backtest_list,
 )
 
 GRID = "QuantConnect.Optimizer.Strategies.GridSearchOptimizationStrategy"
@@ -239,3 +242,19 @@ def test_optimizations_refusals_are_failures(world, ready, path):
     pid, compile_id = ready
     world.expect(world.call(path, _body(pid, compile_id, parameters=[])), Failure)
     world.expect(world.call(path, _body(-1, compile_id)), Failure)
+
+
+@pytest.mark.parametrize("include", [False, True], ids=["plain", "includeStatistics"])
+def test_an_optimizations_backtests_in_backtests_list(world, ready, include):
+    # more §1.6: they appear in /backtests/list with optimizationId set (OpenAPI
+    # BacktestSummaryResult); the strict summary model holds them as it holds a plain one.
+    pid, _ = ready
+    created = world.ok("/optimizations/create", _body(*ready))["optimizations"][0]
+    world.advance(20)  # one point done, one running on the 2 nodes
+    summary = BacktestSummaryWithStatistics if include else BacktestSummary
+    answer = world.expect(world.call("/backtests/list", {"projectId": pid,
+                                                         "includeStatistics": include}),
+                          backtest_list(summary))
+    assert {b.optimizationId for b in answer.backtests} == {created["optimizationId"]}
+    statuses = sorted(b.status for b in answer.backtests)
+    assert statuses[0] == "Completed." and statuses[-1].startswith("Running")
