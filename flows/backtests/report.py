@@ -172,7 +172,7 @@ class InsightSummary(BaseModel):
         first = [
             {"generated": _unix_day(i.generated_time), "symbol": i.ticker or i.symbol or "-",
              "direction": i.direction or "-",
-             "period": "-" if i.period is None else f"{i.period / 86400:g} d"}
+             "period": "-" if i.period is None else _duration(i.period)}
             for i in insights[:MAX_LISTED_INSIGHTS]
         ]
         return cls(count=len(insights), capped=capped,
@@ -198,6 +198,20 @@ class InsightSummary(BaseModel):
                 lines.append(f"\n(the first {len(self.first)} of {self.count}"
                              + (" read)" if self.capped else ")"))
         return [*lines, ""]
+
+
+def _duration(seconds: float) -> str:
+    """An insight's period for a person: days to a tenth, or hours, or minutes.
+
+    Example:
+        >>> _duration(725.228 * 86400), _duration(5400), _duration(90)
+        ('725.2 d', '1.5 h', '1.5 min')
+    """
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} min"
 
 
 def _unix_day(seconds: float | None) -> str:
