@@ -323,6 +323,7 @@ async def optimize_strategy(
     creds = setup.creds
     report = OptimizationReport(
         strategy=setup.label, target=options.target, target_to=options.target_to,
+        target_value=options.target_value,
         parameter_names=[p.name for p in options.parameters], simulated=setup.simulated,
         flow_run_id=setup.run_id,
     )

@@ -63,6 +63,8 @@ class OptimizationReport(BaseModel):
     target: str
     target_to: Literal["max", "min"]
     parameter_names: list[str]
+    #: The form's ``target_value``: the optimizer ends once a point reaches it.
+    target_value: float | None = None
     outcome: Outcome = "running"
     simulated: bool = True
     flow_run_id: str | None = None
@@ -137,6 +139,26 @@ class OptimizationReport(BaseModel):
             rows.append(cells)
         return rows
 
+    def stopped_at_target(self) -> bool:
+        """Whether the optimization completed before its every point ran: its target value
+        was reached (LEAN's optimizer ends there), not a partial result.
+
+        Example:
+            >>> made = OptimizationReport(strategy="s", target="SharpeRatio", target_to="max",
+            ...                           parameter_names=["a"], target_value=1.5,
+            ...                           status="completed",
+            ...                           runtime={"Completed": "2", "Failed": "0", "Total": "8"})
+            >>> made.stopped_at_target()
+            True
+        """
+        if self.target_value is None or self.status != "completed":
+            return False
+        try:
+            done = int(self.runtime.get("Completed", "0")) + int(self.runtime.get("Failed", "0"))
+            return done < int(self.runtime.get("Total", "0"))
+        except ValueError:
+            return False
+
     def to_markdown(self) -> str:
         """The report as markdown for the Prefect UI."""
         icon = _ICONS.get(self.outcome, "❌")
@@ -149,7 +171,8 @@ class OptimizationReport(BaseModel):
                       + "; ".join(inline(r) for r in self.refused) + ".", ""]
         if self.error:
             lines += ["**Error:**", "", *fenced(self.error), ""]
-        facts = [("Target", f"{self.target_label} ({self.target_to})"),
+        wanted = "" if self.target_value is None else f", stop at {number(self.target_value)}"
+        facts = [("Target", f"{self.target_label} ({self.target_to}{wanted})"),
                  ("Project", str(self.project_id or "")),
                  ("Optimization", self.optimization_id or "not started"),
                  ("Status", self.status or "")]
@@ -164,6 +187,9 @@ class OptimizationReport(BaseModel):
         for key in ("Completed", "Failed", "Total", "Total Runtime", "Consumed"):
             if key in self.runtime:
                 facts.append((key, self.runtime[key]))
+        if self.stopped_at_target():
+            facts.append(("Ended", "early: a point reached the target value, so the optimizer "
+                                   "ran no more (fewer than the total)"))
         if self.seconds is not None:
             facts.append(("Run time", f"{self.seconds:.1f} s from start to results"))
         lines += ["| | |", "|---|---|", *(f"| {k} | {inline(v)} |" for k, v in facts), ""]

@@ -71,3 +71,18 @@ def test_bad_forms_are_refused_with_the_rule_named(fields: dict[str, object], sa
     base: dict[str, object] = {"parameters": [{"name": "fast", "min": 5, "max": 20, "step": 5}]}
     with pytest.raises(ValueError, match=said):
         OptimizeOptions.model_validate({**base, **fields})
+
+
+def test_an_optimization_ended_at_its_target_value_says_so() -> None:
+    # The optimizer ends once a point reaches the target value: 2 of 8 ran, and that is not a
+    # partial result, so the report says why rather than leaving "Completed 2, Total 8".
+    made = report()
+    made.target_value, made.status = 0.8, "completed"
+    made.runtime = {"Completed": "2", "Failed": "0", "Total": "8"}
+    markdown = made.to_markdown()
+    assert "stop at 0.8" in markdown and "a point reached the target value" in markdown
+    made.runtime["Completed"] = "8"
+    assert "a point reached the target value" not in made.to_markdown()
+    made.target_value = None
+    made.runtime["Completed"] = "2"
+    assert "a point reached the target value" not in made.to_markdown()
