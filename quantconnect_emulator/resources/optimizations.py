@@ -44,6 +44,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -468,6 +469,7 @@ class Optimizations(Resource):
     def __init__(self, account: Account) -> None:
         super().__init__(account)
         self.by_id: dict[str, Optimization] = {}
+        self._instant: dict[tuple[str, str], Any] | None = None
 
     @property
     def board(self) -> JobBoard:
@@ -646,14 +648,42 @@ class Optimizations(Resource):
 
     def status(self, optimization: Optimization) -> str:
         """``new``, ``running``, ``completed`` or ``aborted``."""
-        return self.board.state(optimization.optimization_id)
+        state: str = self._once((optimization.optimization_id, "status"),
+                                lambda: self.board.state(optimization.optimization_id))
+        return state
 
     def running_seconds(self, optimization: Optimization) -> float | None:
         """Seconds its backtests have been running (frozen once aborted; None: not begun)."""
-        elapsed = self.job(optimization).elapsed(self.account.clock.time())
-        if elapsed is None or elapsed < optimization.new_seconds:
-            return None
-        return min(elapsed - optimization.new_seconds, optimization.run_seconds)
+
+        def read() -> float | None:
+            elapsed = self.job(optimization).elapsed(self.account.clock.time())
+            if elapsed is None or elapsed < optimization.new_seconds:
+                return None
+            return min(elapsed - optimization.new_seconds, optimization.run_seconds)
+
+        seconds: float | None = self._once((optimization.optimization_id, "running"), read)
+        return seconds
+
+    @contextlib.contextmanager
+    def one_instant(self) -> Iterator[None]:
+        """Within the block, each optimization's status and running time are read once: one
+        answer is one snapshot (read twice, a job could end between the reads, and an answer
+        say ``completed`` while listing backtests still running)."""
+        outer = self._instant
+        if outer is None:
+            self._instant = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                self._instant = None
+
+    def _once(self, key: tuple[str, str], read: Callable[[], Any]) -> Any:
+        if self._instant is None:
+            return read()
+        if key not in self._instant:
+            self._instant[key] = read()
+        return self._instant[key]
 
     def finished(self, optimization: Optimization) -> list[Point]:
         """Points whose backtest has ended."""
@@ -726,7 +756,11 @@ class Optimizations(Resource):
     def listed_backtests(self, project_id: int, with_statistics: bool) -> list[dict[str, Any]]:
         """The backtests the project's optimizations have started, as ``/backtests/list``
         shows them: with their ``optimizationId``."""
-        summaries = []
+        with self.one_instant():
+            return self._listed(project_id, with_statistics)
+
+    def _listed(self, project_id: int, with_statistics: bool) -> list[dict[str, Any]]:
+        summaries: list[dict[str, Any]] = []
         for job in self.for_project(project_id):
             points = [(p, True) for p in self.finished(job)]
             points += [(p, False) for p in self.running(job)]
@@ -1041,8 +1075,9 @@ def _create(account: Account, params: Params) -> dict[str, Any]:
 @action("/optimizations/read")
 def _read(account: Account, params: Params) -> dict[str, Any]:
     optimizations = Optimizations.of(account)
-    return {"optimization": render(optimizations,
-                                   optimizations.require(params.require_str("optimizationId")))}
+    job = optimizations.require(params.require_str("optimizationId"))
+    with optimizations.one_instant():
+        return {"optimization": render(optimizations, job)}
 
 
 @action("/optimizations/list")
@@ -1050,8 +1085,9 @@ def _list(account: Account, params: Params) -> dict[str, Any]:
     project_id = params.require_int("projectId")
     Projects.of(account).require(project_id)
     optimizations = Optimizations.of(account)
-    return {"optimizations": [render_summary(optimizations, job)
-                              for job in optimizations.for_project(project_id)]}
+    with optimizations.one_instant():
+        return {"optimizations": [render_summary(optimizations, job)
+                                  for job in optimizations.for_project(project_id)]}
 
 
 @action("/optimizations/update")

@@ -380,3 +380,55 @@ def test_an_estimate_needs_a_completed_backtest_of_the_project_first(api, ready)
     assert "backtest" in refused
     api.ok("/backtests/create", {"projectId": pid, "compileId": compile_id, "backtestName": "x"})
     assert api.ok("/optimizations/estimate", _body(pid))["estimate"]["estimateId"]
+
+
+class TickingClock:
+    """Moves a second forward at every read: what a loaded machine does between two reads."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def time(self) -> float:
+        self.now += 1.0
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_one_read_is_one_snapshot_even_as_the_clock_moves() -> None:
+    # Read twice in one answer, a job could end between the reads: the answer then said
+    # "completed" while listing backtests still running, without statistics.
+    from quantconnect_emulator.account import Account
+    from quantconnect_emulator.config import EmulatorConfig, JobsConfig
+    from quantconnect_emulator.params import Params
+    from quantconnect_emulator.resources.compiles import Compiles
+    from quantconnect_emulator.resources.optimizations import (
+        GRID_STRATEGY,
+        Optimizations,
+        parse_request,
+        render,
+    )
+    from quantconnect_emulator.resources.projects import Projects
+
+    jobs = JobsConfig(compile_seconds=0, backtest_seconds=10, optimization_new_seconds=5)
+    account = Account(EmulatorConfig(seed=1, jobs=jobs), clock=TickingClock())
+    project = Projects.of(account).create("Demo", "Py")
+    build = Compiles.of(account).create(project.project_id)
+    request = parse_request(Params({
+        "projectId": project.project_id, "name": "o", "strategy": GRID_STRATEGY,
+        "target": "TotalPerformance.PortfolioStatistics.SharpeRatio", "targetTo": "max",
+        "compileId": build.compile_id,
+        "parameters": [{"name": "fast", "min": 10, "max": 30, "step": 10}]}))
+    optimizations = Optimizations.of(account)
+    job = optimizations.create(request, "O2-8", 3, 1.0)
+    for _ in range(30):  # through new, running and completed, a second per clock read
+        with optimizations.one_instant():
+            answer = render(optimizations, job)
+        backtests = answer["backtests"].values()
+        counts = answer["runtimeStatistics"]
+        if answer["status"] == "completed":
+            assert all(b["statistics"] for b in backtests), answer
+            assert counts["Running"] == "0" and len(backtests) == 3
+        running = sum(not b["statistics"] for b in backtests)
+        assert str(running) == counts["Running"], answer
