@@ -15,7 +15,7 @@ advances here, so it is the wall clock) plus those. **Lag** = the moment the cal
 finished optimization minus that moment; **reads** = ``/optimizations/read`` requests of the
 wait. Target for (b): lag <= 1 s and reads <= half of (a)'s, in every configuration.
 
-    .venv/bin/python -m benchmarks --sections optimization_wait
+    .venv/bin/python -m benchmarks --sections optimization
 """
 
 from __future__ import annotations

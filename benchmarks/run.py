@@ -118,6 +118,11 @@ def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
     if args.json_path is None:
         args.json_path = RESULTS / ("quick.json" if args.quick else "latest.json")
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        # A misspelt section would otherwise run nothing and write an empty results file.
+        raise SystemExit(f"unknown section(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(SECTIONS)}")
     return args
 
 

@@ -19,8 +19,10 @@ Example:
 from __future__ import annotations
 
 import builtins
+import heapq
 import itertools
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -59,9 +61,16 @@ OPTIMIZATION_SCHEDULE = (1.0, 2.0, 5.0, 5.0, 5.0, 10.0)
 
 
 class OptimizationSchedule:
-    """Delays between reads of an optimization, from when its rounds of backtests ended.
+    """Delays between reads of an optimization, from its running points' progress or from when
+    its rounds of backtests ended.
 
-    An optimization runs its points ``parallelNodes`` at a time, so its count of backtests done
+    An optimization runs its points ``parallelNodes`` at a time. A running point's ``progress``
+    seen at two reads gives its length; from those lengths, the running points' progress and
+    the points still queued (each to the node that frees first), the moment the last one ends
+    follows, and the schedule reads just after it. Far from that moment it reads once on the
+    way (at 4/5 of the time left), to correct the forecast with a longer view of each point.
+
+    Without progress to go on (a service that does not send it), the count of backtests done
     grows in steps, one per round: round ``k`` ends at ``start + k * length``. Every read says
     how many rounds had ended by its moment, which bounds ``start`` and ``length``; the
     earliest and latest moments the last round may end follow (the extremes of a straight line
@@ -80,15 +89,25 @@ class OptimizationSchedule:
     Example:
         >>> now = [0.0]
         >>> schedule = OptimizationSchedule(clock=lambda: now[0])
-        >>> def seen(done: int) -> Optimization:
+        >>> def seen(done: int, progress: float | None = None) -> Optimization:
+        ...     running = {} if progress is None else {f"b{i}": {"id": f"b{i}",
+        ...         "progress": progress} for i in range(2)}
         ...     return Optimization.model_validate({"optimizationId": "O-1", "status":
-        ...         "running", "parallelNodes": 2, "runtimeStatistics": {"Completed": done,
-        ...         "Failed": 0, "Total": 8}})
+        ...         "running", "parallelNodes": 2, "backtests": running, "runtimeStatistics":
+        ...         {"Completed": done, "Failed": 0, "Total": 8}})
         >>> for moment, done in ((0, 0), (1, 0), (2, 0), (3.5, 2), (4.5, 2), (6, 4)):
         ...     now[0] = moment
         ...     delay = schedule(seen(done))
         >>> round(now[0] + delay, 2)  # the earliest end of round 4 (7.15 s) plus the slack
         7.85
+
+        With progress, two readings of the first round are enough: points of 1 s, 4 rounds.
+
+        >>> now[0], schedule = 1.0, OptimizationSchedule(clock=lambda: now[0])
+        >>> delay = schedule(seen(0, 0.25))
+        >>> now[0] = 1.5
+        >>> round(now[0] + schedule(seen(0, 0.75)), 2)  # rounds end at 1.75, 2.75, 3.75, 4.75 s
+        4.8
     """
 
     def __init__(
@@ -108,6 +127,8 @@ class OptimizationSchedule:
         self._started: float | None = None
         #: Rounds ended -> (first, last) moment a read saw exactly that many.
         self._seen: dict[int, tuple[float, float]] = {}
+        #: Running point -> its first and latest (moment, progress) seen before its end.
+        self._progress: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
 
     def __call__(self, optimization: Optimization) -> float:
         """Seconds to wait before the next read, given the read just made."""
@@ -118,6 +139,12 @@ class OptimizationSchedule:
         rounds, total_rounds = done // nodes, math.ceil(total / nodes) if total else 0
         first, _ = self._seen.get(rounds, (now, now))
         self._seen[rounds] = (first, now)
+        finish = self._progress_finish(optimization, now, nodes)
+        if finish is not None:
+            left = finish - now
+            if left > 10.0:
+                return self._clamp(left * 0.8)
+            return self._clamp(left + 0.05)
         bounds = None
         if len(self._seen) > 1:
             # A read's moment is known to about one request's jitter; a loaded machine's
@@ -134,6 +161,36 @@ class OptimizationSchedule:
         if earliest - now > 10.0:
             return self._clamp((earliest - now) / 2)
         return self._clamp(max(earliest, now) + self.slack - now)
+
+    def _progress_finish(self, optimization: Optimization, now: float, nodes: int
+                         ) -> float | None:
+        """When the last point should end, from the running points' progress; None without
+        two distinct readings of one point."""
+        running: dict[str, float] = {}
+        for backtest in optimization.backtests.values():
+            progress = backtest.progress
+            # A point at its end may be held just short of 1 (the emulator says 0.99 until
+            # done): only earlier readings measure its pace.
+            if progress is None or not 0 <= progress < 0.99 or backtest.statistics:
+                continue
+            running[backtest.id] = progress
+            first, _ = self._progress.get(backtest.id, ((now, progress), (now, progress)))
+            self._progress[backtest.id] = (first, (now, progress))
+        lengths = {
+            point: (t1 - t0) / (p1 - p0)
+            for point, ((t0, p0), (t1, p1)) in self._progress.items()
+            if p1 - p0 >= 1e-3 and t1 > t0
+        }
+        done, total = optimization.progress
+        if not lengths or not total:
+            return None
+        usual = statistics.median(lengths.values())
+        ends = [now + (1 - p) * lengths.get(point, usual) for point, p in running.items()]
+        ends += [now] * max(0, nodes - len(ends))
+        heapq.heapify(ends)
+        for _ in range(max(0, total - done - len(running))):
+            heapq.heappush(ends, heapq.heappop(ends) + usual)
+        return max(ends)
 
     def _finish_bounds(self, total_rounds: int, now: float, tolerance: float
                        ) -> tuple[float, float] | None:

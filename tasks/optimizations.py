@@ -241,7 +241,7 @@ async def wait_for_optimization(
     wait's time over. A progress artifact follows every read, and the log gets a line at each
     tenth of the way (or every :data:`~tasks.backtests.PROGRESS_LOG_SECONDS`). ``schedule``
     (seconds between reads, the last repeating) replaces the client's default, which reads
-    when the last round of points may end (``OptimizationSchedule``).
+    when the last point should end (``OptimizationSchedule``).
 
     Raises:
         ValueError: ``timeout`` is not a positive number of seconds (before any request).
