@@ -280,8 +280,11 @@ async def backtest_grid(
         rows=[GridRow(index=i, parameters=p) for i, p in enumerate(options.sets())],
     )
     try:
+        # A completed set's wait saw its backtest end: when every set completed, nothing of
+        # the run can still be running in its temporary project.
         async with strategy_project(
-            creds, options.strategy, setup.strategy, options.retries, report.cleanup, run_id
+            creds, options.strategy, setup.strategy, options.retries, report.cleanup, run_id,
+            all_ended=lambda: all(row.outcome == "completed" for row in report.rows),
         ) as project_id:
             report.project_id = project_id
             built, report.backtest_nodes = await _compile_and_count_nodes(
@@ -322,15 +325,18 @@ async def backtest_grid(
     finally:
         with anyio.CancelScope(shield=True):
             report.seconds = round(time.perf_counter() - clock, 2)
-            await acreate_table_artifact(
-                table=report.table(),
-                key="quantconnect-backtest-grid",
-                description=f"Grid of {report.strategy} ranked by {report.rank_by}",
-            )
-            await acreate_markdown_artifact(
-                markdown=report.to_markdown(),
-                key="quantconnect-backtest-grid-summary",
-                description=f"Grid of {report.strategy} ({report.outcome})",
+            # Neither needs the other: the run's end waits for one round trip, not two.
+            await side_by_side(
+                lambda: acreate_table_artifact(
+                    table=report.table(),
+                    key="quantconnect-backtest-grid",
+                    description=f"Grid of {report.strategy} ranked by {report.rank_by}",
+                ),
+                lambda: acreate_markdown_artifact(
+                    markdown=report.to_markdown(),
+                    key="quantconnect-backtest-grid-summary",
+                    description=f"Grid of {report.strategy} ({report.outcome})",
+                ),
             )
         log.info("Grid %s: %s, %d failed set(s)", report.strategy, report.outcome,
                  len(report.failed))
