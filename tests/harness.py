@@ -2,10 +2,93 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 #: How long a test server may take to answer its health check.
 STARTUP_TIMEOUT_SECONDS = 180
+#: The database file ``prefect_test_harness`` keeps in the temporary folder it makes.
+HARNESS_DATABASE = "prefect-test.db"
+
+
+def migrated_database() -> Path | None:
+    """A SQLite database with Prefect's migrations applied, made once per machine, Python and
+    Prefect version; None if it cannot be made (each server then migrates its own).
+
+    Every Prefect server a test starts would otherwise run all of Prefect's migrations on an
+    empty database first: the largest part of its start, paid once per xdist worker and per
+    end-to-end stack, all at the same time at the start of the suite. Parallel workers take a
+    file lock, so the first one migrates and the others copy.
+    """
+    import prefect
+
+    folder = Path(tempfile.gettempdir()) / "qc-prefect-databases"
+    folder.mkdir(exist_ok=True)
+    key = f"prefect-{prefect.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+    database = folder / f"{key}.db"
+    with (folder / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if database.exists():
+            return database
+        scratch = Path(tempfile.mkdtemp(prefix="qc-prefect-migrate-"))
+        try:
+            partial = scratch / "prefect.db"
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+            env.update(PREFECT_HOME=str(scratch),
+                       PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{partial}")
+            done = subprocess.run(
+                [str(Path(sys.executable).parent / "prefect"), "server", "database", "upgrade",
+                 "-y"],
+                env=env, capture_output=True, timeout=600, check=False,
+            )
+            if done.returncode != 0 or not partial.exists():
+                return None
+            # Whole or not at all: a reader never copies a half-written file.
+            partial.replace(database)
+            return database
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def seed_database(target: Path) -> None:
+    """Copy the migrated database to ``target`` (nothing when there is none)."""
+    database = migrated_database()
+    if database is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(database, target)
+
+
+@contextlib.contextmanager
+def _seeded_harness_folder() -> Iterator[None]:
+    """While it is held, the folder ``prefect_test_harness`` makes holds a migrated database.
+
+    The harness names neither the folder nor the file as an option, so its ``mkdtemp`` is
+    wrapped; a Prefect that names them differently just migrates as before.
+    """
+    import prefect.testing.utilities as utilities
+
+    made = getattr(utilities, "mkdtemp", None)
+    if made is None:
+        yield
+        return
+
+    def seeded(*args: object, **kwargs: object) -> str:
+        folder: str = made(*args, **kwargs)
+        seed_database(Path(folder) / HARNESS_DATABASE)
+        return folder
+
+    setattr(utilities, "mkdtemp", seeded)  # noqa: B010 (not a name the module exports)
+    try:
+        yield
+    finally:
+        setattr(utilities, "mkdtemp", made)  # noqa: B010
 
 
 def release_prefect_services() -> None:
@@ -46,5 +129,8 @@ def prefect_harness() -> Iterator[str]:
     # The server starts in a subprocess that runs its migrations first: on a loaded 2-core
     # machine (three xdist workers each starting one) that took over a minute (make test-compat,
     # 2026-12-06), so the bound is generous; a healthy start takes a few seconds.
-    with prefect_test_harness(server_startup_timeout=STARTUP_TIMEOUT_SECONDS):
+    with contextlib.ExitStack() as stack:
+        with _seeded_harness_folder():
+            stack.enter_context(
+                prefect_test_harness(server_startup_timeout=STARTUP_TIMEOUT_SECONDS))
         yield str(prefect.settings.PREFECT_API_URL.value())

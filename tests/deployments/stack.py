@@ -21,6 +21,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.harness import seed_database
+
 VENV_BIN = Path(sys.executable).parent
 PREFECT = str(VENV_BIN / "prefect")
 
@@ -264,6 +266,9 @@ class PrefectServer:
         }
         if self.database_url:
             server_env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.database_url
+        else:
+            # Prefect's default database, already migrated (tests/harness.py).
+            seed_database(self.home / "prefect.db")
         self.process = spawn(
             [
                 PREFECT,
