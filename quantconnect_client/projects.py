@@ -206,13 +206,10 @@ class ProjectsAPI:
     def purge(self, project_id: int) -> None:
         """Remove a project for good: delete until a read says it no longer exists.
 
-        A read first says where the project is. A live project needs two deletes (into the
-        Recycle Bin, then out), sent one after the other; a project in the bin needs one. A read
-        then checks, and any further round reads before it deletes. Every call is an ordinary
-        one (retried by the client's one engine), and the whole purge has one call's time
-        bound. A delete retried after a lost answer may apply twice; for a purge that is the
-        aim. Succeeds quietly if the project is already gone: only the service's not-found
-        answer counts as gone.
+        Each round reads, then deletes; both are ordinary calls (retried by the client's one
+        engine), and the whole purge has one call's time bound. A delete retried after a lost
+        answer may apply twice; for a purge that is the aim. Succeeds quietly if the project is
+        already gone: only the service's not-found answer counts as gone.
 
         Raises:
             TransientError: The service kept failing (the message says how often).
@@ -222,18 +219,15 @@ class ProjectsAPI:
         """
         validate_id(project_id)
         max_deletes = 3  # a live project needs two (into the bin, then out); one to spare
-        deletes = 0
         with operation_budget(self._client.call_bound):
+            for _ in range(max_deletes):
+                try:
+                    self.read(project_id)
+                    self._client.call("/projects/delete", {"projectId": project_id})
+                except NotFoundError:
+                    return
             try:
-                while True:
-                    # The read that says where it is; a first delete of a live project puts
-                    # it in the bin, and the next delete follows without a read between.
-                    in_bin = self.read(project_id).is_deleted
-                    if deletes == max_deletes:
-                        break
-                    for _ in range(1 if in_bin else min(2, max_deletes - deletes)):
-                        self._client.call("/projects/delete", {"projectId": project_id})
-                        deletes += 1
+                self.read(project_id)
             except NotFoundError:
                 return
         raise UnexpectedResponseError(
