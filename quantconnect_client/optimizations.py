@@ -169,13 +169,16 @@ class OptimizationSchedule:
         running: dict[str, float] = {}
         for backtest in optimization.backtests.values():
             progress = backtest.progress
-            # A point at its end may be held just short of 1 (the emulator says 0.99 until
-            # done): only earlier readings measure its pace.
-            if progress is None or not 0 <= progress < 0.99 or backtest.statistics:
+            ended = bool(backtest.statistics) or backtest.exit_code not in (None, 0)
+            if progress is None or ended or not 0 <= progress <= 1:
                 continue
             running[backtest.id] = progress
-            first, _ = self._progress.get(backtest.id, ((now, progress), (now, progress)))
-            self._progress[backtest.id] = (first, (now, progress))
+            # A point at its end may be held just short of 1 (the emulator says 0.99 until
+            # done): it runs, with next to nothing left, but only earlier readings measure
+            # its pace.
+            if progress < 0.99:
+                first, _ = self._progress.get(backtest.id, ((now, progress), (now, progress)))
+                self._progress[backtest.id] = (first, (now, progress))
         lengths = {
             point: (t1 - t0) / (p1 - p0)
             for point, ((t0, p0), (t1, p1)) in self._progress.items()

@@ -119,3 +119,30 @@ def test_unequal_rounds_fall_back_to_a_growing_delay():
         clock[0] = moment
         delays.append(schedule(_read(done, 96, 4)))
     assert all(0.5 <= d <= 60.0 for d in delays)
+
+
+def test_a_point_held_at_its_end_is_not_counted_as_still_queued():
+    """The last round's points held at 0.99 run with next to nothing left: the next read comes
+    at once, not a whole point later."""
+    clock = [0.0]
+    schedule = OptimizationSchedule(clock=lambda: clock[0])
+    for moment, share in ((1.0, 0.2), (2.0, 0.4)):  # 5-s points, the last of two rounds
+        clock[0] = moment
+        schedule(_read(2, 4, 2, {"a": share, "b": share}))
+    clock[0] = 5.98
+    assert schedule(_read(2, 4, 2, {"a": 0.99, "b": 0.99})) == 0.5  # the shortest delay
+
+
+def test_a_failed_point_is_not_waited_for_as_if_it_ran():
+    clock = [0.0]
+    schedule = OptimizationSchedule(clock=lambda: clock[0])
+    failed = {"id": "f", "progress": 0.3, "exitCode": 1}
+    for moment, share in ((1.0, 0.2), (2.0, 0.4)):
+        clock[0] = moment
+        read = _read(1, 2, 2, {"a": share})
+        read = Optimization.model_validate({**read.model_dump(by_alias=True),
+                                            "backtests": {"a": {"id": "a", "progress": share},
+                                                          "f": failed}})
+        delay = schedule(read)
+    # Only "a" is left (3 s at its pace), whatever the frozen progress of the failed one.
+    assert delay == pytest.approx(3.0 + 0.05, abs=0.01)
