@@ -280,11 +280,8 @@ async def backtest_grid(
         rows=[GridRow(index=i, parameters=p) for i, p in enumerate(options.sets())],
     )
     try:
-        # A completed set's wait saw its backtest end: when every set completed, nothing of
-        # the run can still be running in its temporary project.
         async with strategy_project(
-            creds, options.strategy, setup.strategy, options.retries, report.cleanup, run_id,
-            all_ended=lambda: all(row.outcome == "completed" for row in report.rows),
+            creds, options.strategy, setup.strategy, options.retries, report.cleanup, run_id
         ) as project_id:
             report.project_id = project_id
             built, report.backtest_nodes = await _compile_and_count_nodes(

@@ -8,7 +8,7 @@ the way out), the state hooks, and the report's outcome for what ended a run."""
 # models) could not be resolved there.
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -152,7 +152,6 @@ async def strategy_project(
     retries: RetryOptions,
     cleanup: list[str],
     run_id: str,
-    all_ended: Callable[[], bool] | None = None,
 ) -> AsyncIterator[int]:
     """The project a run backtests in, with the strategy uploaded; cleaned up on the way out.
 
@@ -165,10 +164,6 @@ async def strategy_project(
     clean-up failure never replaces the error that ended the block; after a block that completed, it
     raises :class:`~flows.common.temporary.CleanupError` saying what may be left behind (the run's
     state hooks try again).
-
-    ``all_ended``, when it says so at the clean-up, vouches that every backtest the run started
-    is known to have ended: the temporary project is then purged without first listing its
-    backtests for running ones (the list stays the safety net of every other exit).
     """
     if strategy is None:
         assert choice.project_id is not None  # the model guarantees one of the two
@@ -191,8 +186,6 @@ async def strategy_project(
         return
 
     def record(client: QuantConnectClient, project_id: int) -> None:
-        if all_ended is not None and all_ended():
-            return
         cleanup.extend(f"deleted running backtest {b}"
                        for b in delete_running_backtests(client, project_id))
 

@@ -324,7 +324,7 @@ class TemporaryProject:
 
     @property
     def project(self) -> Project:
-        """The project as created (read back by id).
+        """The project as created (read back by id unless created with ``confirm`` off).
 
         Raises:
             RuntimeError: It has not been created yet (``create=False`` and no :meth:`create`).
