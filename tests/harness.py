@@ -6,9 +6,11 @@ import contextlib
 import fcntl
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,48 +21,68 @@ HARNESS_DATABASE = "prefect-test.db"
 
 
 def migrated_database() -> Path | None:
-    """A SQLite database with Prefect's migrations applied, made once per machine, Python and
-    Prefect version; None if it cannot be made (each server then migrates its own).
+    """A SQLite database with Prefect's migrations applied, made once per machine, user, Python
+    and Prefect version; None if it cannot be made (each server then migrates its own).
 
     Every Prefect server a test starts would otherwise run all of Prefect's migrations on an
     empty database first: the largest part of its start, paid once per xdist worker and per
     end-to-end stack, all at the same time at the start of the suite. Parallel workers take a
-    file lock, so the first one migrates and the others copy.
+    file lock, so the first one migrates and the others copy; a failure is noted beside the
+    lock for an hour, so the workers waiting behind it do not each try again.
     """
     import prefect
 
-    folder = Path(tempfile.gettempdir()) / "qc-prefect-databases"
-    folder.mkdir(exist_ok=True)
-    key = f"prefect-{prefect.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
-    database = folder / f"{key}.db"
-    with (folder / f"{key}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if database.exists():
-            return database
-        scratch = Path(tempfile.mkdtemp(prefix="qc-prefect-migrate-"))
-        try:
-            partial = scratch / "prefect.db"
-            env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-            env.update(PREFECT_HOME=str(scratch),
-                       PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{partial}")
-            done = subprocess.run(
-                [str(Path(sys.executable).parent / "prefect"), "server", "database", "upgrade",
-                 "-y"],
-                env=env, capture_output=True, timeout=600, check=False,
-            )
-            if done.returncode != 0 or not partial.exists():
+    try:
+        folder = Path(tempfile.gettempdir()) / f"qc-prefect-databases-{os.getuid()}"
+        folder.mkdir(exist_ok=True)
+        key = f"prefect-{prefect.__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+        database, failed = folder / f"{key}.db", folder / f"{key}.failed"
+        with (folder / f"{key}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if database.exists():
+                return database
+            if failed.exists() and time.time() - failed.stat().st_mtime < 3600:
+                return None
+            made = _migrate(folder)
+            if made is None:
+                failed.write_text("prefect server database upgrade failed\n")
                 return None
             # Whole or not at all: a reader never copies a half-written file.
-            partial.replace(database)
+            made.replace(database)
             return database
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _migrate(folder: Path) -> Path | None:
+    """A new database file in ``folder`` with every migration applied, or None."""
+    scratch = Path(tempfile.mkdtemp(prefix="migrate-", dir=folder))
+    try:
+        partial = scratch / "prefect.db"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env.update(PREFECT_HOME=str(scratch),
+                   PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{partial}")
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "prefect"), "server", "database", "upgrade", "-y"],
+            env=env, capture_output=True, timeout=600, check=False,
+        )
+        if done.returncode != 0 or not partial.exists():
+            return None
+        # One file, with nothing left in a write-ahead log beside it: that is what gets copied.
+        with contextlib.closing(sqlite3.connect(partial)) as connection:
+            connection.execute("PRAGMA journal_mode=DELETE")
+        made = folder / f"{scratch.name}.db"
+        partial.replace(made)
+        return made
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def seed_database(target: Path) -> None:
-    """Copy the migrated database to ``target`` (nothing when there is none)."""
+    """Copy the migrated database to ``target`` unless a database is there already (nothing
+    when there is no migrated one)."""
     database = migrated_database()
-    if database is not None:
+    if database is not None and not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(database, target)
 
