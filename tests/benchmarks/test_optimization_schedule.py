@@ -48,11 +48,9 @@ def _wait(delays, points: int, nodes: int, seconds: float, new: float = 1.0,
         moment += delays(moment, _read(done, points, nodes, running))
 
 
-@pytest.mark.parametrize("progress", [False, True], ids=["counts", "progress"])
-@pytest.mark.parametrize(("points", "nodes", "seconds"),
-                         [(96, 4, 5.0), (96, 8, 5.0), (96, 4, 20.0), (24, 4, 20.0)])
-def test_the_wait_notices_the_finish_within_a_second_on_half_the_reads(
-        points, nodes, seconds, progress):
+def _against_lean(points: int, nodes: int, seconds: float, progress: bool
+                  ) -> tuple[int, float, int]:
+    """(reads, lag) of a fresh default schedule, and the ``lean`` schedule's reads."""
     clock = [0.0]
     schedule = OptimizationSchedule(clock=lambda: clock[0])
 
@@ -63,6 +61,15 @@ def test_the_wait_notices_the_finish_within_a_second_on_half_the_reads(
     lean = lean_cli_schedule()
     lean_reads, _ = _wait(lambda _m, _r: next(lean), points, nodes, seconds)
     reads, lag = _wait(ours, points, nodes, seconds, progress=progress)
+    return reads, lag, lean_reads
+
+
+@pytest.mark.parametrize("progress", [False, True], ids=["counts", "progress"])
+@pytest.mark.parametrize(("points", "nodes", "seconds"),
+                         [(96, 4, 5.0), (96, 8, 5.0), (96, 4, 20.0), (24, 4, 20.0)])
+def test_the_wait_notices_the_finish_within_a_second_on_half_the_reads(
+        points, nodes, seconds, progress):
+    reads, lag, lean_reads = _against_lean(points, nodes, seconds, progress)
     print(f"{points} points, {nodes} nodes, {seconds:g} s: {reads} reads (lean {lean_reads}),"
           f" lag {lag:.2f} s")
     assert lag <= 1.0
@@ -73,16 +80,7 @@ def test_the_wait_notices_the_finish_within_a_second_on_half_the_reads(
 def test_with_progress_the_benchmark_grids_need_a_handful_of_reads(points, nodes):
     """Section 8's grids (5 s per point): the rounds alone cannot be told apart early enough
     at 24 points; the running points' progress can."""
-    clock = [0.0]
-    schedule = OptimizationSchedule(clock=lambda: clock[0])
-
-    def ours(moment: float, read: Optimization) -> float:
-        clock[0] = moment
-        return schedule(read)
-
-    lean = lean_cli_schedule()
-    lean_reads, _ = _wait(lambda _m, _r: next(lean), points, nodes, 5.0)
-    reads, lag = _wait(ours, points, nodes, 5.0, progress=True)
+    reads, lag, lean_reads = _against_lean(points, nodes, 5.0, progress=True)
     print(f"{points} points, {nodes} nodes: {reads} reads (lean {lean_reads}), lag {lag:.2f} s")
     assert lag <= 1.0
     assert reads <= lean_reads / 2
