@@ -50,7 +50,7 @@ def migrated_database() -> Path | None:
             # Whole or not at all: a reader never copies a half-written file.
             made.replace(database)
             return database
-    except (OSError, subprocess.SubprocessError):
+    except (OSError, subprocess.SubprocessError, sqlite3.Error):
         return None
 
 
