@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from prefect.client.schemas.objects import State
-from prefect.exceptions import PrefectHTTPStatusError
 
 from flows.backtests.forms import BacktestOptions, GridOptions, StrategyChoice
 from flows.backtests.grid import backtest_grid
@@ -28,7 +27,11 @@ from flows.common.session import prefect_api_session
 from quantconnect_client import QuantConnectError
 from quantconnect_emulator import EmulatorServer
 from quantconnect_emulator.resources.backtests import Backtests
-from tests.reliability.soak import ORCHESTRATION_ATTEMPTS, _task_retries, soak_credentials
+from tests.reliability.soak import (
+    _task_retries,
+    soak_credentials,
+    started_again_when_prefect_is_busy,
+)
 
 BACKTEST_SOAK_PREFIX = "btsoak-tmp-"
 #: The grid each soak grid runs: four sets (two averages each).
@@ -202,15 +205,9 @@ async def run_backtest_soak(
 
     async def one(kind: str, index: int) -> State[Any]:
         async with gate:
-            for _ in range(ORCHESTRATION_ATTEMPTS - 1):
-                try:
-                    return await start(kind, index)
-                except PrefectHTTPStatusError as error:
-                    # As in the lifecycle soak: the test's SQLite server answered "locked" past
-                    # its client's retries; the emulator's state shows whether anything was left.
-                    figures.orchestration_errors.append(" ".join(str(error).split())[:120])
-                    await asyncio.sleep(5)
-            return await start(kind, index)
+            return await started_again_when_prefect_is_busy(
+                lambda: start(kind, index), figures.orchestration_errors
+            )
 
     started = time.perf_counter()
     async with prefect_api_session():

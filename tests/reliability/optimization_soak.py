@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect.client.schemas.objects import State
-from prefect.exceptions import PrefectHTTPStatusError
 
 from flows.backtests.forms import StrategyChoice
 from flows.common.options import RetryOptions
@@ -28,7 +27,11 @@ from flows.optimizations.optimize import optimize_strategy
 from quantconnect_client import QuantConnectError
 from quantconnect_emulator import EmulatorServer
 from quantconnect_emulator.resources.optimizations import ENDED, Optimizations
-from tests.reliability.soak import ORCHESTRATION_ATTEMPTS, _task_retries, soak_credentials
+from tests.reliability.soak import (
+    _task_retries,
+    soak_credentials,
+    started_again_when_prefect_is_busy,
+)
 
 OPTIMIZATION_SOAK_PREFIX = "optsoak-tmp-"
 #: Two parameters of two values each: four points, a heatmap.
@@ -163,17 +166,11 @@ async def run_optimization_soak(
 
     async def one() -> State[Any]:
         async with gate:
-            for _ in range(ORCHESTRATION_ATTEMPTS - 1):
-                try:
-                    return await optimize_strategy(  # type: ignore[no-any-return]
-                        options=soak_options(), credentials=credentials, return_state=True)
-                except PrefectHTTPStatusError as error:
-                    # As in the other soaks: the test's SQLite server answered "locked" past its
-                    # client's retries; the ledger shows whether anything was left.
-                    figures.orchestration_errors.append(" ".join(str(error).split())[:120])
-                    await asyncio.sleep(5)
-            return await optimize_strategy(  # type: ignore[no-any-return]
-                options=soak_options(), credentials=credentials, return_state=True)
+            return await started_again_when_prefect_is_busy(
+                lambda: optimize_strategy(  # type: ignore[no-any-return]
+                    options=soak_options(), credentials=credentials, return_state=True),
+                figures.orchestration_errors,
+            )
 
     started = time.perf_counter()
     async with prefect_api_session():

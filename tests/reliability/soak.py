@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
@@ -32,6 +33,28 @@ PROCESSED = {None, FaultKind.SLOW_RESPONSE.value, FaultKind.AMBIGUOUS_WRITE.valu
 SOAK_PREFIX = "soak-tmp-"
 #: Tries to start one run when the test's Prefect server is overloaded.
 ORCHESTRATION_ATTEMPTS = 3
+
+_T = TypeVar("_T")
+
+
+async def started_again_when_prefect_is_busy(
+    start: Callable[[], Awaitable[_T]], errors: list[str]
+) -> _T:
+    """``start()``, called again (up to ``ORCHESTRATION_ATTEMPTS`` in all) while the test's
+    Prefect server refuses it, each refusal noted in ``errors``.
+
+    Many runs at once on a loaded 2-core machine can overrun the test's SQLite Prefect server:
+    it answers "locked" or 503 past its own client's retries, and the run never starts (or its
+    own clean-up runs). That says nothing about our code, so the run starts anew; the emulator's
+    state (or a soak's ledger) still shows whether anything was left behind.
+    """
+    for _ in range(ORCHESTRATION_ATTEMPTS - 1):
+        try:
+            return await start()
+        except PrefectHTTPStatusError as error:
+            errors.append(" ".join(str(error).split())[:120])
+            await asyncio.sleep(5)
+    return await start()
 
 
 @dataclass
@@ -137,19 +160,11 @@ async def run_soak(server: EmulatorServer, runs: int, concurrency: int) -> SoakF
 
     async def one() -> State[Any]:
         async with gate:
-            for _ in range(ORCHESTRATION_ATTEMPTS - 1):
-                try:
-                    return await temporary_project_lifecycle(
-                        options=options, credentials=credentials, return_state=True
-                    )
-                except PrefectHTTPStatusError as error:
-                    # The test's Prefect server (SQLite) answered "locked" past its client's
-                    # retries: the run never started (or its own clean-up ran), so start anew;
-                    # the emulator's state shows whether anything was left.
-                    figures.orchestration_errors.append(" ".join(str(error).split())[:120])
-                    await asyncio.sleep(5)
-            return await temporary_project_lifecycle(
-                options=options, credentials=credentials, return_state=True
+            return await started_again_when_prefect_is_busy(
+                lambda: temporary_project_lifecycle(
+                    options=options, credentials=credentials, return_state=True
+                ),
+                figures.orchestration_errors,
             )
 
     started = time.perf_counter()

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from prefect.client.schemas.objects import State
-from prefect.exceptions import PrefectHTTPStatusError
 
 from flows.backtests.gate import RegressionError
 from flows.common.options import RetryOptions
@@ -33,7 +32,12 @@ from quantconnect_client.live import DeployOutcomeUnknownError
 from quantconnect_emulator import EmulatorServer, FaultKind
 from tests.reliability.conftest import report_figures
 from tests.reliability.live_soak import LiveLedger, live_emulator
-from tests.reliability.soak import ALL_FAULTS, ORCHESTRATION_ATTEMPTS, faulty, soak_credentials
+from tests.reliability.soak import (
+    ALL_FAULTS,
+    faulty,
+    soak_credentials,
+    started_again_when_prefect_is_busy,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -123,16 +127,11 @@ async def run_deploy_soak(server: EmulatorServer, runs: int, repeats: int,
 
     async def one(index: int) -> State[Any]:
         async with gate:
-            for _ in range(ORCHESTRATION_ATTEMPTS - 1):
-                try:
-                    return await deploy_live_flow(  # type: ignore[no-any-return]
-                        options=_options(index), credentials=credentials, return_state=True)
-                except PrefectHTTPStatusError as error:
-                    # The test's SQLite server answered "locked" past its client's retries.
-                    figures.orchestration_errors.append(" ".join(str(error).split())[:120])
-                    await asyncio.sleep(5)
-            return await deploy_live_flow(  # type: ignore[no-any-return]
-                options=_options(index), credentials=credentials, return_state=True)
+            return await started_again_when_prefect_is_busy(
+                lambda: deploy_live_flow(  # type: ignore[no-any-return]
+                    options=_options(index), credentials=credentials, return_state=True),
+                figures.orchestration_errors,
+            )
 
     started = time.perf_counter()
     async with prefect_api_session():
