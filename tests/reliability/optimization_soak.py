@@ -167,7 +167,7 @@ async def run_optimization_soak(
     async def one() -> State[Any]:
         async with gate:
             return await started_again_when_prefect_is_busy(
-                lambda: optimize_strategy(  # type: ignore[no-any-return]
+                lambda: optimize_strategy(
                     options=soak_options(), credentials=credentials, return_state=True),
                 figures.orchestration_errors,
             )

@@ -128,7 +128,7 @@ async def run_deploy_soak(server: EmulatorServer, runs: int, repeats: int,
     async def one(index: int) -> State[Any]:
         async with gate:
             return await started_again_when_prefect_is_busy(
-                lambda: deploy_live_flow(  # type: ignore[no-any-return]
+                lambda: deploy_live_flow(
                     options=_options(index), credentials=credentials, return_state=True),
                 figures.orchestration_errors,
             )
