@@ -9,7 +9,12 @@ from typing import Any
 
 from .auth import CLOCK_TOLERANCE
 from .budget import operation_budget
-from .errors import NotFoundError, UnexpectedResponseError
+from .errors import (
+    NotFoundError,
+    QuantConnectError,
+    RequestRejectedError,
+    UnexpectedResponseError,
+)
 from .models.base import parse
 from .models.projects import Project, ProjectList
 from .requester import Requester
@@ -203,33 +208,60 @@ class ProjectsAPI:
             reconcile=lambda: self._deleted_or_none(project_id),
         )
 
-    def purge(self, project_id: int) -> None:
+    def purge(self, project_id: int, *, in_recycle_bin: bool = False) -> None:
         """Remove a project for good: delete until a read says it no longer exists.
 
-        Each round reads, then deletes; both are ordinary calls (retried by the client's one
-        engine), and the whole purge has one call's time bound. A delete retried after a lost
-        answer may apply twice; for a purge that is the aim. Succeeds quietly if the project is
-        already gone: only the service's not-found answer counts as gone.
+        A live project takes two deletes (into the recycle bin, then out), sent back to back,
+        then the read that shows it gone; one in the bin takes one delete and the read.
+        ``in_recycle_bin`` is what the caller last saw; a wrong guess costs one more round,
+        never a wrong answer. Every call is ordinary (retried by the client's one engine), and
+        the whole purge has one call's time bound. A delete retried after a lost answer may
+        apply twice; for a purge that is the aim. A refused delete is settled by a read at
+        once: a project that is gone was purged (also when it was gone before: the purge is
+        then quiet), one that is still there re-raises the refusal. Only the service's
+        not-found answer to a read counts as gone.
+
+        Args:
+            project_id: The project.
+            in_recycle_bin: The caller saw it in the recycle bin (for example, it has just
+                deleted it): one delete before the read, not two.
 
         Raises:
             TransientError: The service kept failing (the message says how often).
             BudgetExhaustedError: The purge's time bound ran out.
-            UnexpectedResponseError: The project survived more deletes than it can need, or an
-                answer could not be read (never taken for "gone").
+            RequestRejectedError: A delete was refused and the project is still there.
+            UnexpectedResponseError: The project survived more deletes than it can need, its
+                delete was answered "not found" while a read finds it, or an answer could not
+                be read (never taken for "gone").
         """
         validate_id(project_id)
         max_deletes = 3  # a live project needs two (into the bin, then out); one to spare
+        unread = 1 if in_recycle_bin else 2  # deletes to send before the first read
         with operation_budget(self._client.call_bound):
-            for _ in range(max_deletes):
+            for sent in range(1, max_deletes + 1):
+                refused: RequestRejectedError | None = None
+                try:
+                    self._client.call("/projects/delete", {"projectId": project_id})
+                except RequestRejectedError as error:  # e.g. already gone: the read tells
+                    refused = error
+                if refused is None and sent < unread:
+                    continue
                 try:
                     self.read(project_id)
-                    self._client.call("/projects/delete", {"projectId": project_id})
                 except NotFoundError:
                     return
-            try:
-                self.read(project_id)
-            except NotFoundError:
-                return
+                except QuantConnectError as error:
+                    if refused is not None:  # both answers matter to whoever reads the error
+                        raise error from refused
+                    raise
+                if isinstance(refused, NotFoundError):
+                    # "Not found" to the delete, found by the read: never let that pass for gone.
+                    raise UnexpectedResponseError(
+                        f"Project {project_id} is still there although its delete was answered "
+                        f"as not found ({refused})", endpoint="/projects/delete",
+                    ) from refused
+                if refused is not None:
+                    raise refused
         raise UnexpectedResponseError(
             f"Project {project_id} still exists after {max_deletes} deletes",
             endpoint="/projects/delete",

@@ -144,6 +144,7 @@ async def delete_projects(
     credentials: QuantConnectCredentials,
     deletions: dict[int, bool],
     max_concurrency: int = DEFAULT_BATCH_CONCURRENCY,
+    in_recycle_bin: list[int] | None = None,
 ) -> Outcomes:
     """Delete many projects in one task run, at most ``max_concurrency`` requests in flight.
 
@@ -151,6 +152,8 @@ async def delete_projects(
         credentials: The credentials block.
         deletions: Project id -> whether to purge it (True) or move it to the recycle bin.
         max_concurrency: Deletes in flight at once.
+        in_recycle_bin: Projects to purge that were last seen in the recycle bin: one delete
+            each before the read, not two.
 
     Returns:
         Project id -> its outcome. A retry of the task run reads each project first and counts
@@ -158,9 +161,11 @@ async def delete_projects(
     """
     client = credentials.get_client()
     retrying, _ = retry_context()
+    binned = set(in_recycle_bin or ())
 
     def delete(project_id: int) -> None:
-        delete_or_purge(client, project_id, deletions[project_id], retrying)
+        delete_or_purge(client, project_id, deletions[project_id], retrying,
+                        in_recycle_bin=project_id in binned)
 
     return await in_thread(run_batch, deletions, delete, max_concurrency, "qc-delete")
 

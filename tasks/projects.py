@@ -159,11 +159,13 @@ async def delete_project(
     project_id: int,
     purge: bool = False,
     confirm: bool = False,
+    in_recycle_bin: bool = False,
 ) -> ProjectStatus | None:
     """Delete a project (into the recycle bin), or with ``purge`` remove it for good.
 
     A retry after a delete that took effect succeeds: it reads the project first, and one
-    already in the recycle bin counts as deleted (for a purge, one already gone).
+    already in the recycle bin counts as deleted. A purge is retry-safe by itself: it deletes
+    until a read finds nothing, so one already gone is done.
 
     Args:
         credentials: Who to be.
@@ -172,6 +174,8 @@ async def delete_project(
         confirm: Read the project's status after the delete, in the same task run (one more
             request, no extra task run), and return it. A purge needs no extra read: it
             ends only once a read finds nothing.
+        in_recycle_bin: For a purge: the caller saw the project in the recycle bin, so one
+            delete before the read, not two (a wrong guess costs a request, not an error).
 
     Returns:
         With ``confirm``, what the service then holds: ``"in recycle bin"`` or ``"gone"`` (or
@@ -184,7 +188,8 @@ async def delete_project(
     """
     retrying, _ = retry_context()
     return await in_thread(
-        delete_or_purge, credentials.get_client(), project_id, purge, retrying, confirm
+        delete_or_purge, credentials.get_client(), project_id, purge, retrying, confirm,
+        in_recycle_bin,
     )
 
 
@@ -194,6 +199,7 @@ def delete_or_purge(
     purge: bool,
     retrying: bool,
     confirm: bool = False,
+    in_recycle_bin: bool = False,
 ) -> ProjectStatus | None:
     """Delete or purge one project, blocking: the body of :func:`delete_project`, shared with
     the batch task ``tasks.batches.delete_projects`` (one rule for a retried delete).
@@ -205,6 +211,8 @@ def delete_or_purge(
         retrying: An earlier attempt may have deleted it: read first, and count a project
             already in the bin as done (a first try never reads first).
         confirm: Then read its status (same thread hop, no extra task run).
+        in_recycle_bin: For a purge: last seen in the recycle bin (one delete, not two,
+            before the read).
 
     Returns:
         With ``confirm``, ``"in recycle bin"``, ``"gone"`` or ``"live"``; otherwise None.
@@ -216,9 +224,9 @@ def delete_or_purge(
         >>> delete_or_purge(client, 42, purge=False, retrying=False)  # doctest: +SKIP
     """
     if purge:
-        # Reads before each delete (retry-safe by itself) and returns only once a read finds
+        # Reads after each delete (retry-safe by itself) and returns only once a read finds
         # nothing: its last read is the confirmation.
-        client.projects.purge(project_id)
+        client.projects.purge(project_id, in_recycle_bin=in_recycle_bin)
         return "gone" if confirm else None
     if retrying:
         # What an earlier attempt did, read from the service: a soft delete leaves the project

@@ -159,8 +159,9 @@ async def temporary_project_lifecycle(
 
             if options.purge and not removed:
                 async with report.step("purge"):
+                    # The delete above moved it into the bin: one more delete, then the read.
                     status = await delete(
-                        creds, project_id, purge=True, confirm=check
+                        creds, project_id, purge=True, confirm=check, in_recycle_bin=True
                     )
                 if check:
                     async with report.step("verify purged") as step:

@@ -330,7 +330,9 @@ async def sweep_temporary_projects(
                 else {}
             )
             try:
-                outcomes = await deleter(creds, deletions, options.max_concurrency)
+                binned = [p.project_id for p in batch
+                          if p.is_deleted and p.project_id in deletions]
+                outcomes = await deleter(creds, deletions, options.max_concurrency, binned)
             except Exception as error:
                 failure = Outcome(succeeded=False, error_type=type(error).__name__,
                                   message=f"{type(error).__name__}: {error}", retryable=False)

@@ -122,6 +122,22 @@ def test_ambiguous_delete_is_not_applied_twice(qc_emulator):
         assert after.is_deleted
 
 
+@pytest.mark.parametrize("binned", [False, True], ids=["live", "in the bin"])
+def test_a_purge_whose_delete_applied_twice_ends_gone(qc_emulator, binned):
+    with make_client(qc_emulator) as client:
+        project = client.projects.create("Tests/Purge Lost Answer", "Py")
+        if binned:
+            client.projects.delete(project.project_id)
+        before = len(qc_emulator.requests_log())
+        # Applied, answer lost: the client's retry meets what the first attempt did (for a
+        # project in the bin: nothing left, "not found"), and the read settles it.
+        qc_emulator.inject("ambiguous_write", path="/projects/delete", count=1)
+        client.projects.purge(project.project_id)
+    assert qc_emulator.projects() == []
+    sent = [r["path"] for r in qc_emulator.requests_log()[before:]]
+    assert sent[-1] == "/projects/read" and sent.count("/projects/delete") <= 3, sent
+
+
 def test_ambiguous_file_create_and_rename_are_reconciled(qc_emulator):
     with make_client(qc_emulator) as client:
         pid = client.projects.create("Tests/Ambiguous Files", "Py").project_id

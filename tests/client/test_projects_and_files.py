@@ -43,11 +43,56 @@ def test_create_read_update_delete_purge(client: QuantConnectClient, qc_emulator
     client.projects.purge(created.project_id)  # already gone: quietly fine
 
 
-def test_purge_of_a_live_project_removes_it_for_good(client: QuantConnectClient):
+def _sent(emulator, before: int) -> list[str]:
+    return [r["path"] for r in emulator.requests_log()[before:]]
+
+
+def test_purge_of_a_live_project_removes_it_for_good(client: QuantConnectClient, qc_emulator):
     project = client.projects.create("Tests/Purge Me", "C#")
+    before = len(qc_emulator.requests_log())
     client.projects.purge(project.project_id)
+    # Into the bin and out of it, then the read that shows it gone: nothing read in between.
+    assert _sent(qc_emulator, before) == ["/projects/delete", "/projects/delete",
+                                          "/projects/read"]
     with pytest.raises(NotFoundError):
         client.projects.read(project.project_id)
+
+
+def test_purge_of_a_project_seen_in_the_bin_takes_one_delete(client: QuantConnectClient,
+                                                              qc_emulator):
+    project = client.projects.create("Tests/Purge Binned", "Py")
+    client.projects.delete(project.project_id)
+    before = len(qc_emulator.requests_log())
+    client.projects.purge(project.project_id, in_recycle_bin=True)
+    assert _sent(qc_emulator, before) == ["/projects/delete", "/projects/read"]
+    assert qc_emulator.projects() == []
+
+
+def test_a_wrong_guess_costs_a_request_never_an_error(client: QuantConnectClient, qc_emulator):
+    binned = client.projects.create("Tests/Purge Guess Bin", "Py").project_id
+    live = client.projects.create("Tests/Purge Guess Live", "Py").project_id
+    client.projects.delete(binned)
+    # Taken for live while in the bin: the second delete is refused ("not found") and the
+    # read settles it at once.
+    before = len(qc_emulator.requests_log())
+    client.projects.purge(binned)
+    assert _sent(qc_emulator, before) == ["/projects/delete", "/projects/delete",
+                                          "/projects/read"]
+    # Taken for one in the bin while live: the first read finds it in the bin, one more round.
+    before = len(qc_emulator.requests_log())
+    client.projects.purge(live, in_recycle_bin=True)
+    assert _sent(qc_emulator, before) == ["/projects/delete", "/projects/read"] * 2
+    assert qc_emulator.projects() == []
+
+
+@pytest.mark.parametrize("in_recycle_bin", [False, True])
+def test_purge_of_a_project_already_gone_is_quiet(client: QuantConnectClient, qc_emulator,
+                                                  in_recycle_bin: bool):
+    project = client.projects.create("Tests/Purge Twice", "Py")
+    client.projects.purge(project.project_id)
+    before = len(qc_emulator.requests_log())
+    client.projects.purge(project.project_id, in_recycle_bin=in_recycle_bin)
+    assert _sent(qc_emulator, before) == ["/projects/delete", "/projects/read"]
 
 
 def test_list_and_pages(client: QuantConnectClient):

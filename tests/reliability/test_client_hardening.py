@@ -97,6 +97,14 @@ def envelope(text: str) -> CannedResponse:
     return CannedResponse(200, text.encode(), JSON)
 
 
+#: A read's answer with project 5 in it: the project is still there.
+PROJECT_5 = (
+    '{"success": true, "versions": [], "projects": [{"projectId": 5, "name": "kept", '
+    '"organizationId": "5cad178b20a1d52567b534553413b691", "ownerId": 1, '
+    '"language": "Py", "created": "2026-01-01 00:00:00", "modified": "2026-01-01 00:00:00"}]}'
+)
+
+
 # ------------------------------------------------------------------ 3: replayable signatures
 
 
@@ -190,13 +198,25 @@ def test_07_a_listing_that_is_not_a_list_is_an_error():
                UnexpectedResponseError, "not a list", srv)
 
 
-def test_07_purge_does_not_report_success_without_a_delete():
+def test_07_purge_does_not_report_success_on_an_unreadable_read():
     body = '{"success": true, "projects": [{"projectId": null, "name": "x"}], "versions": []}'
     with canned_server(envelope(body)) as srv:
         client = client_for(srv.url)
         expect("7: purge, the read's only item unreadable", lambda: client.projects.purge(5),
                UnexpectedResponseError, "Asked for project 5", srv)
-        assert [r["path"] for r in srv.requests] == ["/api/v2/projects/read"]
+        assert [r["path"] for r in srv.requests] == ["/api/v2/projects/delete"] * 2 + [
+            "/api/v2/projects/read"]
+
+
+def test_07_purge_raises_a_refused_delete_when_the_project_is_still_there():
+    refused = ('{"success": false, "errors": ["Project cannot be deleted while a live '
+               'algorithm runs"]}')
+    with canned_server(envelope(refused), envelope(PROJECT_5)) as srv:
+        client = client_for(srv.url)
+        expect("7: purge, a delete refused for a project still there",
+               lambda: client.projects.purge(5), RequestRejectedError, "live algorithm runs", srv)
+        assert [r["path"] for r in srv.requests] == ["/api/v2/projects/delete",
+                                                     "/api/v2/projects/read"]
 
 
 # ---------------------------------------------------------------- 8: only not-found is "gone"
@@ -213,10 +233,24 @@ def test_07_purge_does_not_report_success_without_a_delete():
     ],
 )
 def test_08_only_the_services_not_found_answer_means_gone(label, body, error_class, match):
-    with canned_server(envelope(body)) as srv:
+    # The delete is answered; the read that must show the project gone answers ``body``.
+    with canned_server(envelope('{"success": true}'), envelope(body)) as srv:
         client = client_for(srv.url)
-        error = expect(label, lambda: client.projects.purge(5), error_class, match, srv)
+        error = expect(label, lambda: client.projects.purge(5, in_recycle_bin=True),
+                       error_class, match, srv)
     assert not isinstance(error, NotFoundError)
+    assert [r["path"] for r in srv.requests] == ["/api/v2/projects/delete",
+                                                 "/api/v2/projects/read"]
+
+
+def test_08_a_delete_answered_not_found_is_not_gone_while_a_read_finds_the_project():
+    not_found = '{"success": false, "errors": ["Project not found. ProjectId: 5"]}'
+    with canned_server(envelope(not_found), envelope(PROJECT_5)) as srv:
+        client = client_for(srv.url)
+        error = expect("8: delete 'not found', read finds it", lambda: client.projects.purge(5),
+                       UnexpectedResponseError, "still there", srv)
+    assert isinstance(error.__cause__, NotFoundError)
+    assert len(srv.requests) == 2
 
 
 def test_08_the_not_found_answer_does_mean_gone():
@@ -226,7 +260,8 @@ def test_08_the_not_found_answer_does_mean_gone():
         with pytest.raises(NotFoundError):
             client.projects.read(5)
         client.projects.purge(5)
-    record("8: read answered 'Project not found'", "NotFoundError; purge done", "", 2)
+    record("8: read answered 'Project not found'", "NotFoundError; purge done", "",
+           len(srv.requests))
 
 
 # ----------------------------------------------------------------------- 10: the clock offset

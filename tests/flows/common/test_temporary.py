@@ -109,7 +109,7 @@ async def test_a_block_that_ends_well_but_cannot_remove_its_project_fails(qc_emu
     credentials = credentials_for(qc_emulator, max_attempts=1)
     with pytest.raises(CleanupError, match="not removed"):
         async with temporary_project(credentials, prefix="stuck-tmp-") as tmp:
-            qc_emulator.inject("http_503_html", path="/projects/read",
+            qc_emulator.inject("http_503_html", path="/projects/delete",
                                count=CLEANUP_ROUNDS.max_attempts)
     assert [p["projectId"] for p in qc_emulator.projects()] == [tmp.project_id]
     assert tmp.cleanup is not None and "could not remove" in tmp.cleanup

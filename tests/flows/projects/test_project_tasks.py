@@ -117,14 +117,15 @@ async def test_delete_with_confirm_returns_the_status_read_back(qc_emulator, cre
     async def remove() -> tuple[str | None, str | None, str | None]:
         quiet = await delete_project(credentials, binned)
         to_bin = await delete_project(credentials, purged, confirm=True)
-        gone = await delete_project(credentials, purged, purge=True, confirm=True)
+        gone = await delete_project(credentials, purged, purge=True, confirm=True,
+                                    in_recycle_bin=True)
         return quiet, to_bin, gone
 
     assert await remove() == (None, "in recycle bin", "gone")
     assert paths(qc_emulator)[2:] == [
         "/projects/delete",  # quiet: no read
         "/projects/delete", "/projects/read",  # confirmed: the status read back
-        "/projects/read", "/projects/delete", "/projects/read",  # the purge's own reads suffice
+        "/projects/delete", "/projects/read",  # the purge's own read suffices
     ]
     [left] = qc_emulator.projects()
     assert left["projectId"] == binned

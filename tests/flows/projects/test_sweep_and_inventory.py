@@ -71,11 +71,15 @@ async def test_sweeper_removes_old_orphans_and_spares_the_rest(qc_emulator, cred
     # loaded machine starts the second; the others are 6.2 s older, 5.2 s at least once the
     # service's whole-second times have rounded it.)
     young_age = time.monotonic() - young_made
+    sent = len(qc_emulator.requests_log())
     report = await sweep_temporary_projects(
         SweepOptions(ttl_minutes=(young_age + 4) / 60, include_recycle_bin=True),
         credentials=credentials,
     )
     assert report.deleted == 7  # six just deleted + the one binned before
+    # Listed in the bin, each takes one delete out of it (and the read that shows it gone).
+    deletes = [r for r in qc_emulator.requests_log()[sent:] if r["path"] == "/projects/delete"]
+    assert len(deletes) == 7
     names = {p["name"] for p in qc_emulator.projects()}
     assert names == {*keeper, young_name}
     artifact = await latest_artifact("quantconnect-sweep")
