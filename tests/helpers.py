@@ -10,6 +10,7 @@ import anyio
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterFlowRunId
 from prefect.client.schemas.objects import TaskRun
+from prefect.exceptions import ObjectNotFound
 
 from tasks.credentials import QuantConnectCredentials
 
@@ -53,11 +54,21 @@ async def task_run_names(flow_run_id: str | UUID, at_least: int) -> list[str]:
 
 async def recorded_task_run(task_run_id: str | UUID) -> TaskRun:
     """A task run as the server has it once it recorded its final state (it does so from
-    events, a moment after the run; a loaded server takes longer), at most 30 s later."""
+    events, a moment after the run; a loaded server takes longer), at most 30 s later.
+
+    Until the server has processed the run's first event it does not know the run at all
+    (HTTP 404): that is "not yet", like a state that is not final.
+    """
     deadline = time.monotonic() + 30
     async with get_client() as client:
         while True:
-            run = await client.read_task_run(UUID(str(task_run_id)))
-            if (run.state is not None and run.state.is_final()) or time.monotonic() > deadline:
-                return run
+            try:
+                run = await client.read_task_run(UUID(str(task_run_id)))
+            except ObjectNotFound:
+                if time.monotonic() > deadline:
+                    raise
+            else:
+                final = run.state is not None and run.state.is_final()
+                if final or time.monotonic() > deadline:
+                    return run
             await anyio.sleep(0.2)
