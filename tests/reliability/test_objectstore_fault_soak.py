@@ -11,7 +11,8 @@ key with the ``download-object`` task. The promises, as counts:
   failed left nothing at its destination, and no temporary file is left anywhere;
 - 0 duplicate uploads: no content is stored twice under a key (a lost answer is looked up with
   ``/object/properties``, never sent again);
-- every failure names its cause.
+- every failure names its cause (a download answered "not found" does, for a key that no
+  completed sync has published since its file appeared).
 
 The short soak runs in the normal suite; the long one is marked ``slow``
 (``QC_OBJECTSTORE_SOAK_RUNS``, default 60, ``QC_OBJECTSTORE_SOAK_SEED``).
@@ -142,6 +143,11 @@ class Run:
     removed: set[str] = field(default_factory=set)
     synced: list[bool] = field(default_factory=list)
     downloaded: dict[str, str] = field(default_factory=dict)
+    first_sync: dict[str, int] = field(default_factory=dict)  # key -> first sync that had it
+
+    def never_published(self, key: str) -> bool:
+        """No sync since the key's file first existed completed: the store may lack it."""
+        return not any(self.synced[self.first_sync[key]:])
 
     @property
     def prefix(self) -> str:
@@ -161,6 +167,7 @@ class Run:
         data = os.urandom(size)  # random: every version differs from every other
         path.write_bytes(data)
         key = f"{self.prefix}/{name}"
+        self.first_sync.setdefault(key, len(self.synced))
         self.versions.setdefault(key, set()).add(md5(data))
         self.final[key] = md5(data)
 
@@ -194,7 +201,10 @@ async def one_run(run: Run, credentials: QuantConnectCredentials,
         if outcome != "ok":
             figures.failures["download " + outcome.split(":", 1)[0]] += 1
             figures.failure_messages.append(f"download {key}: {outcome}")
-            if outcome.split(":", 1)[0] not in EXPLAINED_DOWNLOAD_ERRORS:
+            kind = outcome.split(":", 1)[0]
+            # Not found is the truth for a key whose every sync since its file appeared failed.
+            missing = kind == "NotFoundError" and run.never_published(key)
+            if kind not in EXPLAINED_DOWNLOAD_ERRORS and not missing:
                 figures.unexplained.append(f"download {key}: {outcome}")
 
 
