@@ -1,7 +1,8 @@
 """``python -m benchmarks``: the cost of orchestration, side by side with a plain script.
 
 Starts the emulator (default 100 ms per request) and a Prefect server with its own temporary
-``PREFECT_HOME``, runs the seven sections, prints markdown tables and writes the figures as JSON.
+``PREFECT_HOME``, runs the chosen sections (all ten by default), prints markdown tables and
+writes the figures as JSON.
 
 Example:
     $ python -m benchmarks                       # full run (a few minutes)
@@ -119,10 +120,12 @@ def apply_defaults(args: argparse.Namespace) -> argparse.Namespace:
         args.json_path = RESULTS / ("quick.json" if args.quick else "latest.json")
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
+    # A misspelt or empty choice would otherwise run nothing and write an empty results file.
     if unknown:
-        # A misspelt section would otherwise run nothing and write an empty results file.
         raise SystemExit(f"unknown section(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(SECTIONS)}")
+    if not args.sections:
+        raise SystemExit(f"no section chosen; choose from {', '.join(SECTIONS)}")
     return args
 
 
