@@ -54,6 +54,14 @@ def test_sweep_and_inventory_options_have_bounds():
     assert RetryOptions().task_retries == 2
 
 
+@pytest.mark.parametrize("field", ["ttl_minutes", "optimizer_lookback_hours"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -0.5, 1e9])
+def test_the_sweepers_durations_are_finite_and_bounded(field, value):
+    # NaN compares false to every bound: the rule must still refuse it, not pass it on.
+    with pytest.raises(pydantic.ValidationError, match=field):
+        SweepOptions.model_validate({field: value})
+
+
 def test_every_field_has_help_text_for_the_ui_form():
     for model in (LifecycleOptions, SweepOptions, InventoryOptions, RetryOptions):
         for name, field in model.model_fields.items():
