@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -26,7 +27,7 @@ from flows.backtests.charts import svg_markdown_image
 from flows.backtests.report import SIMULATED_LABEL
 from flows.common.markdown import fenced, inline
 from flows.optimizations.charts import heatmap_svg, line_svg, number
-from flows.optimizations.cost import CostEstimate
+from flows.optimizations.cost import QCC_PER_DOLLAR, CostEstimate
 
 #: A target's name as a person reads it, and whether the optimizer's statistics hold it in
 #: percent.
@@ -183,10 +184,12 @@ class OptimizationReport(BaseModel):
                       ("Estimated", f"{c.node_hours:g} node-hours, {c.wall_hours:g} h of wall "
                                     f"time, ${c.dollars:.2f}")]
             if c.balance_qcc is not None:
-                facts.append(("QCC balance", f"{c.balance_qcc:g}"))
-        for key in ("Completed", "Failed", "Total", "Total Runtime", "Consumed"):
+                facts.append(("Balance", _qcc(c.balance_qcc)))
+        for key in ("Completed", "Failed", "Total", "Total Runtime"):
             if key in self.runtime:
                 facts.append((key, self.runtime[key]))
+        if "Consumed" in self.runtime:
+            facts.append(("Consumed", _qcc(self.runtime["Consumed"])))
         if self.stopped_at_target():
             facts.append(("Ended", "early: a point reached the target value, so the optimizer "
                                    "ran no more (fewer than the total)"))
@@ -219,3 +222,22 @@ class OptimizationReport(BaseModel):
         if self.cleanup:
             lines += ["**Clean-up:** " + "; ".join(inline(c) for c in self.cleanup), ""]
         return "\n".join(lines)
+
+
+def _qcc(amount: str | float) -> str:
+    """A QCC amount (the service's ``Consumed`` is a string, the balance a number) with its unit
+    and in dollars, next to the estimate's dollars; as given when it is not a number.
+
+    Example:
+        >>> _qcc("250.00"), _qcc("0.25"), _qcc(0), _qcc("n/a")
+        ('250 QCC ($2.50)', '0.25 QCC (under $0.01)', '0 QCC ($0.00)', 'n/a')
+    """
+    try:
+        qcc = float(amount)
+    except ValueError:
+        return str(amount)
+    if not math.isfinite(qcc) or qcc < 0:  # not an amount to convert
+        return str(amount)
+    dollars = qcc / QCC_PER_DOLLAR
+    shown = "under $0.01" if 0 < dollars < 0.005 else f"${dollars:.2f}"
+    return f"{qcc:g} QCC ({shown})"

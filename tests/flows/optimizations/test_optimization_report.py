@@ -47,6 +47,24 @@ def test_the_heatmap_shows_no_result_as_n_a_and_outlines_the_best() -> None:
     assert "stroke='#f59e0b'" in svg and "Sharpe Ratio by fast and slow" in svg
 
 
+@pytest.mark.parametrize(("said", "shown"), [
+    ("250.00", "250 QCC ($2.50)"), ("0.25", "0.25 QCC (under $0.01)"), ("0.00", "0 QCC ($0.00)"),
+    ("n/a", "n/a"), ("-3", "-3"),
+])
+def test_what_was_consumed_shows_its_unit_and_dollars(said: str, shown: str) -> None:
+    made = report()
+    made.runtime = {"Consumed": said, "Completed": "3"}
+    markdown = made.to_markdown()
+    assert f"| Consumed | {shown} |" in markdown and "| Completed | 3 |" in markdown
+
+
+def test_the_balance_shows_its_unit_and_dollars() -> None:
+    made = report()
+    made.cost = estimate_cost(time_seconds=60, backtests=4, node_type="O2-8", parallel_nodes=2,
+                              balance_qcc=1234)
+    assert "| Balance | 1234 QCC ($12.34) |" in made.to_markdown()
+
+
 def test_the_guard_names_each_bound_an_estimate_breaks() -> None:
     cost = estimate_cost(time_seconds=120, backtests=100, node_type="O4-12", parallel_nodes=6)
     assert cost.node_hours == pytest.approx(5.84) and cost.dollars == pytest.approx(1.76)
