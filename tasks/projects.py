@@ -224,8 +224,8 @@ def delete_or_purge(
         >>> delete_or_purge(client, 42, purge=False, retrying=False)  # doctest: +SKIP
     """
     if purge:
-        # Reads after each delete (retry-safe by itself) and returns only once a read finds
-        # nothing: its last read is the confirmation.
+        # Retry-safe by itself: it deletes (twice for a live project, once for one in the bin)
+        # and returns only once a read finds nothing: that read is the confirmation.
         client.projects.purge(project_id, in_recycle_bin=in_recycle_bin)
         return "gone" if confirm else None
     if retrying:

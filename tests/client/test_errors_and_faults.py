@@ -132,7 +132,7 @@ def test_a_purge_whose_delete_applied_twice_ends_gone(qc_emulator, binned):
         # Applied, answer lost: the client's retry meets what the first attempt did (for a
         # project in the bin: nothing left, "not found"), and the read settles it.
         qc_emulator.inject("ambiguous_write", path="/projects/delete", count=1)
-        client.projects.purge(project.project_id)
+        client.projects.purge(project.project_id, in_recycle_bin=binned)
     assert qc_emulator.projects() == []
     sent = [r["path"] for r in qc_emulator.requests_log()[before:]]
     assert sent[-1] == "/projects/read" and sent.count("/projects/delete") <= 3, sent

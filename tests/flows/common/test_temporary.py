@@ -99,7 +99,7 @@ async def test_registered_clean_up_runs_before_the_project_is_removed(qc_emulato
 async def test_a_clean_up_outlasts_a_burst_that_spends_one_calls_attempts(qc_emulator):
     credentials = credentials_for(qc_emulator, max_attempts=1)
     async with temporary_project(credentials, prefix="burst-tmp-") as tmp:
-        qc_emulator.inject("http_503_html", path="/projects/read", count=1)
+        qc_emulator.inject("http_503_html", path="/projects/delete", count=1)
     # The first round met the fault with its only attempt; the next round removed it.
     assert qc_emulator.projects() == []
     assert tmp.cleanup is not None and "removed 1 project(s)" in tmp.cleanup
