@@ -231,6 +231,8 @@ def _qcc(amount: str | float) -> str:
     Example:
         >>> _qcc("250.00"), _qcc("0.25"), _qcc(0), _qcc("n/a")
         ('250 QCC ($2.50)', '0.25 QCC (under $0.01)', '0 QCC ($0.00)', 'n/a')
+        >>> _qcc(1234567.25)
+        '1,234,567.25 QCC ($12,345.67)'
     """
     try:
         qcc = float(amount)
@@ -239,5 +241,7 @@ def _qcc(amount: str | float) -> str:
     if not math.isfinite(qcc) or qcc < 0:  # not an amount to convert
         return str(amount)
     dollars = qcc / QCC_PER_DOLLAR
-    shown = "under $0.01" if 0 < dollars < 0.005 else f"${dollars:.2f}"
-    return f"{qcc:g} QCC ({shown})"
+    shown = "under $0.01" if 0 < dollars < 0.005 else f"${dollars:,.2f}"
+    # At most two decimals and no exponent, whatever the size: "1,234,567.5", not "1.23457e+06".
+    amount = f"{qcc:,.2f}".rstrip("0").rstrip(".")
+    return f"{amount} QCC ({shown})"

@@ -62,7 +62,7 @@ def test_the_balance_shows_its_unit_and_dollars() -> None:
     made = report()
     made.cost = estimate_cost(time_seconds=60, backtests=4, node_type="O2-8", parallel_nodes=2,
                               balance_qcc=1234)
-    assert "| Balance | 1234 QCC ($12.34) |" in made.to_markdown()
+    assert "| Balance | 1,234 QCC ($12.34) |" in made.to_markdown()
 
 
 def test_the_guard_names_each_bound_an_estimate_breaks() -> None:
