@@ -69,8 +69,12 @@ test: lint typecheck pytest
 
 # The quick loop: everything but the end-to-end (real server + worker), slow and figure runs
 # (soaks, kills, concurrency, the quick benchmark: tests/conftest.py); make test runs them all.
+# Without the end-to-end stacks these tests wait (on emulated jobs, on flow runs) more than they
+# compute, so more workers than make test's overlap the waits; past six, each further one only
+# adds its own collection and Prefect test server.
+FAST_WORKERS ?= 6
 test-fast: $(STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) -m 'not e2e and not slow and not figures' -q
+	$(BIN)/pytest -n $(FAST_WORKERS) -m 'not e2e and not slow and not figures' -q
 
 # Each end in its own venv, made anew each time: the floor pins only our direct dependencies (the
 # rest resolve as a user's would); the newest takes every package's newest release.
