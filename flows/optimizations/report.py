@@ -243,5 +243,5 @@ def _qcc(amount: str | float) -> str:
     dollars = qcc / QCC_PER_DOLLAR
     shown = "under $0.01" if 0 < dollars < 0.005 else f"${dollars:,.2f}"
     # At most two decimals and no exponent, whatever the size: "1,234,567.5", not "1.23457e+06".
-    amount = f"{qcc:,.2f}".rstrip("0").rstrip(".")
-    return f"{amount} QCC ({shown})"
+    written = f"{qcc:,.2f}".rstrip("0").rstrip(".")
+    return f"{written} QCC ({shown})"
