@@ -14,6 +14,8 @@ or read its files through the browser.
 - ``GET  /_emulator/faults``   -> the current :class:`FaultConfig`
 - ``PUT  /_emulator/faults``   -> replace it (body: a FaultConfig as JSON)
 - ``POST /_emulator/inject``   -> queue forced faults: ``{"kind", "path", "count"}``
+- ``POST /_emulator/faults/release`` -> answer the ``slow_response`` answers held now at once:
+  ``{"released": n}``
 - ``GET  /_emulator/clock``    -> the job clock (``{"time": unix seconds}``)
 - ``POST /_emulator/clock/advance`` -> move it forward: ``{"seconds": n}``
 - ``GET  /_emulator/jobs``     -> job settings and every job with its state
@@ -144,6 +146,12 @@ async def inject(request: Request, body: InjectRequest) -> dict[str, Any]:
     except OverflowError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     return {"status": "queued", "pending": faults.pending_injections()}
+
+
+@router.post("/faults/release")
+async def release_held(request: Request) -> dict[str, Any]:
+    """Answer every ``slow_response`` held now, instead of at the end of its hold."""
+    return {"released": _emulator(request).faults.release_held()}
 
 
 @router.get("/clock")

@@ -105,6 +105,8 @@ class FaultEngine:
         self._auth_failures = 0
         self._in_flight = 0
         self._peak_in_flight = 0
+        self._holding = 0
+        self._releases = 0
         self.set_config(config)
 
     # ----------------------------------------------------------- configuration
@@ -167,6 +169,34 @@ class FaultEngine:
                 {"kind": item.kind.value, "path": item.path, "count": item.remaining}
                 for item in self._queue
             ]
+
+    def release_held(self) -> int:
+        """Answer every ``slow_response`` held now at once (later ones are held as usual).
+
+        For a test that holds requests until it has looked at something, instead of for a
+        fixed time that must outlast a busy machine.
+
+        Returns:
+            How many held answers were released.
+        """
+        with self._lock:
+            self._releases += 1
+            return self._holding
+
+    @property
+    def holding(self) -> int:
+        """How many ``slow_response`` answers are held now."""
+        return self._holding
+
+    @property
+    def releases(self) -> int:
+        """How many times :meth:`release_held` was called: a hold ends when this changes."""
+        return self._releases
+
+    def hold(self, delta: int) -> None:
+        """Count a ``slow_response`` as held (``+1``) or no longer held (``-1``)."""
+        with self._lock:
+            self._holding += delta
 
     # -------------------------------------------------------------- per request
 

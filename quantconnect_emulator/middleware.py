@@ -444,14 +444,18 @@ class EmulatorMiddleware:
         """Sleep without blocking the loop; True if the client disconnected.
 
         A client that hangs up stops counting as in flight at once. The wait
-        ends early when the server shuts down.
+        ends early when the server shuts down or the held answers are released
+        (:meth:`FaultEngine.release_held`).
         """
         deadline = time.monotonic() + seconds
+        faults = self.emulator.faults
+        releases = faults.releases
+        faults.hold(+1)
         listener: asyncio.Future[Message] = asyncio.ensure_future(receive())
         try:
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.emulator.closing:
+                if remaining <= 0 or self.emulator.closing or faults.releases != releases:
                     return False
                 done, _ = await asyncio.wait({listener}, timeout=min(remaining, _POLL_SECONDS))
                 if done:
@@ -460,6 +464,7 @@ class EmulatorMiddleware:
                         return True
                     listener = asyncio.ensure_future(receive())
         finally:
+            faults.hold(-1)
             if not listener.done():
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

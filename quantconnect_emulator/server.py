@@ -326,6 +326,10 @@ class EmulatorServer:
         """Force ``kind`` on the next ``count`` API requests to ``path`` (``None``: any)."""
         self.emulator.faults.inject(kind, path, count)
 
+    def release_held(self) -> int:
+        """Answer every ``slow_response`` held now at once; how many there were."""
+        return self.emulator.faults.release_held()
+
     def stats(self) -> dict[str, Any]:
         """Counters: requests (total, per path), faults per kind, rate-limited,
         auth failures, current and peak in flight, store counters, and the job

@@ -140,6 +140,23 @@ def test_inject_endpoint(api, qc_emulator):
     assert requests.post(url, json={"kind": "http_429", "count": 0}, timeout=5).status_code == 422
 
 
+def test_release_endpoint_answers_held_requests(api, qc_emulator):
+    requests.put(f"{qc_emulator.control_url}/faults", json={"slow_response_seconds": 60},
+                 timeout=5)
+    qc_emulator.inject("slow_response", path="/projects/read")
+    answer: list[int] = []
+    held = threading.Thread(target=lambda: answer.append(api.call("/projects/read").status_code))
+    held.start()
+    deadline = time.monotonic() + 10
+    while qc_emulator.emulator.faults.holding < 1:
+        assert time.monotonic() < deadline, "the read was never held"
+        time.sleep(0.02)
+    response = requests.post(f"{qc_emulator.control_url}/faults/release", timeout=5)
+    held.join(timeout=10)
+    assert response.status_code == 200 and response.json() == {"released": 1}
+    assert answer == [200]
+
+
 def test_control_docs_are_served(qc_emulator):
     assert requests.get(f"{qc_emulator.control_url}/openapi.json", timeout=5).status_code == 200
 

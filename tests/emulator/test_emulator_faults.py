@@ -121,6 +121,38 @@ def test_slow_response_answers_a_patient_client(qc_emulator, signer):
     assert response.json() == {"success": True}
 
 
+def test_released_slow_responses_answer_at_once_and_later_ones_are_held_again(
+    qc_emulator, signer
+):
+    qc_emulator.set_faults(slow_response_seconds=60)
+    qc_emulator.inject(FaultKind.SLOW_RESPONSE, path="/projects/create", count=3)
+    answers: list[requests.Response] = []
+
+    def create(name: str) -> None:
+        answers.append(_post(qc_emulator, signer, "/projects/create",
+                             {"name": name, "language": "Py"}, timeout=30))
+
+    held = [threading.Thread(target=create, args=(f"Held {i}",)) for i in range(2)]
+    for thread in held:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while qc_emulator.emulator.faults.holding < 2:
+        assert time.monotonic() < deadline, "the creates were never held"
+        time.sleep(0.02)
+    assert answers == [] and len(qc_emulator.projects()) == 2  # applied, answers held
+    released_at = time.monotonic()
+    assert qc_emulator.release_held() == 2
+    for thread in held:
+        thread.join(timeout=10)
+    assert time.monotonic() - released_at < 5  # not the 60 s hold
+    assert [a.status_code for a in answers] == [200, 200]
+    assert all(a.json()["success"] for a in answers)
+    # A release is not a switch: the third injected hold, sent after it, is held again.
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        _post(qc_emulator, signer, "/projects/create", {"name": "Later", "language": "Py"}, 0.5)
+    assert qc_emulator.release_held() == 1
+
+
 def test_injection_respects_path_and_count(qc_emulator, signer):
     qc_emulator.inject(FaultKind.HTTP_500_EMPTY, path="/api/v2/projects/create", count=2)
     assert _post(qc_emulator, signer, "/projects/read").status_code == 200
