@@ -70,7 +70,8 @@ def test_an_echoing_5xx_leaks_no_secret(echo_url: str, caplog: pytest.LogCapture
     brokerage = Brokerage(id="InteractiveBrokersBrokerage",
                           credentials={"ib-user-name": "someone", "ib-password": BROKER_SECRET})
     with pytest.raises(Exception) as caught:
-        client.live.create(1, "c-1", "LN-1", brokerage=brokerage)
+        # A short look for the deployment of a lost answer: its reads run, not for 30 s.
+        client.live.create(1, "c-1", "LN-1", brokerage=brokerage, confirm_seconds=0.5)
     text = _chain(caught.value) + caplog.text
     echoed = "".join(PAGES)
     assert BROKER_SECRET in echoed and "Basic " in echoed  # the answers held the secrets

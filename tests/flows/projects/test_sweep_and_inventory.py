@@ -99,10 +99,10 @@ async def test_sweeper_dry_run_changes_nothing(qc_emulator, credentials):
 
 async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emulator):
     # Six lifecycles are held right after their creates; a sweep with TTL 0 runs meanwhile.
-    # The hold outlasts the runs' staggered starts (seconds apart on a busy machine), so that no
-    # run has moved on before the sweep looks.
-    credentials = credentials_for(qc_emulator, read_timeout=60)
-    qc_emulator.set_faults(slow_response_seconds=25)
+    # The holds end when the sweep is done (released), so no run moves on before the sweep
+    # looks, however far apart the runs' starts are on a busy machine.
+    credentials = credentials_for(qc_emulator, read_timeout=120)
+    qc_emulator.set_faults(slow_response_seconds=90)
     qc_emulator.inject("slow_response", path="/projects/read", count=6)
     runs = [asyncio.ensure_future(temporary_project_lifecycle(credentials=credentials))
             for _ in range(6)]
@@ -117,8 +117,10 @@ async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emu
         SweepOptions(ttl_minutes=0, purge=True, include_recycle_bin=True),
         credentials=credentials,
     )
+    released = qc_emulator.release_held()
     reports = await asyncio.gather(*runs)
 
+    assert released == 6  # every run was still held when the sweep had finished
     assert (report.matched, report.deleted, report.spared) == (0, 0, 6)
     assert {item.run_state for item in report.items} == {"Running"}
     assert [r.outcome for r in reports] == ["completed"] * 6
