@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,29 @@ os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "quantconnect_client")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 for _key in ("QC_USER_ID", "QC_API_TOKEN", "QC_BASE_URL", "QC_ORGANIZATION_ID"):
     os.environ.pop(_key, None)
+
+
+def _one_certificate_bundle(folder: str) -> str:
+    """A CA file holding one certificate of certifi's bundle, written into ``folder``.
+
+    Every Prefect API client builds an ``ssl.SSLContext`` from its CA file, also for the
+    ``http://`` servers the tests run, and a flow run outside a session builds two of them:
+    parsing certifi's whole bundle is most of a client's start. No test talks TLS to Prefect, so
+    one certificate serves as well. (For a local ``http://`` server, a script of one's own can
+    set ``PREFECT_API_SSL_CERT_FILE`` the same way.)
+    """
+    import certifi
+
+    bundle = Path(certifi.where()).read_text(encoding="utf-8")
+    begin, end = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----\n"
+    first = bundle[bundle.index(begin):bundle.index(end) + len(end)]
+    path = Path(folder, "one-ca.pem")
+    path.write_text(first, encoding="utf-8")
+    return str(path)
+
+
+os.environ.setdefault("PREFECT_API_SSL_CERT_FILE",
+                      _one_certificate_bundle(os.environ["PREFECT_HOME"]))
 
 
 # Reliability figures (tests/figures.py) ride on each test's report, so that they reach this
