@@ -14,8 +14,8 @@ or read its files through the browser.
 - ``GET  /_emulator/faults``   -> the current :class:`FaultConfig`
 - ``PUT  /_emulator/faults``   -> replace it (body: a FaultConfig as JSON)
 - ``POST /_emulator/inject``   -> queue forced faults: ``{"kind", "path", "count"}``
-- ``POST /_emulator/faults/release`` -> answer the ``slow_response`` answers held now at once:
-  ``{"released": n}``
+- ``POST /_emulator/faults/release`` -> send the ``slow_response`` answers held now at once:
+  ``{"released": n}`` (how many were being held)
 - ``GET  /_emulator/clock``    -> the job clock (``{"time": unix seconds}``)
 - ``POST /_emulator/clock/advance`` -> move it forward: ``{"seconds": n}``
 - ``GET  /_emulator/jobs``     -> job settings and every job with its state

@@ -124,8 +124,10 @@ class FaultEngine:
             self._bucket = TokenBucket(rate) if rate else None
 
     def reset(self) -> None:
-        """Clear counters and queued faults; re-seed; keep the configuration."""
+        """Clear counters and queued faults, answer the held ones; re-seed; keep the
+        configuration."""
         with self._lock:
+            self._releases += 1  # a hold left by an earlier test ends with it
             self._queue.clear()
             self._fault_rng = random.Random(self._seed)
             self._latency_rng = random.Random(None if self._seed is None else self._seed + 1)
@@ -171,13 +173,15 @@ class FaultEngine:
             ]
 
     def release_held(self) -> int:
-        """Answer every ``slow_response`` held now at once (later ones are held as usual).
+        """Answer every ``slow_response`` held now at once (one that starts later is held as
+        usual; latency is never cut short).
 
         For a test that holds requests until it has looked at something, instead of for a
         fixed time that must outlast a busy machine.
 
         Returns:
-            How many held answers were released.
+            How many answers were being held (one whose hold was ending anyway, or whose
+            client had just hung up, counts too).
         """
         with self._lock:
             self._releases += 1
@@ -190,13 +194,20 @@ class FaultEngine:
 
     @property
     def releases(self) -> int:
-        """How many times :meth:`release_held` was called: a hold ends when this changes."""
+        """How many times held answers were released: a hold ends when this changes."""
         return self._releases
 
-    def hold(self, delta: int) -> None:
-        """Count a ``slow_response`` as held (``+1``) or no longer held (``-1``)."""
+    def begin_hold(self) -> int:
+        """Count a ``slow_response`` as held; the release count it must watch for a change
+        (read in the same step, so a release cannot fall between the two)."""
         with self._lock:
-            self._holding += delta
+            self._holding += 1
+            return self._releases
+
+    def end_hold(self) -> None:
+        """A held answer is sent, abandoned or released."""
+        with self._lock:
+            self._holding -= 1
 
     # -------------------------------------------------------------- per request
 

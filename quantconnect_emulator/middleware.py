@@ -411,7 +411,7 @@ class EmulatorMiddleware:
                 return
             # SLOW_RESPONSE: processed now, answered later (unless the client gives up).
             seconds = self.emulator.faults.config.slow_response_seconds
-            if not await self._wait(seconds, receive, exchange.flight):
+            if not await self._wait(seconds, receive, exchange.flight, releasable=True):
                 await captured.replay(send)
 
     async def _send_rate_limited(self, send: Send, wait: float) -> None:
@@ -440,31 +440,35 @@ class EmulatorMiddleware:
             if len(chunks) > limit or not message.get("more_body", False):
                 return bytes(chunks)
 
-    async def _wait(self, seconds: float, receive: Receive, flight: Flight) -> bool:
+    async def _wait(
+        self, seconds: float, receive: Receive, flight: Flight, *, releasable: bool = False
+    ) -> bool:
         """Sleep without blocking the loop; True if the client disconnected.
 
         A client that hangs up stops counting as in flight at once. The wait
-        ends early when the server shuts down or the held answers are released
+        ends early when the server shuts down, and a ``releasable`` one (a
+        ``slow_response``, not latency) when the held answers are released
         (:meth:`FaultEngine.release_held`).
         """
         deadline = time.monotonic() + seconds
         faults = self.emulator.faults
-        releases = faults.releases
-        faults.hold(+1)
         listener: asyncio.Future[Message] = asyncio.ensure_future(receive())
+        releases = faults.begin_hold() if releasable else None
         try:
             while True:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.emulator.closing or faults.releases != releases:
+                released = releases is not None and faults.releases != releases
+                if remaining <= 0 or self.emulator.closing or released:
                     return False
                 done, _ = await asyncio.wait({listener}, timeout=min(remaining, _POLL_SECONDS))
                 if done:
                     if listener.result()["type"] == "http.disconnect":
-                        self.emulator.faults.end(flight)
+                        faults.end(flight)
                         return True
                     listener = asyncio.ensure_future(receive())
         finally:
-            faults.hold(-1)
+            if releases is not None:
+                faults.end_hold()
             if not listener.done():
                 listener.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

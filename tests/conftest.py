@@ -32,8 +32,9 @@ def _one_certificate_bundle(folder: str) -> str:
     Every Prefect API client builds an ``ssl.SSLContext`` from its CA file, also for the
     ``http://`` servers the tests run, and a flow run outside a session builds two of them:
     parsing certifi's whole bundle is most of a client's start. No test talks TLS to Prefect, so
-    one certificate serves as well. (For a local ``http://`` server, a script of one's own can
-    set ``PREFECT_API_SSL_CERT_FILE`` the same way.)
+    one certificate serves as well; it also takes the place of a user's ``SSL_CERT_FILE``, which
+    Prefect would otherwise read. (For a local ``http://`` server, a script of one's own can set
+    ``PREFECT_API_SSL_CERT_FILE`` the same way.)
     """
     import certifi
 
@@ -45,8 +46,8 @@ def _one_certificate_bundle(folder: str) -> str:
     return str(path)
 
 
-os.environ.setdefault("PREFECT_API_SSL_CERT_FILE",
-                      _one_certificate_bundle(os.environ["PREFECT_HOME"]))
+if "PREFECT_API_SSL_CERT_FILE" not in os.environ:  # xdist workers inherit the controller's
+    os.environ["PREFECT_API_SSL_CERT_FILE"] = _one_certificate_bundle(os.environ["PREFECT_HOME"])
 
 
 # Reliability figures (tests/figures.py) ride on each test's report, so that they reach this

@@ -147,14 +147,17 @@ def test_release_endpoint_answers_held_requests(api, qc_emulator):
     answer: list[int] = []
     held = threading.Thread(target=lambda: answer.append(api.call("/projects/read").status_code))
     held.start()
-    deadline = time.monotonic() + 10
-    while qc_emulator.emulator.faults.holding < 1:
-        assert time.monotonic() < deadline, "the read was never held"
-        time.sleep(0.02)
-    response = requests.post(f"{qc_emulator.control_url}/faults/release", timeout=5)
-    held.join(timeout=10)
-    assert response.status_code == 200 and response.json() == {"released": 1}
-    assert answer == [200]
+    try:
+        deadline = time.monotonic() + 10
+        while qc_emulator.emulator.faults.holding < 1:
+            assert time.monotonic() < deadline, "the read was never held"
+            time.sleep(0.02)
+        response = requests.post(f"{qc_emulator.control_url}/faults/release", timeout=5)
+        held.join(timeout=10)
+        assert response.status_code == 200 and response.json() == {"released": 1}
+        assert answer == [200]
+    finally:
+        qc_emulator.release_held()
 
 
 def test_control_docs_are_served(qc_emulator):

@@ -106,18 +106,20 @@ async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emu
     qc_emulator.inject("slow_response", path="/projects/read", count=6)
     runs = [asyncio.ensure_future(temporary_project_lifecycle(credentials=credentials))
             for _ in range(6)]
-    deadline = time.monotonic() + 60
-    while qc_emulator.emulator.faults.pending_injections():  # every run is held now
-        assert time.monotonic() < deadline, "the runs did not reach their held reads"
-        await asyncio.sleep(0.1)
-    # The client's notion of the service's time comes from `Date` headers (whole seconds): let
-    # every project be a little older than that, so that TTL 0 selects all six.
-    await asyncio.sleep(1.5)
-    report = await sweep_temporary_projects(
-        SweepOptions(ttl_minutes=0, purge=True, include_recycle_bin=True),
-        credentials=credentials,
-    )
-    released = qc_emulator.release_held()
+    try:
+        deadline = time.monotonic() + 60
+        while qc_emulator.emulator.faults.holding < 6:  # every run is held now
+            assert time.monotonic() < deadline, "the runs did not reach their held reads"
+            await asyncio.sleep(0.1)
+        # The client's notion of the service's time comes from `Date` headers (whole seconds):
+        # let every project be a little older than that, so that TTL 0 selects all six.
+        await asyncio.sleep(1.5)
+        report = await sweep_temporary_projects(
+            SweepOptions(ttl_minutes=0, purge=True, include_recycle_bin=True),
+            credentials=credentials,
+        )
+    finally:
+        released = qc_emulator.release_held()
     reports = await asyncio.gather(*runs)
 
     assert released == 6  # every run was still held when the sweep had finished
