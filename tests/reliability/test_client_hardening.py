@@ -383,7 +383,11 @@ def test_12_a_cut_attempt_never_breaks_another_attempt_on_the_shared_pool(qc_emu
                                 base_url=qc_emulator.base_url,
                                 timeouts=Timeouts(connect=1.0, read=5.0, total=0.3),
                                 retry=RetryPolicy(max_attempts=1))
-    client.projects.create("shared-pool")  # before the latency: the set-up is not under test
+    # The set-up is not under test: made by a client of its own, without the 0.3 s bound that a
+    # loaded machine can miss even with no latency.
+    with QuantConnectClient(qc_emulator.user_id, qc_emulator.api_token,
+                            base_url=qc_emulator.base_url) as setup:
+        setup.projects.create("shared-pool")
     qc_emulator.set_faults(latency_jitter_ms=600)
     outcomes: list[str] = []
 
