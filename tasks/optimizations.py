@@ -20,8 +20,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -52,6 +53,8 @@ from .credentials import QuantConnectCredentials
 from .retries import api_task_options
 
 Parameters = Sequence[OptimizationParameter | dict[str, Any]]
+Key = TypeVar("Key", int, str)
+T = TypeVar("T")
 Constraints = Sequence[OptimizationConstraint | dict[str, Any]] | None
 
 
@@ -301,6 +304,34 @@ def abort_running_optimizations(
     return aborted
 
 
+async def _each(
+    keys: Sequence[Key], work: Callable[[Key], T], max_concurrency: int,
+    gone: Callable[[], T] | None = None,
+) -> dict[Key, T | str]:
+    """``work(key)`` for every key, ``max_concurrency`` at once in worker threads: each key's
+    answer, or why it failed (``gone()`` for a key the service no longer has, if given).
+
+    One key's failure is that key's answer, not the batch's: the others' work stands (an abort
+    done is not undone because another failed).
+    """
+    limiter = anyio.CapacityLimiter(max_concurrency)
+    answers: dict[Key, T | str] = {}
+
+    async def one(key: Key) -> None:
+        async with limiter:
+            try:
+                answers[key] = await in_thread(work, key)
+            except NotFoundError as error:
+                answers[key] = gone() if gone is not None else f"{type(error).__name__}: {error}"
+            except QuantConnectError as error:
+                answers[key] = f"{type(error).__name__}: {error}"
+
+    async with anyio.create_task_group() as group:
+        for key in keys:
+            group.start_soon(one, key)
+    return answers
+
+
 @task(name="abort-running-optimizations", task_run_name="abort-running-optimizations",
       **BATCH_TASK_OPTIONS)
 async def abort_optimizations_in(
@@ -317,23 +348,8 @@ async def abort_optimizations_in(
         Project id -> the ids of the optimizations aborted, or why they could not be.
     """
     client = credentials.get_client()
-    limiter = anyio.CapacityLimiter(max_concurrency)
-    aborted: dict[int, list[str] | str] = {}
-
-    async def one(project_id: int) -> None:
-        async with limiter:
-            try:
-                aborted[project_id] = await in_thread(abort_running_optimizations, client,
-                                                      project_id)
-            except NotFoundError:
-                aborted[project_id] = []
-            except QuantConnectError as error:
-                aborted[project_id] = f"{type(error).__name__}: {error}"
-
-    async with anyio.create_task_group() as group:
-        for project_id in project_ids:
-            group.start_soon(one, project_id)
-    return aborted
+    return await _each(project_ids, partial(abort_running_optimizations, client),
+                       max_concurrency, gone=list)
 
 
 @task(name="list-running-optimizations", task_run_name="list-running-optimizations",
@@ -347,24 +363,11 @@ async def running_optimizations_in(
     batch's; a project already gone maps to ``[]``.
     """
     client = credentials.get_client()
-    limiter = anyio.CapacityLimiter(max_concurrency)
-    found: dict[int, list[OptimizationSummary] | str] = {}
 
-    async def one(project_id: int) -> None:
-        async with limiter:
-            try:
-                listed = await in_thread(client.optimizations.list, project_id)
-            except NotFoundError:
-                found[project_id] = []
-            except QuantConnectError as error:
-                found[project_id] = f"{type(error).__name__}: {error}"
-            else:
-                found[project_id] = [o for o in listed if not o.finished]
+    def running(project_id: int) -> list[OptimizationSummary]:
+        return [o for o in client.optimizations.list(project_id) if not o.finished]
 
-    async with anyio.create_task_group() as group:
-        for project_id in project_ids:
-            group.start_soon(one, project_id)
-    return found
+    return await _each(project_ids, running, max_concurrency, gone=list)
 
 
 @task(name="abort-optimizations", task_run_name="abort-optimizations",
@@ -376,20 +379,7 @@ async def abort_optimizations(
     gone, or why it could not be aborted (one failure does not undo the others' aborts, and a
     retry of the task aborts again harmlessly)."""
     client = credentials.get_client()
-    limiter = anyio.CapacityLimiter(max_concurrency)
-    done: dict[str, bool | str] = {}
-
-    async def one(optimization_id: str) -> None:
-        async with limiter:
-            try:
-                done[optimization_id] = await in_thread(_abort, client, optimization_id)
-            except QuantConnectError as error:
-                done[optimization_id] = f"{type(error).__name__}: {error}"
-
-    async with anyio.create_task_group() as group:
-        for optimization_id in optimization_ids:
-            group.start_soon(one, optimization_id)
-    return done
+    return await _each(optimization_ids, partial(_abort, client), max_concurrency)
 
 
 __all__ = [
