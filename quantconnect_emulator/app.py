@@ -76,7 +76,8 @@ class Emulator:
         )
 
     def reset(self) -> None:
-        """Forget projects, jobs, counters, the request log and queued faults.
+        """Forget projects, jobs, counters, the request log and queued faults; send the
+        ``slow_response`` answers held now.
 
         The configuration (fault and job settings included) is kept, and so
         are the id generators' positions: no id is dealt twice in a process.

@@ -10,7 +10,8 @@ or read its files through the browser.
 - ``GET  /_emulator/state``    -> every project (Recycle Bin included) with its files
 - ``GET  /_emulator/stats``    -> request/fault/in-flight counters and store counters
 - ``GET  /_emulator/requests`` -> the request log (``?limit=N`` keeps the newest N)
-- ``POST /_emulator/reset``    -> forget projects, jobs, stats, log and queued faults
+- ``POST /_emulator/reset``    -> forget projects, jobs, stats, log and queued faults; send the
+  held answers
 - ``GET  /_emulator/faults``   -> the current :class:`FaultConfig`
 - ``PUT  /_emulator/faults``   -> replace it (body: a FaultConfig as JSON)
 - ``POST /_emulator/inject``   -> queue forced faults: ``{"kind", "path", "count"}``

@@ -298,6 +298,7 @@ class FaultEngine:
                 "auth_failures": self._auth_failures,
                 "in_flight": self._in_flight,
                 "peak_in_flight": self._peak_in_flight,
+                "holding": self._holding,
                 "pending_injections": [
                     {"kind": i.kind.value, "path": i.path, "count": i.remaining}
                     for i in self._queue

@@ -24,6 +24,7 @@ pytest session and must stay cheap.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,11 @@ def qc_emulator_server() -> Iterator[EmulatorServer]:
 def qc_emulator(qc_emulator_server: EmulatorServer) -> Iterator[EmulatorServer]:
     """The session emulator, reset and fault-free at the start of the test."""
     qc_emulator_server.reset()
+    # A reset sends the answers an earlier (failed) test left held; they stop counting as held
+    # once their waits wake, which a test that counts its own holds must not mistake for its own.
+    deadline = time.monotonic() + 2.0
+    while qc_emulator_server.emulator.faults.holding and time.monotonic() < deadline:
+        time.sleep(0.01)
     qc_emulator_server.set_faults(None)
     qc_emulator_server.set_jobs(qc_emulator_server.config.jobs)
     yield qc_emulator_server

@@ -226,7 +226,8 @@ class EmulatorServer:
     # ---------------------------------------------------------------- control
 
     def reset(self) -> None:
-        """Forget projects, jobs, stats, the request log and queued faults (config kept).
+        """Forget projects, jobs, stats, the request log and queued faults, and send the held
+        answers (config kept).
 
         Ids continue where they were: an id dealt before the reset is never dealt again.
         """

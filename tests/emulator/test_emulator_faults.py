@@ -178,10 +178,31 @@ def test_latency_is_not_cut_short_by_a_release(qc_emulator, signer):
 
     thread = threading.Thread(target=authenticate)
     thread.start()
-    time.sleep(0.3)  # inside the latency wait
+    deadline = time.monotonic() + 1.0
+    while qc_emulator.emulator.faults.snapshot()["in_flight"] < 1:  # in its latency wait
+        assert time.monotonic() < deadline, "the request never reached the emulator"
+        time.sleep(0.01)
     assert qc_emulator.release_held() == 0  # latency holds no answer
+    time.sleep(0.2)
+    assert thread.is_alive() and answered == []  # not answered at the release
     thread.join(timeout=10)
     assert answered and answered[0] >= 1.4
+
+
+def test_a_reset_answers_the_held_ones(qc_emulator, signer):
+    qc_emulator.set_faults(slow_response_seconds=60)
+    qc_emulator.inject(FaultKind.SLOW_RESPONSE, path="/authenticate")
+    answers: list[int] = []
+    held = threading.Thread(target=lambda: answers.append(
+        _post(qc_emulator, signer, "/authenticate", timeout=30).status_code))
+    held.start()
+    try:
+        _held(qc_emulator, 1)
+        qc_emulator.reset()
+        held.join(timeout=10)
+        assert answers == [200] and qc_emulator.emulator.faults.holding == 0
+    finally:
+        qc_emulator.release_held()
 
 
 def test_injection_respects_path_and_count(qc_emulator, signer):

@@ -3,6 +3,8 @@ wait with its progress, retry-safe writes, and retries for transient errors only
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from prefect import flow
 
@@ -10,12 +12,15 @@ from quantconnect_client import NotFoundError, ValidationError
 from quantconnect_client.models.optimizations import Optimization
 from tasks.optimizations import (
     abort_optimization,
+    abort_optimizations,
+    abort_optimizations_in,
     delete_optimization,
     estimate_optimization,
     list_optimizations,
     optimization_name,
     read_optimization,
     rename_optimization,
+    running_optimizations_in,
     start_optimization,
     wait_for_optimization,
 )
@@ -147,3 +152,33 @@ async def test_permanent_errors_are_not_retried(quick, credentials):
     assert paths(quick, "/optimizations/create") == []  # refused before any request
     runs = await task_runs_of(str(state.state_details.flow_run_id), at_least=1)
     assert [run.run_count for run in runs] == [1]  # and never retried
+
+
+async def test_the_batch_tasks_answer_each_key_and_one_failure_stays_its_own(quick):
+    # One project (or optimization) failing is that key's answer, a project already gone is
+    # "nothing running" where the task says so, and the other keys' answers stand.
+    credentials = credentials_for(quick, max_attempts=1)
+    quick.set_jobs(backtest_seconds=3600)  # the optimization keeps running
+    project_id, compile_id = await _compiled(quick, credentials)
+    job = credentials.get_client().optimizations.create(
+        project_id, compile_id, optimization_name("batch"), GRID, parallel_nodes=1)
+    gone = project_id + 10_000
+
+    @flow
+    async def batches() -> tuple[dict[int, Any], dict[int, Any], dict[str, Any], dict[int, Any]]:
+        listed = await running_optimizations_in(credentials, [gone, project_id])
+        # One at a time, so the failure lands on the first key.
+        quick.inject("http_500_empty", path="/optimizations/list", count=1)
+        failed = await running_optimizations_in.with_options(retries=0)(
+            credentials, [project_id, gone], max_concurrency=1)
+        aborted = await abort_optimizations(credentials, [job.optimization_id, "O-unknown"])
+        again = await abort_optimizations_in(credentials, [project_id, gone])
+        return listed, failed, aborted, again
+
+    listed, failed, aborted, again = await batches()
+    assert listed[gone] == [] and [o.optimization_id for o in listed[project_id]] == [
+        job.optimization_id]
+    assert failed[gone] == [] and failed[project_id].startswith("ServiceUnavailableError: ")
+    assert aborted[job.optimization_id] is True
+    assert aborted["O-unknown"] is False  # gone: nothing to abort, not a failure
+    assert again == {project_id: [], gone: []}  # nothing left running to abort

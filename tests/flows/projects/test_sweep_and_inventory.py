@@ -15,6 +15,7 @@ from prefect.exceptions import ParameterTypeError
 from flows.projects.forms import InventoryOptions, SweepOptions
 from flows.projects.inventory import project_inventory
 from flows.projects.lifecycle import temporary_project_lifecycle
+from flows.projects.reports import LifecycleReport
 from flows.projects.sweep import sweep_temporary_projects
 from tests.helpers import credentials_for
 from tests.reliability.conftest import report_figures
@@ -120,7 +121,10 @@ async def test_a_ttl_zero_sweep_spares_the_projects_of_running_lifecycles(qc_emu
         )
     finally:
         released = qc_emulator.release_held()
-    reports = await asyncio.gather(*runs)
+        # Never left running into the next test, whatever failed above.
+        ended = await asyncio.wait_for(asyncio.gather(*runs, return_exceptions=True), 120)
+    reports = [r for r in ended if isinstance(r, LifecycleReport)]
+    assert len(reports) == 6, [r for r in ended if not isinstance(r, LifecycleReport)]
 
     assert released == 6  # every run was still held when the sweep had finished
     assert (report.matched, report.deleted, report.spared) == (0, 0, 6)
