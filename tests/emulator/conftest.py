@@ -17,6 +17,14 @@ import pytest
 import requests
 
 
+def wait_held(emulator: Any, count: int, timeout: float = 10.0) -> None:
+    """Wait until the emulator holds at least ``count`` ``slow_response`` answers."""
+    deadline = time.monotonic() + timeout
+    while emulator.emulator.faults.holding < count:
+        assert time.monotonic() < deadline, f"{count} answer(s) were never held"
+        time.sleep(0.02)
+
+
 def sign(user_id: int | str, token: str, ts: str | int | None = None) -> dict[str, str]:
     """QuantConnect auth headers: ``Authorization: Basic b64(uid:sha256(token:ts))``."""
     timestamp = str(int(time.time())) if ts is None else str(ts)

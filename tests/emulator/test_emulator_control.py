@@ -13,6 +13,7 @@ import time
 import requests
 
 from quantconnect_emulator import EmulatorServer, FaultConfig, FaultKind
+from tests.emulator.conftest import wait_held
 
 LOG_KEYS = {
     "seq", "monotonic", "wall_time", "method", "path", "timestamp", "status", "fault",
@@ -148,10 +149,7 @@ def test_release_endpoint_answers_held_requests(api, qc_emulator):
     held = threading.Thread(target=lambda: answer.append(api.call("/projects/read").status_code))
     held.start()
     try:
-        deadline = time.monotonic() + 10
-        while qc_emulator.emulator.faults.holding < 1:
-            assert time.monotonic() < deadline, "the read was never held"
-            time.sleep(0.02)
+        wait_held(qc_emulator, 1)
         response = requests.post(f"{qc_emulator.control_url}/faults/release", timeout=5)
         held.join(timeout=10)
         assert response.status_code == 200 and response.json() == {"released": 1}

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from quantconnect_emulator import EmulatorServer, FaultConfig, FaultKind
+from tests.emulator.conftest import wait_held
 
 CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
 FAST_KINDS = [
@@ -121,14 +122,6 @@ def test_slow_response_answers_a_patient_client(qc_emulator, signer):
     assert response.json() == {"success": True}
 
 
-def _held(qc_emulator, count: int) -> None:
-    """Wait until ``count`` answers are held."""
-    deadline = time.monotonic() + 10
-    while qc_emulator.emulator.faults.holding < count:
-        assert time.monotonic() < deadline, f"{count} answer(s) were never held"
-        time.sleep(0.02)
-
-
 def test_released_slow_responses_answer_at_once_and_later_ones_are_held_again(
     qc_emulator, signer
 ):
@@ -145,7 +138,7 @@ def test_released_slow_responses_answer_at_once_and_later_ones_are_held_again(
         first = [threading.Thread(target=create, args=(f"Held {i}",)) for i in range(2)]
         for thread in first:
             thread.start()
-        _held(qc_emulator, 2)
+        wait_held(qc_emulator, 2)
         assert answers == [] and len(qc_emulator.projects()) == 2  # applied, answers held
         released_at = time.monotonic()
         assert qc_emulator.release_held() == 2
@@ -157,7 +150,7 @@ def test_released_slow_responses_answer_at_once_and_later_ones_are_held_again(
         # A release is not a switch: the third injected hold, sent after it, is held again.
         later = threading.Thread(target=create, args=("Later",))
         later.start()
-        _held(qc_emulator, 1)
+        wait_held(qc_emulator, 1)
         time.sleep(0.5)
         assert len(answers) == 2 and later.is_alive()
         assert qc_emulator.release_held() == 1
@@ -197,7 +190,7 @@ def test_a_reset_answers_the_held_ones(qc_emulator, signer):
         _post(qc_emulator, signer, "/authenticate", timeout=30).status_code))
     held.start()
     try:
-        _held(qc_emulator, 1)
+        wait_held(qc_emulator, 1)
         qc_emulator.reset()
         held.join(timeout=10)
         assert answers == [200] and qc_emulator.emulator.faults.holding == 0
